@@ -1,0 +1,121 @@
+"""Capability: one presented thing, in a hierarchy (ExaPOD > cabinet > tray > tile > D1 > node)."""
+
+import datetime as dt
+from enum import StrEnum
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import Level, LongText, ShortText, Slug, utcnow
+
+
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
+
+
+class CapabilityKind(StrEnum):
+    chip = "chip"
+    node = "node"
+    tile = "tile"
+    tray = "tray"
+    cabinet = "cabinet"
+    system = "system"
+    interface_processor = "interface_processor"
+    computer = "computer"
+    cluster = "cluster"
+
+
+class Outcome(StrEnum):
+    active = "active"
+    abandoned = "abandoned"
+    superseded = "superseded"
+
+
+class CapabilityBase(SQLModel):
+    name: ShortText
+    kind: CapabilityKind
+    critical: bool = Field(default=True, description="Counts in its parent's roll-up.")
+    description: LongText | None = None
+    outcome: Outcome = Outcome.active
+    outcome_date: dt.date | None = None
+    outcome_note: LongText | None = None
+
+
+class CapabilityCreate(CapabilityBase):
+    slug: Slug
+    parent: Slug | None = Field(default=None, description="Slug of the parent capability.")
+
+
+class CapabilityUpdate(SQLModel):
+    name: ShortText | None = None
+    kind: CapabilityKind | None = None
+    critical: bool | None = None
+    description: LongText | None = None
+    parent: Slug | None = None
+    outcome: Outcome | None = None
+    outcome_date: dt.date | None = None
+    outcome_note: LongText | None = None
+
+
+class Capability(CapabilityBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=120)
+    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
+    outcome: str = Field(default="active", max_length=20)  # type: ignore[assignment]
+    parent_id: int | None = Field(default=None, foreign_key="capability.id", index=True)
+    status_override: str | None = Field(default=None, max_length=20)
+    override_reason: str | None = Field(default=None, max_length=2_000)
+    version: int = 1
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class OverdueClaim(SQLModel):
+    slug: str
+    text: str
+    deadline: dt.date
+    days_overdue: int
+
+
+class StatusAssessment(SQLModel):
+    """What the evidence supports, what the claims implied, and why."""
+
+    evidence_status: Level = Field(description="Highest level the capability's own evidence meets.")
+    rolled_up_status: Level = Field(description="Status after the roll-up over critical children.")
+    status: Level = Field(description="Status shown: the override if set, else the roll-up.")
+    qualifier: str | None = Field(
+        default=None, description="'vendor-reported' or 'independent' when benchmarked."
+    )
+    claimed_status: Level = Field(description="Highest status implied by the claims.")
+    gap: int = Field(description="Ladder steps the claims sit above the status (negative: below).")
+    has_direct_evidence: bool
+    limited_by: str | None = Field(
+        default=None, description="Slug of the critical child that caps this capability."
+    )
+    overridden: bool = False
+    override_reason: str | None = None
+    overdue: list[OverdueClaim] = []
+    contradicted_claims: int = 0
+
+
+class CapabilityPublic(CapabilityBase):
+    id: int
+    slug: str
+    parent: str | None
+    children: list[str]
+    version: int
+    assessment: StatusAssessment
+
+
+class StatusUpdate(SQLModel):
+    """A status change request: an override, new evidence links, or both."""
+
+    status: Level | None = Field(
+        default=None,
+        description="Manual override level; `null` with `clear_override` removes the override.",
+    )
+    clear_override: bool = False
+    evidence_ids: list[int] = Field(default_factory=list, max_length=100)
+    reason_code: ReasonCode = Field(default="evidence_added", description="Machine-readable reason.")
+    reason: str = Field(min_length=3, max_length=2_000, description="Why, in words.")

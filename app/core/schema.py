@@ -1,0 +1,50 @@
+"""Shared pieces of every entity's schema family."""
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+import app.core.db  # noqa: F401  (installs the naming convention before any table is declared)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Url = Annotated[
+    str, StringConstraints(pattern=r"^https?://\S+$", max_length=2_000, strip_whitespace=True)
+]
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time without tzinfo (stored naive, always UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def slugify(text: str) -> str:
+    """Turn free text into a slug."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:120] or "item"
+
+
+class Level(StrEnum):
+    """The status ladder codes, lowest first."""
+
+    not_assessed = "not_assessed"
+    aspirational = "aspirational"
+    built = "built"
+    tested = "tested"
+    benchmarked = "benchmarked"
+
+
+LEVEL_RANK = {level: rank for rank, level in enumerate(Level)}
+
+
+class Grade(StrEnum):
+    """Source grade from the fact sheet: Tesla-authored, secondary, forum, own arithmetic."""
+
+    P = "P"
+    S = "S"
+    F = "F"
+    D = "D"

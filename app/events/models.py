@@ -1,0 +1,54 @@
+"""Event: a presentation, paper, call or report at which claims were made."""
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import LongText, ShortText, Slug, Url, utcnow
+
+
+class EventKind(StrEnum):
+    presentation = "presentation"
+    conference = "conference"
+    earnings_call = "earnings_call"
+    report = "report"
+    news = "news"
+    social_post = "social_post"
+
+
+class EventBase(SQLModel):
+    name: ShortText
+    kind: EventKind
+    date: dt.date
+    venue: str | None = Field(default=None, max_length=300)
+    url: Url | None = None
+    description: LongText | None = None
+
+
+class EventCreate(EventBase):
+    slug: Slug
+
+
+class EventUpdate(SQLModel):
+    name: ShortText | None = None
+    kind: EventKind | None = None
+    date: dt.date | None = None
+    venue: str | None = Field(default=None, max_length=300)
+    url: Url | None = None
+    description: LongText | None = None
+
+
+class Event(EventBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=120)
+    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
+    version: int = 1
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EventPublic(EventBase):
+    id: int
+    slug: str
+    version: int

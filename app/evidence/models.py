@@ -1,0 +1,98 @@
+"""Evidence: an item bearing on a claim or a capability."""
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import Grade, Level, LongText, ShortText, Slug, Url, utcnow
+
+
+class EvidenceKind(StrEnum):
+    photo = "photo"
+    live_demo = "live_demo"
+    slide = "slide"
+    paper = "paper"
+    earnings_call = "earnings_call"
+    third_party_report = "third_party_report"
+    benchmark_result = "benchmark_result"
+    analytical_check = "analytical_check"
+    simulation_run = "simulation_run"
+
+
+class Provenance(StrEnum):
+    vendor_statement = "vendor_statement"
+    vendor_demo = "vendor_demo"
+    vendor_paper = "vendor_paper"
+    third_party = "third_party"
+    independent_measurement = "independent_measurement"
+    simulation = "simulation"
+
+
+class Stance(StrEnum):
+    supports = "supports"
+    contradicts = "contradicts"
+
+
+class EvidenceBase(SQLModel):
+    title: ShortText
+    summary: LongText | None = None
+    kind: EvidenceKind
+    provenance: Provenance
+    grade: Grade
+    source_key: str | None = Field(default=None, max_length=20)
+    url: Url | None = None
+    archived_url: Url | None = None
+    date: dt.date
+    stance: Stance
+    level: Level | None = Field(
+        default=None, description="The ladder level this item supports (stance 'supports')."
+    )
+
+
+class EvidenceCreate(EvidenceBase):
+    slug: Slug | None = Field(default=None, description="Generated from the title when omitted.")
+    capability: Slug
+    claim: Slug | None = None
+
+
+class EvidenceUpdate(SQLModel):
+    title: ShortText | None = None
+    summary: LongText | None = None
+    kind: EvidenceKind | None = None
+    provenance: Provenance | None = None
+    grade: Grade | None = None
+    source_key: str | None = Field(default=None, max_length=20)
+    url: Url | None = None
+    archived_url: Url | None = None
+    date: dt.date | None = None
+    stance: Stance | None = None
+    level: Level | None = None
+    claim: Slug | None = None
+
+
+class Evidence(EvidenceBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=120)
+    capability_id: int = Field(foreign_key="capability.id", index=True)
+    claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
+    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
+    provenance: str = Field(max_length=40)  # type: ignore[assignment]
+    grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
+    stance: str = Field(max_length=20)  # type: ignore[assignment]
+    level: str | None = Field(default=None, max_length=20)  # type: ignore[assignment]
+    # Set for evidence written by the benchmark runner; links back to the run.
+    benchmark_run_id: int | None = Field(default=None, index=True)
+    version: int = 1
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EvidencePublic(EvidenceBase):
+    id: int
+    slug: str
+    capability: str
+    claim: str | None
+    benchmark_run_id: int | None
+    counts_toward_status: bool = Field(description="Meets the exit criteria of its level.")
+    version: int

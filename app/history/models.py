@@ -1,0 +1,44 @@
+"""Append-only status history and the data version that keys caches."""
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import Level, utcnow
+
+
+class StatusChangeBase(SQLModel):
+    from_status: Level
+    to_status: Level
+    reason_code: str = Field(max_length=40)
+    reason: str
+    evidence_ids: list[int] = Field(default_factory=list)
+    actor: str = Field(max_length=120)
+    effective_on: dt.date = Field(description="When the change happened in the world.")
+    recorded_at: dt.datetime = Field(description="When the ledger recorded it (UTC).")
+
+
+class StatusChange(StatusChangeBase, table=True):
+    __tablename__ = "status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    capability_id: int = Field(foreign_key="capability.id", index=True)
+    from_status: str = Field(max_length=20)  # type: ignore[assignment]
+    to_status: str = Field(max_length=20)  # type: ignore[assignment]
+    evidence_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    recorded_at: dt.datetime = Field(default_factory=utcnow, index=True)
+
+
+class StatusChangePublic(StatusChangeBase):
+    id: int
+    capability: str
+
+
+class DataVersion(SQLModel, table=True):
+    """One row whose counter grows on every write; response caches key on it."""
+
+    __tablename__ = "data_version"
+
+    id: int = Field(default=1, primary_key=True)
+    counter: int = 0

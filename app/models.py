@@ -1,0 +1,20 @@
+"""Import every table so that SQLModel.metadata is complete (Alembic and tests use this)."""
+
+from app.auth.models import ApiToken
+from app.capabilities.models import Capability
+from app.claims.models import Claim
+from app.events.models import Event
+from app.evidence.models import Evidence
+from app.history.models import DataVersion, StatusChange
+from app.ladder.models import StatusLevel
+
+__all__ = [
+    "ApiToken",
+    "Capability",
+    "Claim",
+    "DataVersion",
+    "Event",
+    "Evidence",
+    "StatusChange",
+    "StatusLevel",
+]
