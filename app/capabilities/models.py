@@ -2,14 +2,12 @@
 
 import datetime as dt
 from enum import StrEnum
-
 from typing import Annotated
 
 from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import Level, LongText, ShortText, Slug, utcnow
-
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
 
@@ -117,5 +115,7 @@ class StatusUpdate(SQLModel):
     )
     clear_override: bool = False
     evidence_ids: list[int] = Field(default_factory=list, max_length=100)
-    reason_code: ReasonCode = Field(default="evidence_added", description="Machine-readable reason.")
+    reason_code: ReasonCode = Field(
+        default="evidence_added", description="Machine-readable reason."
+    )
     reason: str = Field(min_length=3, max_length=2_000, description="Why, in words.")

@@ -32,12 +32,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> "Settings":
         """Refuse development defaults when running in production."""
-        if self.env == "production":
-            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "LEDGER_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "when LEDGER_ENV=production"
-                )
+        weak = self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
+        if self.env == "production" and weak:
+            raise ValueError(
+                "LEDGER_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when LEDGER_ENV=production"
+            )
         return self
 
 

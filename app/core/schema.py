@@ -19,8 +19,8 @@ Url = Annotated[
 
 
 def utcnow() -> datetime:
-    """Return the current UTC time without tzinfo (stored naive, always UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    """Return the current UTC time, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def slugify(text: str) -> str:

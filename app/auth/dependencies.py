@@ -1,0 +1,44 @@
+"""Request dependencies: who is calling, and may they write."""
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from app.auth import service
+from app.auth.models import ApiToken
+from app.core.db import get_session
+from app.core.errors import ProblemError
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `ledger token create`.")
+
+
+def require_scope(scope: str) -> Callable[..., ApiToken]:
+    """Return a dependency that demands a bearer token with `scope` (401 / 403 otherwise)."""
+
+    def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        session: Session = Depends(get_session),
+    ) -> ApiToken:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "Send 'Authorization: Bearer <token>' to write.",
+            )
+        token = service.verify(session, credentials.credentials)
+        if token is None:
+            raise ProblemError(401, "Unauthorized", "The token is unknown or revoked.")
+        if not service.has_scope(token, scope):
+            raise ProblemError(403, "Forbidden", f"The token lacks the '{scope}' scope.")
+        request.state.actor = f"token:{token.name}"
+        return token
+
+    return dependency
+
+
+def actor_of(token: ApiToken) -> str:
+    """Return the history actor name for a token."""
+    return f"token:{token.name}"

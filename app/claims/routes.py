@@ -1,0 +1,98 @@
+"""JSON API for claims."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import Session
+
+from app.auth.dependencies import actor_of, require_scope
+from app.auth.models import ApiToken
+from app.capabilities.routes import WRITE_RESPONSES
+from app.claims import service
+from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate
+from app.core.cache import cached_json
+from app.core.db import get_session
+from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.schema import Grade, Level
+
+router = APIRouter(prefix="/api/v1", tags=["claims"])
+SessionDep = Annotated[Session, Depends(get_session)]
+Writer = Annotated[ApiToken, Depends(require_scope("write"))]
+
+
+@router.get("/claims", response_model=Page[ClaimPublic])
+def list_claims(
+    request: Request,
+    session: SessionDep,
+    capability: str | None = Query(default=None, max_length=120),
+    event: str | None = Query(default=None, max_length=120),
+    grade: Grade | None = None,
+    implied_status: Level | None = None,
+    q: str | None = Query(default=None, max_length=200, description="Search text and metric."),
+    overdue: bool | None = None,
+    contradicted: bool | None = None,
+    has_figure: bool | None = None,
+    sort: str = Query(
+        default="stated_on",
+        pattern=r"^-?(stated_on|deadline|value|slug|id)$",
+        description="Field to sort by; prefix with '-' for descending.",
+    ),
+    limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=500),
+) -> Response:
+    """List claims with filters, search, sorting and keyset pagination."""
+
+    def build() -> tuple[object, dict[str, str]]:
+        items, next_cursor = service.list_page(
+            session,
+            capability=capability,
+            event=event,
+            grade=grade,
+            implied_status=implied_status,
+            q=q,
+            overdue=overdue,
+            contradicted=contradicted,
+            has_figure=has_figure,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
+
+    return cached_json(request, session, build)
+
+
+@router.get("/claims/{slug}", response_model=ClaimPublic)
+def get_claim(slug: str, session: SessionDep, response: Response) -> ClaimPublic:
+    """Return one claim."""
+    claim = service.get_public(session, slug)
+    response.headers["ETag"] = etag_for("claim", claim.id, claim.version)
+    return claim
+
+
+@router.post("/claims", response_model=ClaimPublic, status_code=201, responses=WRITE_RESPONSES)
+def create_claim(
+    data: ClaimCreate, session: SessionDep, token: Writer, response: Response
+) -> ClaimPublic:
+    """Record a claim made at an event."""
+    claim = service.create(session, data, actor=actor_of(token))
+    response.headers["Location"] = f"/api/v1/claims/{claim.slug}"
+    response.headers["ETag"] = etag_for("claim", claim.id or 0, claim.version)
+    return service.get_public(session, claim.slug)
+
+
+@router.patch("/claims/{slug}", response_model=ClaimPublic, responses=WRITE_RESPONSES)
+def update_claim(
+    slug: str,
+    data: ClaimUpdate,
+    request: Request,
+    session: SessionDep,
+    token: Writer,
+    response: Response,
+) -> ClaimPublic:
+    """Edit a claim; send If-Match with its ETag."""
+    claim = service.get_by_slug(session, slug)
+    check_if_match(request, etag_for("claim", claim.id or 0, claim.version))
+    claim = service.update(session, claim, data, actor=actor_of(token))
+    response.headers["ETag"] = etag_for("claim", claim.id or 0, claim.version)
+    return service.get_public(session, claim.slug)

@@ -1,0 +1,197 @@
+"""Claims: list with filters and search, get, create, update."""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from app.capabilities import snapshot
+from app.capabilities.models import Capability
+from app.capabilities.service import Mutation
+from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure
+from app.core.errors import ProblemError, not_found
+from app.core.http import keyset_page
+from app.core.schema import utcnow
+from app.events.models import Event
+from app.evidence.models import Evidence
+
+SORTABLE = {
+    "stated_on": (col(Claim.stated_on), dt.date, None),
+    "deadline": (col(Claim.deadline), dt.date, dt.date(1, 1, 1)),
+    "value": (col(Claim.value), float, -1e308),
+    "slug": (col(Claim.slug), str, None),
+    "id": (col(Claim.id), int, None),
+}
+FIGURE_FIELDS = ("metric", "value", "unit", "datatype", "scale")
+
+
+def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
+    """Build the public view of a claim."""
+    figure = (
+        Figure(**{name: getattr(claim, name) for name in FIGURE_FIELDS})
+        if claim.metric is not None and claim.value is not None and claim.unit
+        else None
+    )
+    overdue_days = None
+    if claim.deadline and claim.deadline < snap.day and claim.id not in snap.supported_claims:
+        overdue_days = (snap.day - claim.deadline).days
+    return ClaimPublic.model_validate(
+        claim,
+        update={
+            "capability": snap.capability_slug.get(claim.capability_id, "?"),
+            "event": snap.event_slug.get(claim.event_id, "?"),
+            "figure": figure,
+            "restates": snap.claim_slug.get(claim.restates_id) if claim.restates_id else None,
+            "overdue_days": overdue_days,
+            "contradicted": claim.id in snap.contradicted_claims,
+        },
+    )
+
+
+def _slug_id(session: Session, model: Any, slug: str) -> int | None:
+    row = session.exec(select(model.id).where(model.slug == slug)).first()
+    return row
+
+
+def list_page(
+    session: Session,
+    *,
+    capability: str | None = None,
+    event: str | None = None,
+    grade: str | None = None,
+    implied_status: str | None = None,
+    q: str | None = None,
+    overdue: bool | None = None,
+    contradicted: bool | None = None,
+    has_figure: bool | None = None,
+    sort: str = "stated_on",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[ClaimPublic], str | None]:
+    """Return one page of claims matching the filters."""
+    snap = snapshot.get(session)
+    statement = select(Claim)
+    for model, slug, column in (
+        (Capability, capability, Claim.capability_id),
+        (Event, event, Claim.event_id),
+    ):
+        if slug:
+            statement = statement.where(column == _slug_id(session, model, slug))
+    if grade:
+        statement = statement.where(Claim.grade == grade)
+    if implied_status:
+        statement = statement.where(Claim.implied_status == implied_status)
+    if q:
+        pattern = f"%{q}%"
+        statement = statement.where(
+            or_(
+                col(Claim.text).ilike(pattern),
+                col(Claim.metric).ilike(pattern),
+                col(Claim.slug).ilike(pattern),
+            )
+        )
+    if has_figure is not None:
+        statement = statement.where(
+            col(Claim.value).is_not(None) if has_figure else col(Claim.value).is_(None)
+        )
+    if contradicted is not None:
+        ids = list(snap.contradicted_claims)
+        statement = statement.where(
+            col(Claim.id).in_(ids) if contradicted else col(Claim.id).not_in(ids)
+        )
+    if overdue is not None:
+        overdue_ids = [
+            c.id
+            for c in snap.claims
+            if c.deadline and c.deadline < snap.day and c.id not in snap.supported_claims
+        ]
+        statement = statement.where(
+            col(Claim.id).in_(overdue_ids) if overdue else col(Claim.id).not_in(overdue_ids)
+        )
+    rows, next_cursor = keyset_page(
+        session,
+        statement,
+        id_column=col(Claim.id),
+        sort=sort,
+        sortable=SORTABLE,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [to_public(r, snap) for r in rows], next_cursor
+
+
+def get_by_slug(session: Session, slug: str) -> Claim:
+    """Return a claim or raise 404."""
+    claim = session.exec(select(Claim).where(Claim.slug == slug)).first()
+    if claim is None:
+        raise not_found("claim", slug)
+    return claim
+
+
+def get_public(session: Session, slug: str) -> ClaimPublic:
+    """Return the public view of one claim."""
+    return to_public(get_by_slug(session, slug), snapshot.get(session))
+
+
+def _require(session: Session, model: Any, slug: str, field: str) -> int:
+    found = _slug_id(session, model, slug)
+    if found is None:
+        raise ProblemError(
+            422, "Unknown reference", f"{field}: no {model.__name__.lower()} '{slug}'."
+        )
+    return found
+
+
+def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    refs: dict[str, Any] = {}
+    if "capability" in data:
+        refs["capability_id"] = _require(session, Capability, data.pop("capability"), "capability")
+    if "event" in data:
+        refs["event_id"] = _require(session, Event, data.pop("event"), "event")
+    if "restates" in data:
+        slug = data.pop("restates")
+        refs["restates_id"] = _require(session, Claim, slug, "restates") if slug else None
+    if "figure" in data:
+        figure = data.pop("figure")
+        for name in FIGURE_FIELDS:
+            refs[name] = figure.get(name) if figure else None
+    return refs
+
+
+def create(session: Session, data: ClaimCreate, *, actor: str) -> Claim:
+    """Create a claim."""
+    if session.exec(select(Claim).where(Claim.slug == data.slug)).first():
+        raise ProblemError(409, "Conflict", f"Claim '{data.slug}' already exists.")
+    payload = data.model_dump()
+    refs = _references(session, payload)
+    with Mutation(session, actor=actor, reason_code="claim_added", reason=f"Claim {data.slug}"):
+        claim = Claim.model_validate(payload, update=refs)
+        session.add(claim)
+    session.refresh(claim)
+    return claim
+
+
+def update(session: Session, claim: Claim, data: ClaimUpdate, *, actor: str) -> Claim:
+    """Apply a partial update to a claim."""
+    payload = data.model_dump(exclude_unset=True)
+    refs = _references(session, payload)
+    if refs.get("restates_id") is not None and refs["restates_id"] == claim.id:
+        raise ProblemError(422, "Invalid reference", "restates: a claim cannot restate itself.")
+    with Mutation(session, actor=actor, reason_code="claim_edited", reason=f"Claim {claim.slug}"):
+        for key, value in {**payload, **refs}.items():
+            setattr(claim, key, value)
+        claim.version += 1
+        claim.updated_at = utcnow()
+        session.add(claim)
+    session.refresh(claim)
+    return claim
+
+
+def evidence_for(session: Session, claim: Claim) -> list[Evidence]:
+    """Return the evidence linked to a claim, oldest first."""
+    return list(
+        session.exec(
+            select(Evidence).where(Evidence.claim_id == claim.id).order_by(col(Evidence.date))
+        ).all()
+    )

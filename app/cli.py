@@ -1,0 +1,183 @@
+"""The `ledger` command line: serve, db, seed, token, export, import, bench, worker."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_engine
+
+cli = typer.Typer(
+    help="AI Day Ledger: claims against evidence for AI hardware.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for writes.", no_args_is_help=True)
+cli.add_typer(db_app, name="db")
+cli.add_typer(token_app, name="token")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config() -> Config:
+    """Return the Alembic config pointing at this project's migrations."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", get_settings().database_url.replace("%", "%%"))
+    return config
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Upgrade the schema (default: to head)."""
+    command.upgrade(alembic_config(), revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1 or base.")) -> None:
+    """Downgrade the schema."""
+    command.downgrade(alembic_config(), revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    command.current(alembic_config())
+
+
+@cli.command()
+def seed(
+    seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
+) -> None:
+    """Load the sourced seed data (idempotent)."""
+    from app.seed.service import seed as run_seed
+
+    folder = seed_dir or Path(get_settings().seed_dir)
+    if not folder.is_absolute() and not folder.exists():
+        folder = PROJECT_ROOT / folder
+    with Session(get_engine()) as session:
+        added = run_seed(session, folder)
+    typer.echo(json.dumps(added))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option(help="Uvicorn worker processes.")] = None,
+    reload: bool = False,
+) -> None:
+    """Serve the dashboard and API with Uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        reload=reload,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@token_app.command("create")
+def token_create(
+    name: str,
+    scope: Annotated[list[str], typer.Option("--scope", help="read, write or admin.")] = ["read"],  # noqa: B006
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from app.auth.service import create_token
+
+    with Session(get_engine()) as session:
+        try:
+            token, plaintext = create_token(session, name=name, scopes=scope)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(plaintext)
+    typer.echo(f"token {token.prefix} ({token.scopes}) created; it is not shown again.", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(prefix_or_id: str) -> None:
+    """Revoke a token by its prefix or id."""
+    from app.auth.service import revoke
+    from app.core.errors import ProblemError
+
+    with Session(get_engine()) as session:
+        try:
+            if prefix_or_id.isdigit():
+                token = revoke(session, token_id=int(prefix_or_id))
+            else:
+                token = revoke(session, prefix=prefix_or_id)
+        except ProblemError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"revoked {token.prefix} ({token.name})")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from app.auth.service import list_tokens
+
+    with Session(get_engine()) as session:
+        for t in list_tokens(session):
+            state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
+            typer.echo(
+                f"{t.id}\t{t.prefix}\t{t.name}\t{t.scopes}\t{state}\tlast used {t.last_used_at}"
+            )
+
+
+@cli.command("export")
+def export_command(
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write a full JSON dump to a file or stdout."""
+    from app.exports.service import dumps, export_data
+
+    with Session(get_engine()) as session:
+        text = dumps(export_data(session))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@cli.command("import")
+def import_command(source: Path) -> None:
+    """Load a JSON dump into an empty database."""
+    from app.exports.service import import_data
+
+    data = json.loads(source.read_text(encoding="utf-8"))
+    with Session(get_engine()) as session:
+        try:
+            counts = import_data(session, data)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(json.dumps(counts))
+
+
+def _mount_optional() -> None:
+    try:
+        from app.benchmarks.cli import bench_app
+    except ImportError:
+        return
+    cli.add_typer(bench_app, name="bench", help="Simulated hardware workloads.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Run the CLI."""
+    cli()

@@ -1,0 +1,137 @@
+"""HTTP helpers: ETags and If-Match, keyset pagination, list envelopes."""
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.core.errors import ProblemError
+
+T = TypeVar("T")
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, with the cursor of the next page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+    limit: int
+
+
+def etag_for(kind: str, entity_id: int, version: int) -> str:
+    """Return the strong ETag of one entity version."""
+    return f'"{kind}-{entity_id}-v{version}"'
+
+
+def check_if_match(request: Request, current_etag: str) -> None:
+    """Require If-Match and reject a stale one (428 / 412)."""
+    header = request.headers.get("if-match")
+    if header is None:
+        raise ProblemError(
+            428,
+            "Precondition required",
+            "Send If-Match with the ETag from your last GET, so concurrent edits are not lost.",
+            current_etag=current_etag,
+        )
+    candidates = [part.strip() for part in header.split(",")]
+    if current_etag not in candidates and "*" not in candidates:
+        raise ProblemError(
+            412,
+            "Precondition failed",
+            "The resource changed since you read it; GET it again and re-apply your change.",
+            current_etag=current_etag,
+        )
+
+
+def _encode_cursor(sort: str, value: Any, entity_id: int) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": value, "id": entity_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data["s"] != sort or not isinstance(data["id"], int):
+            raise ValueError("cursor belongs to another sort order")
+        return data["v"], data["id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProblemError(
+            400, "Invalid cursor", f"The cursor is not valid for sort '{sort}': {exc}"
+        ) from exc
+
+
+def _coerce(value: Any, sample_type: type) -> Any:
+    if value is None:
+        return None
+    try:
+        if sample_type is dt.date:
+            return dt.date.fromisoformat(value)
+        if sample_type is dt.datetime:
+            return dt.datetime.fromisoformat(value)
+        if sample_type is float:
+            return float(value)
+        if sample_type is int:
+            return int(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(400, "Invalid cursor", f"Cursor value is malformed: {exc}") from exc
+
+
+def keyset_page(
+    session: Session,
+    statement: SelectOfScalar[Any],
+    *,
+    id_column: Any,
+    sort: str,
+    sortable: dict[str, tuple[Any, type, Any]],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Any], str | None]:
+    """Run `statement` one keyset page at a time, stable under inserts.
+
+    `sortable` maps a sort name to (column, python type, sentinel for NULLs).
+    """
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name not in sortable:
+        raise ProblemError(
+            400, "Invalid sort", f"Cannot sort by '{name}'; use one of: {', '.join(sortable)}."
+        )
+    column, value_type, sentinel = sortable[name]
+    key: ColumnElement[Any] = func.coalesce(column, sentinel) if sentinel is not None else column
+    if cursor:
+        raw_value, last_id = _decode_cursor(cursor, sort)
+        value = _coerce(raw_value, value_type)
+        if value is None:
+            value = sentinel
+        after = (
+            or_(key < value, and_(key == value, id_column < last_id))
+            if descending
+            else or_(key > value, and_(key == value, id_column > last_id))
+        )
+        statement = statement.where(after)
+    order = (key.desc(), id_column.desc()) if descending else (key.asc(), id_column.asc())
+    rows = session.exec(statement.order_by(*order).limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        last_value = getattr(last, column.key)
+        next_cursor = _encode_cursor(sort, last_value, last.id)
+    return rows, next_cursor
+
+
+def count(session: Session, statement: SelectOfScalar[Any]) -> int:
+    """Count the rows a statement would return."""
+    return session.exec(select(func.count()).select_from(statement.subquery())).one()

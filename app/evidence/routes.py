@@ -1,0 +1,100 @@
+"""JSON API for evidence."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import Session
+
+from app.auth.dependencies import actor_of, require_scope
+from app.auth.models import ApiToken
+from app.capabilities.routes import WRITE_RESPONSES
+from app.core.cache import cached_json
+from app.core.db import get_session
+from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.schema import Grade
+from app.evidence import service
+from app.evidence.models import (
+    EvidenceCreate,
+    EvidenceKind,
+    EvidencePublic,
+    EvidenceUpdate,
+    Provenance,
+    Stance,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["evidence"])
+SessionDep = Annotated[Session, Depends(get_session)]
+Writer = Annotated[ApiToken, Depends(require_scope("write"))]
+
+
+@router.get("/evidence", response_model=Page[EvidencePublic])
+def list_evidence(
+    request: Request,
+    session: SessionDep,
+    capability: str | None = Query(default=None, max_length=120),
+    claim: str | None = Query(default=None, max_length=120),
+    kind: EvidenceKind | None = None,
+    provenance: Provenance | None = None,
+    grade: Grade | None = None,
+    stance: Stance | None = None,
+    q: str | None = Query(default=None, max_length=200),
+    sort: str = Query(default="date", pattern=r"^-?(date|slug|id)$"),
+    limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=500),
+) -> Response:
+    """List evidence with filters, sorting and keyset pagination."""
+
+    def build() -> tuple[object, dict[str, str]]:
+        items, next_cursor = service.list_page(
+            session,
+            capability=capability,
+            claim=claim,
+            kind=kind,
+            provenance=provenance,
+            grade=grade,
+            stance=stance,
+            q=q,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
+
+    return cached_json(request, session, build)
+
+
+@router.get("/evidence/{evidence_id}", response_model=EvidencePublic)
+def get_evidence(evidence_id: int, session: SessionDep, response: Response) -> EvidencePublic:
+    """Return one evidence item."""
+    item = service.get_public(session, evidence_id)
+    response.headers["ETag"] = etag_for("evidence", item.id, item.version)
+    return item
+
+
+@router.post("/evidence", response_model=EvidencePublic, status_code=201, responses=WRITE_RESPONSES)
+def create_evidence(
+    data: EvidenceCreate, session: SessionDep, token: Writer, response: Response
+) -> EvidencePublic:
+    """Add evidence; the capability's status is re-computed and any change is logged."""
+    item = service.create(session, data, actor=actor_of(token))
+    assert item.id is not None
+    response.headers["Location"] = f"/api/v1/evidence/{item.id}"
+    response.headers["ETag"] = etag_for("evidence", item.id, item.version)
+    return service.get_public(session, item.id)
+
+
+@router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=WRITE_RESPONSES)
+def update_evidence(
+    evidence_id: int,
+    data: EvidenceUpdate,
+    request: Request,
+    session: SessionDep,
+    token: Writer,
+    response: Response,
+) -> EvidencePublic:
+    """Edit an evidence item; send If-Match with its ETag."""
+    item = service.get(session, evidence_id)
+    check_if_match(request, etag_for("evidence", evidence_id, item.version))
+    item = service.update(session, item, data, actor=actor_of(token))
+    response.headers["ETag"] = etag_for("evidence", evidence_id, item.version)
+    return service.get_public(session, evidence_id)

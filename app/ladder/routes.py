@@ -1,0 +1,17 @@
+"""JSON API for the status ladder and its exit criteria."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlmodel import Session, col, select
+
+from app.core.db import get_session
+from app.ladder.models import StatusLevel, StatusLevelPublic
+
+router = APIRouter(prefix="/api/v1", tags=["ladder"])
+
+
+@router.get("/status-levels", response_model=list[StatusLevelPublic])
+def list_levels(session: Annotated[Session, Depends(get_session)]) -> list[StatusLevel]:
+    """Return the ladder, lowest first, with the evidence each level accepts."""
+    return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())

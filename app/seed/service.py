@@ -1,0 +1,166 @@
+"""Load the sourced seed data from YAML; a second load changes nothing."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlmodel import Session, select
+
+from app.capabilities.models import Capability, CapabilityCreate
+from app.capabilities.snapshot import today
+from app.claims.models import Claim, ClaimCreate
+from app.events.models import Event, EventCreate
+from app.evidence.models import Evidence, EvidenceCreate
+from app.history import service as history_service
+from app.history.models import StatusChange
+from app.ladder.models import StatusLevel
+from app.ladder.service import Ladder, assess
+
+SEED_ACTOR = "seed"
+
+
+def _read(seed_dir: Path, name: str) -> list[dict[str, Any]]:
+    path = seed_dir / name
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a YAML list")
+    return data
+
+
+def _sources(seed_dir: Path) -> dict[str, dict[str, Any]]:
+    return {str(s["key"]): s for s in _read(seed_dir, "sources.yaml")}
+
+
+def _with_source(entry: dict[str, Any], sources: dict[str, dict[str, Any]], url_field: str):  # type: ignore[no-untyped-def]
+    source = sources.get(str(entry.get("source", "")), {})
+    url = entry.get("url") or source.get("url")
+    if url and not str(url).startswith(("http://", "https://")):
+        url = None  # fact-sheet entries like "GitHub repo : path" are kept as the source key only
+    return {
+        "source_key": entry.get("source"),
+        url_field: url,
+        "grade": entry.get("grade") or source.get("grade", "S"),
+    }
+
+
+def seed(session: Session, seed_dir: Path) -> dict[str, int]:
+    """Insert what is missing from the seed files; return how many rows were added per kind."""
+    added = {"status_levels": 0, "events": 0, "capabilities": 0, "claims": 0, "evidence": 0}
+    sources = _sources(seed_dir)
+
+    for entry in _read(seed_dir, "status_levels.yaml"):
+        if session.exec(select(StatusLevel).where(StatusLevel.code == entry["code"])).first():
+            continue
+        session.add(StatusLevel.model_validate(entry))
+        added["status_levels"] += 1
+
+    for entry in _read(seed_dir, "events.yaml"):
+        if session.exec(select(Event).where(Event.slug == entry["slug"])).first():
+            continue
+        session.add(Event.model_validate(EventCreate.model_validate(entry)))
+        added["events"] += 1
+    session.flush()
+
+    cap_ids: dict[str, int] = {c.slug: c.id for c in session.exec(select(Capability)) if c.id}
+    pending = _read(seed_dir, "capabilities.yaml")
+    for entry in pending:
+        if entry["slug"] in cap_ids:
+            continue
+        data = CapabilityCreate.model_validate(entry)
+        cap = Capability.model_validate(data.model_dump(exclude={"parent"}))
+        session.add(cap)
+        session.flush()
+        assert cap.id is not None
+        cap_ids[cap.slug] = cap.id
+        added["capabilities"] += 1
+    for entry in pending:
+        cap = session.get(Capability, cap_ids[entry["slug"]])
+        parent_id = cap_ids.get(entry["parent"]) if entry.get("parent") else None
+        if cap is not None and cap.parent_id != parent_id and cap.parent_id is None:
+            cap.parent_id = parent_id
+            session.add(cap)
+
+    event_ids = {e.slug: e.id for e in session.exec(select(Event))}
+    claim_ids: dict[str, int] = {c.slug: c.id for c in session.exec(select(Claim)) if c.id}
+    claim_entries = _read(seed_dir, "claims.yaml")
+    for entry in claim_entries:
+        if entry["slug"] in claim_ids:
+            continue
+        data = ClaimCreate.model_validate({**entry, **_with_source(entry, sources, "source_url")})
+        figure = data.figure.model_dump() if data.figure else {}
+        claim = Claim.model_validate(
+            data.model_dump(exclude={"capability", "event", "figure", "restates"}),
+            update={
+                **figure,
+                "capability_id": cap_ids[data.capability],
+                "event_id": event_ids[data.event],
+            },
+        )
+        session.add(claim)
+        session.flush()
+        assert claim.id is not None
+        claim_ids[claim.slug] = claim.id
+        added["claims"] += 1
+    for entry in claim_entries:
+        if entry.get("restates"):
+            claim = session.get(Claim, claim_ids[entry["slug"]])
+            if claim is not None and claim.restates_id is None:
+                claim.restates_id = claim_ids[entry["restates"]]
+                session.add(claim)
+
+    existing_evidence = {e.slug for e in session.exec(select(Evidence))}
+    for entry in _read(seed_dir, "evidence.yaml"):
+        if entry["slug"] in existing_evidence:
+            continue
+        data = EvidenceCreate.model_validate({**entry, **_with_source(entry, sources, "url")})
+        session.add(
+            Evidence.model_validate(
+                data.model_dump(exclude={"capability", "claim"}),
+                update={
+                    "capability_id": cap_ids[data.capability],
+                    "claim_id": claim_ids[data.claim] if data.claim else None,
+                },
+            )
+        )
+        added["evidence"] += 1
+    session.flush()
+
+    if any(added.values()):
+        _replay_history(session)
+        history_service.bump_data_version(session)
+    session.commit()
+    return added
+
+
+def _replay_history(session: Session) -> None:
+    """Rebuild the seed's share of the history by replaying evidence in date order.
+
+    Rows written by people (any actor other than the seed) are never touched.
+    """
+    for row in session.exec(select(StatusChange).where(StatusChange.actor == SEED_ACTOR)):
+        session.delete(row)
+    session.flush()
+    caps = list(session.exec(select(Capability)))
+    claims = list(session.exec(select(Claim)))
+    evidence = sorted(session.exec(select(Evidence)), key=lambda e: (e.date, e.id or 0))
+    ladder = Ladder.from_rows(session.exec(select(StatusLevel)))
+    now = today()
+    before = assess(caps, claims, [], ladder, now)
+    dates = sorted({e.date for e in evidence})
+    for day in dates:
+        included = [e for e in evidence if e.date <= day]
+        after = assess(caps, claims, included, ladder, now)
+        todays = [e for e in evidence if e.date == day]
+        history_service.record_changes(
+            session,
+            before=before,
+            after=after,
+            reason_code="seed",
+            reason="; ".join(e.title for e in todays)[:2000],
+            actor=SEED_ACTOR,
+            evidence_ids=[e.id for e in todays if e.id is not None],
+            effective_on=day,
+        )
+        before = after
