@@ -57,7 +57,7 @@ def _install_optional(app: FastAPI, module_name: str) -> None:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name != module_name:
+        if exc.name is None or not module_name.startswith(exc.name):
             raise
         return
     module.install(app)
