@@ -1,0 +1,91 @@
+"""CLI: seed idempotence, tokens, and export → import → export byte-identity."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from app.cli import cli
+from tests.conftest import (
+    ROOT,
+    _reset_caches,
+    create_pg_database,
+    drop_pg_database,
+    migrate_and_seed,
+    require_postgres,
+)
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_seed_twice_changes_nothing(db_url: str) -> None:
+    second = json.loads(invoke("seed", "--seed-dir", str(ROOT / "seed_data")))
+    assert set(second.values()) == {0}
+
+
+def test_token_create_prints_once_and_revoke_works(db_url: str) -> None:
+    from app.auth.service import verify
+    from app.core.db import get_engine
+
+    plaintext = invoke("token", "create", "bot", "--scope", "write").strip()
+    assert plaintext.startswith("ldg_")
+    with Session(get_engine()) as session:
+        assert verify(session, plaintext) is not None
+    assert plaintext not in invoke("token", "list")
+    prefix = plaintext.split("_")[1]
+    invoke("token", "revoke", prefix)
+    with Session(get_engine()) as session:
+        assert verify(session, plaintext) is None
+
+
+def test_bad_scope_is_refused(db_url: str) -> None:
+    result = runner.invoke(cli, ["token", "create", "bot", "--scope", "root"])
+    assert result.exit_code == 2
+
+
+def _fresh_url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    require_postgres()
+    return create_pg_database()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_export_import_export_is_byte_identical(backend: str, tmp_path: Path) -> None:
+    source = _fresh_url(backend, tmp_path / "a") if backend == "postgres" else (
+        f"sqlite:///{tmp_path / 'source.db'}"
+    )
+    target = _fresh_url(backend, tmp_path) if backend == "postgres" else (
+        f"sqlite:///{tmp_path / 'target.db'}"
+    )
+    try:
+        migrate_and_seed(source)
+        first = tmp_path / "first.json"
+        invoke("export", "--output", str(first))
+        data = json.loads(first.read_text())
+        assert len(data["claims"]) >= 60 and len(data["status_changes"]) > 0
+
+        os.environ["LEDGER_DATABASE_URL"] = target
+        _reset_caches()
+        invoke("db", "upgrade")
+        invoke("import", str(first))
+        second = tmp_path / "second.json"
+        invoke("export", "--output", str(second))
+        assert first.read_bytes() == second.read_bytes()
+
+        refused = runner.invoke(cli, ["import", str(first)])
+        assert refused.exit_code == 1 and "not empty" in refused.output
+    finally:
+        _reset_caches()
+        if backend == "postgres":
+            drop_pg_database(source)
+            drop_pg_database(target)
