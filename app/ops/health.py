@@ -1,0 +1,85 @@
+"""Liveness (`/healthz`) and readiness (`/readyz`) probes."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from app.core.db import get_session
+from app.core.errors import problem
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = PROJECT_ROOT / "migrations"
+VERSION_TABLE = "alembic_version"
+
+router = APIRouter(tags=["operations"])
+
+_OK = b'{"status":"ok"}'
+
+
+@lru_cache
+def expected_heads() -> frozenset[str]:
+    """Return the head revisions of the migrations shipped with this code (read once)."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def database_heads(session: Session) -> frozenset[str]:
+    """Return the revisions the database is at (empty when it was never migrated).
+
+    Raises SQLAlchemyError when the database cannot be reached.
+    """
+    connection = session.connection()
+    connection.execute(text("SELECT 1"))
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return frozenset()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+    return frozenset(str(row) for row in rows)
+
+
+@router.get("/healthz", summary="Liveness: the process is up")
+async def healthz() -> Response:
+    """Answer without touching the database, so a slow database never restarts the process."""
+    return Response(_OK, media_type="application/json")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the database is reachable and migrations are at head",
+    responses={503: {"description": "Not ready (problem+json)"}},
+)
+def readyz(session: Session = Depends(get_session)) -> JSONResponse:
+    """Return 200 when the app can serve traffic, else 503 with the reason."""
+    expected = expected_heads()
+    try:
+        current = database_heads(session)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        return problem(
+            503,
+            "Not ready",
+            f"The database is not reachable: {reason}",
+            checks={"database": "unreachable", "migrations": "unknown"},
+        )
+    finally:
+        session.close()
+    if current != expected:
+        return problem(
+            503,
+            "Not ready",
+            "The database schema is not at the head revision; run `ledger db upgrade`.",
+            checks={"database": "ok", "migrations": "not_at_head"},
+            current=sorted(current),
+            expected=sorted(expected),
+        )
+    return JSONResponse(
+        {
+            "status": "ok",
+            "checks": {"database": "ok", "migrations": "ok"},
+            "revision": sorted(current),
+        }
+    )

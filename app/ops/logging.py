@@ -1,0 +1,111 @@
+"""Structured logging with structlog: JSON lines in production, readable lines in development.
+
+Every record, whether it comes from structlog or from the standard library (Uvicorn, Alembic,
+SQLAlchemy), goes through one handler on the root logger, so it gets the same timestamp, level
+and context (such as the `request_id` bound by the request-id middleware).
+"""
+
+import logging
+import sys
+from typing import Any, Protocol, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+_HANDLER_MARK = "_ledger_ops_handler"
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+class LoggingSettings(Protocol):
+    """The part of the settings that logging reads."""
+
+    log_level: str
+    log_json: bool
+
+
+def _uvicorn_access_fields(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """Turn Uvicorn's access-log arguments into fields (client, method, path, status)."""
+    record = event_dict.get("_record")
+    if record is not None and record.name == "uvicorn.access":
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, http_version, status = args
+            event_dict.update(
+                client=client,
+                method=method,
+                path=path,
+                http_version=http_version,
+                status=status,
+            )
+            event_dict["event"] = "request"
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
+    """Route structlog and standard-library logs through one formatter on the root logger.
+
+    Safe to call more than once (each app instance calls it): the handler installed by an
+    earlier call is replaced, handlers installed by others (pytest's caplog) are kept.
+    """
+    level = logging.getLevelName(str(settings.log_level).upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    shared = _shared_processors()
+    renderer: Processor
+    if settings.log_json:
+        renderer = structlog.processors.JSONRenderer()
+        final: list[Processor] = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _uvicorn_access_fields],
+        processors=final,
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, _HANDLER_MARK, False):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Uvicorn installs its own handlers; send its records through ours instead.
+    for name in _UVICORN_LOGGERS:
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
+        uv.setLevel(level)
+
+
+def get_logger(name: str | None = None, **initial: Any) -> Any:
+    """Return a structlog logger bound to `initial` values."""
+    return structlog.get_logger(name, **initial)

@@ -1,0 +1,213 @@
+"""Prometheus metrics: HTTP requests per route, the benchmark run queue and run durations.
+
+Multi-process correctness: with several Uvicorn workers (or replicas, or a separate `ledger
+worker`), nothing that matters is kept in one process's memory.
+
+- HTTP metrics come from prometheus-fastapi-instrumentator. When `PROMETHEUS_MULTIPROC_DIR` is
+  set (the container entrypoint sets it), every worker writes them to that folder and `/metrics`
+  aggregates all workers.
+- The run queue depth, the runs per state and the run-duration histogram are read from the
+  `benchmark_run` table at scrape time by `RunQueueCollector`, so every replica reports the same
+  numbers whichever process executed the runs. A database without that table yet reports
+  `ledger_benchmark_runs_table_present 0` and nothing else.
+- `observe_run_duration()` and `set_queue_depth()` are process-local helpers for a worker loop
+  (visible in that process's registry, and in the app's `/metrics` for the in-process worker).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED_STATES = ("succeeded", "failed", "cancelled")
+RUN_DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Runs longer than the last bound land in +Inf only.
+RUN_DURATION_BUCKETS += (1800.0, 3600.0)
+
+# Process-local helpers for a worker loop (they live in the default registry).
+WORKER_RUN_DURATION = Histogram(
+    "ledger_worker_run_duration_seconds",
+    "Wall time of benchmark runs executed by this process, by final state.",
+    ["state"],
+    buckets=RUN_DURATION_BUCKETS,
+)
+WORKER_QUEUE_DEPTH = Gauge(
+    "ledger_worker_observed_queue_depth",
+    "Queued benchmark runs as last seen by a worker process.",
+    multiprocess_mode="mostrecent",
+)
+
+
+def observe_run_duration(seconds: float, state: str = "succeeded") -> None:
+    """Record the wall time of one finished run (call it from the worker)."""
+    WORKER_RUN_DURATION.labels(state=state).observe(max(0.0, float(seconds)))
+
+
+def set_queue_depth(n: int) -> None:
+    """Record how many runs the worker saw queued (call it from the worker)."""
+    WORKER_QUEUE_DEPTH.set(max(0, int(n)))
+
+
+@dataclass
+class RunStats:
+    """What the `benchmark_run` table says, aggregated in one query."""
+
+    by_state: dict[str, int] = field(default_factory=dict)
+    # Per state: (cumulative counts per bucket in RUN_DURATION_BUCKETS order, count, sum).
+    durations: dict[str, tuple[list[int], int, float]] = field(default_factory=dict)
+    oldest_queued_age_seconds: float = 0.0
+
+
+def _duration_sql(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "EXTRACT(EPOCH FROM (finished_at - started_at))"
+    return "((julianday(finished_at) - julianday(started_at)) * 86400.0)"
+
+
+def read_run_stats(engine: Engine) -> RunStats | None:
+    """Aggregate the benchmark runs; None when the table does not exist (yet)."""
+    duration = _duration_sql(engine.dialect.name)
+    timed = "started_at IS NOT NULL AND finished_at IS NOT NULL"
+    bucket_columns = ", ".join(
+        f"SUM(CASE WHEN {timed} AND {duration} <= {bound!r} THEN 1 ELSE 0 END)"
+        for bound in RUN_DURATION_BUCKETS
+    )
+    aggregate = text(
+        f"SELECT state, COUNT(*), SUM(CASE WHEN {timed} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {timed} THEN {duration} ELSE 0 END), {bucket_columns} "
+        "FROM benchmark_run GROUP BY state"
+    )
+    oldest = text("SELECT MIN(created_at) FROM benchmark_run WHERE state = 'queued'")
+    stats = RunStats()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(aggregate).all()
+            oldest_value = conn.execute(oldest).scalar()
+    except SQLAlchemyError:
+        return None
+    for row in rows:
+        state = str(row[0])
+        stats.by_state[state] = int(row[1] or 0)
+        if state in FINISHED_STATES:
+            buckets = [int(v or 0) for v in row[4:]]
+            stats.durations[state] = (buckets, int(row[2] or 0), float(row[3] or 0.0))
+    created = _as_datetime(oldest_value)
+    if created is not None:
+        age = dt.datetime.now(dt.UTC) - created
+        stats.oldest_queued_age_seconds = max(0.0, age.total_seconds())
+    return stats
+
+
+def _as_datetime(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class RunQueueCollector(Collector):
+    """Read the run queue from the database at scrape time (correct across processes)."""
+
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        self._engine_factory = engine_factory
+
+    def describe(self) -> Iterable[Metric]:
+        # Do not touch the database at registration time.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = read_run_stats(self._engine_factory())
+        except SQLAlchemyError:
+            stats = None
+        present = GaugeMetricFamily(
+            "ledger_benchmark_runs_table_present",
+            "1 when the benchmark_run table could be read at scrape time.",
+            value=0 if stats is None else 1,
+        )
+        yield present
+        if stats is None:
+            return
+        yield GaugeMetricFamily(
+            "ledger_benchmark_run_queue_depth",
+            "Benchmark runs queued and waiting for a worker (from the database).",
+            value=stats.by_state.get("queued", 0),
+        )
+        yield GaugeMetricFamily(
+            "ledger_benchmark_oldest_queued_run_age_seconds",
+            "Age of the oldest queued benchmark run (0 when none is queued).",
+            value=stats.oldest_queued_age_seconds,
+        )
+        by_state = GaugeMetricFamily(
+            "ledger_benchmark_runs",
+            "Benchmark runs by state (from the database).",
+            labels=["state"],
+        )
+        for state in sorted(set(RUN_STATES) | set(stats.by_state)):
+            by_state.add_metric([state], stats.by_state.get(state, 0))
+        yield by_state
+        histogram = HistogramMetricFamily(
+            "ledger_benchmark_run_duration_seconds",
+            "Duration (finished_at - started_at) of finished benchmark runs, from the database.",
+            labels=["state"],
+        )
+        for state in FINISHED_STATES:
+            cumulative, count, total = stats.durations.get(
+                state, ([0] * len(RUN_DURATION_BUCKETS), 0, 0.0)
+            )
+            buckets = [
+                (_bucket_label(bound), value)
+                for bound, value in zip(RUN_DURATION_BUCKETS, cumulative, strict=True)
+            ]
+            buckets.append(("+Inf", count))
+            histogram.add_metric([state], buckets, total)
+        yield histogram
+
+
+def _bucket_label(bound: float) -> str:
+    return repr(float(bound))
+
+
+def multiprocess_dir() -> str | None:
+    """Return the Prometheus multi-process folder when one is configured and exists."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return path if path and os.path.isdir(path) else None
+
+
+def render(app_registry: CollectorRegistry, database_registry: CollectorRegistry) -> bytes:
+    """Render the exposition text for one scrape.
+
+    Multi-process: every worker's files (HTTP metrics, worker helpers) plus the database view.
+    Single process: this app's HTTP metrics, the default registry (process, GC, worker helpers)
+    and the database view.
+    """
+    if multiprocess_dir():
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        parts = [merged, database_registry]
+    else:
+        parts = [app_registry, REGISTRY, database_registry]
+    return b"".join(generate_latest(registry) for registry in parts)
