@@ -370,3 +370,23 @@ def test_every_capability_has_claims_and_evidence(capabilities, claims, evidence
     for c in capabilities:
         assert any(x["capability"] == c["slug"] for x in claims), c["slug"]
         assert any(x["capability"] == c["slug"] for x in evidence), c["slug"]
+
+
+def test_missed_deadlines_have_no_supporting_evidence(evidence, sources):
+    """Evidence that merely records a promise must not be linked to it as support.
+
+    The engine treats P/S-grade support of a deadline claim as fulfilment, so a missed target
+    would stop showing as overdue.
+    """
+    missed = {
+        "exapod-q1-2023-deployment",
+        "exapod-seven-palo-alto-q1-2023",
+        "dojo-100-ef-by-oct-2024",
+        "dojo-8k-h100-equivalent-end-2024",
+        "dojo-phase-in-fewer-gpus",
+    }
+    for e in evidence:
+        if e.get("claim") in missed and e["stance"] == "supports":
+            assert (e.get("grade") or sources[e["source"]]["grade"]) not in {"P", "S"}, e["slug"]
+    contradicted = {e.get("claim") for e in evidence if e["stance"] == "contradicts"}
+    assert missed <= contradicted
