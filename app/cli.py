@@ -167,6 +167,20 @@ def import_command(source: Path) -> None:
     typer.echo(json.dumps(counts))
 
 
+@cli.command()
+def worker(
+    poll: Annotated[float, typer.Option(help="Seconds between queue polls.")] = 0.5,
+    heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 2.0,
+    stale_after: Annotated[float, typer.Option(help="Requeue runs silent this long.")] = 15.0,
+) -> None:
+    """Execute queued benchmark runs until SIGTERM (the run in hand goes back to the queue)."""
+    from app.benchmarks.worker import Worker, run_until_signalled
+
+    run_until_signalled(
+        Worker(get_engine(), poll_s=poll, heartbeat_s=heartbeat, stale_after_s=stale_after)
+    )
+
+
 def _mount_optional() -> None:
     try:
         from app.benchmarks.cli import bench_app

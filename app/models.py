@@ -1,6 +1,7 @@
 """Import every table so that SQLModel.metadata is complete (Alembic and tests use this)."""
 
 from app.auth.models import ApiToken
+from app.benchmarks.models import BenchmarkRun
 from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.events.models import Event
@@ -10,6 +11,7 @@ from app.ladder.models import StatusLevel
 
 __all__ = [
     "ApiToken",
+    "BenchmarkRun",
     "Capability",
     "Claim",
     "DataVersion",

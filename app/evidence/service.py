@@ -14,6 +14,7 @@ from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import slugify, utcnow
 from app.evidence.models import Evidence, EvidenceCreate, EvidencePublic, EvidenceUpdate
+from app.ladder.service import ANALYTICAL_KINDS
 
 SORTABLE = {
     "date": (col(Evidence.date), dt.date, None),
@@ -122,8 +123,9 @@ def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return refs
 
 
-def _check_level(stance: str, level: str | None) -> None:
-    if stance == "supports" and level is None:
+def _check_level(stance: str, level: str | None, kind: str) -> None:
+    # Analytical items never establish a level, so they need not name one.
+    if stance == "supports" and level is None and kind not in ANALYTICAL_KINDS:
         raise ProblemError(
             422,
             "Invalid evidence",
@@ -135,7 +137,7 @@ def create(
     session: Session, data: EvidenceCreate, *, actor: str, benchmark_run_id: int | None = None
 ) -> Evidence:
     """Add an evidence item; the capability's status is re-assessed and any change logged."""
-    _check_level(data.stance, data.level)
+    _check_level(data.stance, data.level, data.kind)
     payload = data.model_dump()
     refs = _references(session, payload)
     slug = payload.pop("slug") or slugify(data.title)
@@ -178,7 +180,7 @@ def update(session: Session, item: Evidence, data: EvidenceUpdate, *, actor: str
     refs = _references(session, payload)
     stance = payload.get("stance", item.stance)
     level = payload.get("level", item.level)
-    _check_level(stance, level)
+    _check_level(stance, level, payload.get("kind", item.kind))
     with Mutation(
         session,
         actor=actor,

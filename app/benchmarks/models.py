@@ -1,0 +1,73 @@
+"""Benchmark runs: a simulated workload as a record, from queue to result."""
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import utcnow
+
+
+class RunState(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+FINISHED_STATES = {RunState.succeeded, RunState.failed, RunState.cancelled}
+
+
+class BenchmarkRunBase(SQLModel):
+    scenario_id: str | None = Field(default=None, max_length=120)
+    title: str = Field(default="", max_length=300)
+    hardware: str = Field(default="", max_length=200)
+    runner_version: str = Field(default="", max_length=40)
+    seed: int = 0
+    state: RunState = RunState.queued
+    progress: float = 0.0
+    progress_message: str = Field(default="", max_length=300)
+    error: str | None = None
+    capability_slugs: list[str] = Field(default_factory=list)
+    claim_slugs: list[str] = Field(default_factory=list)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    environment: dict[str, Any] = Field(default_factory=dict)
+    actor: str = Field(default="", max_length=120)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class BenchmarkRunCreate(SQLModel):
+    """Start a run from a scenario id, or from a spec of your own."""
+
+    scenario_id: str | None = Field(default=None, max_length=120)
+    spec: dict[str, Any] | None = None
+    title: str | None = Field(default=None, max_length=300)
+
+
+class BenchmarkRun(BenchmarkRunBase, table=True):
+    __tablename__ = "benchmark_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(default="queued", max_length=20, index=True)  # type: ignore[assignment]
+    capability_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    claim_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    environment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    worker_id: str | None = Field(default=None, max_length=120)
+    heartbeat_at: dt.datetime | None = None
+    cancel_requested: bool = False
+    attempts: int = 0
+
+
+class BenchmarkRunPublic(BenchmarkRunBase):
+    id: int
+    worker_id: str | None
+    cancel_requested: bool
+    attempts: int

@@ -1,0 +1,79 @@
+"""JSON API for benchmark runs and scenarios."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
+
+from app.auth.dependencies import actor_of, require_scope
+from app.auth.models import ApiToken
+from app.benchmarks import service
+from app.benchmarks.models import BenchmarkRunCreate, BenchmarkRunPublic, RunState
+from app.capabilities.routes import WRITE_RESPONSES
+from app.core.db import get_session
+from app.core.http import MAX_LIMIT, Page
+
+router = APIRouter(prefix="/api/v1", tags=["benchmarks"])
+SessionDep = Annotated[Session, Depends(get_session)]
+Writer = Annotated[ApiToken, Depends(require_scope("write"))]
+
+
+@router.get("/scenarios")
+def list_scenarios() -> list[dict[str, Any]]:
+    """Return the bundled scenarios, each with the capabilities and claims it bears on."""
+    return service.scenarios()
+
+
+@router.post(
+    "/benchmark-runs",
+    response_model=BenchmarkRunPublic,
+    status_code=202,
+    responses={**WRITE_RESPONSES, 202: {"description": "Queued; poll the Location"}},
+)
+def start_run(
+    data: BenchmarkRunCreate, session: SessionDep, token: Writer, response: Response
+) -> BenchmarkRunPublic:
+    """Queue a simulated workload: a scenario id or a custom spec."""
+    run = service.create_run(session, data, actor=actor_of(token))
+    response.headers["Location"] = f"/api/v1/benchmark-runs/{run.id}"
+    return BenchmarkRunPublic.model_validate(run)
+
+
+@router.get("/benchmark-runs", response_model=Page[BenchmarkRunPublic])
+def list_runs(
+    session: SessionDep,
+    scenario_id: str | None = Query(default=None, max_length=120),
+    state: RunState | None = None,
+    capability: str | None = Query(default=None, max_length=120),
+    limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=500),
+) -> dict[str, object]:
+    """List runs, newest first."""
+    runs, next_cursor = service.list_runs(
+        session,
+        limit=limit,
+        cursor=cursor,
+        scenario_id=scenario_id,
+        state=state,
+        capability=capability,
+    )
+    items = [BenchmarkRunPublic.model_validate(r) for r in runs]
+    return {"items": items, "next_cursor": next_cursor, "limit": limit}
+
+
+@router.get("/benchmark-runs/{run_id}", response_model=BenchmarkRunPublic)
+def get_run(run_id: int, session: SessionDep) -> BenchmarkRunPublic:
+    """Return a run with its state, progress and result."""
+    return BenchmarkRunPublic.model_validate(service.get_run(session, run_id))
+
+
+@router.post(
+    "/benchmark-runs/{run_id}/cancel",
+    response_model=BenchmarkRunPublic,
+    responses={**WRITE_RESPONSES, 409: {"description": "Already finished"}},
+)
+def cancel_run(run_id: int, session: SessionDep, token: Writer) -> BenchmarkRunPublic:
+    """Cancel a queued run, or ask a running one to stop."""
+    return BenchmarkRunPublic.model_validate(
+        service.cancel_run(session, run_id, actor=actor_of(token))
+    )

@@ -1,0 +1,359 @@
+"""Benchmark runs: queue, claim atomically, execute through the simulator, store as evidence."""
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, text, update
+from sqlmodel import Session, col, select
+
+from app.benchmarks.models import FINISHED_STATES, BenchmarkRun, BenchmarkRunCreate, RunState
+from app.core.errors import ProblemError, not_found
+from app.core.http import keyset_page
+from app.core.schema import utcnow
+from app.history.service import bump_data_version
+from app.sim import api as sim
+from app.sim.errors import SpecError
+
+SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def scenarios() -> list[dict[str, Any]]:
+    """Return the scenarios shipped in seed_data/workloads."""
+    return sim.list_scenarios()
+
+
+def scenario(scenario_id: str) -> dict[str, Any]:
+    """Return one scenario or raise 404."""
+    for item in scenarios():
+        if item["id"] == scenario_id:
+            return item
+    raise not_found("scenario", scenario_id)
+
+
+@lru_cache
+def _commit() -> str:
+    if os.environ.get("LEDGER_COMMIT"):
+        return os.environ["LEDGER_COMMIT"]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment_record() -> dict[str, Any]:
+    """Describe the software that produced a result (MLPerf-style system description)."""
+    import numpy
+
+    return {
+        "runner_version": sim.RUNNER_VERSION,
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "commit": _commit(),
+    }
+
+
+def _hardware_of(spec: dict[str, Any]) -> str:
+    hardware = spec.get("hardware", "")
+    if isinstance(hardware, dict):
+        return str(hardware.get("base", "custom"))
+    return str(hardware)
+
+
+def _check_spec(spec: dict[str, Any]) -> None:
+    """Reject a custom spec the simulator cannot read, naming the field."""
+    if not isinstance(spec.get("kind"), str):
+        raise ProblemError(422, "Invalid spec", "spec.kind: required (gemm, collective, ...).")
+    checker = getattr(sim, "check_spec", None)
+    if checker is None:
+        return
+    try:
+        checker(spec)
+    except SpecError as exc:
+        raise ProblemError(422, "Invalid spec", f"spec.{exc.field}: {exc.message}") from exc
+
+
+def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
+    """Queue a run of a scenario or a custom spec."""
+    if (request.scenario_id is None) == (request.spec is None):
+        raise ProblemError(422, "Invalid run", "Give exactly one of scenario_id or spec.")
+    capability_slugs: list[str] = []
+    claim_slugs: list[str] = []
+    if request.scenario_id is not None:
+        found = scenario(request.scenario_id)
+        spec = found["spec"]
+        title = request.title or found.get("title", request.scenario_id)
+        capability_slugs = list(found.get("capabilities", []))
+        claim_slugs = list(found.get("claims", []))
+    else:
+        spec = request.spec or {}
+        title = request.title or str(spec.get("title") or spec.get("kind") or "custom run")
+        _check_spec(spec)
+    run = BenchmarkRun(
+        scenario_id=request.scenario_id,
+        title=title[:300],
+        spec=spec,
+        hardware=_hardware_of(spec)[:200],
+        runner_version=sim.RUNNER_VERSION,
+        seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
+        capability_slugs=capability_slugs,
+        claim_slugs=claim_slugs,
+        actor=actor,
+        progress_message="queued",
+    )
+    session.add(run)
+    bump_data_version(session)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def get_run(session: Session, run_id: int) -> BenchmarkRun:
+    """Return a run or raise 404."""
+    run = session.get(BenchmarkRun, run_id)
+    if run is None:
+        raise not_found("benchmark run", run_id)
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    scenario_id: str | None = None,
+    state: str | None = None,
+    capability: str | None = None,
+) -> tuple[list[BenchmarkRun], str | None]:
+    """Return runs, newest first."""
+    statement = select(BenchmarkRun)
+    if scenario_id:
+        statement = statement.where(BenchmarkRun.scenario_id == scenario_id)
+    if state:
+        statement = statement.where(BenchmarkRun.state == state)
+    rows, next_cursor = keyset_page(
+        session,
+        statement,
+        id_column=col(BenchmarkRun.id),
+        sort="-id",
+        sortable=SORTABLE,
+        limit=limit if not capability else 10_000,
+        cursor=cursor,
+    )
+    runs = list(rows)
+    if capability:
+        runs = [r for r in runs if capability in (r.capability_slugs or [])][:limit]
+        next_cursor = None
+    return runs, next_cursor
+
+
+def runs_for_capability(session: Session, slug: str, limit: int = 20) -> list[BenchmarkRun]:
+    """Return the latest runs bearing on a capability."""
+    return list_runs(session, capability=slug, limit=limit)[0]
+
+
+def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
+    """Return, per claim slug, the newest succeeded run's comparison with that claim."""
+    out: dict[str, dict[str, Any]] = {}
+    rows = session.exec(
+        select(BenchmarkRun)
+        .where(BenchmarkRun.state == RunState.succeeded.value)
+        .order_by(col(BenchmarkRun.id).desc())
+    ).all()
+    for run in rows:
+        for comparison in comparisons(run.result or {}):
+            slug = comparison.get("claim")
+            if slug and slug not in out:
+                out[slug] = {**comparison, "run_id": run.id, "run_title": run.title}
+    return out
+
+
+def comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the claim comparisons a simulator result carries."""
+    found = result.get("comparisons") or result.get("claims") or []
+    return [c for c in found if isinstance(c, dict)]
+
+
+def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
+    """Cancel a queued run now, or ask a running one to stop."""
+    run = get_run(session, run_id)
+    if run.state in FINISHED_STATES:
+        raise ProblemError(409, "Already finished", f"Run {run_id} is {run.state}.")
+    if run.state == RunState.queued:
+        run.state = RunState.cancelled.value
+        run.finished_at = utcnow()
+        run.progress_message = f"cancelled by {actor}"
+    run.cancel_requested = True
+    session.add(run)
+    bump_data_version(session)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
+    """Atomically take the oldest queued run; two workers never get the same one."""
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        picked = text(
+            "SELECT id FROM benchmark_run WHERE state = 'queued' ORDER BY id "
+            "FOR UPDATE SKIP LOCKED LIMIT 1"
+        )
+        row = session.execute(picked).first()
+        if row is None:
+            session.rollback()
+            return None
+        run_id = row[0]
+    else:
+        # SQLite serialises writers; the state check in the UPDATE makes the claim atomic.
+        row = session.execute(
+            text("SELECT id FROM benchmark_run WHERE state = 'queued' ORDER BY id LIMIT 1")
+        ).first()
+        if row is None:
+            return None
+        run_id = row[0]
+    result = session.execute(
+        update(BenchmarkRun)
+        .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.state) == "queued"))
+        .values(
+            state="running",
+            worker_id=worker_id,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=BenchmarkRun.attempts + 1,
+            progress_message="started",
+        )
+    )
+    bump_data_version(session)
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(BenchmarkRun, run_id)
+
+
+def recover_stale(session: Session, *, stale_after_s: float) -> int:
+    """Put back runs whose worker stopped sending heartbeats (killed or lost)."""
+    cutoff = utcnow() - dt.timedelta(seconds=stale_after_s)
+    result = session.execute(
+        update(BenchmarkRun)
+        .where(
+            and_(
+                col(BenchmarkRun.state) == "running",
+                or_(
+                    col(BenchmarkRun.heartbeat_at).is_(None),
+                    col(BenchmarkRun.heartbeat_at) < cutoff,
+                ),
+            )
+        )
+        .values(
+            state="queued",
+            worker_id=None,
+            progress=0.0,
+            progress_message="requeued: its worker stopped responding",
+        )
+    )
+    count = result.rowcount or 0  # type: ignore[attr-defined]
+    if count:
+        bump_data_version(session)
+    session.commit()
+    return count
+
+
+def hand_back(session: Session, run_id: int, worker_id: str) -> None:
+    """Return a run this worker holds to the queue (graceful shutdown)."""
+    session.execute(
+        update(BenchmarkRun)
+        .where(
+            and_(
+                col(BenchmarkRun.id) == run_id,
+                col(BenchmarkRun.worker_id) == worker_id,
+                col(BenchmarkRun.state) == "running",
+            )
+        )
+        .values(
+            state="queued",
+            worker_id=None,
+            progress=0.0,
+            progress_message="handed back by a stopping worker",
+        )
+    )
+    bump_data_version(session)
+    session.commit()
+
+
+def report_progress(
+    session: Session, run_id: int, worker_id: str, fraction: float, message: str
+) -> bool:
+    """Record progress and a heartbeat; return False when the run should stop (cancelled)."""
+    session.execute(
+        update(BenchmarkRun)
+        .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.worker_id) == worker_id))
+        .values(
+            progress=max(0.0, min(1.0, fraction)),
+            progress_message=message[:300],
+            heartbeat_at=utcnow(),
+        )
+    )
+    bump_data_version(session)
+    session.commit()
+    flag = session.execute(
+        text("SELECT cancel_requested FROM benchmark_run WHERE id = :id"), {"id": run_id}
+    ).scalar()
+    return not flag
+
+
+def heartbeat(session: Session, run_id: int, worker_id: str) -> None:
+    """Tell the others this worker still holds the run."""
+    session.execute(
+        update(BenchmarkRun)
+        .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.worker_id) == worker_id))
+        .values(heartbeat_at=utcnow())
+    )
+    session.commit()
+
+
+def finish(
+    session: Session,
+    run_id: int,
+    worker_id: str,
+    *,
+    state: RunState,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> BenchmarkRun | None:
+    """Store the outcome of a run this worker holds; link it as evidence when it succeeded."""
+    run = session.get(BenchmarkRun, run_id)
+    if run is None or run.worker_id != worker_id or run.state != RunState.running:
+        session.rollback()
+        return None  # someone requeued it meanwhile; the other execution wins
+    run.state = state.value
+    run.result = result
+    run.error = error
+    run.progress = 1.0 if state == RunState.succeeded else run.progress
+    run.progress_message = state.value
+    run.finished_at = utcnow()
+    run.environment = {**environment_record(), "finished_at": run.finished_at.isoformat()}
+    session.add(run)
+    bump_data_version(session)
+    session.commit()
+    session.refresh(run)
+    if state == RunState.succeeded:
+        from app.benchmarks.evidence import record_as_evidence
+
+        record_as_evidence(session, run)
+    return run
