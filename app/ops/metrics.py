@@ -37,9 +37,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
-RUN_DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-# Runs longer than the last bound land in +Inf only.
-RUN_DURATION_BUCKETS += (1800.0, 3600.0)
+# Seconds; runs longer than the last bound land in +Inf only.
+RUN_DURATION_BUCKETS = (
+    0.1,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+)
 
 # Process-local helpers for a worker loop (they live in the default registry).
 WORKER_RUN_DURATION = Histogram(
