@@ -1,0 +1,118 @@
+"""Public entry points of the simulator (see docs/CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.sim import scenarios
+from app.sim.calibration import validate as _validate
+from app.sim.errors import SpecError
+
+RUNNER_VERSION = "0.1.0"
+
+KINDS = ("gemm", "collective", "llm-training", "nn-inference", "consistency", "llm-max-model",
+         "llm-scaling")
+
+
+def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
+    kind = spec.get("kind")
+    if kind == "gemm":
+        from app.sim.kernels import evaluate_gemm
+        return evaluate_gemm(spec)
+    if kind == "collective":
+        from app.sim.kernels import evaluate_collective
+        return evaluate_collective(spec)
+    if kind == "llm-training":
+        if spec.get("parallelism") == "auto":
+            return _auto_layout(spec)
+        from app.sim.training import evaluate_training
+        return evaluate_training(spec)
+    if kind == "nn-inference":
+        from app.sim.inference import evaluate_inference
+        return evaluate_inference(spec)
+    if kind == "consistency":
+        from app.sim.consistency import evaluate_consistency
+        return evaluate_consistency(spec)
+    if kind == "llm-max-model":
+        from app.sim.studies import evaluate_max_model
+        return evaluate_max_model(spec)
+    if kind == "llm-scaling":
+        from app.sim.studies import evaluate_scaling
+        return evaluate_scaling(spec)
+    raise SpecError("kind", f"unknown workload kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def _auto_layout(spec: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate the best layout found by a sweep (``parallelism: auto``)."""
+    from app.sim.sweep import run_sweep
+
+    sw = run_sweep(spec, top=1)
+    if not sw["best"]:
+        raise SpecError("parallelism", "no layout of this model fits the hardware's memory")
+    out = dict(sw["best"][0])
+    out["search"] = {k: sw[k] for k in ("evaluated", "feasible", "backend")}
+    return out
+
+
+def evaluate(spec: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one workload spec (or a scenario mapping with a ``spec``); raises SpecError."""
+    if not isinstance(spec, dict):
+        raise SpecError("spec", "must be a mapping")
+    spec = copy.deepcopy(spec)
+    if "kind" not in spec and isinstance(spec.get("spec"), dict):
+        sc = spec
+        res = _dispatch(copy.deepcopy(sc["spec"]))
+        res["scenario"] = {k: sc.get(k) for k in ("id", "title", "capabilities", "claims")}
+        res["runner_version"] = RUNNER_VERSION
+        return res
+    res = _dispatch(spec)
+    res["runner_version"] = RUNNER_VERSION
+    return res
+
+
+def evaluate_many(specs: Iterable[Any]) -> list[dict[str, Any]]:
+    """Evaluate each spec independently; a bad one yields ``{"error": ...}`` in its place."""
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        try:
+            out.append(evaluate(spec))
+        except SpecError as exc:
+            out.append(exc.to_dict())
+        except (ValueError, TypeError, KeyError, ZeroDivisionError) as exc:
+            out.append({"error": f"spec: {type(exc).__name__}: {exc}"})
+    return out
+
+
+def sweep(spec: dict[str, Any], scheduler: str | None = None, top: int = 10,
+          progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Search tp/pp/dp/micro-batch layouts; ``scheduler`` (tcp://...) runs chunks on Dask."""
+    from app.sim.sweep import run_sweep
+
+    if not isinstance(spec, dict):
+        raise SpecError("spec", "must be a mapping")
+    if "kind" not in spec and isinstance(spec.get("spec"), dict):
+        spec = spec["spec"]
+    if spec.get("kind", "llm-training") != "llm-training":
+        raise SpecError("kind", "sweep needs an llm-training spec")
+    res = run_sweep(spec, scheduler=scheduler, top=top, progress=progress)
+    res["runner_version"] = RUNNER_VERSION
+    return res
+
+
+def validate() -> dict[str, Any]:
+    """Predict every calibration row; MAPE per source and the gates."""
+    res = _validate()
+    res["runner_version"] = RUNNER_VERSION
+    return res
+
+
+def list_scenarios() -> list[dict[str, Any]]:
+    """Return the bundled scenarios."""
+    return scenarios.list_scenarios()
+
+
+def load_scenario(scenario_id: str) -> dict[str, Any]:
+    """Return one bundled scenario."""
+    return scenarios.load_scenario(scenario_id)

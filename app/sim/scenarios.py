@@ -1,0 +1,45 @@
+"""Scenarios: named workload specs in seed_data/workloads/*.yaml linked to capabilities and claims."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from app.sim.errors import SpecError
+from app.sim.paths import seed_dir
+
+
+@lru_cache(maxsize=1)
+def _all() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((seed_dir() / "workloads").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        for sc in doc if isinstance(doc, list) else [doc]:
+            if not isinstance(sc, dict) or "id" not in sc or "spec" not in sc:
+                raise SpecError(f"workloads/{path.name}", "each scenario needs id and spec")
+            out[str(sc["id"])] = sc
+    return out
+
+
+def list_scenarios() -> list[dict[str, Any]]:
+    """Return id, title, kind, capabilities and claims of every scenario."""
+    return [
+        {
+            "id": sid,
+            "title": sc.get("title", sid),
+            "kind": sc["spec"].get("kind"),
+            "capabilities": list(sc.get("capabilities", [])),
+            "claims": list(sc.get("claims", [])),
+        }
+        for sid, sc in _all().items()
+    ]
+
+
+def load_scenario(scenario_id: str) -> dict[str, Any]:
+    """Return one scenario (id, title, capabilities, claims, spec)."""
+    sc = _all().get(scenario_id)
+    if sc is None:
+        raise SpecError("scenario", f"unknown scenario {scenario_id!r}")
+    return dict(sc)

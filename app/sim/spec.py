@@ -1,0 +1,69 @@
+"""Small helpers that read spec fields and raise :class:`SpecError` naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.errors import SpecError
+
+_MISSING = object()
+
+
+def section(spec: dict[str, Any], key: str, path: str = "") -> dict[str, Any]:
+    """Return a sub-mapping (empty if absent)."""
+    val = spec.get(key, {})
+    if val is None:
+        return {}
+    if not isinstance(val, dict):
+        raise SpecError(f"{path}{key}", "must be a mapping")
+    return val
+
+
+def num(
+    d: dict[str, Any],
+    key: str,
+    path: str,
+    default: Any = _MISSING,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """Return a number from ``d[key]`` with type and range checks."""
+    field = f"{path}{key}"
+    if key not in d or d[key] is None:
+        if default is _MISSING:
+            raise SpecError(field, "is required")
+        return default
+    val = d[key]
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise SpecError(field, f"must be a number, got {val!r}")
+    if integer:
+        if float(val) != int(val):
+            raise SpecError(field, f"must be an integer, got {val!r}")
+        val = int(val)
+    if minimum is not None and val < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {val!r}")
+    if maximum is not None and val > maximum:
+        raise SpecError(field, f"must be <= {maximum}, got {val!r}")
+    return val
+
+
+def choice(d: dict[str, Any], key: str, path: str, options: tuple[str, ...], default: str) -> str:
+    """Return one of ``options`` from ``d[key]``."""
+    val = d.get(key, default)
+    if val is None:
+        val = default
+    if str(val) not in options:
+        raise SpecError(f"{path}{key}", f"must be one of {', '.join(options)}, got {val!r}")
+    return str(val)
+
+
+def flag(d: dict[str, Any], key: str, path: str, default: bool = False) -> bool:
+    """Return a boolean from ``d[key]``."""
+    val = d.get(key, default)
+    if val is None:
+        return default
+    if not isinstance(val, bool):
+        raise SpecError(f"{path}{key}", f"must be true or false, got {val!r}")
+    return val

@@ -1,0 +1,131 @@
+"""Studies built on the training model: largest model that fits, scaling across chips."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from app.sim.errors import SpecError
+from app.sim.hardware import resolve
+from app.sim.spec import choice, num, section
+from app.sim.sweep import run_sweep
+from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params
+
+
+def _int_list(d: dict[str, Any], key: str, path: str) -> list[int]:
+    val = d.get(key)
+    if isinstance(val, dict):
+        start = num(val, "start", f"{path}{key}.", integer=True, minimum=1)
+        stop = num(val, "stop", f"{path}{key}.", integer=True, minimum=start)
+        step = num(val, "step", f"{path}{key}.", 1, integer=True, minimum=1)
+        return list(range(start, stop + 1, step))
+    if not isinstance(val, list) or not val or not all(isinstance(x, int) for x in val):
+        raise SpecError(f"{path}{key}", "must be a list of integers or {start, stop, step}")
+    return val
+
+
+def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
+    """Find the largest GPT (layers x hidden grid) whose training state fits the chosen tiers."""
+    system = resolve(spec.get("hardware"))
+    tiers = spec.get("tiers")
+    if tiers is not None:
+        if not isinstance(tiers, list):
+            raise SpecError("tiers", "must be a list of memory tier names")
+        names = [t.name for t in system.tiers]
+        for i, t in enumerate(tiers):
+            if t not in names:
+                raise SpecError(f"tiers[{i}]", f"unknown tier {t!r}; {system.id} has {names}")
+        system = dataclasses.replace(system, tiers=tuple(t for t in system.tiers if t.name in tiers))
+    m = section(spec, "model")
+    s = section(spec, "search")
+    head_dim = num(m, "head_dim", "model.", 64, integer=True, minimum=1)
+    hidden = np.array(_int_list(s, "hidden", "search."), dtype=float)
+    layers = np.array(_int_list(s, "layers", "search."), dtype=float)
+    if np.any(hidden % head_dim):
+        raise SpecError("search.hidden", f"every hidden size must be a multiple of head_dim {head_dim}")
+    H, L = np.meshgrid(hidden, layers, indexing="ij")
+    H, L = H.ravel(), L.ravel()
+    model = {
+        "layers": L, "hidden": H, "heads": H / head_dim, "kv_heads": H / head_dim,
+        "ffn_hidden": 4 * H, "seq_len": num(m, "seq_len", "model.", integer=True, minimum=1),
+        "vocab": num(m, "vocab", "model.", 50257, integer=True, minimum=1),
+        "gated": False, "flash": m.get("attention") == "flash",
+    }
+    bat = section(spec, "batch")
+    micro = num(bat, "micro", "batch.", 1, integer=True, minimum=1)
+    glob = num(bat, "global", "batch.", micro, integer=True, minimum=micro)
+    precision = choice(spec, "precision", "", PRECISIONS, "bf16")
+    rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "full")
+    lay = {"tp": 1, "pp": 1, "dp": 1, "micro": micro, "global": glob, "interleave": 1,
+           "recompute": RECOMPUTE[rc], "sp": 0, "zero": 0, "dp_overlap": 0, "tp_overlap": 0.0}
+    r = core(system, model, lay, precision)
+    params = np.broadcast_to(model_params(model), H.shape)
+    fits = np.broadcast_to(r["fits"], H.shape)
+    if not fits.any():
+        raise SpecError("search", "no model in the grid fits the selected memory tiers")
+    idx = np.where(fits, params, -1.0)
+    order = np.argsort(-idx, kind="stable")[:5]
+    it = np.broadcast_to(r["iteration_time_s"], H.shape)
+    mf = np.broadcast_to(r["model_flops"], H.shape)
+    peak = system.peak[precision]
+
+    def row(i: int) -> dict[str, Any]:
+        cap = sum(t.capacity for t in system.tiers)
+        return {
+            "parameters_m": float(params[i]) / 1e6, "layers": int(L[i]), "hidden": int(H[i]),
+            "heads": int(H[i] // head_dim),
+            "memory_mb": float(np.broadcast_to(r["total_bytes"], H.shape)[i]) / 1e6,
+            "capacity_mb": cap / 1e6,
+            "iteration_time_s": float(it[i]),
+            "tokens_per_s": glob * model["seq_len"] / float(it[i]),
+            "mfu": float(mf[i]) / float(it[i]) / peak,
+        }
+    best = row(int(order[0]))
+    return {
+        "kind": "llm-max-model",
+        "hardware": system.id,
+        "tiers": [t.name for t in system.tiers],
+        "evaluated": int(H.size),
+        "largest": best,
+        "runners_up": [row(int(i)) for i in order[1:] if fits[i]],
+        "note": "training state = bf16 weights + grads + fp32 Adam (12 B/param) + activations",
+    }
+
+
+def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
+    """Weak-scale a model over chip counts; efficiency = throughput / (chips x base per chip)."""
+    chips = _int_list(spec, "chips", "")
+    bat = section(spec, "batch")
+    per_chip = num(bat, "per_chip_global", "batch.", 8, integer=True, minimum=1)
+    points = []
+    base = None
+    for n in chips:
+        sub = {k: v for k, v in spec.items() if k not in ("kind", "chips")}
+        sub["batch"] = {"global": per_chip * n}
+        sub["sweep"] = {**section(spec, "sweep"), "num_accelerators": n}
+        try:
+            res = run_sweep(sub, top=1)
+        except SpecError as exc:
+            points.append({"chips": n, "efficiency": None, "error": str(exc)})
+            continue
+        if not res["best"]:
+            points.append({"chips": n, "efficiency": None, "error": "no layout fits in memory"})
+            continue
+        b = res["best"][0]
+        thr = b["tokens_per_s"]
+        if base is None:
+            base = thr / n
+        points.append({
+            "chips": n, "tokens_per_s": thr, "efficiency": thr / (n * base),
+            "mfu": b["mfu"], "bottleneck": b["bottleneck"],
+            "layout": {k: b["layout"][k] for k in ("tp", "pp", "dp", "micro", "recompute", "zero")},
+        })
+    return {
+        "kind": "llm-scaling",
+        "hardware": resolve(spec.get("hardware")).id,
+        "per_chip_batch": per_chip,
+        "points": points,
+        "chart": [{"chips": p["chips"], "efficiency": p["efficiency"]} for p in points],
+    }

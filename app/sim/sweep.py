@@ -1,0 +1,150 @@
+"""Vectorised layout sweeps (tp/pp/dp/micro-batch/interleave/recompute/zero), local or on Dask."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.sim.errors import SpecError
+from app.sim.hardware import System, resolve
+from app.sim.spec import choice, num, section
+from app.sim.training import PRECISIONS, RECOMPUTE, core, parse_model, summarize
+
+LAYOUT_KEYS = ("tp", "pp", "dp", "micro", "global", "interleave", "recompute", "sp", "zero",
+               "dp_overlap", "tp_overlap")
+
+
+def _divisors(n: int, limit: int) -> list[int]:
+    return [d for d in range(1, min(n, limit) + 1) if n % d == 0]
+
+
+def candidates(spec: dict[str, Any], model: dict[str, Any], system: System) -> dict[str, np.ndarray]:
+    """Enumerate the valid layouts of a sweep spec as parallel numpy arrays."""
+    sw = section(spec, "sweep")
+    bat = section(spec, "batch")
+    n_default = int(system.n_accel) if math.isfinite(system.n_accel) else None
+    n = num(sw, "num_accelerators", "sweep.", n_default, integer=True, minimum=1)
+    if n is None:
+        raise SpecError("sweep.num_accelerators", "is required on an unbounded cluster")
+    if n > system.n_accel:
+        raise SpecError("sweep.num_accelerators", f"{n} exceeds {int(system.n_accel)} accelerators")
+    glob = num(bat, "global", "batch.", integer=True, minimum=1)
+
+    def lst(key: str, default: list[Any]) -> list[Any]:
+        val = sw.get(key, default)
+        if not isinstance(val, list) or not val:
+            raise SpecError(f"sweep.{key}", "must be a non-empty list")
+        return val
+
+    tps = lst("tp", _divisors(model["heads"], min(n, 64)))
+    pps = lst("pp", _divisors(model["layers"], n))
+    micros = lst("micro", [1, 2, 4, 8, 16])
+    inters = lst("interleave", [1, 2, 3, 4])
+    rcs = lst("recompute", ["none", "selective", "full"])
+    zeros = lst("zero", [0, 1])
+    for i, r in enumerate(rcs):
+        if r not in RECOMPUTE:
+            raise SpecError(f"sweep.recompute[{i}]", f"unknown recompute {r!r}")
+    rows = []
+    for tp, pp in itertools.product(tps, pps):
+        if n % (tp * pp) or model["heads"] % tp:
+            continue
+        dp = n // (tp * pp)
+        for mb, v in itertools.product(micros, inters):
+            if glob % (mb * dp) or model["layers"] % (pp * v):
+                continue
+            m = glob // (mb * dp)
+            if v > 1 and (pp == 1 or m % pp):
+                continue
+            for rc, z in itertools.product(rcs, zeros):
+                if z and dp == 1:
+                    continue
+                rows.append((tp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0))
+    if not rows:
+        raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
+    arr = np.array(rows, dtype=float)
+    return {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+
+
+def eval_chunk(system: System, model: dict[str, Any], lay: dict[str, np.ndarray],
+               precision: str) -> dict[str, np.ndarray]:
+    """Evaluate one chunk of layouts; returns the arrays a ranking needs (picklable)."""
+    r = core(system, model, lay, precision)
+    shape = np.broadcast(r["iteration_time_s"], lay["tp"]).shape
+    return {k: np.broadcast_to(np.asarray(r[k], dtype=float), shape).copy()
+            for k in ("iteration_time_s", "fits", "model_flops", "n_acc")}
+
+
+def _split(lay: dict[str, np.ndarray], chunks: int) -> list[dict[str, np.ndarray]]:
+    idx = np.array_split(np.arange(len(lay["tp"])), max(1, chunks))
+    return [{k: v[i] for k, v in lay.items()} for i in idx if len(i)]
+
+
+def run_sweep(spec: dict[str, Any], scheduler: str | None = None, top: int = 10,
+              progress: Callable[[int, int], None] | None = None,
+              chunk_size: int = 20000) -> dict[str, Any]:
+    """Search the valid layouts; return the ``top`` fastest that fit in memory."""
+    t_start = time.perf_counter()
+    system = resolve(spec.get("hardware"))
+    model = parse_model(spec)
+    precision = choice(spec, "precision", "", PRECISIONS, "bf16")
+    lay = candidates(spec, model, system)
+    total = len(lay["tp"])
+    n_chunks = max(1, math.ceil(total / chunk_size))
+    parts: list[dict[str, np.ndarray]]
+    if scheduler:
+        parts = _dask_eval(scheduler, system, model, lay, precision, max(n_chunks, 4), progress)
+    else:
+        parts = []
+        for i, ch in enumerate(_split(lay, n_chunks)):
+            parts.append(eval_chunk(system, model, ch, precision))
+            if progress:
+                progress(i + 1, n_chunks)
+    res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    it = res["iteration_time_s"]
+    ok = res["fits"] > 0
+    order = np.lexsort((np.arange(total), np.where(ok, it, np.inf)))
+    best_idx = [int(i) for i in order[:top] if ok[i]]
+    best = []
+    for i in best_idx:
+        one = {k: v[i] for k, v in lay.items()}
+        r = core(system, model, one, precision)
+        s = summarize(system, model, one, precision, r, 0)
+        best.append(s)
+    elapsed = time.perf_counter() - t_start
+    return {
+        "kind": "sweep",
+        "hardware": system.id,
+        "evaluated": total,
+        "feasible": int(ok.sum()),
+        "elapsed_s": elapsed,
+        "evaluations_per_s": total / elapsed if elapsed > 0 else None,
+        "backend": "dask" if scheduler else "numpy",
+        "best": best,
+    }
+
+
+def _dask_eval(scheduler: str, system: System, model: dict[str, Any], lay: dict[str, np.ndarray],
+               precision: str, chunks: int,
+               progress: Callable[[int, int], None] | None) -> list[dict[str, np.ndarray]]:
+    from distributed import Client, as_completed
+
+    pieces = _split(lay, chunks)
+    client = Client(scheduler, set_as_default=False)
+    try:
+        sys_f = client.scatter(system, broadcast=True)
+        futs = [client.submit(eval_chunk, sys_f, model, p, precision, pure=True) for p in pieces]
+        pos = {f.key: i for i, f in enumerate(futs)}
+        out: list[dict[str, np.ndarray] | None] = [None] * len(futs)
+        for done, fut in enumerate(as_completed(futs), start=1):
+            out[pos[fut.key]] = fut.result()
+            if progress:
+                progress(done, len(futs))
+        return [o for o in out if o is not None]
+    finally:
+        client.close()
