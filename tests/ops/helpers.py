@@ -1,0 +1,52 @@
+"""Helpers shared by the operations tests."""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def make_ops_app() -> FastAPI:
+    """A bare app with only the operations part installed (plus problem+json handlers)."""
+    from app.core.config import get_settings
+    from app.core.errors import install_error_handlers
+    from app.ops.setup import install
+
+    app = FastAPI()
+    app.state.settings = get_settings()
+    app.state.cache_salt = "test"
+    install_error_handlers(app)
+    install(app)
+    return app
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_tool(name: str) -> str | None:
+    """Find a command in the project's venv first, then on PATH."""
+    candidate = VENV_BIN / name
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which(name)
+
+
+def require_tool(name: str, why: str) -> str:
+    """Return the tool's path; skip without it, but fail under CI (CI=true)."""
+    path = find_tool(name)
+    if path:
+        return path
+    reason = f"`{name}` is not installed ({why})."
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + " CI must install it.")
+    pytest.skip(reason)
