@@ -1,0 +1,133 @@
+"""/metrics: request counts and latencies per route; run queue depth and durations from the DB."""
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session
+
+from app.benchmarks.models import BenchmarkRun
+from app.ops import metrics
+from app.ops.metrics import read_run_stats
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def test_request_counts_and_latencies_per_route(client: TestClient) -> None:
+    for _ in range(3):
+        assert client.get("/api/v1/capabilities").status_code == 200
+    assert client.get("/api/v1/capabilities/dojo-d1").status_code == 200
+    assert client.get("/api/v1/capabilities/no-such-thing").status_code == 404
+    samples = scrape(client)
+    route = "/api/v1/capabilities/{slug}"
+    total = "ledger_http_requests_total"
+    assert value(samples, total, handler="/api/v1/capabilities", method="GET", status="200") == 3
+    assert value(samples, total, handler=route, method="GET", status="200") == 1
+    assert value(samples, total, handler=route, method="GET", status="404") == 1
+    latency = "ledger_http_request_duration_seconds_count"
+    assert value(samples, latency, handler=route, method="GET") == 2
+    assert value(
+        samples,
+        "ledger_http_request_duration_seconds_bucket",
+        handler="/api/v1/capabilities",
+        method="GET",
+        le="+Inf",
+    ) == 3
+    # The probes and the scrape itself are not counted as traffic.
+    assert not any(labels and ("handler", "/metrics") in labels for _name, labels in samples)
+
+
+def _run(state: str, created: dt.datetime, seconds: float | None = None) -> BenchmarkRun:
+    run = BenchmarkRun(title=f"{state} run", state=state, created_at=created, actor="test")
+    if seconds is not None:
+        run.started_at = created
+        run.finished_at = created + dt.timedelta(seconds=seconds)
+    elif state == "running":
+        run.started_at = created
+    return run
+
+
+def test_queue_depth_and_run_durations_come_from_the_database(
+    client: TestClient, session: Session
+) -> None:
+    empty = scrape(client)
+    assert value(empty, "ledger_benchmark_runs_table_present") == 1
+    assert value(empty, "ledger_benchmark_run_queue_depth") == 0
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    an_hour_ago = now - dt.timedelta(hours=1)
+    session.add_all(
+        [
+            _run("queued", an_hour_ago),
+            _run("queued", now),
+            _run("queued", now),
+            _run("running", now),
+            _run("succeeded", an_hour_ago, seconds=1.5),
+            _run("succeeded", an_hour_ago, seconds=40),
+            _run("failed", an_hour_ago, seconds=700),
+        ]
+    )
+    session.commit()
+
+    samples = scrape(client)
+    assert value(samples, "ledger_benchmark_run_queue_depth") == 3
+    assert value(samples, "ledger_benchmark_runs", state="queued") == 3
+    assert value(samples, "ledger_benchmark_runs", state="running") == 1
+    assert value(samples, "ledger_benchmark_runs", state="cancelled") == 0
+    assert 3500 < value(samples, "ledger_benchmark_oldest_queued_run_age_seconds") < 3700
+    hist = "ledger_benchmark_run_duration_seconds"
+    assert value(samples, hist + "_bucket", state="succeeded", le="1.0") == 0
+    assert value(samples, hist + "_bucket", state="succeeded", le="2.5") == 1
+    assert value(samples, hist + "_bucket", state="succeeded", le="60.0") == 2
+    assert value(samples, hist + "_bucket", state="succeeded", le="+Inf") == 2
+    assert value(samples, hist + "_count", state="succeeded") == 2
+    assert abs(value(samples, hist + "_sum", state="succeeded") - 41.5) < 0.01
+    assert value(samples, hist + "_bucket", state="failed", le="600.0") == 0
+    assert value(samples, hist + "_bucket", state="failed", le="1800.0") == 1
+    assert value(samples, hist + "_count", state="cancelled") == 0
+
+
+def test_collector_tolerates_a_database_without_the_runs_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'no-runs.db'}")
+    assert read_run_stats(engine) is None
+    registry_text = b"".join(
+        metrics.generate_latest(r)
+        for r in [_registry_with(metrics.RunQueueCollector(lambda: engine))]
+    ).decode()
+    assert "ledger_benchmark_runs_table_present 0.0" in registry_text
+    assert "ledger_benchmark_run_queue_depth" not in registry_text
+    engine.dispose()
+
+
+def _registry_with(collector: metrics.RunQueueCollector) -> metrics.CollectorRegistry:
+    registry = metrics.CollectorRegistry()
+    registry.register(collector)
+    return registry
+
+
+def test_worker_helpers_show_up_in_the_exposition(client: TestClient) -> None:
+    before = scrape(client).get(
+        ("ledger_worker_run_duration_seconds_count", (("state", "succeeded"),)), 0.0
+    )
+    metrics.observe_run_duration(2.0)
+    metrics.observe_run_duration(-1.0, state="failed")  # clamped, never negative
+    metrics.set_queue_depth(7)
+    samples = scrape(client)
+    count = value(samples, "ledger_worker_run_duration_seconds_count", state="succeeded")
+    assert count == before + 1
+    assert value(samples, "ledger_worker_observed_queue_depth") == 7

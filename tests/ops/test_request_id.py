@@ -1,0 +1,71 @@
+"""Request ids: a sane incoming X-Request-ID is echoed, anything else is replaced."""
+
+import re
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+
+from app.ops.request_id import sanitize
+from tests.ops.helpers import make_ops_app
+
+GENERATED = re.compile(r"^[0-9a-f]{32}$")
+
+
+@pytest.fixture
+def ops_client() -> TestClient:
+    app = make_ops_app()
+
+    @app.get("/echo-context")
+    def echo_context() -> dict[str, object]:
+        return dict(structlog.contextvars.get_contextvars())
+
+    return TestClient(app)
+
+
+def test_incoming_id_is_echoed_and_bound_for_logs(ops_client: TestClient) -> None:
+    response = ops_client.get("/echo-context", headers={"X-Request-ID": "trace-42.a_b:c"})
+    assert response.headers["x-request-id"] == "trace-42.a_b:c"
+    assert response.json() == {"request_id": "trace-42.a_b:c"}
+
+
+def test_missing_id_is_generated_and_unique(ops_client: TestClient) -> None:
+    first = ops_client.get("/healthz").headers["x-request-id"]
+    second = ops_client.get("/healthz").headers["x-request-id"]
+    assert GENERATED.match(first) and GENERATED.match(second)
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "has space", "x" * 129, "<script>", "semi;colon", "-leading-dash", "quote\"d"],
+)
+def test_unsafe_ids_are_replaced(ops_client: TestClient, bad: str) -> None:
+    response = ops_client.get("/echo-context", headers={"X-Request-ID": bad})
+    echoed = response.headers["x-request-id"]
+    assert echoed != bad
+    assert GENERATED.match(echoed)
+    assert response.json()["request_id"] == echoed
+
+
+def test_sanitize_bytes() -> None:
+    assert sanitize(b"abc-123") == "abc-123"
+    assert sanitize(b"a\nb") is None
+    assert sanitize(b"caf\xc3\xa9") is None
+    assert sanitize(None) is None
+
+
+def test_context_does_not_leak_between_requests(ops_client: TestClient) -> None:
+    ops_client.get("/echo-context", headers={"X-Request-ID": "first-one"})
+    assert structlog.contextvars.get_contextvars().get("request_id") is None
+    second = ops_client.get("/echo-context").json()
+    assert second["request_id"] != "first-one"
+
+
+def test_real_app_echoes_on_api_errors_too(client: TestClient) -> None:
+    response = client.get("/api/v1/capabilities/no-such-thing", headers={"X-Request-ID": "r-1"})
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "r-1"
+    ok = client.get("/api/v1/capabilities", headers={"X-Request-ID": "r-2"})
+    assert ok.headers["x-request-id"] == "r-2"
+    assert ok.headers.get_list("x-request-id") == ["r-2"]
