@@ -36,6 +36,12 @@ def num(
             raise SpecError(field, "is required")
         return default
     val = d[key]
+    if isinstance(val, str):
+        # YAML 1.1 reads "1.0e9" (no exponent sign) as a string; accept numeric text.
+        try:
+            val = float(val)
+        except ValueError:
+            raise SpecError(field, f"must be a number, got {val!r}") from None
     if isinstance(val, bool) or not isinstance(val, (int, float)):
         raise SpecError(field, f"must be a number, got {val!r}")
     if integer:

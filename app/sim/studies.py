@@ -10,8 +10,7 @@ import numpy as np
 from app.sim.errors import SpecError
 from app.sim.hardware import resolve
 from app.sim.spec import choice, num, section
-from app.sim.sweep import run_sweep
-from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params
+from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params, parse_model
 
 
 def _int_list(d: dict[str, Any], key: str, path: str) -> list[int]:
@@ -95,37 +94,43 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
-    """Weak-scale a model over chip counts; efficiency = throughput / (chips x base per chip)."""
-    chips = _int_list(spec, "chips", "")
+    """Weak-scale a model with data parallelism over chip counts (one vectorised call).
+
+    Every point uses the same per-chip batch, micro-batch and recompute, so the efficiency
+    ``throughput(n) / (n x throughput(1))`` isolates the cost of the gradient all-reduce.
+    """
+    system = resolve(spec.get("hardware"))
+    model = parse_model(spec)
+    chips = np.array(_int_list(spec, "chips", ""), dtype=float)
+    if chips.max() > system.n_accel:
+        raise SpecError("chips", f"{int(chips.max())} exceeds {int(system.n_accel)} accelerators")
     bat = section(spec, "batch")
     per_chip = num(bat, "per_chip_global", "batch.", 8, integer=True, minimum=1)
-    points = []
-    base = None
-    for n in chips:
-        sub = {k: v for k, v in spec.items() if k not in ("kind", "chips")}
-        sub["batch"] = {"global": per_chip * n}
-        sub["sweep"] = {**section(spec, "sweep"), "num_accelerators": n}
-        try:
-            res = run_sweep(sub, top=1)
-        except SpecError as exc:
-            points.append({"chips": n, "efficiency": None, "error": str(exc)})
-            continue
-        if not res["best"]:
-            points.append({"chips": n, "efficiency": None, "error": "no layout fits in memory"})
-            continue
-        b = res["best"][0]
-        thr = b["tokens_per_s"]
-        if base is None:
-            base = thr / n
-        points.append({
-            "chips": n, "tokens_per_s": thr, "efficiency": thr / (n * base),
-            "mfu": b["mfu"], "bottleneck": b["bottleneck"],
-            "layout": {k: b["layout"][k] for k in ("tp", "pp", "dp", "micro", "recompute", "zero")},
-        })
+    micro = num(bat, "micro", "batch.", 1, integer=True, minimum=1)
+    if per_chip % micro:
+        raise SpecError("batch.micro", f"must divide per_chip_global {per_chip}")
+    precision = choice(spec, "precision", "", PRECISIONS, "bf16")
+    rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "full")
+    lay = {"tp": 1, "pp": 1, "dp": chips, "micro": micro, "global": per_chip * chips,
+           "interleave": 1, "recompute": RECOMPUTE[rc], "sp": 0, "zero": 0, "dp_overlap": 0,
+           "tp_overlap": 0.0}
+    r = core(system, model, lay, precision)
+    it = np.broadcast_to(r["iteration_time_s"], chips.shape)
+    fits = np.broadcast_to(r["fits"], chips.shape)
+    thr = per_chip * chips * model["seq_len"] / it
+    base = thr[0] / chips[0]
+    dp_s = np.broadcast_to(r["dp_comm_s"], chips.shape)
+    points = [
+        {"chips": int(n), "tokens_per_s": float(t), "efficiency": float(t / (n * base)),
+         "iteration_time_s": float(s), "dp_comm_s": float(d), "fits": bool(f)}
+        for n, t, s, d, f in zip(chips, thr, it, dp_s, fits, strict=True)
+    ]
     return {
         "kind": "llm-scaling",
-        "hardware": resolve(spec.get("hardware")).id,
+        "hardware": system.id,
+        "parameters_m": float(np.asarray(model_params(model))) / 1e6,
         "per_chip_batch": per_chip,
+        "layout": f"data parallel, micro-batch {micro}, recompute {rc}",
         "points": points,
         "chart": [{"chips": p["chips"], "efficiency": p["efficiency"]} for p in points],
     }

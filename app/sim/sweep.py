@@ -50,13 +50,29 @@ def candidates(spec: dict[str, Any], model: dict[str, Any], system: System) -> d
     for i, r in enumerate(rcs):
         if r not in RECOMPUTE:
             raise SpecError(f"sweep.recompute[{i}]", f"unknown recompute {r!r}")
+    # A tensor-parallel group must not straddle switch-connected nodes (GPU servers); a 2-D
+    # mesh can hold any sub-rectangle, so meshes are left unconstrained.
+    lv0 = system.levels[0] if system.levels else None
+    node = int(lv0.size) if lv0 is not None and lv0.topology == "switch" and math.isfinite(lv0.size) else 0
+    use_all = sw.get("use_all", True)
+    if not isinstance(use_all, bool):
+        raise SpecError("sweep.use_all", "must be true or false")
     rows = []
     for tp, pp in itertools.product(tps, pps):
-        if n % (tp * pp) or model["heads"] % tp:
+        if model["heads"] % tp or tp * pp > n or (use_all and n % (tp * pp)):
             continue
-        dp = n // (tp * pp)
+        if node and tp % node and node % tp:
+            continue
         for mb, v in itertools.product(micros, inters):
-            if glob % (mb * dp) or model["layers"] % (pp * v):
+            if model["layers"] % (pp * v):
+                continue
+            if use_all:
+                dp = n // (tp * pp)
+            else:
+                # Use as many accelerators as the batch allows; idle ones still count as
+                # installed peak in the result's system figures.
+                dp = next((d for d in range(n // (tp * pp), 0, -1) if glob % (mb * d) == 0), 0)
+            if dp == 0 or glob % (mb * dp):
                 continue
             m = glob // (mb * dp)
             if v > 1 and (pp == 1 or m % pp):

@@ -437,34 +437,19 @@ def summarize(
         "accelerator": system.accelerator,
         "num_accelerators": int(n),
         "parameters_b": params / 1e9,
-        "layout": {
-            k: (
-                int(np.asarray(lay[k]).reshape(-1)[i])
-                if np.asarray(lay[k]).size > 1
-                else (bool(lay[k]) if k in ("sp", "dp_overlap") else lay[k])
-            )
-            for k in (
-                "tp",
-                "pp",
-                "dp",
-                "interleave",
-                "zero",
-                "micro",
-                "global",
-                "sp",
-                "recompute",
-                "dp_overlap",
-            )
-        },
+        "layout": _layout(lay, i),
         "precision": precision,
         "iteration_time_s": it,
-        "tokens_per_s": g("micro_batches") * 0 + lay_global(lay, i) * model["seq_len"] / it,
+        "tokens_per_s": lay_global(lay, i) * _scalar(model["seq_len"]) / it,
         "model_tflops_per_accelerator": model_tf,
         "hardware_tflops_per_accelerator": hw_tf,
         "mfu": model_tf * 1e12 / peak,
         "hfu": hw_tf * 1e12 / peak,
         "sustained_pflops": model_tf * n / 1e3,
         "peak_pflops": peak * n / 1e15,
+        "system_accelerators": None if not np.isfinite(system.n_accel) else int(system.n_accel),
+        "system_peak_pflops": None if not np.isfinite(system.n_accel)
+        else peak * system.n_accel / 1e15,
         "memory_per_accelerator_gb": {
             "weights": g("weights_bytes") / 1e9,
             "gradients": g("gradients_bytes") / 1e9,
@@ -478,6 +463,22 @@ def summarize(
         "bottleneck": bottleneck,
         "power_kw": system.power_w_per_accel * n / 1e3,
     }
+
+
+_RC_NAMES = {v: k for k, v in RECOMPUTE.items()}
+
+
+def _layout(lay: dict[str, Any], i: int) -> dict[str, Any]:
+    def pick(k: str) -> float:
+        arr = np.asarray(lay[k]).reshape(-1)
+        return float(arr[i] if arr.size > 1 else arr[0])
+
+    out: dict[str, Any] = {k: int(pick(k)) for k in ("tp", "pp", "dp", "interleave", "zero",
+                                                      "micro", "global")}
+    out["sequence_parallel"] = bool(pick("sp"))
+    out["recompute"] = _RC_NAMES[int(pick("recompute"))]
+    out["dp_overlap"] = bool(pick("dp_overlap"))
+    return out
 
 
 def lay_global(lay: dict[str, Any], i: int) -> float:
