@@ -1,0 +1,1 @@
+"""Server-rendered dashboard: Jinja2 pages enhanced with htmx, plus feeds and exports."""

@@ -1,0 +1,175 @@
+"""Chart data built from the ledger; static/js/charts.js draws it (no inline scripts)."""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from app.capabilities.models import CapabilityPublic
+from app.claims.models import ClaimPublic
+from app.dashboard.templating import LADDER, LEVEL_LABELS, level_rank
+from app.evidence.models import EvidencePublic
+from app.history.models import StatusChange
+
+TIMELINE_START = dt.date(2019, 1, 1)
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def capability_timeline(
+    cap: CapabilityPublic,
+    claims: Sequence[ClaimPublic],
+    evidence: Sequence[EvidencePublic],
+    history_oldest_first: Sequence[StatusChange],
+    day: dt.date,
+) -> dict[str, Any]:
+    """Claims, evidence and the shown status of one capability on a 2019→today time axis."""
+    claim_levels = {c.slug: c.implied_status for c in claims}
+    claim_points = [
+        {"x": c.stated_on, "y": level_rank(c.implied_status), "label": _short(c.text)}
+        for c in claims
+    ]
+    counting, other, contradicting = [], [], []
+    for item in evidence:
+        if item.stance == "contradicts":
+            level = claim_levels.get(item.claim or "", cap.assessment.claimed_status)
+            contradicting.append(
+                {"x": item.date, "y": level_rank(level), "label": _short(item.title)}
+            )
+            continue
+        point = {
+            "x": item.date,
+            "y": level_rank(item.level),
+            "label": _short(item.title),
+            "level": item.level,
+        }
+        (counting if item.counts_toward_status else other).append(point)
+    status_points = []
+    if history_oldest_first:
+        first = history_oldest_first[0]
+        status_points.append({"x": TIMELINE_START, "y": level_rank(first.from_status), "label": ""})
+        for row in history_oldest_first:
+            status_points.append(
+                {
+                    "x": row.effective_on,
+                    "y": level_rank(row.to_status),
+                    "label": f"{LEVEL_LABELS[row.from_status]} → {LEVEL_LABELS[row.to_status]}",
+                }
+            )
+    else:
+        status_points.append(
+            {"x": TIMELINE_START, "y": level_rank(cap.assessment.status), "label": ""}
+        )
+    status_points.append({"x": day, "y": level_rank(cap.assessment.status), "label": "today"})
+    series = [
+        {"name": "Status shown (from the history)", "style": "status", "points": status_points},
+        {"name": "Claim (status it implied)", "style": "claim", "points": claim_points},
+        {"name": "Evidence that counts", "style": "evidence", "points": counting},
+        {"name": "Evidence that does not count", "style": "weak", "points": other},
+        {"name": "Evidence contradicting a claim", "style": "contradicts", "points": contradicting},
+    ]
+    if cap.outcome != "active" and cap.outcome_date:
+        series.append(
+            {
+                "name": f"Outcome: {cap.outcome}",
+                "style": "outcome",
+                "points": [{"x": cap.outcome_date, "y": 0, "label": f"{cap.name} {cap.outcome}"}],
+            }
+        )
+    return {
+        "kind": "level-timeline",
+        "start": TIMELINE_START,
+        "end": day,
+        "levels": [LEVEL_LABELS[code] for code in LADDER],
+        "series": [s for s in series if s["points"]],
+    }
+
+
+def global_timeline(
+    capabilities: Sequence[CapabilityPublic],
+    claims: Sequence[ClaimPublic],
+    evidence: Sequence[EvidencePublic],
+    changes: Sequence[tuple[StatusChange, str]],
+    event_names: dict[str, str],
+    day: dt.date,
+) -> dict[str, Any]:
+    """Every capability as a row; claims, evidence, status changes and outcomes over time."""
+    index = {c.slug: i for i, c in enumerate(capabilities)}
+    grouped: dict[tuple[str, dt.date, str], int] = defaultdict(int)
+    for claim in claims:
+        grouped[(claim.capability, claim.stated_on, claim.event)] += 1
+    claim_points = [
+        {
+            "x": date,
+            "y": index[cap] - 0.22,
+            "label": f"{count} claim{'s' if count > 1 else ''} at {event_names.get(event, event)}",
+        }
+        for (cap, date, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
+        if cap in index
+    ]
+    evidence_points = [
+        {
+            "x": item.date,
+            "y": index[item.capability],
+            "label": _short(item.title),
+            "level": item.level if item.stance == "supports" else "contradicts",
+        }
+        for item in evidence
+        if item.capability in index
+    ]
+    change_points = [
+        {
+            "x": row.effective_on,
+            "y": index[slug] + 0.22,
+            "label": f"{LEVEL_LABELS[row.from_status]} → {LEVEL_LABELS[row.to_status]}",
+            "level": row.to_status,
+        }
+        for row, slug in changes
+        if slug in index
+    ]
+    outcome_points = [
+        {"x": c.outcome_date, "y": index[c.slug], "label": f"{c.outcome} ({c.name})"}
+        for c in capabilities
+        if c.outcome != "active" and c.outcome_date
+    ]
+    series = [
+        {"name": "Claims made", "style": "claim", "points": claim_points},
+        {"name": "Evidence", "style": "evidence", "points": evidence_points},
+        {"name": "Status change", "style": "change", "points": change_points},
+        {"name": "Abandoned / superseded", "style": "outcome", "points": outcome_points},
+    ]
+    return {
+        "kind": "capability-timeline",
+        "start": TIMELINE_START,
+        "end": day,
+        "rows": [c.name for c in capabilities],
+        "series": [s for s in series if s["points"]],
+    }
+
+
+def claimed_vs_simulated(
+    claims: Sequence[ClaimPublic], simulated: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Simulated value as a percentage of each claimed figure (100 % = the claim holds)."""
+    bars = []
+    for claim in claims:
+        result = simulated.get(claim.slug)
+        if not claim.figure or not result or not claim.figure.value:
+            continue
+        value = result.get("simulated_value", result.get("value"))
+        if not isinstance(value, int | float):
+            continue
+        bars.append(
+            {
+                "label": _short(claim.figure.metric.replace("_", " ") + f" ({claim.slug})", 60),
+                "claimed": claim.figure.value,
+                "simulated": value,
+                "unit": claim.figure.unit,
+                "percent": round(100 * value / claim.figure.value, 1),
+            }
+        )
+    if not bars:
+        return None
+    return {"kind": "claimed-vs-simulated", "bars": bars}

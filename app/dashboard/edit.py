@@ -1,0 +1,211 @@
+"""Editor forms: add evidence and update a status (optimistic concurrency, CSRF)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.capabilities import service as cap_service
+from app.capabilities.models import StatusUpdate
+from app.claims import service as claims_service
+from app.core.db import get_session
+from app.core.errors import ProblemError
+from app.dashboard import auth
+from app.dashboard.auth import viewer
+from app.dashboard.templating import LADDER, render
+from app.evidence import service as evidence_service
+from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
+SessionDep = Annotated[Session, Depends(get_session)]
+Text = Annotated[str, Form(max_length=10_000)]
+REASON_CODES = {
+    "evidence_added": "New evidence linked",
+    "correction": "Correction of an earlier assessment",
+    "new_information": "New public information",
+    "editorial_review": "Editorial review",
+}
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    return {
+        ".".join(str(p) for p in err["loc"]) or "form": err["msg"].removeprefix("Value error, ")
+        for err in exc.errors()
+    }
+
+
+# ---- Status update ------------------------------------------------------------------------
+
+
+def _status_context(session: Session, slug: str, form: dict[str, Any], **extra: Any) -> dict:
+    cap = cap_service.get_public(session, slug)
+    evidence, _ = evidence_service.list_page(session, capability=slug, sort="-date", limit=500)
+    return {
+        "cap": cap,
+        "evidence": evidence,
+        "levels": LADDER[1:],
+        "reason_codes": REASON_CODES,
+        "form": form,
+        "api_twin": f"/api/v1/capabilities/{slug}",
+        **extra,
+    }
+
+
+@router.get("/capabilities/{slug}/status")
+def status_form(request: Request, session: SessionDep, slug: str):
+    """Show the status update form for a capability."""
+    auth.require_editor(request, session)
+    row = cap_service.get_by_slug(session, slug)
+    form = {"version": row.version, "status": "", "reason_code": "evidence_added", "reason": "",
+            "evidence_ids": [], "clear_override": False}  # fmt: skip
+    return render(request, "status_form.html", _status_context(session, slug, form))
+
+
+@router.post("/capabilities/{slug}/status")
+def status_submit(
+    request: Request,
+    session: SessionDep,
+    slug: str,
+    version: Annotated[int, Form()] = 0,
+    status: Annotated[str, Form(max_length=40)] = "",
+    clear_override: Annotated[str, Form(max_length=5)] = "",
+    evidence_ids: Annotated[list[int] | None, Form()] = None,
+    reason_code: Annotated[str, Form(max_length=40)] = "evidence_added",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+):
+    """Apply a status update, unless the capability changed since the form was opened."""
+    editor = auth.require_editor(request, session)
+    auth.verify_csrf(request, csrf_token)
+    row = cap_service.get_by_slug(session, slug)
+    form = {
+        "version": version,
+        "status": status,
+        "clear_override": bool(clear_override),
+        "evidence_ids": evidence_ids or [],
+        "reason_code": reason_code,
+        "reason": reason,
+    }
+    if version != row.version:
+        # Keep everything typed; the form now carries the current version, so a second
+        # submit (after reading the current state) applies.
+        form["version"] = row.version
+        message = (
+            "Someone else changed this capability after you opened the form "
+            f"(you edited version {version}; it is now version {row.version}). "
+            "Nothing was saved. Check its current status below; your input is kept, "
+            "so you can submit again."
+        )
+        return render(
+            request,
+            "status_form.html",
+            _status_context(session, slug, form, stale=message),
+            status_code=409,
+        )
+    try:
+        update = StatusUpdate.model_validate(
+            {
+                "status": status or None,
+                "clear_override": bool(clear_override),
+                "evidence_ids": evidence_ids or [],
+                "reason_code": reason_code if reason_code in REASON_CODES else "evidence_added",
+                "reason": reason.strip(),
+            }
+        )
+        cap_service.update_status(session, row, update, actor=auth.actor_name(editor))
+    except ValidationError as exc:
+        return render(
+            request,
+            "status_form.html",
+            _status_context(session, slug, form, errors=_field_errors(exc)),
+            status_code=422,
+        )
+    except ProblemError as exc:
+        return render(
+            request,
+            "status_form.html",
+            _status_context(session, slug, form, errors={"form": exc.detail}),
+            status_code=exc.status,
+        )
+    return auth.redirect(request, f"/capabilities/{slug}?saved=status#history")
+
+
+# ---- Add evidence -------------------------------------------------------------------------
+
+
+def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra: Any) -> dict:
+    cap = cap_service.get_public(session, slug)
+    claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
+    return {
+        "cap": cap,
+        "claims": claims,
+        "kinds": [k.value for k in EvidenceKind],
+        "provenances": [p.value for p in Provenance],
+        "levels": LADDER[1:],
+        "form": form,
+        "api_twin": "/api/v1/evidence",
+        **extra,
+    }
+
+
+EVIDENCE_FIELDS = ("title", "summary", "kind", "provenance", "grade", "url", "archived_url",
+                   "date", "stance", "level", "claim")  # fmt: skip
+
+
+@router.get("/capabilities/{slug}/evidence/new")
+def evidence_form(request: Request, session: SessionDep, slug: str, claim: str = ""):
+    """Show the add-evidence form for a capability."""
+    auth.require_editor(request, session)
+    form = dict.fromkeys(EVIDENCE_FIELDS, "")
+    form.update(stance="supports", grade="S", claim=claim)
+    return render(request, "evidence_form.html", _evidence_context(session, slug, form))
+
+
+@router.post("/capabilities/{slug}/evidence")
+def evidence_submit(
+    request: Request,
+    session: SessionDep,
+    slug: str,
+    title: Annotated[str, Form(max_length=300)] = "",
+    summary: Text = "",
+    kind: Annotated[str, Form(max_length=40)] = "",
+    provenance: Annotated[str, Form(max_length=40)] = "",
+    grade: Annotated[str, Form(max_length=2)] = "",
+    url: Annotated[str, Form(max_length=2000)] = "",
+    archived_url: Annotated[str, Form(max_length=2000)] = "",
+    date: Annotated[str, Form(max_length=20)] = "",
+    stance: Annotated[str, Form(max_length=20)] = "supports",
+    level: Annotated[str, Form(max_length=20)] = "",
+    claim: Annotated[str, Form(max_length=120)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+):
+    """Add an evidence item; the capability is re-assessed and the change logged."""
+    editor = auth.require_editor(request, session)
+    auth.verify_csrf(request, csrf_token)
+    cap_service.get_by_slug(session, slug)
+    form = {"title": title, "summary": summary, "kind": kind, "provenance": provenance,
+            "grade": grade, "url": url, "archived_url": archived_url, "date": date,
+            "stance": stance, "level": level, "claim": claim}  # fmt: skip
+    payload = {key: (value.strip() or None) for key, value in form.items()}
+    payload["capability"] = slug
+    if payload["stance"] == "contradicts":
+        payload["level"] = payload["level"] or None
+    try:
+        data = EvidenceCreate.model_validate(payload)
+        evidence_service.create(session, data, actor=auth.actor_name(editor))
+    except ValidationError as exc:
+        return render(
+            request,
+            "evidence_form.html",
+            _evidence_context(session, slug, form, errors=_field_errors(exc)),
+            status_code=422,
+        )
+    except ProblemError as exc:
+        return render(
+            request,
+            "evidence_form.html",
+            _evidence_context(session, slug, form, errors={"form": exc.detail}),
+            status_code=exc.status,
+        )
+    return auth.redirect(request, f"/capabilities/{slug}?saved=evidence#evidence")

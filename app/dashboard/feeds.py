@@ -1,0 +1,222 @@
+"""Machine-readable twins of the pages: Atom feed, CSV exports, ClaimReview JSON-LD."""
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session
+
+from app.capabilities import snapshot
+from app.capabilities.models import CapabilityPublic
+from app.claims import service as claims_service
+from app.claims.models import ClaimPublic
+from app.core.db import get_session
+from app.dashboard import queries
+from app.dashboard.templating import LEVEL_LABELS, level_rank
+from app.events.models import Event
+from app.evidence import service as evidence_service
+from app.evidence.models import EvidencePublic
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+FEED_SIZE = 100
+
+
+def api_query(**params: Any) -> str:
+    """Return a query string of the non-empty parameters (for the /api/v1 twin links)."""
+    kept = {k: v for k, v in params.items() if v not in (None, "", False)}
+    return ("?" + urlencode(kept)) if kept else ""
+
+
+def claim_review(
+    request: Request,
+    claim: ClaimPublic,
+    cap: CapabilityPublic,
+    evidence: list[EvidencePublic],
+    event: Event | None,
+) -> dict[str, Any]:
+    """Return the schema.org ClaimReview of a claim: the rating is the evidence-supported level."""
+    base = str(request.base_url).rstrip("/")
+    status = cap.assessment.status
+    rating_text = (
+        f"Claimed {LEVEL_LABELS[claim.implied_status].lower()}; "
+        f"evidence supports {LEVEL_LABELS[status].lower()}"
+    )
+    if claim.contradicted:
+        rating_text += "; a figure is contradicted by evidence"
+    if claim.overdue_days:
+        rating_text += f"; overdue by {claim.overdue_days} days"
+    item_reviewed: dict[str, Any] = {
+        "@type": "Claim",
+        "author": {"@type": "Organization", "name": "Tesla, Inc."},
+        "datePublished": claim.stated_on.isoformat(),
+    }
+    if claim.source_url:
+        item_reviewed["appearance"] = {"@type": "CreativeWork", "url": claim.source_url}
+    if event is not None:
+        item_reviewed["firstAppearance"] = {
+            "@type": "CreativeWork",
+            "name": event.name,
+            "datePublished": event.date.isoformat(),
+            **({"url": event.url} if event.url else {}),
+        }
+    return {
+        "@context": "https://schema.org",
+        "@type": "ClaimReview",
+        "url": f"{base}/claims/{claim.slug}",
+        "claimReviewed": claim.text,
+        "datePublished": snapshot.today().isoformat(),
+        "author": {"@type": "Organization", "name": "AI Day Ledger", "url": base + "/"},
+        "itemReviewed": item_reviewed,
+        "reviewRating": {
+            "@type": "Rating",
+            "ratingValue": level_rank(status),
+            "bestRating": 4,
+            "worstRating": 0,
+            "alternateName": rating_text,
+        },
+        "citation": [e.url for e in evidence if e.url],
+    }
+
+
+@router.get("/feed.atom")
+def atom_feed(request: Request, session: SessionDep) -> Response:
+    """Atom feed of the latest status changes, newest first."""
+    snap = snapshot.get(session)
+    names = {c.id: c.name for c in snap.capabilities}
+    base = str(request.base_url).rstrip("/")
+    rows = queries.history(session, limit=FEED_SIZE)
+    updated = rows[0].recorded_at if rows else None
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        "<title>AI Day Ledger: status changes</title>",
+        f'<link rel="self" href="{escape(base)}/feed.atom"/>',
+        f'<link rel="alternate" type="text/html" href="{escape(base)}/timeline"/>',
+        f"<id>{escape(base)}/feed.atom</id>",
+        f"<updated>{_atom_time(updated)}</updated>",
+        "<author><name>AI Day Ledger</name></author>",
+    ]
+    for row in rows:
+        slug = snap.capability_slug.get(row.capability_id, "")
+        title = (
+            f"{names.get(row.capability_id, slug)}: "
+            f"{LEVEL_LABELS.get(row.from_status, row.from_status)} → "
+            f"{LEVEL_LABELS.get(row.to_status, row.to_status)}"
+        )
+        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {row.effective_on})"
+        parts += [
+            "<entry>",
+            f"<title>{escape(title)}</title>",
+            f'<link rel="alternate" type="text/html" href="{escape(base)}/capabilities/{escape(slug)}#history"/>',
+            f"<id>{escape(base)}/changes/{row.id}</id>",
+            f"<updated>{_atom_time(row.recorded_at)}</updated>",
+            f'<summary type="text">{escape(summary)}</summary>',
+            "</entry>",
+        ]
+    parts.append("</feed>")
+    return Response("\n".join(parts) + "\n", media_type="application/atom+xml; charset=utf-8")
+
+
+def _atom_time(value: Any) -> str:
+    if value is None:
+        return "1970-01-01T00:00:00Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cell(value: Any) -> str:
+    """Return a CSV cell; text starting like a formula is prefixed so spreadsheets show it."""
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_response(header: list[str], rows: Iterator[list[Any]], filename: str) -> Response:
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        generate(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+CLAIM_COLUMNS = [
+    "slug", "capability", "event", "stated_on", "text", "metric", "value", "unit", "datatype",
+    "scale", "implied_status", "grade", "source_key", "source_url", "video_offset_s", "deadline",
+    "overdue_days", "contradicted", "restates",
+]  # fmt: skip
+EVIDENCE_COLUMNS = [
+    "id", "slug", "capability", "claim", "date", "title", "summary", "kind", "provenance",
+    "grade", "stance", "level", "counts_toward_status", "source_key", "url", "archived_url",
+    "benchmark_run_id",
+]  # fmt: skip
+
+
+@router.get("/exports/claims.csv")
+def claims_csv(session: SessionDep) -> Response:
+    """Every claim with its figure and flags, as CSV."""
+    claims: list[ClaimPublic] = []
+    cursor = None
+    while True:
+        page, cursor = claims_service.list_page(session, sort="id", limit=500, cursor=cursor)
+        claims.extend(page)
+        if cursor is None:
+            break
+
+    def rows() -> Iterator[list[Any]]:
+        for c in claims:
+            figure = c.figure
+            yield [
+                c.slug, c.capability, c.event, c.stated_on, c.text,
+                figure.metric if figure else None, figure.value if figure else None,
+                figure.unit if figure else None, figure.datatype if figure else None,
+                figure.scale if figure else None, c.implied_status, c.grade, c.source_key,
+                c.source_url, c.video_offset_s, c.deadline, c.overdue_days, c.contradicted,
+                c.restates,
+            ]  # fmt: skip
+
+    return _csv_response(CLAIM_COLUMNS, rows(), "claims.csv")
+
+
+@router.get("/exports/evidence.csv")
+def evidence_csv(session: SessionDep) -> Response:
+    """Every evidence item with its provenance, grade and stance, as CSV."""
+    items: list[EvidencePublic] = []
+    cursor = None
+    while True:
+        page, cursor = evidence_service.list_page(session, sort="id", limit=500, cursor=cursor)
+        items.extend(page)
+        if cursor is None:
+            break
+
+    def rows() -> Iterator[list[Any]]:
+        for e in items:
+            yield [getattr(e, name) for name in EVIDENCE_COLUMNS]
+
+    return _csv_response(EVIDENCE_COLUMNS, rows(), "evidence.csv")

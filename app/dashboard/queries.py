@@ -1,0 +1,64 @@
+"""Small read helpers the pages share; the domain logic stays in the services."""
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from app.capabilities import service as cap_service
+from app.capabilities import snapshot
+from app.capabilities.models import CapabilityPublic
+from app.history import service as history_service
+from app.history.models import StatusChange
+from app.ladder.models import StatusLevel
+
+
+def levels(session: Session) -> list[StatusLevel]:
+    """Return the ladder levels with their exit criteria, lowest first."""
+    return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())
+
+
+def capabilities_with_depth(session: Session) -> list[tuple[CapabilityPublic, int]]:
+    """Return every capability in hierarchy order with its depth."""
+    snap = snapshot.get(session)
+    publics = {c.slug: c for c in cap_service.list_public(session)}
+    return [(publics[cap.slug], depth) for cap, depth in cap_service.hierarchy_order(snap)]
+
+
+def history(
+    session: Session,
+    capability_id: int | None = None,
+    *,
+    newest_first: bool = True,
+    limit: int | None = None,
+) -> list[StatusChange]:
+    """Return status changes, for one capability or all."""
+    order = col(StatusChange.id).desc() if newest_first else col(StatusChange.id).asc()
+    statement = history_service.history_statement(capability_id).order_by(order)
+    if limit:
+        statement = statement.limit(limit)
+    return list(session.exec(statement).all())
+
+
+def benchmarks() -> ModuleType | None:
+    """Return the benchmark-run service when that part is installed, else None."""
+    try:
+        return importlib.import_module("app.benchmarks.service")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("app.benchmarks"):
+            return None
+        raise
+
+
+def simulated_by_claim(session: Session) -> dict[str, dict[str, Any]]:
+    """Return the latest simulated value per claim slug, when runs exist."""
+    service = benchmarks()
+    if service is None or not hasattr(service, "latest_results_for_claims"):
+        return {}
+    try:
+        return dict(service.latest_results_for_claims(session) or {})
+    except SQLAlchemyError:  # the runs table may not be migrated yet; the page still renders
+        session.rollback()
+        return {}

@@ -1,0 +1,94 @@
+"""Plug the dashboard into the app: static files, pages, security headers, HTML errors."""
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.core.errors import ProblemError
+from app.dashboard import auth, edit, feeds, views
+from app.dashboard.templating import PROJECT_ROOT, render
+
+# Scripts only from this origin: no inline scripts, no eval. Chart data travels in
+# <script type="application/json"> blocks, which are data and never executed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+API_PREFIXES = ("/api/", "/static/", "/metrics", "/healthz", "/readyz")
+
+
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(API_PREFIXES) and path not in ("/feed.atom",)
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's routes, static files, headers and error pages to the app."""
+    static_dir = PROJECT_ROOT / "static"
+    static_dir.mkdir(exist_ok=True)
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    for router in (views.router, edit.router, auth.router, feeds.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        if not request.url.path.startswith("/api/"):
+            # The API docs page loads Swagger UI from a CDN, so it keeps FastAPI's defaults.
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    api_problem = app.exception_handlers.get(ProblemError)
+    api_http = app.exception_handlers.get(StarletteHTTPException)
+
+    @app.exception_handler(auth.NotSignedIn)
+    async def _not_signed_in(request: Request, exc: auth.NotSignedIn) -> Response:
+        return auth.signin_redirect(request, exc)
+
+    @app.exception_handler(auth.CsrfError)
+    async def _csrf(request: Request, exc: auth.CsrfError) -> Response:
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 403,
+                "title": "Form expired",
+                "detail": "This form's security token did not match your session. "
+                "Reload the page and submit again.",
+            },
+            status_code=403,
+        )
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if _is_page(request) and api_problem is not None:
+            return render(
+                request,
+                "error.html",
+                {"status": exc.status, "title": exc.title, "detail": exc.detail},
+                status_code=exc.status,
+            )
+        assert api_problem is not None
+        return await api_problem(request, exc)  # type: ignore[misc]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_page(request) and "text/html" in request.headers.get("accept", ""):
+            titles = {404: "Not found", 405: "Method not allowed"}
+            return render(
+                request,
+                "error.html",
+                {
+                    "status": exc.status_code,
+                    "title": titles.get(exc.status_code, "Error"),
+                    "detail": str(exc.detail),
+                },
+                status_code=exc.status_code,
+            )
+        assert api_http is not None
+        return await api_http(request, exc)  # type: ignore[misc]
