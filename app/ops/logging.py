@@ -26,8 +26,8 @@ class LoggingSettings(Protocol):
 def _uvicorn_access_fields(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """Turn Uvicorn's access-log arguments into fields (client, method, path, status)."""
     record = event_dict.get("_record")
+    args = event_dict.pop("positional_args", None)
     if record is not None and record.name == "uvicorn.access":
-        args = record.args
         if isinstance(args, tuple) and len(args) == 5:
             client, method, path, http_version, status = args
             event_dict.update(
@@ -87,6 +87,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, _uvicorn_access_fields],
         processors=final,
+        pass_foreign_args=True,
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
