@@ -1,0 +1,166 @@
+"""`ledger bench`: run simulated workloads, sweeps and the calibration check (calls app.sim.api)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from app.sim import api
+from app.sim.errors import SpecError
+
+bench_app = typer.Typer(help="Simulated hardware workloads.", no_args_is_help=True)
+
+
+def _emit(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        return float(o)
+    except (TypeError, ValueError):
+        return str(o)
+
+
+def _load_specs(path: Path) -> Any:
+    """Return a mapping or a list of specs from YAML, JSON or JSON Lines."""
+    text = path.read_text()
+    if path.suffix in (".jsonl", ".ndjson"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        # Several JSON objects, one per line, without a .jsonl suffix.
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _print_human(res: dict[str, Any], indent: str = "") -> None:
+    for key, val in res.items():
+        if isinstance(val, dict):
+            typer.echo(f"{indent}{key}:")
+            _print_human(val, indent + "  ")
+        elif isinstance(val, list):
+            typer.echo(f"{indent}{key}: [{len(val)} items]")
+        elif isinstance(val, float):
+            typer.echo(f"{indent}{key}: {val:.6g}")
+        else:
+            typer.echo(f"{indent}{key}: {val}")
+
+
+@bench_app.command("list")
+def list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the bundled scenarios and hardware ids."""
+    from app.sim.hardware import list_hardware
+
+    scenarios = api.list_scenarios()
+    if as_json:
+        _emit({"scenarios": scenarios, "hardware": list_hardware()})
+        return
+    for sc in scenarios:
+        typer.echo(f"{sc['id']:<32} {sc['kind']:<14} {sc['title']}")
+    typer.echo("")
+    typer.echo("hardware: " + ", ".join(h["id"] for h in list_hardware()))
+
+
+@bench_app.command("run")
+def run_cmd(
+    target: Annotated[str, typer.Argument(help="A spec file (YAML, JSON, JSON Lines) or a scenario id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate a spec file (one spec or a list) or a bundled scenario."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            specs = _load_specs(path)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            typer.echo(json.dumps({"error": f"spec: cannot parse {target}: {exc}"}), err=True)
+            raise typer.Exit(2) from None
+    else:
+        try:
+            specs = api.load_scenario(target)
+        except SpecError as exc:
+            typer.echo(f"error: {exc} (not a file either)", err=True)
+            raise typer.Exit(2) from None
+    if isinstance(specs, list):
+        results = api.evaluate_many(specs)
+        if as_json:
+            _emit(results)
+        else:
+            for i, r in enumerate(results):
+                typer.echo(f"--- [{i}]")
+                _print_human(r)
+        return
+    try:
+        res = api.evaluate(specs)
+    except SpecError as exc:
+        if as_json:
+            _emit(exc.to_dict())
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        _emit(res)
+    else:
+        _print_human(res)
+
+
+@bench_app.command("sweep")
+def sweep_cmd(
+    spec_file: Annotated[Path, typer.Argument(help="An llm-training spec (YAML or JSON) or scenario id")],
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler, tcp://host:port")] = None,
+    top: Annotated[int, typer.Option("--top", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the valid tp/pp/dp/micro-batch layouts and report the fastest that fit."""
+    scheduler = scheduler or os.environ.get("LEDGER_DASK_SCHEDULER") or None
+    try:
+        spec = _load_specs(spec_file) if spec_file.is_file() else api.load_scenario(str(spec_file))
+        res = api.sweep(spec, scheduler=scheduler, top=top)
+    except SpecError as exc:
+        if as_json:
+            _emit(exc.to_dict())
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        _emit(res)
+        return
+    typer.echo(f"{res['evaluated']} layouts, {res['feasible']} fit, "
+               f"{res['evaluations_per_s']:.0f} evaluations/s ({res['backend']})")
+    typer.echo(f"{'tp':>4} {'pp':>4} {'dp':>5} {'v':>2} {'mb':>3} {'zero':>4} {'recompute':>9} "
+               f"{'iter s':>9} {'MFU':>6} bottleneck")
+    for b in res["best"]:
+        lay = b["layout"]
+        typer.echo(f"{lay['tp']:>4} {lay['pp']:>4} {lay['dp']:>5} {lay['interleave']:>2} "
+                   f"{lay['micro']:>3} {lay['zero']:>4} {lay['recompute']:>9} "
+                   f"{b['iteration_time_s']:>9.3f} {b['mfu']:>6.3f} {b['bottleneck']}")
+
+
+@bench_app.command("validate")
+def validate_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Predict every calibration row and print the error per row and MAPE per source."""
+    res = api.validate()
+    if as_json:
+        _emit(res)
+    else:
+        typer.echo(f"{'row':>4} {'source':<17} {'model':<12} {'layout':<36} {'metric':<25} "
+                   f"{'measured':>9} {'predicted':>9} {'error %':>8}")
+        for r in res["rows"]:
+            typer.echo(f"{r['row_id']:>4} {r['source_id']:<17} {r['model']:<12} {r['layout']:<36} "
+                       f"{r['metric']:<25} {r['measured']:>9.2f} {r['predicted']:>9.2f} "
+                       f"{r['error_pct']:>8.1f}")
+        for src, g in res["gates"].items():
+            state = "ok" if g["ok"] else "FAIL"
+            typer.echo(f"MAPE {src}: {g['mape_pct']:.2f}% (gate <= {g['limit_pct']}%) {state}")
+    if not res["ok"]:
+        sys.exit(1)
