@@ -15,7 +15,7 @@
 set -eu
 
 PYTHON="${PYTHON:-python}"
-LEDGER="${LEDGER_BIN:-ledger}"
+LEDGER=ledger
 
 log() {
     printf 'entrypoint: %s\n' "$*" >&2

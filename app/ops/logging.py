@@ -27,17 +27,17 @@ def _uvicorn_access_fields(_logger: WrappedLogger, _name: str, event_dict: Event
     """Turn Uvicorn's access-log arguments into fields (client, method, path, status)."""
     record = event_dict.get("_record")
     args = event_dict.pop("positional_args", None)
-    if record is not None and record.name == "uvicorn.access":
-        if isinstance(args, tuple) and len(args) == 5:
-            client, method, path, http_version, status = args
-            event_dict.update(
-                client=client,
-                method=method,
-                path=path,
-                http_version=http_version,
-                status=status,
-            )
-            event_dict["event"] = "request"
+    is_access = record is not None and record.name == "uvicorn.access"
+    if is_access and isinstance(args, tuple) and len(args) == 5:
+        client, method, path, http_version, status = args
+        event_dict.update(
+            client=client,
+            method=method,
+            path=path,
+            http_version=http_version,
+            status=status,
+        )
+        event_dict["event"] = "request"
     return event_dict
 
 

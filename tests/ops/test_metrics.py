@@ -39,13 +39,16 @@ def test_request_counts_and_latencies_per_route(client: TestClient) -> None:
     assert value(samples, total, handler=route, method="GET", status="404") == 1
     latency = "ledger_http_request_duration_seconds_count"
     assert value(samples, latency, handler=route, method="GET") == 2
-    assert value(
-        samples,
-        "ledger_http_request_duration_seconds_bucket",
-        handler="/api/v1/capabilities",
-        method="GET",
-        le="+Inf",
-    ) == 3
+    assert (
+        value(
+            samples,
+            "ledger_http_request_duration_seconds_bucket",
+            handler="/api/v1/capabilities",
+            method="GET",
+            le="+Inf",
+        )
+        == 3
+    )
     # The probes and the scrape itself are not counted as traffic.
     assert not any(labels and ("handler", "/metrics") in labels for _name, labels in samples)
 

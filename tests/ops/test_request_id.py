@@ -38,7 +38,7 @@ def test_missing_id_is_generated_and_unique(ops_client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "has space", "x" * 129, "<script>", "semi;colon", "-leading-dash", "quote\"d"],
+    ["", "has space", "x" * 129, "<script>", "semi;colon", "-leading-dash", 'quote"d'],
 )
 def test_unsafe_ids_are_replaced(ops_client: TestClient, bad: str) -> None:
     response = ops_client.get("/echo-context", headers={"X-Request-ID": bad})
