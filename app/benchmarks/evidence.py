@@ -47,11 +47,11 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
     today = (run.finished_at or run.created_at).date() if run.finished_at else dt.date.today()
     items = comparisons(run.result or {})
     targets: list[tuple[str, str | None, dict[str, Any] | None]] = []
-    for comparison in items:
-        claim_slug = comparison.get("claim")
+    for item in items:
+        claim_slug = item.get("claim")
         capability = _claim_capability(session, claim_slug) if claim_slug else None
         if capability:
-            targets.append((capability, claim_slug, comparison))
+            targets.append((capability, claim_slug, item))
     if not targets:
         targets = [(slug, None, None) for slug in run.capability_slugs or []]
     for capability, claim_slug, comparison in targets:

@@ -9,11 +9,11 @@ from app.auth.dependencies import actor_of, require_scope
 from app.auth.models import ApiToken
 from app.benchmarks import service
 from app.benchmarks.models import BenchmarkRunCreate, BenchmarkRunPublic, RunState
-from app.capabilities.routes import WRITE_RESPONSES
 from app.core.db import get_session
-from app.core.http import MAX_LIMIT, Page
+from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
+from app.core.http import MAX_LIMIT, IdPath, Page
 
-router = APIRouter(prefix="/api/v1", tags=["benchmarks"])
+router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
@@ -62,7 +62,7 @@ def list_runs(
 
 
 @router.get("/benchmark-runs/{run_id}", response_model=BenchmarkRunPublic)
-def get_run(run_id: int, session: SessionDep) -> BenchmarkRunPublic:
+def get_run(run_id: IdPath, session: SessionDep) -> BenchmarkRunPublic:
     """Return a run with its state, progress and result."""
     return BenchmarkRunPublic.model_validate(service.get_run(session, run_id))
 
@@ -72,7 +72,7 @@ def get_run(run_id: int, session: SessionDep) -> BenchmarkRunPublic:
     response_model=BenchmarkRunPublic,
     responses={**WRITE_RESPONSES, 409: {"description": "Already finished"}},
 )
-def cancel_run(run_id: int, session: SessionDep, token: Writer) -> BenchmarkRunPublic:
+def cancel_run(run_id: IdPath, session: SessionDep, token: Writer) -> BenchmarkRunPublic:
     """Cancel a queued run, or ask a running one to stop."""
     return BenchmarkRunPublic.model_validate(
         service.cancel_run(session, run_id, actor=actor_of(token))

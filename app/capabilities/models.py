@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Level, LongText, ShortText, Slug, utcnow
+from app.core.schema import DbId, IsoDate, Level, LongText, ShortText, Slug, utcnow
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
 
@@ -36,7 +36,7 @@ class CapabilityBase(SQLModel):
     critical: bool = Field(default=True, description="Counts in its parent's roll-up.")
     description: LongText | None = None
     outcome: Outcome = Outcome.active
-    outcome_date: dt.date | None = None
+    outcome_date: IsoDate | None = None
     outcome_note: LongText | None = None
 
 
@@ -52,7 +52,7 @@ class CapabilityUpdate(SQLModel):
     description: LongText | None = None
     parent: Slug | None = None
     outcome: Outcome | None = None
-    outcome_date: dt.date | None = None
+    outcome_date: IsoDate | None = None
     outcome_note: LongText | None = None
 
 
@@ -72,7 +72,7 @@ class Capability(CapabilityBase, table=True):
 class OverdueClaim(SQLModel):
     slug: str
     text: str
-    deadline: dt.date
+    deadline: IsoDate
     days_overdue: int
 
 
@@ -114,7 +114,7 @@ class StatusUpdate(SQLModel):
         description="Manual override level; `null` with `clear_override` removes the override.",
     )
     clear_override: bool = False
-    evidence_ids: list[int] = Field(default_factory=list, max_length=100)
+    evidence_ids: list[DbId] = Field(default_factory=list, max_length=100)
     reason_code: ReasonCode = Field(
         default="evidence_added", description="Machine-readable reason."
     )

@@ -17,21 +17,15 @@ from app.capabilities.models import (
 )
 from app.core.cache import cached_json
 from app.core.db import get_session
-from app.core.errors import ProblemError
+from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES, ProblemError
 from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for, keyset_page
 from app.core.schema import Level
 from app.history import service as history_service
 from app.history.models import StatusChange, StatusChangePublic
 
-router = APIRouter(prefix="/api/v1", tags=["capabilities"])
+router = APIRouter(prefix="/api/v1", tags=["capabilities"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 Writer = Annotated[ApiToken, Depends(require_scope("write"))]
-WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "No or unknown token"},
-    403: {"description": "Token lacks the write scope"},
-    412: {"description": "If-Match is stale"},
-    428: {"description": "If-Match is missing"},
-}
 HISTORY_SORT = {"recorded_at": (col(StatusChange.id), int, None)}
 
 

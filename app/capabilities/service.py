@@ -144,7 +144,7 @@ class Mutation:
         self.before = _current_assessments(self.session)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.session.rollback()
             return

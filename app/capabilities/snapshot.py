@@ -4,7 +4,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.capabilities.models import Capability, StatusAssessment
 from app.claims.models import Claim
@@ -47,10 +47,10 @@ _cached: Snapshot | None = None
 
 def load(session: Session) -> Snapshot:
     """Load the snapshot from the database (uncached)."""
-    capabilities = list(session.exec(select(Capability).order_by(Capability.id)).all())
-    claims = list(session.exec(select(Claim).order_by(Claim.id)).all())
-    evidence = list(session.exec(select(Evidence).order_by(Evidence.id)).all())
-    events = list(session.exec(select(Event).order_by(Event.id)).all())
+    capabilities = list(session.exec(select(Capability).order_by(col(Capability.id))).all())
+    claims = list(session.exec(select(Claim).order_by(col(Claim.id))).all())
+    evidence = list(session.exec(select(Evidence).order_by(col(Evidence.id))).all())
+    events = list(session.exec(select(Event).order_by(col(Event.id))).all())
     ladder = load_ladder(session)
     snap = Snapshot(
         version=data_version(session),

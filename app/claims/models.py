@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, Level, LongText, Slug, Url, utcnow
+from app.core.schema import Grade, IsoDate, Level, LongText, Slug, Url, utcnow
 
 
 class Figure(SQLModel):
@@ -18,12 +18,12 @@ class Figure(SQLModel):
 class ClaimBase(SQLModel):
     text: LongText = Field(min_length=3)
     implied_status: Level
-    stated_on: dt.date
+    stated_on: IsoDate
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade
     video_offset_s: int | None = Field(default=None, ge=0, le=86_400)
-    deadline: dt.date | None = None
+    deadline: IsoDate | None = None
 
 
 class ClaimCreate(ClaimBase):
@@ -37,12 +37,12 @@ class ClaimCreate(ClaimBase):
 class ClaimUpdate(SQLModel):
     text: LongText | None = Field(default=None, min_length=3)
     implied_status: Level | None = None
-    stated_on: dt.date | None = None
+    stated_on: IsoDate | None = None
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade | None = None
     video_offset_s: int | None = Field(default=None, ge=0, le=86_400)
-    deadline: dt.date | None = None
+    deadline: IsoDate | None = None
     figure: Figure | None = None
     restates: Slug | None = None
 

@@ -7,15 +7,15 @@ from sqlmodel import Session
 
 from app.auth.dependencies import actor_of, require_scope
 from app.auth.models import ApiToken
-from app.capabilities.routes import WRITE_RESPONSES
 from app.claims import service
 from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate
 from app.core.cache import cached_json
 from app.core.db import get_session
+from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
 from app.core.schema import Grade, Level
 
-router = APIRouter(prefix="/api/v1", tags=["claims"])
+router = APIRouter(prefix="/api/v1", tags=["claims"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 

@@ -6,10 +6,43 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_TYPE = "application/problem+json"
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_TYPE: {"schema": ProblemDetail.model_json_schema()}},
+    }
+
+
+# Every route can answer these; routers declare them so the OpenAPI document is complete.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Bad request (for example an invalid cursor or sort)"),
+    404: _problem_response("Not found"),
+    422: _problem_response("Invalid input; `detail` names the field"),
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_response("No token, or an unknown or revoked one"),
+    403: _problem_response("The token lacks the write scope"),
+    409: _problem_response("Conflicts with existing data"),
+    412: _problem_response("If-Match is stale: GET again and re-apply"),
+    428: _problem_response("If-Match is missing"),
+}
 
 
 class ProblemError(Exception):
@@ -38,6 +71,16 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Each method of a path is its own route, so Starlette's Allow lists only one of them.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -70,6 +113,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(IntegrityError)

@@ -3,10 +3,10 @@
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Request
+from fastapi import Path, Request
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, select
@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.core.errors import ProblemError
 
 T = TypeVar("T")
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="Numeric id.")]
 MAX_LIMIT = 200
 
 
@@ -94,7 +95,7 @@ def keyset_page(
     *,
     id_column: Any,
     sort: str,
-    sortable: dict[str, tuple[Any, type, Any]],
+    sortable: Mapping[str, tuple[Any, type, Any]],
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Any], str | None]:

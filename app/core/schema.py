@@ -1,11 +1,11 @@
 """Shared pieces of every entity's schema family."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 import app.core.db  # noqa: F401  (installs the naming convention before any table is declared)
 
@@ -16,6 +16,20 @@ LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Url = Annotated[
     str, StringConstraints(pattern=r"^https?://\S+$", max_length=2_000, strip_whitespace=True)
 ]
+
+
+# Ids are 32-bit integers on PostgreSQL; larger numbers can only be "not found", never a crash.
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+def _iso_date_only(value: object) -> object:
+    # Lax pydantic would read 0 as 1970-01-01; an API client sending a number meant something else.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO date string (YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 def utcnow() -> datetime:

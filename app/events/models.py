@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import LongText, ShortText, Slug, Url, utcnow
+from app.core.schema import IsoDate, LongText, ShortText, Slug, Url, utcnow
 
 
 class EventKind(StrEnum):
@@ -20,7 +20,7 @@ class EventKind(StrEnum):
 class EventBase(SQLModel):
     name: ShortText
     kind: EventKind
-    date: dt.date
+    date: IsoDate
     venue: str | None = Field(default=None, max_length=300)
     url: Url | None = None
     description: LongText | None = None
@@ -33,7 +33,7 @@ class EventCreate(EventBase):
 class EventUpdate(SQLModel):
     name: ShortText | None = None
     kind: EventKind | None = None
-    date: dt.date | None = None
+    date: IsoDate | None = None
     venue: str | None = Field(default=None, max_length=300)
     url: Url | None = None
     description: LongText | None = None

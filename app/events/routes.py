@@ -7,14 +7,14 @@ from sqlmodel import Session
 
 from app.auth.dependencies import require_scope
 from app.auth.models import ApiToken
-from app.capabilities.routes import WRITE_RESPONSES
 from app.core.cache import cached_json
 from app.core.db import get_session
+from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
 from app.events import service
 from app.events.models import EventCreate, EventKind, EventPublic, EventUpdate
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, Level, LongText, ShortText, Slug, Url, utcnow
+from app.core.schema import Grade, IsoDate, Level, LongText, ShortText, Slug, Url, utcnow
 
 
 class EvidenceKind(StrEnum):
@@ -43,7 +43,7 @@ class EvidenceBase(SQLModel):
     source_key: str | None = Field(default=None, max_length=20)
     url: Url | None = None
     archived_url: Url | None = None
-    date: dt.date
+    date: IsoDate
     stance: Stance
     level: Level | None = Field(
         default=None, description="The ladder level this item supports (stance 'supports')."
@@ -65,7 +65,7 @@ class EvidenceUpdate(SQLModel):
     source_key: str | None = Field(default=None, max_length=20)
     url: Url | None = None
     archived_url: Url | None = None
-    date: dt.date | None = None
+    date: IsoDate | None = None
     stance: Stance | None = None
     level: Level | None = None
     claim: Slug | None = None

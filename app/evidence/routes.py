@@ -7,10 +7,10 @@ from sqlmodel import Session
 
 from app.auth.dependencies import actor_of, require_scope
 from app.auth.models import ApiToken
-from app.capabilities.routes import WRITE_RESPONSES
 from app.core.cache import cached_json
 from app.core.db import get_session
-from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
+from app.core.http import MAX_LIMIT, IdPath, Page, check_if_match, etag_for
 from app.core.schema import Grade
 from app.evidence import service
 from app.evidence.models import (
@@ -22,7 +22,7 @@ from app.evidence.models import (
     Stance,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["evidence"])
+router = APIRouter(prefix="/api/v1", tags=["evidence"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
@@ -64,7 +64,7 @@ def list_evidence(
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic)
-def get_evidence(evidence_id: int, session: SessionDep, response: Response) -> EvidencePublic:
+def get_evidence(evidence_id: IdPath, session: SessionDep, response: Response) -> EvidencePublic:
     """Return one evidence item."""
     item = service.get_public(session, evidence_id)
     response.headers["ETag"] = etag_for("evidence", item.id, item.version)
@@ -85,7 +85,7 @@ def create_evidence(
 
 @router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=WRITE_RESPONSES)
 def update_evidence(
-    evidence_id: int,
+    evidence_id: IdPath,
     data: EvidenceUpdate,
     request: Request,
     session: SessionDep,

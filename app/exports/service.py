@@ -40,7 +40,7 @@ def _tables() -> list[tuple[str, type[SQLModel]]]:
 
 
 def _row_dict(row: SQLModel) -> dict[str, Any]:
-    columns = inspect(type(row)).columns  # type: ignore[union-attr]
+    columns = inspect(type(row)).columns
     return {c.key: getattr(row, c.key) for c in columns}
 
 
@@ -56,7 +56,7 @@ def export_data(session: Session) -> dict[str, Any]:
 def _typed(model: type[SQLModel], raw: dict[str, Any]) -> dict[str, Any]:
     # Table models do not validate, so ISO strings must become dates before insert.
     values = dict(raw)
-    for column in inspect(model).columns:  # type: ignore[union-attr]
+    for column in inspect(model).columns:
         value = values.get(column.key)
         if not isinstance(value, str):
             continue
@@ -116,7 +116,7 @@ def _reset_sequences(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for _name, model in _tables():
-        table = model.__tablename__  # type: ignore[attr-defined]
+        table = model.__tablename__
         session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

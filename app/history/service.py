@@ -17,7 +17,7 @@ def data_version(session: Session) -> int:
 
 def bump_data_version(session: Session) -> None:
     """Advance the data version inside the caller's transaction."""
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         update(DataVersion).where(col(DataVersion.id) == 1).values(counter=DataVersion.counter + 1)
     )
     if result.rowcount == 0:
@@ -62,7 +62,7 @@ def record_changes(
     return rows
 
 
-def history_statement(capability_id: int | None = None):  # type: ignore[no-untyped-def]
+def history_statement(capability_id: int | None = None):
     """Return the select of status changes, optionally for one capability."""
     statement = select(StatusChange)
     if capability_id is not None:

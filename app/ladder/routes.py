@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session, col, select
 
 from app.core.db import get_session
+from app.core.errors import COMMON_RESPONSES
 from app.ladder.models import StatusLevel, StatusLevelPublic
 
-router = APIRouter(prefix="/api/v1", tags=["ladder"])
+router = APIRouter(prefix="/api/v1", tags=["ladder"], responses=COMMON_RESPONSES)
 
 
 @router.get("/status-levels", response_model=list[StatusLevelPublic])

@@ -33,7 +33,7 @@ def _sources(seed_dir: Path) -> dict[str, dict[str, Any]]:
     return {str(s["key"]): s for s in _read(seed_dir, "sources.yaml")}
 
 
-def _with_source(entry: dict[str, Any], sources: dict[str, dict[str, Any]], url_field: str):  # type: ignore[no-untyped-def]
+def _with_source(entry: dict[str, Any], sources: dict[str, dict[str, Any]], url_field: str):
     source = sources.get(str(entry.get("source", "")), {})
     url = entry.get("url") or source.get("url")
     if url and not str(url).startswith(("http://", "https://")):
@@ -68,19 +68,19 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     for entry in pending:
         if entry["slug"] in cap_ids:
             continue
-        data = CapabilityCreate.model_validate(entry)
-        cap = Capability.model_validate(data.model_dump(exclude={"parent"}))
+        cap_data = CapabilityCreate.model_validate(entry)
+        cap = Capability.model_validate(cap_data.model_dump(exclude={"parent"}))
         session.add(cap)
         session.flush()
         assert cap.id is not None
         cap_ids[cap.slug] = cap.id
         added["capabilities"] += 1
     for entry in pending:
-        cap = session.get(Capability, cap_ids[entry["slug"]])
+        row = session.get(Capability, cap_ids[entry["slug"]])
         parent_id = cap_ids.get(entry["parent"]) if entry.get("parent") else None
-        if cap is not None and cap.parent_id != parent_id and cap.parent_id is None:
-            cap.parent_id = parent_id
-            session.add(cap)
+        if row is not None and row.parent_id != parent_id and row.parent_id is None:
+            row.parent_id = parent_id
+            session.add(row)
 
     event_ids = {e.slug: e.id for e in session.exec(select(Event))}
     claim_ids: dict[str, int] = {c.slug: c.id for c in session.exec(select(Claim)) if c.id}
@@ -105,22 +105,22 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
         added["claims"] += 1
     for entry in claim_entries:
         if entry.get("restates"):
-            claim = session.get(Claim, claim_ids[entry["slug"]])
-            if claim is not None and claim.restates_id is None:
-                claim.restates_id = claim_ids[entry["restates"]]
-                session.add(claim)
+            restating = session.get(Claim, claim_ids[entry["slug"]])
+            if restating is not None and restating.restates_id is None:
+                restating.restates_id = claim_ids[entry["restates"]]
+                session.add(restating)
 
     existing_evidence = {e.slug for e in session.exec(select(Evidence))}
     for entry in _read(seed_dir, "evidence.yaml"):
         if entry["slug"] in existing_evidence:
             continue
-        data = EvidenceCreate.model_validate({**entry, **_with_source(entry, sources, "url")})
+        item = EvidenceCreate.model_validate({**entry, **_with_source(entry, sources, "url")})
         session.add(
             Evidence.model_validate(
-                data.model_dump(exclude={"capability", "claim"}),
+                item.model_dump(exclude={"capability", "claim"}),
                 update={
-                    "capability_id": cap_ids[data.capability],
-                    "claim_id": claim_ids[data.claim] if data.claim else None,
+                    "capability_id": cap_ids[item.capability],
+                    "claim_id": claim_ids[item.claim] if item.claim else None,
                 },
             )
         )
