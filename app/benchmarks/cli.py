@@ -74,7 +74,9 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @bench_app.command("run")
 def run_cmd(
-    target: Annotated[str, typer.Argument(help="A spec file (YAML, JSON, JSON Lines) or a scenario id")],
+    target: Annotated[
+        str, typer.Argument(help="A spec file (YAML, JSON, JSON Lines) or a scenario id")
+    ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Evaluate a spec file (one spec or a list) or a bundled scenario."""
@@ -116,8 +118,12 @@ def run_cmd(
 
 @bench_app.command("sweep")
 def sweep_cmd(
-    spec_file: Annotated[Path, typer.Argument(help="An llm-training spec (YAML or JSON) or scenario id")],
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler, tcp://host:port")] = None,
+    spec_file: Annotated[
+        Path, typer.Argument(help="An llm-training spec (YAML or JSON) or scenario id")
+    ],
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler, tcp://host:port")
+    ] = None,
     top: Annotated[int, typer.Option("--top", min=1)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -135,15 +141,21 @@ def sweep_cmd(
     if as_json:
         _emit(res)
         return
-    typer.echo(f"{res['evaluated']} layouts, {res['feasible']} fit, "
-               f"{res['evaluations_per_s']:.0f} evaluations/s ({res['backend']})")
-    typer.echo(f"{'tp':>4} {'pp':>4} {'dp':>5} {'v':>2} {'mb':>3} {'zero':>4} {'recompute':>9} "
-               f"{'iter s':>9} {'MFU':>6} bottleneck")
+    typer.echo(
+        f"{res['evaluated']} layouts, {res['feasible']} fit, "
+        f"{res['evaluations_per_s']:.0f} evaluations/s ({res['backend']})"
+    )
+    typer.echo(
+        f"{'tp':>4} {'pp':>4} {'dp':>5} {'v':>2} {'mb':>3} {'zero':>4} {'recompute':>9} "
+        f"{'iter s':>9} {'MFU':>6} bottleneck"
+    )
     for b in res["best"]:
         lay = b["layout"]
-        typer.echo(f"{lay['tp']:>4} {lay['pp']:>4} {lay['dp']:>5} {lay['interleave']:>2} "
-                   f"{lay['micro']:>3} {lay['zero']:>4} {lay['recompute']:>9} "
-                   f"{b['iteration_time_s']:>9.3f} {b['mfu']:>6.3f} {b['bottleneck']}")
+        typer.echo(
+            f"{lay['tp']:>4} {lay['pp']:>4} {lay['dp']:>5} {lay['interleave']:>2} "
+            f"{lay['micro']:>3} {lay['zero']:>4} {lay['recompute']:>9} "
+            f"{b['iteration_time_s']:>9.3f} {b['mfu']:>6.3f} {b['bottleneck']}"
+        )
 
 
 @bench_app.command("validate")
@@ -153,12 +165,16 @@ def validate_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     if as_json:
         _emit(res)
     else:
-        typer.echo(f"{'row':>4} {'source':<17} {'model':<12} {'layout':<36} {'metric':<25} "
-                   f"{'measured':>9} {'predicted':>9} {'error %':>8}")
+        typer.echo(
+            f"{'row':>4} {'source':<17} {'model':<12} {'layout':<36} {'metric':<25} "
+            f"{'measured':>9} {'predicted':>9} {'error %':>8}"
+        )
         for r in res["rows"]:
-            typer.echo(f"{r['row_id']:>4} {r['source_id']:<17} {r['model']:<12} {r['layout']:<36} "
-                       f"{r['metric']:<25} {r['measured']:>9.2f} {r['predicted']:>9.2f} "
-                       f"{r['error_pct']:>8.1f}")
+            typer.echo(
+                f"{r['row_id']:>4} {r['source_id']:<17} {r['model']:<12} {r['layout']:<36} "
+                f"{r['metric']:<25} {r['measured']:>9.2f} {r['predicted']:>9.2f} "
+                f"{r['error_pct']:>8.1f}"
+            )
         for src, g in res["gates"].items():
             state = "ok" if g["ok"] else "FAIL"
             typer.echo(f"MAPE {src}: {g['mape_pct']:.2f}% (gate <= {g['limit_pct']}%) {state}")

@@ -12,34 +12,48 @@ from app.sim.errors import SpecError
 
 RUNNER_VERSION = "0.1.0"
 
-KINDS = ("gemm", "collective", "llm-training", "nn-inference", "consistency", "llm-max-model",
-         "llm-scaling")
+KINDS = (
+    "gemm",
+    "collective",
+    "llm-training",
+    "nn-inference",
+    "consistency",
+    "llm-max-model",
+    "llm-scaling",
+)
 
 
 def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     kind = spec.get("kind")
     if kind == "gemm":
         from app.sim.kernels import evaluate_gemm
+
         return evaluate_gemm(spec)
     if kind == "collective":
         from app.sim.kernels import evaluate_collective
+
         return evaluate_collective(spec)
     if kind == "llm-training":
         if spec.get("parallelism") == "auto":
             return _auto_layout(spec)
         from app.sim.training import evaluate_training
+
         return evaluate_training(spec)
     if kind == "nn-inference":
         from app.sim.inference import evaluate_inference
+
         return evaluate_inference(spec)
     if kind == "consistency":
         from app.sim.consistency import evaluate_consistency
+
         return evaluate_consistency(spec)
     if kind == "llm-max-model":
         from app.sim.studies import evaluate_max_model
+
         return evaluate_max_model(spec)
     if kind == "llm-scaling":
         from app.sim.studies import evaluate_scaling
+
         return evaluate_scaling(spec)
     raise SpecError("kind", f"unknown workload kind {kind!r}; use one of {', '.join(KINDS)}")
 
@@ -85,8 +99,12 @@ def evaluate_many(specs: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def sweep(spec: dict[str, Any], scheduler: str | None = None, top: int = 10,
-          progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def sweep(
+    spec: dict[str, Any],
+    scheduler: str | None = None,
+    top: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Search tp/pp/dp/micro-batch layouts; ``scheduler`` (tcp://...) runs chunks on Dask."""
     from app.sim.sweep import run_sweep
 

@@ -13,19 +13,42 @@ from app.sim.spec import num
 
 # unit -> (dimension, factor to the base unit)
 UNITS: dict[str, tuple[str, float]] = {
-    "flops": ("flop/s", 1.0), "gflops": ("flop/s", 1e9), "tflops": ("flop/s", 1e12),
-    "pflops": ("flop/s", 1e15), "eflops": ("flop/s", 1e18), "tops": ("flop/s", 1e12),
-    "gflop/s": ("flop/s", 1e9), "tflop/s": ("flop/s", 1e12), "pflop/s": ("flop/s", 1e15),
-    "eflop/s": ("flop/s", 1e18), "eflop": ("flop/s", 1e18), "pflop": ("flop/s", 1e15),
-    "b": ("bytes", 1.0), "mb": ("bytes", 1e6), "gb": ("bytes", 1e9), "tb": ("bytes", 1e12),
-    "mib": ("bytes", 2**20), "gib": ("bytes", 2**30),
-    "gb/s": ("bytes/s", 1e9), "tb/s": ("bytes/s", 1e12), "gbps": ("bytes/s", 1e9),
+    "flops": ("flop/s", 1.0),
+    "gflops": ("flop/s", 1e9),
+    "tflops": ("flop/s", 1e12),
+    "pflops": ("flop/s", 1e15),
+    "eflops": ("flop/s", 1e18),
+    "tops": ("flop/s", 1e12),
+    "gflop/s": ("flop/s", 1e9),
+    "tflop/s": ("flop/s", 1e12),
+    "pflop/s": ("flop/s", 1e15),
+    "eflop/s": ("flop/s", 1e18),
+    "eflop": ("flop/s", 1e18),
+    "pflop": ("flop/s", 1e15),
+    "b": ("bytes", 1.0),
+    "mb": ("bytes", 1e6),
+    "gb": ("bytes", 1e9),
+    "tb": ("bytes", 1e12),
+    "mib": ("bytes", 2**20),
+    "gib": ("bytes", 2**30),
+    "gb/s": ("bytes/s", 1e9),
+    "tb/s": ("bytes/s", 1e12),
+    "gbps": ("bytes/s", 1e9),
     "tbps": ("bytes/s", 1e12),
-    "w": ("W", 1.0), "kw": ("W", 1e3), "mw": ("W", 1e6),
-    "count": ("count", 1.0), "": ("count", 1.0), "chips": ("count", 1.0),
-    "nodes": ("count", 1.0), "tiles": ("count", 1.0), "trays": ("count", 1.0),
-    "gpus": ("count", 1.0), "d1": ("count", 1.0), "cabinets": ("count", 1.0),
-    "fps": ("frames/s", 1.0), "frames/s": ("frames/s", 1.0),
+    "w": ("W", 1.0),
+    "kw": ("W", 1e3),
+    "mw": ("W", 1e6),
+    "count": ("count", 1.0),
+    "": ("count", 1.0),
+    "chips": ("count", 1.0),
+    "nodes": ("count", 1.0),
+    "tiles": ("count", 1.0),
+    "trays": ("count", 1.0),
+    "gpus": ("count", 1.0),
+    "d1": ("count", 1.0),
+    "cabinets": ("count", 1.0),
+    "fps": ("frames/s", 1.0),
+    "frames/s": ("frames/s", 1.0),
 }
 
 
@@ -72,49 +95,149 @@ def computed_figures() -> list[dict[str, Any]]:
     gpn = int(lib["a100-80gb-dgx"]["components"]["count"])
     s34_nodes = 720  # S34: Karpathy CVPR 2021, 720 nodes of 8 A100
     f = [
-        ("training-node-bf16-1024-gflops", node_bf16, "flop/s", "256 MAC (8x8x4) x 2 x 2 GHz", "=="),
-        ("d1-peak-bf16-362-tflops|d1-peak-362-tflops-ieee-micro", d1_bf16, "flop/s", f"{n_nodes} nodes x node BF16 peak", "=="),
+        (
+            "training-node-bf16-1024-gflops",
+            node_bf16,
+            "flop/s",
+            "256 MAC (8x8x4) x 2 x 2 GHz",
+            "==",
+        ),
+        (
+            "d1-peak-bf16-362-tflops|d1-peak-362-tflops-ieee-micro",
+            d1_bf16,
+            "flop/s",
+            f"{n_nodes} nodes x node BF16 peak",
+            "==",
+        ),
         ("d1-peak-fp32-22-6-tflops", d1_fp32, "flop/s", f"{n_nodes} nodes x 64 GFLOPS FP32", "=="),
         ("d1-sram-440-mb", d1_sram, "bytes", f"{n_nodes} nodes x 1.25 MB", "=="),
-        ("d1-off-chip-bandwidth-4x4-tbps|d1-off-chip-bandwidth-4-tbps", 2 * d1_io / 4, "bytes/s",
-         "576 lanes x 112 Gb/s / 8 / 4 edges, both directions (one direction is half)", "=="),
-        ("d1-off-chip-bandwidth-16000-gbps-hamilton", 2 * d1_io, "bytes/s",
-         "576 lanes x 112 Gb/s / 8, both directions", "=="),
-        ("tile-d1-count-25|tile-d1-count-25-hc34|tile-stable-diffusion-25-d1", n_tile, "count", "5 x 5 mesh", "=="),
-        ("tile-peak-bf16-9-pflops|tile-peak-9-pflops-hc34", n_tile * d1_bf16, "flop/s", "25 x D1 BF16 peak", "=="),
+        (
+            "d1-off-chip-bandwidth-4x4-tbps|d1-off-chip-bandwidth-4-tbps",
+            2 * d1_io / 4,
+            "bytes/s",
+            "576 lanes x 112 Gb/s / 8 / 4 edges, both directions (one direction is half)",
+            "==",
+        ),
+        (
+            "d1-off-chip-bandwidth-16000-gbps-hamilton",
+            2 * d1_io,
+            "bytes/s",
+            "576 lanes x 112 Gb/s / 8, both directions",
+            "==",
+        ),
+        (
+            "tile-d1-count-25|tile-d1-count-25-hc34|tile-stable-diffusion-25-d1",
+            n_tile,
+            "count",
+            "5 x 5 mesh",
+            "==",
+        ),
+        (
+            "tile-peak-bf16-9-pflops|tile-peak-9-pflops-hc34",
+            n_tile * d1_bf16,
+            "flop/s",
+            "25 x D1 BF16 peak",
+            "==",
+        ),
         ("tile-sram-11-gb", n_tile * d1_sram, "bytes", "25 x D1 SRAM", "=="),
-        ("tile-off-tile-bandwidth-36-tbps|tile-off-tile-36-tbps-hc34",
-         _val(tile_io["edges"]) * _val(tile_io["edge_bandwidth_gbps"]) * 1e9, "bytes/s",
-         "4 edges x 9 TB/s", "=="),
-        ("tile-power-15-kw", n_tile * _val(d1["power"]["tdp_w"]), "W",
-         "25 x 400 W of D1 alone (a claimed tile power must be at least this)", "<="),
+        (
+            "tile-off-tile-bandwidth-36-tbps|tile-off-tile-36-tbps-hc34",
+            _val(tile_io["edges"]) * _val(tile_io["edge_bandwidth_gbps"]) * 1e9,
+            "bytes/s",
+            "4 edges x 9 TB/s",
+            "==",
+        ),
+        (
+            "tile-power-15-kw",
+            n_tile * _val(d1["power"]["tdp_w"]),
+            "W",
+            "25 x 400 W of D1 alone (a claimed tile power must be at least this)",
+            "<=",
+        ),
         ("tray-tiles-6|tray-tiles-6-ai-day-2022", tiles_per_tray, "count", "2 x 3 tiles", "=="),
         ("cabinet-tiles-12", trays_per_cab * tiles_per_tray, "count", "2 trays x 6 tiles", "=="),
         ("dip-edge-4-5-tbps", 5 * dip_ttp, "bytes/s", "5 DIPs per tile edge x 900 GB/s TTP", "=="),
         ("dip-edge-dram-160-gb", 5 * dip_hbm, "bytes", "5 DIPs per tile edge x 32 GB", "=="),
         ("tray-peak-54-pflops", tiles_per_tray * n_tile * d1_bf16, "flop/s", "6 x tile peak", "=="),
         ("cabinet-trays-2|cabinet-trays-2-ai-day-2022", trays_per_cab, "count", "2 trays", "=="),
-        ("cabinet-peak-100-pflops", trays_per_cab * tiles_per_tray * n_tile * d1_bf16, "flop/s",
-         "2 trays x 6 tiles x tile peak", "=="),
+        (
+            "cabinet-peak-100-pflops",
+            trays_per_cab * tiles_per_tray * n_tile * d1_bf16,
+            "flop/s",
+            "2 trays x 6 tiles x tile peak",
+            "==",
+        ),
         ("exapod-tiles-120", tiles_pod, "count", "10 cabinets x 2 trays x 6 tiles", "=="),
         ("exapod-d1-count-3000", d1_pod, "count", "120 tiles x 25 D1", "=="),
         ("exapod-nodes-1062000", d1_pod * n_nodes, "count", "3,000 D1 x 354 nodes", "=="),
-        ("exapod-peak-1-1-eflops|exapod-peak-1-1-eflops-ai-day-2022|exapod-peak-1-eflop-hc34", d1_pod * d1_bf16, "flop/s", "3,000 D1 x D1 BF16 peak", "=="),
-        ("exapod-sram-1-3-tb|exapod-sram-1-3-tb-ai-day-2022", d1_pod * d1_sram, "bytes", "3,000 D1 x D1 SRAM", "=="),
-        ("exapod-hbm-13-tb|exapod-hbm-13-tb-ai-day-2022", cabs * trays_per_cab * dips_per_tray * dip_hbm, "bytes",
-         "10 cabinets x 2 trays x 20 DIPs x 32 GB", "=="),
+        (
+            "exapod-peak-1-1-eflops|exapod-peak-1-1-eflops-ai-day-2022|exapod-peak-1-eflop-hc34",
+            d1_pod * d1_bf16,
+            "flop/s",
+            "3,000 D1 x D1 BF16 peak",
+            "==",
+        ),
+        (
+            "exapod-sram-1-3-tb|exapod-sram-1-3-tb-ai-day-2022",
+            d1_pod * d1_sram,
+            "bytes",
+            "3,000 D1 x D1 SRAM",
+            "==",
+        ),
+        (
+            "exapod-hbm-13-tb|exapod-hbm-13-tb-ai-day-2022",
+            cabs * trays_per_cab * dips_per_tray * dip_hbm,
+            "bytes",
+            "10 cabinets x 2 trays x 20 DIPs x 32 GB",
+            "==",
+        ),
         ("fsd-hw3-npu-36-tops", npu_tops, "flop/s", "96x96 MAC x 2 x 2 GHz", "=="),
-        ("fsd-hw3-sram-2-tbps", socs * npu_sram_bw, "bytes/s",
-         "(256 + 128) B/cycle x 2 GHz per NPU, read side only (facts C39), x 2 NPUs", "=="),
-        ("fsd-hw3-soc-72-tops|fsd-hw3-soc-72-tops-ieee-micro", npus_per_soc * npu_tops, "flop/s", "2 NPUs x 96x96 MAC x 2 x 2 GHz", "=="),
-        ("fsd-hw3-144-tops", socs * npus_per_soc * npu_tops, "flop/s", "2 SoCs x 2 NPUs x 36.86 TOPS", "=="),
-        ("fsd-hw3-72-w", socs * soc_w, "W", "2 SoCs x 36 W chip TDP (board power must be at least this)", "<="),
+        (
+            "fsd-hw3-sram-2-tbps",
+            socs * npu_sram_bw,
+            "bytes/s",
+            "(256 + 128) B/cycle x 2 GHz per NPU, read side only (facts C39), x 2 NPUs",
+            "==",
+        ),
+        (
+            "fsd-hw3-soc-72-tops|fsd-hw3-soc-72-tops-ieee-micro",
+            npus_per_soc * npu_tops,
+            "flop/s",
+            "2 NPUs x 96x96 MAC x 2 x 2 GHz",
+            "==",
+        ),
+        (
+            "fsd-hw3-144-tops",
+            socs * npus_per_soc * npu_tops,
+            "flop/s",
+            "2 SoCs x 2 NPUs x 36.86 TOPS",
+            "==",
+        ),
+        (
+            "fsd-hw3-72-w",
+            socs * soc_w,
+            "W",
+            "2 SoCs x 36 W chip TDP (board power must be at least this)",
+            "<=",
+        ),
         ("gpu-cluster-5760-a100", s34_nodes * gpn, "count", "720 nodes (S34) x 8 A100", "=="),
-        ("gpu-cluster-1-8-eflops", s34_nodes * gpn * a100, "flop/s", "5,760 x 312 TFLOPS FP16 dense", "=="),
+        (
+            "gpu-cluster-1-8-eflops",
+            s34_nodes * gpn * a100,
+            "flop/s",
+            "5,760 x 312 TFLOPS FP16 dense",
+            "==",
+        ),
     ]
     return [
-        {"slug": s.split("|")[0], "aliases": s.split("|")[1:], "computed": v, "unit": u,
-         "formula": fm, "relation": rel}
+        {
+            "slug": s.split("|")[0],
+            "aliases": s.split("|")[1:],
+            "computed": v,
+            "unit": u,
+            "formula": fm,
+            "relation": rel,
+        }
         for s, v, u, fm, rel in f
     ]
 
@@ -175,8 +298,13 @@ def evaluate_consistency(spec: dict[str, Any]) -> dict[str, Any]:
             if fig["unit"] == "count" and unit_key not in UNITS:
                 dim, factor = "count", 1.0  # a label such as "A100 80GB GPUs" counts things
             elif unit_key not in UNITS and source != "spec":
-                row.update({"claimed": None, "verdict": "unit-unknown",
-                            "claimed_as": f"{claim['value']} {claim.get('unit', '')}"})
+                row.update(
+                    {
+                        "claimed": None,
+                        "verdict": "unit-unknown",
+                        "claimed_as": f"{claim['value']} {claim.get('unit', '')}",
+                    }
+                )
                 checks.append(row)
                 continue
             else:
@@ -193,14 +321,20 @@ def evaluate_consistency(spec: dict[str, Any]) -> dict[str, Any]:
                 ok = fig["computed"] <= claimed * (1 + tol)
             else:
                 ok = abs(diff) <= tol
-            row.update({
-                "claimed": claimed, "claimed_as": f"{claim['value']} {claim.get('unit', '')}".strip(),
-                "rel_diff": diff, "verdict": "consistent" if ok else "contradicts",
-            })
+            row.update(
+                {
+                    "claimed": claimed,
+                    "claimed_as": f"{claim['value']} {claim.get('unit', '')}".strip(),
+                    "rel_diff": diff,
+                    "verdict": "consistent" if ok else "contradicts",
+                }
+            )
         checks.append(row)
     for slug, why in UNVERIFIABLE.items():
         if slug in by_slug and (not only or slug in only):
-            checks.append({"slug": slug, "computed": None, "verdict": "unverifiable", "formula": why})
+            checks.append(
+                {"slug": slug, "computed": None, "verdict": "unverifiable", "formula": why}
+            )
     return {
         "kind": "consistency",
         "claims_source": source,

@@ -104,11 +104,11 @@ def _parse_topology(text: str, count: int, fieldname: str) -> tuple[str, tuple[i
         raise SpecError(fieldname, f"unknown topology {topo!r}; use one of {', '.join(TOPOLOGIES)}")
     if topo in ("mesh2d", "torus"):
         if len(parts) > 1:
-            x, _, y = parts[1].partition("x")
-            shape = (int(x), int(y or 1))
+            xs, _, ys = parts[1].partition("x")
+            shape = (int(xs), int(ys or 1))
         else:
-            x = math.isqrt(count)
-            shape = (x, max(1, count // max(x, 1)))
+            side = math.isqrt(count)
+            shape = (side, max(1, count // max(side, 1)))
         if shape[0] * shape[1] != count:
             raise SpecError(fieldname, f"shape {shape} does not hold {count} parts")
         return topo, shape

@@ -28,12 +28,14 @@ def _ops(net: dict[str, Any], key: str) -> list[dict[str, float]]:
         if not isinstance(op, dict):
             raise SpecError(p[:-1], "must be a mapping")
         rep = num(op, "repeat", p, 1, integer=True, minimum=1)
-        out.append({
-            "macs": num(op, "macs", p, minimum=0) * rep,
-            "weight_bytes": num(op, "weight_bytes", p, 0, minimum=0) * rep,
-            "act_bytes": num(op, "act_bytes", p, 0, minimum=0) * rep,
-            "kernels": float(rep),
-        })
+        out.append(
+            {
+                "macs": num(op, "macs", p, minimum=0) * rep,
+                "weight_bytes": num(op, "weight_bytes", p, 0, minimum=0) * rep,
+                "act_bytes": num(op, "act_bytes", p, 0, minimum=0) * rep,
+                "kernels": float(rep),
+            }
+        )
     return out
 
 
@@ -49,13 +51,16 @@ def _npu_time(system: System, ops: list[dict[str, float]], scale: float) -> floa
         t_c = 2.0 * macs / (peak * system.matmul_eff_max)
         act_in_dram = ab > 0.5 * sram.capacity
         t_s = ((wb * resident) + (0 if act_in_dram else ab)) / (sram.bandwidth * sram.efficiency)
-        t_d = ((wb * (1 - resident)) + (ab if act_in_dram else 0)) / (dram.bandwidth * dram.efficiency)
+        t_d = ((wb * (1 - resident)) + (ab if act_in_dram else 0)) / (
+            dram.bandwidth * dram.efficiency
+        )
         t += max(t_c, t_s, t_d) + o["kernels"] * system.matmul_overhead_s
     return t
 
 
-def _plan(system: System, mode: str, cams: int, bb: list, heads: list, feat: float,
-          scale: float) -> dict[str, float]:
+def _plan(
+    system: System, mode: str, cams: int, bb: list, heads: list, feat: float, scale: float
+) -> dict[str, float]:
     npus_per_soc = int(system.levels[0].size) if system.levels else 1
     socs = int(system.levels[1].size) if len(system.levels) > 1 else 1
     t_bb = _npu_time(system, bb, scale)
@@ -66,7 +71,9 @@ def _plan(system: System, mode: str, cams: int, bb: list, heads: list, feat: flo
         npus = npus_per_soc
         cams_per_npu = math.ceil(cams / npus)
         # Features of the other NPU's cameras pass through shared DRAM before the heads.
-        t_x = (cams - cams_per_npu) * feat / (soc_link.bandwidth * soc_link.efficiency) + soc_link.latency
+        t_x = (cams - cams_per_npu) * feat / (
+            soc_link.bandwidth * soc_link.efficiency
+        ) + soc_link.latency
         link_busy = 0.0
     else:
         npus = npus_per_soc * socs
@@ -79,8 +86,14 @@ def _plan(system: System, mode: str, cams: int, bb: list, heads: list, feat: flo
     busy = cams_per_npu * t_bb + t_heads / npus
     latency = cams_per_npu * t_bb + t_x + t_heads / npus
     fps = 1.0 / max(busy, link_busy) if max(busy, link_busy) > 0 else math.inf
-    return {"latency": latency, "max_fps": fps, "npus": npus, "t_bb": t_bb, "t_heads": t_heads,
-            "link_s": t_x}
+    return {
+        "latency": latency,
+        "max_fps": fps,
+        "npus": npus,
+        "t_bb": t_bb,
+        "t_heads": t_heads,
+        "link_s": t_x,
+    }
 
 
 def evaluate_inference(spec: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +140,8 @@ def evaluate_inference(spec: dict[str, Any]) -> dict[str, Any]:
         "single_soc_max_fps": single["max_fps"],
         "redundancy_kept": mode == "redundant" and meets,
         "redundancy_note": (
-            "each SoC runs the whole network; the plans can be compared" if mode == "redundant"
+            "each SoC runs the whole network; the plans can be compared"
+            if mode == "redundant"
             else "the network spans both SoCs; losing either SoC stops it"
         ),
         "max_macs_per_frame_at_target": lo * macs_frame,

@@ -36,29 +36,49 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
         for i, t in enumerate(tiers):
             if t not in names:
                 raise SpecError(f"tiers[{i}]", f"unknown tier {t!r}; {system.id} has {names}")
-        system = dataclasses.replace(system, tiers=tuple(t for t in system.tiers if t.name in tiers))
+        system = dataclasses.replace(
+            system, tiers=tuple(t for t in system.tiers if t.name in tiers)
+        )
     m = section(spec, "model")
     s = section(spec, "search")
     head_dim = num(m, "head_dim", "model.", 64, integer=True, minimum=1)
     hidden = np.array(_int_list(s, "hidden", "search."), dtype=float)
     layers = np.array(_int_list(s, "layers", "search."), dtype=float)
     if np.any(hidden % head_dim):
-        raise SpecError("search.hidden", f"every hidden size must be a multiple of head_dim {head_dim}")
+        raise SpecError(
+            "search.hidden", f"every hidden size must be a multiple of head_dim {head_dim}"
+        )
     H, L = np.meshgrid(hidden, layers, indexing="ij")
     H, L = H.ravel(), L.ravel()
     model = {
-        "layers": L, "hidden": H, "heads": H / head_dim, "kv_heads": H / head_dim,
-        "ffn_hidden": 4 * H, "seq_len": num(m, "seq_len", "model.", integer=True, minimum=1),
+        "layers": L,
+        "hidden": H,
+        "heads": H / head_dim,
+        "kv_heads": H / head_dim,
+        "ffn_hidden": 4 * H,
+        "seq_len": num(m, "seq_len", "model.", integer=True, minimum=1),
         "vocab": num(m, "vocab", "model.", 50257, integer=True, minimum=1),
-        "gated": False, "flash": m.get("attention") == "flash",
+        "gated": False,
+        "flash": m.get("attention") == "flash",
     }
     bat = section(spec, "batch")
     micro = num(bat, "micro", "batch.", 1, integer=True, minimum=1)
     glob = num(bat, "global", "batch.", micro, integer=True, minimum=micro)
     precision = choice(spec, "precision", "", PRECISIONS, "bf16")
     rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "full")
-    lay = {"tp": 1, "pp": 1, "dp": 1, "micro": micro, "global": glob, "interleave": 1,
-           "recompute": RECOMPUTE[rc], "sp": 0, "zero": 0, "dp_overlap": 0, "tp_overlap": 0.0}
+    lay = {
+        "tp": 1,
+        "pp": 1,
+        "dp": 1,
+        "micro": micro,
+        "global": glob,
+        "interleave": 1,
+        "recompute": RECOMPUTE[rc],
+        "sp": 0,
+        "zero": 0,
+        "dp_overlap": 0,
+        "tp_overlap": 0.0,
+    }
     r = core(system, model, lay, precision)
     params = np.broadcast_to(model_params(model), H.shape)
     fits = np.broadcast_to(r["fits"], H.shape)
@@ -73,7 +93,9 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
     def row(i: int) -> dict[str, Any]:
         cap = sum(t.capacity for t in system.tiers)
         return {
-            "parameters_m": float(params[i]) / 1e6, "layers": int(L[i]), "hidden": int(H[i]),
+            "parameters_m": float(params[i]) / 1e6,
+            "layers": int(L[i]),
+            "hidden": int(H[i]),
             "heads": int(H[i] // head_dim),
             "memory_mb": float(np.broadcast_to(r["total_bytes"], H.shape)[i]) / 1e6,
             "capacity_mb": cap / 1e6,
@@ -81,6 +103,7 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
             "tokens_per_s": glob * model["seq_len"] / float(it[i]),
             "mfu": float(mf[i]) / float(it[i]) / peak,
         }
+
     best = row(int(order[0]))
     return {
         "kind": "llm-max-model",
@@ -111,9 +134,19 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
         raise SpecError("batch.micro", f"must divide per_chip_global {per_chip}")
     precision = choice(spec, "precision", "", PRECISIONS, "bf16")
     rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "full")
-    lay = {"tp": 1, "pp": 1, "dp": chips, "micro": micro, "global": per_chip * chips,
-           "interleave": 1, "recompute": RECOMPUTE[rc], "sp": 0, "zero": 0, "dp_overlap": 0,
-           "tp_overlap": 0.0}
+    lay = {
+        "tp": 1,
+        "pp": 1,
+        "dp": chips,
+        "micro": micro,
+        "global": per_chip * chips,
+        "interleave": 1,
+        "recompute": RECOMPUTE[rc],
+        "sp": 0,
+        "zero": 0,
+        "dp_overlap": 0,
+        "tp_overlap": 0.0,
+    }
     r = core(system, model, lay, precision)
     it = np.broadcast_to(r["iteration_time_s"], chips.shape)
     fits = np.broadcast_to(r["fits"], chips.shape)
@@ -121,8 +154,14 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
     base = thr[0] / chips[0]
     dp_s = np.broadcast_to(r["dp_comm_s"], chips.shape)
     points = [
-        {"chips": int(n), "tokens_per_s": float(t), "efficiency": float(t / (n * base)),
-         "iteration_time_s": float(s), "dp_comm_s": float(d), "fits": bool(f)}
+        {
+            "chips": int(n),
+            "tokens_per_s": float(t),
+            "efficiency": float(t / (n * base)),
+            "iteration_time_s": float(s),
+            "dp_comm_s": float(d),
+            "fits": bool(f),
+        }
         for n, t, s, d, f in zip(chips, thr, it, dp_s, fits, strict=True)
     ]
     return {

@@ -15,15 +15,28 @@ from app.sim.hardware import System, resolve
 from app.sim.spec import choice, num, section
 from app.sim.training import PRECISIONS, RECOMPUTE, core, parse_model, summarize
 
-LAYOUT_KEYS = ("tp", "pp", "dp", "micro", "global", "interleave", "recompute", "sp", "zero",
-               "dp_overlap", "tp_overlap")
+LAYOUT_KEYS = (
+    "tp",
+    "pp",
+    "dp",
+    "micro",
+    "global",
+    "interleave",
+    "recompute",
+    "sp",
+    "zero",
+    "dp_overlap",
+    "tp_overlap",
+)
 
 
 def _divisors(n: int, limit: int) -> list[int]:
     return [d for d in range(1, min(n, limit) + 1) if n % d == 0]
 
 
-def candidates(spec: dict[str, Any], model: dict[str, Any], system: System) -> dict[str, np.ndarray]:
+def candidates(
+    spec: dict[str, Any], model: dict[str, Any], system: System
+) -> dict[str, np.ndarray]:
     """Enumerate the valid layouts of a sweep spec as parallel numpy arrays."""
     sw = section(spec, "sweep")
     bat = section(spec, "batch")
@@ -53,7 +66,11 @@ def candidates(spec: dict[str, Any], model: dict[str, Any], system: System) -> d
     # A tensor-parallel group must not straddle switch-connected nodes (GPU servers); a 2-D
     # mesh can hold any sub-rectangle, so meshes are left unconstrained.
     lv0 = system.levels[0] if system.levels else None
-    node = int(lv0.size) if lv0 is not None and lv0.topology == "switch" and math.isfinite(lv0.size) else 0
+    node = (
+        int(lv0.size)
+        if lv0 is not None and lv0.topology == "switch" and math.isfinite(lv0.size)
+        else 0
+    )
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
@@ -80,20 +97,25 @@ def candidates(spec: dict[str, Any], model: dict[str, Any], system: System) -> d
             for rc, z in itertools.product(rcs, zeros):
                 if z and dp == 1:
                     continue
-                rows.append((tp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0))
+                rows.append(
+                    (tp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0)
+                )
     if not rows:
         raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
     arr = np.array(rows, dtype=float)
     return {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
 
 
-def eval_chunk(system: System, model: dict[str, Any], lay: dict[str, np.ndarray],
-               precision: str) -> dict[str, np.ndarray]:
+def eval_chunk(
+    system: System, model: dict[str, Any], lay: dict[str, np.ndarray], precision: str
+) -> dict[str, np.ndarray]:
     """Evaluate one chunk of layouts; returns the arrays a ranking needs (picklable)."""
     r = core(system, model, lay, precision)
     shape = np.broadcast(r["iteration_time_s"], lay["tp"]).shape
-    return {k: np.broadcast_to(np.asarray(r[k], dtype=float), shape).copy()
-            for k in ("iteration_time_s", "fits", "model_flops", "n_acc")}
+    return {
+        k: np.broadcast_to(np.asarray(r[k], dtype=float), shape).copy()
+        for k in ("iteration_time_s", "fits", "model_flops", "n_acc")
+    }
 
 
 def _split(lay: dict[str, np.ndarray], chunks: int) -> list[dict[str, np.ndarray]]:
@@ -101,9 +123,13 @@ def _split(lay: dict[str, np.ndarray], chunks: int) -> list[dict[str, np.ndarray
     return [{k: v[i] for k, v in lay.items()} for i in idx if len(i)]
 
 
-def run_sweep(spec: dict[str, Any], scheduler: str | None = None, top: int = 10,
-              progress: Callable[[int, int], None] | None = None,
-              chunk_size: int = 20000) -> dict[str, Any]:
+def run_sweep(
+    spec: dict[str, Any],
+    scheduler: str | None = None,
+    top: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = 20000,
+) -> dict[str, Any]:
     """Search the valid layouts; return the ``top`` fastest that fit in memory."""
     t_start = time.perf_counter()
     system = resolve(spec.get("hardware"))
@@ -145,22 +171,28 @@ def run_sweep(spec: dict[str, Any], scheduler: str | None = None, top: int = 10,
     }
 
 
-def _dask_eval(scheduler: str, system: System, model: dict[str, Any], lay: dict[str, np.ndarray],
-               precision: str, chunks: int,
-               progress: Callable[[int, int], None] | None) -> list[dict[str, np.ndarray]]:
-    from distributed import Client, as_completed
+def _dask_eval(
+    scheduler: str,
+    system: System,
+    model: dict[str, Any],
+    lay: dict[str, np.ndarray],
+    precision: str,
+    chunks: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[dict[str, np.ndarray]]:
+    from distributed import Client
 
     pieces = _split(lay, chunks)
     client = Client(scheduler, set_as_default=False)
     try:
         sys_f = client.scatter(system, broadcast=True)
         futs = [client.submit(eval_chunk, sys_f, model, p, precision, pure=True) for p in pieces]
-        pos = {f.key: i for i, f in enumerate(futs)}
-        out: list[dict[str, np.ndarray] | None] = [None] * len(futs)
-        for done, fut in enumerate(as_completed(futs), start=1):
-            out[pos[fut.key]] = fut.result()
+        out: list[dict[str, np.ndarray]] = []
+        # Gather in submission order so the merged ranking is identical to the local one.
+        for done, fut in enumerate(futs, start=1):
+            out.append(client.gather(fut))
             if progress:
                 progress(done, len(futs))
-        return [o for o in out if o is not None]
+        return out
     finally:
         client.close()

@@ -251,7 +251,7 @@ def core(
     iteration = pipe + dp_comm + t_opt
 
     # ---- FLOPs ----
-    f_layer = layer_fwd_flops(1.0, s, h, a, kv, f, gated)  # per sequence
+    f_layer = layer_fwd_flops(_a(1.0), s, h, a, kv, f, gated)  # per sequence
     f_logit = 2 * s * h * V
     model_flops = gb * 3 * (L * f_layer + f_logit)
     rc_flops = np.where(rc == 2, L * f_layer, np.where(rc == 1, L * 4 * s * s * h, 0.0))
@@ -448,7 +448,8 @@ def summarize(
         "sustained_pflops": model_tf * n / 1e3,
         "peak_pflops": peak * n / 1e15,
         "system_accelerators": None if not np.isfinite(system.n_accel) else int(system.n_accel),
-        "system_peak_pflops": None if not np.isfinite(system.n_accel)
+        "system_peak_pflops": None
+        if not np.isfinite(system.n_accel)
         else peak * system.n_accel / 1e15,
         "memory_per_accelerator_gb": {
             "weights": g("weights_bytes") / 1e9,
@@ -473,8 +474,9 @@ def _layout(lay: dict[str, Any], i: int) -> dict[str, Any]:
         arr = np.asarray(lay[k]).reshape(-1)
         return float(arr[i] if arr.size > 1 else arr[0])
 
-    out: dict[str, Any] = {k: int(pick(k)) for k in ("tp", "pp", "dp", "interleave", "zero",
-                                                      "micro", "global")}
+    out: dict[str, Any] = {
+        k: int(pick(k)) for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
+    }
     out["sequence_parallel"] = bool(pick("sp"))
     out["recompute"] = _RC_NAMES[int(pick("recompute"))]
     out["dp_overlap"] = bool(pick("dp_overlap"))
