@@ -1,9 +1,12 @@
 """Plug the operations part into the app (called by `app.main.create_app`)."""
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.types import ASGIApp
 
 from app.core.db import get_engine
 from app.ops.health import router as health_router
@@ -35,5 +38,20 @@ def install(app: FastAPI) -> None:
     def metrics() -> Response:
         return Response(render(app_registry, database_registry), media_type=CONTENT_TYPE_LATEST)
 
-    # Added last, so it is the outermost of these: the id is bound before anything logs.
-    app.add_middleware(RequestIdMiddleware)
+    _wrap_outermost(app, RequestIdMiddleware)
+
+
+def _wrap_outermost(app: FastAPI, middleware: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Put `middleware` outside Starlette's whole stack, whatever other parts add later.
+
+    Parts installed after this one may add `BaseHTTPMiddleware`s, which send the response from
+    another task; wrapping the built stack keeps the request id bound for every log line of the
+    request (Uvicorn's access line and the 500 traceback included) and echoed on every
+    response, 500s too.
+    """
+    build_stack = app.build_middleware_stack
+
+    def build_with_middleware() -> ASGIApp:
+        return middleware(build_stack())
+
+    setattr(app, "build_middleware_stack", build_with_middleware)  # noqa: B010

@@ -69,3 +69,22 @@ def test_real_app_echoes_on_api_errors_too(client: TestClient) -> None:
     ok = client.get("/api/v1/capabilities", headers={"X-Request-ID": "r-2"})
     assert ok.headers["x-request-id"] == "r-2"
     assert ok.headers.get_list("x-request-id") == ["r-2"]
+
+
+def test_unhandled_errors_still_carry_the_id() -> None:
+    app = make_ops_app()
+
+    @app.get("/explode")
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    @app.middleware("http")
+    async def later_base_http_middleware(request, call_next):  # type: ignore[no-untyped-def]
+        return await call_next(request)
+
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/explode", headers={"X-Request-ID": "err-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "err-1"
+    ok = client.get("/healthz", headers={"X-Request-ID": "ok-1"})
+    assert ok.headers.get_list("x-request-id") == ["ok-1"]
