@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests drive workers explicitly; a live-server test that wants one sets this for its server.
+os.environ.setdefault("LEDGER_INPROCESS_WORKER", "false")
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
 

@@ -61,11 +61,15 @@ def _fresh_url(backend: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_export_import_export_is_byte_identical(backend: str, tmp_path: Path) -> None:
-    source = _fresh_url(backend, tmp_path / "a") if backend == "postgres" else (
-        f"sqlite:///{tmp_path / 'source.db'}"
+    source = (
+        _fresh_url(backend, tmp_path / "a")
+        if backend == "postgres"
+        else (f"sqlite:///{tmp_path / 'source.db'}")
     )
-    target = _fresh_url(backend, tmp_path) if backend == "postgres" else (
-        f"sqlite:///{tmp_path / 'target.db'}"
+    target = (
+        _fresh_url(backend, tmp_path)
+        if backend == "postgres"
+        else (f"sqlite:///{tmp_path / 'target.db'}")
     )
     try:
         migrate_and_seed(source)

@@ -30,11 +30,10 @@ def scenarios() -> list[dict[str, Any]]:
 
 
 def scenario(scenario_id: str) -> dict[str, Any]:
-    """Return one scenario or raise 404."""
-    for item in scenarios():
-        if item["id"] == scenario_id:
-            return item
-    raise not_found("scenario", scenario_id)
+    """Return one scenario with its spec, or raise 404."""
+    if scenario_id not in {item["id"] for item in scenarios()}:
+        raise not_found("scenario", scenario_id)
+    return sim.load_scenario(scenario_id)
 
 
 @lru_cache
@@ -184,9 +183,26 @@ def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
 
 
 def comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the claim comparisons a simulator result carries."""
-    found = result.get("comparisons") or result.get("claims") or []
-    return [c for c in found if isinstance(c, dict)]
+    """Return the claim comparisons a simulator result carries, in one shape.
+
+    Each is {claim, claimed, simulated, unit, verdict, note}; consistency checks that had no
+    claim to compare are left out.
+    """
+    out = [c for c in result.get("comparisons") or [] if isinstance(c, dict) and c.get("claim")]
+    for check in result.get("checks") or []:
+        if not isinstance(check, dict) or check.get("verdict") not in ("consistent", "contradicts"):
+            continue
+        out.append(
+            {
+                "claim": check.get("slug"),
+                "claimed": check.get("claimed"),
+                "simulated": check.get("computed"),
+                "unit": check.get("unit", ""),
+                "verdict": check["verdict"],
+                "note": check.get("formula", ""),
+            }
+        )
+    return out
 
 
 def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:

@@ -142,7 +142,10 @@ class Worker:
 def execute_spec(spec: dict[str, Any], progress: Any) -> dict[str, Any]:
     """Evaluate one spec, or a sweep when the spec asks for one, reporting progress."""
     if spec.get("sweep"):
-        return sim.sweep(spec, progress=progress)
+        return sim.sweep(
+            spec,
+            progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total} layouts"),
+        )
     return sim.evaluate(spec)
 
 

@@ -3,8 +3,15 @@
 from fastapi.testclient import TestClient
 
 REQUIRED = {
-    "dojo-d1", "dojo-training-node", "dojo-training-tile", "dojo-system-tray", "dojo-cabinet",
-    "dojo-exapod", "dojo-interface-processor", "fsd-computer-hw3", "tesla-gpu-cluster",
+    "dojo-d1",
+    "dojo-training-node",
+    "dojo-training-tile",
+    "dojo-system-tray",
+    "dojo-cabinet",
+    "dojo-exapod",
+    "dojo-interface-processor",
+    "fsd-computer-hw3",
+    "tesla-gpu-cluster",
 }
 
 
@@ -22,7 +29,11 @@ def test_lists_every_required_capability_with_assessment(client: TestClient) -> 
     for cap in body["items"]:
         assessment = cap["assessment"]
         assert assessment["status"] in {
-            "not_assessed", "aspirational", "built", "tested", "benchmarked",
+            "not_assessed",
+            "aspirational",
+            "built",
+            "tested",
+            "benchmarked",
         }
         assert isinstance(assessment["gap"], int)
 
@@ -90,7 +101,8 @@ def test_status_update_with_if_match_is_logged_and_stale_is_rejected(
 def test_override_needs_a_reason(client: TestClient, write_token: str) -> None:
     etag = client.get("/api/v1/capabilities/dojo-d1").headers["etag"]
     response = client.post(
-        "/api/v1/capabilities/dojo-d1/status", json={"status": "tested"},
+        "/api/v1/capabilities/dojo-d1/status",
+        json={"status": "tested"},
         headers=auth(write_token, etag),
     )
     assert response.status_code == 422
@@ -108,9 +120,15 @@ def _new_capability(client: TestClient, token: str, slug: str, parent: str | Non
 
 def _evidence(client: TestClient, token: str, capability: str, **fields: object):  # type: ignore[no-untyped-def]
     body = {
-        "title": "A photo of the part", "kind": "photo", "provenance": "vendor_demo",
-        "grade": "S", "date": "2022-09-30", "stance": "supports", "level": "built",
-        "capability": capability, "url": "https://example.org/photo",
+        "title": "A photo of the part",
+        "kind": "photo",
+        "provenance": "vendor_demo",
+        "grade": "S",
+        "date": "2022-09-30",
+        "stance": "supports",
+        "level": "built",
+        "capability": capability,
+        "url": "https://example.org/photo",
     }
     body.update(fields)
     return client.post("/api/v1/evidence", json=body, headers=auth(token))
@@ -137,8 +155,13 @@ def test_simulation_and_forum_evidence_never_raise_status(
 ) -> None:
     _new_capability(client, write_token, "test-chip")
     sim = _evidence(
-        client, write_token, "test-chip", kind="simulation_run", provenance="simulation",
-        level="benchmarked", grade="D",
+        client,
+        write_token,
+        "test-chip",
+        kind="simulation_run",
+        provenance="simulation",
+        level="benchmarked",
+        grade="D",
     )
     assert sim.status_code == 201
     forum = _evidence(client, write_token, "test-chip", grade="F", title="Forum says it works")
@@ -173,8 +196,13 @@ def test_benchmark_is_labelled_vendor_reported_or_independent(
     assert assessment["status"] == "benchmarked"
     assert assessment["qualifier"] == "vendor-reported"
     _evidence(
-        client, write_token, "test-chip", kind="benchmark_result", level="benchmarked",
-        provenance="independent_measurement", title="MLPerf-style run",
+        client,
+        write_token,
+        "test-chip",
+        kind="benchmark_result",
+        level="benchmarked",
+        provenance="independent_measurement",
+        title="MLPerf-style run",
     )
     assessment = client.get("/api/v1/capabilities/test-chip").json()["assessment"]
     assert assessment["qualifier"] == "independent"
@@ -183,7 +211,8 @@ def test_benchmark_is_labelled_vendor_reported_or_independent(
 def test_parent_cannot_become_its_own_descendant(client: TestClient, write_token: str) -> None:
     etag = client.get("/api/v1/capabilities/dojo-exapod").headers["etag"]
     response = client.patch(
-        "/api/v1/capabilities/dojo-exapod", json={"parent": "dojo-d1"},
+        "/api/v1/capabilities/dojo-exapod",
+        json={"parent": "dojo-d1"},
         headers=auth(write_token, etag),
     )
     assert response.status_code == 422

@@ -34,8 +34,12 @@ def test_pagination_is_stable_under_inserts(client: TestClient, write_token: str
     response = client.post(
         "/api/v1/claims",
         json={
-            "slug": "aaa-inserted-first", "capability": "dojo-d1", "event": "ai-day-2021",
-            "text": "Inserted while paging", "implied_status": "built", "stated_on": "2021-08-19",
+            "slug": "aaa-inserted-first",
+            "capability": "dojo-d1",
+            "event": "ai-day-2021",
+            "text": "Inserted while paging",
+            "implied_status": "built",
+            "stated_on": "2021-08-19",
             "grade": "S",
         },
         headers=auth(write_token),
@@ -68,9 +72,14 @@ def test_overdue_claim_has_days_since_deadline(client: TestClient, write_token: 
     response = client.post(
         "/api/v1/claims",
         json={
-            "slug": "test-deadline", "capability": "dojo-exapod", "event": "ai-day-2022",
-            "text": "Shipping next quarter", "implied_status": "built", "stated_on": "2022-09-30",
-            "grade": "S", "deadline": "2023-03-31",
+            "slug": "test-deadline",
+            "capability": "dojo-exapod",
+            "event": "ai-day-2022",
+            "text": "Shipping next quarter",
+            "implied_status": "built",
+            "stated_on": "2022-09-30",
+            "grade": "S",
+            "deadline": "2023-03-31",
         },
         headers=auth(write_token),
     )
@@ -86,13 +95,15 @@ def test_claim_update_needs_fresh_if_match(client: TestClient, write_token: str)
     got = client.get("/api/v1/claims/d1-peak-bf16-362-tflops")
     etag = got.headers["etag"]
     ok = client.patch(
-        "/api/v1/claims/d1-peak-bf16-362-tflops", json={"video_offset_s": 3600},
+        "/api/v1/claims/d1-peak-bf16-362-tflops",
+        json={"video_offset_s": 3600},
         headers=auth(write_token, etag),
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["video_offset_s"] == 3600
     stale = client.patch(
-        "/api/v1/claims/d1-peak-bf16-362-tflops", json={"video_offset_s": 1},
+        "/api/v1/claims/d1-peak-bf16-362-tflops",
+        json={"video_offset_s": 1},
         headers=auth(write_token, etag),
     )
     assert stale.status_code == 412
@@ -101,21 +112,42 @@ def test_claim_update_needs_fresh_if_match(client: TestClient, write_token: str)
 
 def test_malformed_input_gets_problem_json(client: TestClient, write_token: str) -> None:
     cases = [
-        client.post("/api/v1/evidence", content=b"{not json", headers={
-            **auth(write_token), "content-type": "application/json"}),
+        client.post(
+            "/api/v1/evidence",
+            content=b"{not json",
+            headers={**auth(write_token), "content-type": "application/json"},
+        ),
         client.post("/api/v1/evidence", json={"title": "x"}, headers=auth(write_token)),
         client.post("/api/v1/evidence", json=[1, 2], headers=auth(write_token)),
         client.get("/api/v1/claims?cursor=garbage"),
         client.get("/api/v1/claims?limit=0"),
         client.get("/api/v1/evidence/notanumber"),
-        client.post("/api/v1/claims", json={
-            "slug": "Bad Slug", "capability": "dojo-d1", "event": "ai-day-2021", "text": "abc",
-            "implied_status": "built", "stated_on": "2021-08-19", "grade": "S"},
-            headers=auth(write_token)),
-        client.post("/api/v1/claims", json={
-            "slug": "ok-slug", "capability": "no-such-cap", "event": "ai-day-2021", "text": "abc",
-            "implied_status": "built", "stated_on": "2021-08-19", "grade": "S"},
-            headers=auth(write_token)),
+        client.post(
+            "/api/v1/claims",
+            json={
+                "slug": "Bad Slug",
+                "capability": "dojo-d1",
+                "event": "ai-day-2021",
+                "text": "abc",
+                "implied_status": "built",
+                "stated_on": "2021-08-19",
+                "grade": "S",
+            },
+            headers=auth(write_token),
+        ),
+        client.post(
+            "/api/v1/claims",
+            json={
+                "slug": "ok-slug",
+                "capability": "no-such-cap",
+                "event": "ai-day-2021",
+                "text": "abc",
+                "implied_status": "built",
+                "stated_on": "2021-08-19",
+                "grade": "S",
+            },
+            headers=auth(write_token),
+        ),
     ]
     for response in cases:
         assert 400 <= response.status_code < 500, response.text
@@ -126,8 +158,15 @@ def test_malformed_input_gets_problem_json(client: TestClient, write_token: str)
 def test_supporting_evidence_needs_a_level(client: TestClient, write_token: str) -> None:
     response = client.post(
         "/api/v1/evidence",
-        json={"title": "x", "kind": "photo", "provenance": "vendor_demo", "grade": "S",
-              "date": "2022-01-01", "stance": "supports", "capability": "dojo-d1"},
+        json={
+            "title": "x",
+            "kind": "photo",
+            "provenance": "vendor_demo",
+            "grade": "S",
+            "date": "2022-01-01",
+            "stance": "supports",
+            "capability": "dojo-d1",
+        },
         headers=auth(write_token),
     )
     assert response.status_code == 422
@@ -139,5 +178,9 @@ def test_events_and_levels(client: TestClient) -> None:
     assert {"ai-day-2021", "ai-day-2022"} <= {e["slug"] for e in events}
     levels = client.get("/api/v1/status-levels").json()
     assert [lv["code"] for lv in levels] == [
-        "not_assessed", "aspirational", "built", "tested", "benchmarked",
+        "not_assessed",
+        "aspirational",
+        "built",
+        "tested",
+        "benchmarked",
     ]

@@ -18,9 +18,13 @@ def write_headers(write_token: str) -> dict[str, str]:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @schema.parametrize()
 @settings(
-    max_examples=25, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.filter_too_much],
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_api_conforms(case: schemathesis.Case, db_url: str, write_headers: dict[str, str]) -> None:
     # The app resolves its engine per request, so it follows this test's fresh database.

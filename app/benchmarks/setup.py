@@ -1,0 +1,36 @@
+"""Plug the benchmark runs into the app: routes, exports, and the in-process worker."""
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.benchmarks.models import BenchmarkRun
+from app.benchmarks.routes import router
+from app.benchmarks.worker import Worker
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.exports.service import register_table
+
+
+def install(app: FastAPI) -> None:
+    """Add the runs API; start a worker thread unless runs go to `ledger worker`."""
+    app.include_router(router)
+    register_table("benchmark_runs", BenchmarkRun)
+    if not get_settings().inprocess_worker:
+        return
+    outer = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(get_engine())
+        thread = threading.Thread(target=worker.run_forever, name="ledger-worker", daemon=True)
+        thread.start()
+        the_app.state.worker = worker
+        async with outer(the_app) as state:
+            yield state
+        worker.stop()
+        thread.join(timeout=10)
+
+    app.router.lifespan_context = lifespan
