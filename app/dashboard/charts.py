@@ -152,22 +152,31 @@ def global_timeline(
 def claimed_vs_simulated(
     claims: Sequence[ClaimPublic], simulated: dict[str, dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """Simulated value as a percentage of each claimed figure (100 % = the claim holds)."""
+    """Latest simulated value of each claim of a capability, as a percentage of the claim."""
+    slugs = {c.slug for c in claims}
+    return claimed_vs_simulated_comparisons(
+        [{**result, "claim": slug} for slug, result in simulated.items() if slug in slugs]
+    )
+
+
+def claimed_vs_simulated_comparisons(
+    comparisons: Sequence[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Chart data from a run's claim comparisons ({claim, claimed, simulated, unit, verdict})."""
     bars = []
-    for claim in claims:
-        result = simulated.get(claim.slug)
-        if not claim.figure or not result or not claim.figure.value:
+    for item in comparisons:
+        claimed, simulated = item.get("claimed"), item.get("simulated")
+        if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
             continue
-        value = result.get("simulated_value", result.get("value"))
-        if not isinstance(value, int | float):
+        if not claimed:
             continue
         bars.append(
             {
-                "label": _short(claim.figure.metric.replace("_", " ") + f" ({claim.slug})", 60),
-                "claimed": claim.figure.value,
-                "simulated": value,
-                "unit": claim.figure.unit,
-                "percent": round(100 * value / claim.figure.value, 1),
+                "label": _short(str(item.get("claim", "?")), 48),
+                "claimed": claimed,
+                "simulated": simulated,
+                "unit": item.get("unit", ""),
+                "percent": round(100 * simulated / claimed, 1),
             }
         )
     if not bars:

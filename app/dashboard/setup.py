@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.core.errors import ProblemError
-from app.dashboard import auth, edit, feeds, views
+from app.dashboard import auth, edit, feeds, runs, views
 from app.dashboard.templating import PROJECT_ROOT, render
 
 # Scripts only from this origin: no inline scripts, no eval. Chart data travels in
@@ -29,7 +29,7 @@ def install(app: FastAPI) -> None:
     static_dir = PROJECT_ROOT / "static"
     static_dir.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
-    for router in (views.router, edit.router, auth.router, feeds.router):
+    for router in (views.router, edit.router, runs.router, auth.router, feeds.router):
         app.include_router(router)
 
     @app.middleware("http")

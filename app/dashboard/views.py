@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
 
 from app.auth.models import ApiToken
@@ -283,7 +283,7 @@ def timeline_page(request: Request, session: SessionDep):
     cap_names = {c.slug: c.name for c in capabilities}
     entries = _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names)
     context = {
-        "chart": charts.global_timeline(
+        "timeline_chart": charts.global_timeline(
             capabilities, claims, evidence, changes, event_names, snap.day
         ),
         "entries": entries,
@@ -347,3 +347,24 @@ def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) 
             )
     entries.sort(key=lambda e: e["date"], reverse=True)
     return entries
+
+
+# ---- Favicon ------------------------------------------------------------------------------
+
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#11161d"/>'
+    '<rect x="3" y="10" width="2" height="3" fill="#7c3aed"/>'
+    '<rect x="6" y="7" width="2" height="6" fill="#2563eb"/>'
+    '<rect x="9" y="5" width="2" height="8" fill="#0f766e"/>'
+    '<rect x="12" y="3" width="2" height="10" fill="#fbbf24"/></svg>'
+)
+
+
+@router.get("/favicon.svg")
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Serve the site icon."""
+    return Response(
+        FAVICON_SVG, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )

@@ -1,0 +1,321 @@
+"""Benchmark run pages: list, start, and watch a run until its result is in."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlmodel import Session
+
+from app.core.db import get_session
+from app.core.errors import ProblemError
+from app.dashboard import auth, charts, queries
+from app.dashboard.auth import viewer
+from app.dashboard.templating import is_fragment_request, render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
+SessionDep = Annotated[Session, Depends(get_session)]
+FINISHED = {"succeeded", "failed", "cancelled"}
+
+
+def _service():  # type: ignore[no-untyped-def]
+    service = queries.benchmarks()
+    if service is None:
+        raise ProblemError(404, "Not found", "Benchmark runs are not installed in this build.")
+    return service
+
+
+# Headline figures worth showing when a result carries them: key, label, format.
+HEADLINES: list[tuple[str, str, str]] = [
+    ("bottleneck", "Bottleneck", "text"),
+    ("bound", "Bound by", "text"),
+    ("fits", "Fits in memory", "bool"),
+    ("meets_target", "Meets the target", "bool"),
+    ("sustained_pflops", "Sustained PFLOP/s", "num"),
+    ("peak_pflops", "Peak PFLOP/s (chips used)", "num"),
+    ("system_peak_pflops", "System peak PFLOP/s", "num"),
+    ("mfu", "Model FLOPs utilisation", "pct"),
+    ("utilisation", "Utilisation", "pct"),
+    ("iteration_time_s", "Iteration time (s)", "num"),
+    ("tokens_per_s", "Tokens per second", "num"),
+    ("num_accelerators", "Accelerators used", "num"),
+    ("parameters_b", "Parameters (billions)", "num"),
+    ("parameters_m", "Parameters (millions)", "num"),
+    ("achieved_tflops", "Achieved TFLOP/s", "num"),
+    ("time_s", "Time (s)", "num"),
+    ("frame_latency_ms", "Frame latency (ms)", "num"),
+    ("max_fps", "Max frames per second", "num"),
+    ("target_fps", "Target frames per second", "num"),
+    ("headroom", "Headroom (x)", "num"),
+    ("redundancy_kept", "Redundancy kept", "bool"),
+    ("power_kw", "Power (kW)", "num"),
+]
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if kind == "bool":
+        return "yes" if value else "no"
+    if kind == "pct" and isinstance(value, int | float):
+        return f"{100 * value:.1f} %"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value).replace("_", " ")
+
+
+def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pick the headline figures and chart data out of a simulator result of any kind."""
+    if not result:
+        return {}
+    headlines = [
+        {"label": label, "value": _fmt(result[key], kind)}
+        for key, label, kind in HEADLINES
+        if key in result and result[key] is not None and not isinstance(result[key], dict | list)
+    ]
+    view: dict[str, Any] = {"headlines": headlines, "charts": []}
+    breakdown = result.get("time_breakdown_s")
+    if isinstance(breakdown, dict) and breakdown:
+        view["charts"].append(
+            {
+                "id": "time-breakdown",
+                "title": "Where the time goes (one iteration)",
+                "caption": "Seconds per iteration by component; the largest bar is the bottleneck.",
+                "data": {
+                    "kind": "bars",
+                    "horizontal": True,
+                    "labels": [k.replace("_", " ") for k in breakdown],
+                    "datasets": [{"label": "seconds", "values": list(breakdown.values())}],
+                    "x_title": "seconds",
+                },
+            }
+        )
+    tiers = result.get("memory_tiers")
+    if isinstance(tiers, list) and tiers:
+        view["charts"].append(
+            {
+                "id": "memory",
+                "title": "Memory used against capacity, per accelerator",
+                "caption": "GB per accelerator in each memory tier; used above capacity means it does not fit.",
+                "data": {
+                    "kind": "bars",
+                    "labels": [str(t.get("tier", "?")).replace("_", " ") for t in tiers],
+                    "datasets": [
+                        {
+                            "label": "used (GB)",
+                            "values": [t.get("used_gb", 0) for t in tiers],
+                            "color": "#1d4ed8",
+                        },
+                        {
+                            "label": "capacity (GB)",
+                            "values": [t.get("capacity_gb", 0) for t in tiers],
+                            "color": "#9ca3af",
+                        },
+                    ],
+                    "y_title": "GB",
+                },
+            }
+        )
+    if isinstance(result.get("sustained_pflops"), int | float) and isinstance(
+        result.get("peak_pflops"), int | float
+    ):
+        labels = ["sustained (simulated)", "peak of the chips used"]
+        values = [result["sustained_pflops"], result["peak_pflops"]]
+        if isinstance(result.get("system_peak_pflops"), int | float):
+            labels.append("claimed system peak")
+            values.append(result["system_peak_pflops"])
+        view["charts"].append(
+            {
+                "id": "peak-vs-sustained",
+                "title": "Sustained against peak PFLOP/s",
+                "caption": "The claimed figure is a peak; the simulation estimates what a real workload sustains.",
+                "data": {
+                    "kind": "bars",
+                    "horizontal": True,
+                    "labels": labels,
+                    "datasets": [{"label": "PFLOP/s", "values": values}],
+                    "x_title": "PFLOP/s",
+                },
+            }
+        )
+    points = result.get("points")
+    if isinstance(points, list) and points and isinstance(points[0], dict):
+        x_key = next((k for k in ("chips", "devices", "n", "size") if k in points[0]), None)
+        if x_key and "efficiency" in points[0]:
+            view["charts"].append(
+                {
+                    "id": "scaling",
+                    "title": "Scaling efficiency",
+                    "caption": f"Efficiency against {x_key}; 100 % is perfect linear scaling.",
+                    "data": {
+                        "kind": "lines",
+                        "labels": [p.get(x_key) for p in points],
+                        "datasets": [
+                            {
+                                "label": "efficiency (%)",
+                                "values": [
+                                    round(100 * (p.get("efficiency") or 0), 2) for p in points
+                                ],
+                            },
+                            {
+                                "label": "ideal",
+                                "values": [100 for _ in points],
+                                "dashed": True,
+                                "color": "#9ca3af",
+                            },
+                        ],
+                        "x_title": x_key,
+                        "y_title": "% of linear",
+                    },
+                }
+            )
+            view["points"] = points
+            view["points_key"] = x_key
+    if comparisons:
+        chart = charts.claimed_vs_simulated_comparisons(comparisons)
+        if chart:
+            view["charts"].append(
+                {
+                    "id": "claimed-vs-simulated",
+                    "title": "Claimed against simulated",
+                    "caption": "Each simulated figure as a percentage of the claimed figure (100 % = the claim holds).",
+                    "data": chart,
+                }
+            )
+    view["comparisons"] = comparisons
+    view["checks"] = [c for c in result.get("checks") or [] if isinstance(c, dict)]
+    return view
+
+
+def _run_context(service, run) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    comparisons = service.comparisons(run.result or {}) if run.state == "succeeded" else []
+    return {
+        "run": run,
+        "finished": run.state in FINISHED,
+        "view": result_view(run.result if run.state == "succeeded" else None, comparisons),
+        "spec_json": json.dumps(run.spec, indent=2, sort_keys=True, default=str),
+        "result_json": json.dumps(run.result, indent=2, sort_keys=True, default=str)
+        if run.result
+        else None,
+        "environment": run.environment or {},
+        "api_twin": f"/api/v1/benchmark-runs/{run.id}",
+    }
+
+
+@router.get("/runs")
+def runs_page(
+    request: Request,
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+):
+    """Past and current runs, and the scenarios that can be started."""
+    service = _service()
+    runs, next_cursor = service.list_runs(session, limit=30, cursor=cursor or None)
+    context = {
+        "runs": runs,
+        "next_cursor": next_cursor,
+        "cursor": cursor,
+        "active": any(r.state not in FINISHED for r in runs),
+        "scenarios": service.scenarios(),
+        "api_twin": "/api/v1/benchmark-runs",
+    }
+    block = "runs_table" if is_fragment_request(request, "runs-table") else None
+    return render(request, "runs.html", context, block=block)
+
+
+@router.get("/runs/new")
+def new_run_form(request: Request, session: SessionDep, scenario: str = ""):
+    """Choose a scenario, or paste a custom spec."""
+    service = _service()
+    auth.require_editor(request, session)
+    return render(
+        request,
+        "run_new.html",
+        {
+            "scenarios": service.scenarios(),
+            "form": {"scenario_id": scenario, "spec": "", "title": ""},
+            "api_twin": "/api/v1/scenarios",
+        },
+    )
+
+
+@router.post("/runs")
+def start_run(
+    request: Request,
+    session: SessionDep,
+    scenario_id: Annotated[str, Form(max_length=120)] = "",
+    spec: Annotated[str, Form(max_length=100_000)] = "",
+    title: Annotated[str, Form(max_length=300)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+):
+    """Queue a run and go to its page, which shows its progress."""
+    from app.benchmarks.models import BenchmarkRunCreate
+
+    service = _service()
+    editor = auth.require_editor(request, session)
+    auth.verify_csrf(request, csrf_token)
+    form = {"scenario_id": scenario_id, "spec": spec, "title": title}
+    error = None
+    payload: dict[str, Any] = {"title": title.strip() or None}
+    if spec.strip():
+        try:
+            parsed = json.loads(spec)
+        except json.JSONDecodeError as exc:
+            parsed = None
+            error = (
+                f"The spec is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            )
+        if parsed is not None and not isinstance(parsed, dict):
+            error = "The spec must be a JSON object."
+        payload["spec"] = parsed
+    elif scenario_id:
+        payload["scenario_id"] = scenario_id
+    else:
+        error = "Choose a scenario or paste a spec."
+    if error is None:
+        try:
+            run = service.create_run(
+                session, BenchmarkRunCreate.model_validate(payload), actor=auth.actor_name(editor)
+            )
+            return auth.redirect(request, f"/runs/{run.id}")
+        except ProblemError as exc:
+            error = exc.detail
+    return render(
+        request,
+        "run_new.html",
+        {
+            "scenarios": service.scenarios(),
+            "form": form,
+            "error": error,
+            "api_twin": "/api/v1/scenarios",
+        },
+        status_code=422,
+    )
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, session: SessionDep, run_id: int):
+    """One run: live progress while it runs, then its result."""
+    service = _service()
+    run = service.get_run(session, run_id)
+    context = _run_context(service, run)
+    block = "run_status" if is_fragment_request(request, "run-status") else None
+    return render(request, "run.html", context, block=block)
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel_run(
+    request: Request,
+    session: SessionDep,
+    run_id: int,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+):
+    """Cancel a queued run, or ask a running one to stop."""
+    service = _service()
+    editor = auth.require_editor(request, session)
+    auth.verify_csrf(request, csrf_token)
+    try:
+        service.cancel_run(session, run_id, actor=auth.actor_name(editor))
+    except ProblemError as exc:
+        if exc.status != 409:
+            raise
+    return auth.redirect(request, f"/runs/{run_id}")
