@@ -21,8 +21,17 @@ class RunState(StrEnum):
 FINISHED_STATES = {RunState.succeeded, RunState.failed, RunState.cancelled}
 
 
+class RunMode(StrEnum):
+    evaluate = "evaluate"
+    sweep = "sweep"
+
+
 class BenchmarkRunBase(SQLModel):
     scenario_id: str | None = Field(default=None, max_length=120)
+    mode: RunMode = Field(
+        default=RunMode.evaluate,
+        description="'evaluate' the spec, or 'sweep' its tp/pp/dp/micro-batch layouts.",
+    )
     title: str = Field(default="", max_length=300)
     hardware: str = Field(default="", max_length=200)
     runner_version: str = Field(default="", max_length=40)
@@ -47,6 +56,7 @@ class BenchmarkRunCreate(SQLModel):
 
     scenario_id: str | None = Field(default=None, max_length=120)
     spec: dict[str, Any] | None = None
+    mode: RunMode = RunMode.evaluate
     title: str | None = Field(default=None, max_length=300)
 
 
@@ -55,6 +65,7 @@ class BenchmarkRun(BenchmarkRunBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(default="queued", max_length=20, index=True)  # type: ignore[assignment]
+    mode: str = Field(default="evaluate", max_length=20)  # type: ignore[assignment]
     capability_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     claim_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

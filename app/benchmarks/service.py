@@ -105,6 +105,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
         _check_spec(spec)
     run = BenchmarkRun(
         scenario_id=request.scenario_id,
+        mode=request.mode.value,
         title=title[:300],
         spec=spec,
         hardware=_hardware_of(spec)[:200],

@@ -72,7 +72,7 @@ class Worker:
             run = service.claim_next(session, self.worker_id)
             if run is None:
                 return False
-            run_id, spec = run.id, dict(run.spec)
+            run_id, spec, mode = run.id, dict(run.spec), run.mode
         assert run_id is not None
         log.info("run.started", run_id=run_id, worker_id=self.worker_id)
         started = time.monotonic()
@@ -80,7 +80,7 @@ class Worker:
         beat = threading.Thread(target=self._beat, args=(run_id, beat_stop), daemon=True)
         beat.start()
         try:
-            result = self._execute(run_id, spec)
+            result = self._execute(run_id, spec, mode)
         except StopRun as stop:
             beat_stop.set()
             with Session(self.engine) as session:
@@ -116,7 +116,7 @@ class Worker:
             with Session(self.engine) as session:
                 service.heartbeat(session, run_id, self.worker_id)
 
-    def _execute(self, run_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+    def _execute(self, run_id: int, spec: dict[str, Any], mode: str) -> dict[str, Any]:
         last_report = [0.0]
 
         def progress(fraction: float, message: str = "") -> None:
@@ -134,14 +134,14 @@ class Worker:
                 raise StopRun("cancelled")
 
         progress(0.01, "evaluating")
-        result = execute_spec(spec, progress)
+        result = execute_spec(spec, mode, progress)
         progress(1.0, "storing result")
         return result
 
 
-def execute_spec(spec: dict[str, Any], progress: Any) -> dict[str, Any]:
-    """Evaluate one spec, or a sweep when the spec asks for one, reporting progress."""
-    if spec.get("sweep"):
+def execute_spec(spec: dict[str, Any], mode: str, progress: Any) -> dict[str, Any]:
+    """Evaluate one spec, or sweep its layouts, reporting progress."""
+    if mode == "sweep":
         return sim.sweep(
             spec,
             progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total} layouts"),

@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('progress_message', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('capability_slugs', sa.JSON(), nullable=True),
     sa.Column('claim_slugs', sa.JSON(), nullable=True),
     sa.Column('spec', sa.JSON(), nullable=True),
