@@ -1,0 +1,222 @@
+"""The dashboard's HTML routes, through the TestClient: reading, fragments, feeds, editing."""
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+
+HTML = {"accept": "text/html"}
+PAGES = [
+    "/",
+    "/claims",
+    "/evidence",
+    "/timeline",
+    "/runs",
+    "/capabilities/dojo-d1",
+    "/capabilities/dojo-exapod",
+    "/claims/exapod-peak-1-1-eflops",
+    "/signin",
+]
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "form without a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, token: str) -> None:
+    page = client.get("/signin", headers=HTML)
+    response = client.post(
+        "/signin",
+        data={"token": token, "next": "/", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+def admin_token(db_url: str) -> str:
+    from sqlmodel import Session
+
+    from app.auth.service import create_token
+    from app.core.db import get_engine
+
+    with Session(get_engine()) as s:
+        _token, plaintext = create_token(s, name="admin", scopes=["admin"])
+    return plaintext
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders_with_title_csp_and_json_twin(client: TestClient, path: str) -> None:
+    response = client.get(path, headers=HTML)
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["content-type"].startswith("text/html")
+    assert re.search(r"<title>[^<]+ · AI Day Ledger</title>", response.text)
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    if path != "/signin":
+        assert re.search(
+            r'<link rel="alternate" type="application/json" href="/api/v1/', response.text
+        )
+    # No inline executable script anywhere: only src= scripts and JSON data blocks.
+    for tag in re.findall(r"<script[^>]*>", response.text):
+        assert "src=" in tag or 'type="application/json"' in tag or "ld+json" in tag, tag
+
+
+def test_overview_lists_every_capability_with_both_statuses(client: TestClient) -> None:
+    page = client.get("/", headers=HTML).text
+    api = client.get("/api/v1/capabilities").json()["items"]
+    for cap in api:
+        assert f'data-slug="{cap["slug"]}"' in page
+    assert "capabilities were claimed above what the evidence shows" in page
+    assert "Evidence supports" in page and "Claims implied" in page
+
+
+def test_overview_filter_fragment_for_htmx(client: TestClient) -> None:
+    full = client.get("/?kind=chip", headers=HTML).text
+    fragment = client.get(
+        "/?kind=chip", headers={**HTML, "HX-Request": "true", "HX-Target": "capability-table"}
+    )
+    assert "<html" not in fragment.text and 'id="capability-table"' in fragment.text
+    assert "<html" in full
+    slugs = re.findall(r'data-slug="([^"]+)"', fragment.text)
+    kinds = {c["slug"]: c["kind"] for c in client.get("/api/v1/capabilities").json()["items"]}
+    assert slugs and all(kinds[s] == "chip" for s in slugs)
+    # A history restore asks for the whole page even with HX-Request.
+    restore = client.get(
+        "/?kind=chip",
+        headers={**HTML, "HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in restore.text
+
+
+def test_claims_search_and_filters(client: TestClient) -> None:
+    page = client.get(
+        "/claims?q=ExaPOD", headers={**HTML, "HX-Request": "true", "HX-Target": "claim-results"}
+    ).text
+    assert "<html" not in page
+    assert "/claims/exapod-peak-1-1-eflops" in page
+    overdue = client.get("/claims?overdue=1", headers=HTML).text
+    assert "overdue" in overdue
+    assert client.get("/claims?grade=Z&sort=nonsense", headers=HTML).status_code == 200
+
+
+def test_claim_page_embeds_claim_review(client: TestClient) -> None:
+    page = client.get("/claims/exapod-peak-1-1-eflops", headers=HTML).text
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert block
+    data = json.loads(block.group(1))
+    assert data["@type"] == "ClaimReview"
+    assert data["reviewRating"]["bestRating"] == 4
+    assert "1.1" in data["claimReviewed"] or "EFLOP" in data["claimReviewed"].upper()
+
+
+def test_unknown_capability_is_an_html_404(client: TestClient) -> None:
+    response = client.get("/capabilities/no-such-thing", headers=HTML)
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    api = client.get("/api/v1/capabilities/no-such-thing")
+    assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_atom_feed_and_csv_exports(client: TestClient) -> None:
+    feed = client.get("/feed.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert root.find("a:title", ns) is not None
+    assert root.findall("a:entry", ns)
+    claims_csv = client.get("/exports/claims.csv")
+    assert claims_csv.text.splitlines()[0].startswith("slug,capability,event,stated_on,text")
+    assert len(claims_csv.text.splitlines()) > 100
+    evidence_csv = client.get("/exports/evidence.csv")
+    assert evidence_csv.text.splitlines()[0].startswith("id,slug,capability,claim,date")
+
+
+def test_editing_needs_sign_in_and_csrf(client: TestClient, write_token: str) -> None:
+    response = client.get("/capabilities/dojo-d1/status", headers=HTML, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/signin")
+    bad = client.post("/signin", data={"token": write_token, "csrf_token": "forged"})
+    assert bad.status_code == 403
+    wrong = client.get("/signin", headers=HTML)
+    rejected = client.post(
+        "/signin", data={"token": "ldg_nope_nope", "csrf_token": csrf_of(wrong.text)}
+    )
+    assert rejected.status_code == 401 and "unknown or revoked" in rejected.text
+    sign_in(client, write_token)
+    form = client.get("/capabilities/dojo-d1/status", headers=HTML)
+    assert form.status_code == 200
+    no_csrf = client.post("/capabilities/dojo-d1/status", data={"reason": "x" * 5, "version": 1})
+    assert no_csrf.status_code == 403
+
+
+def test_status_update_appears_in_history_and_stale_form_is_rejected(
+    client: TestClient, write_token: str
+) -> None:
+    sign_in(client, write_token)
+    form = client.get("/capabilities/dojo-cabinet/status", headers=HTML).text
+    version = int(re.search(r'name="version" value="(\d+)"', form).group(1))
+    token = csrf_of(form)
+    ok = client.post(
+        "/capabilities/dojo-cabinet/status",
+        data={"version": version, "status": "built", "reason_code": "correction",
+              "reason": "Editorial test override", "csrf_token": token},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert ok.status_code == 303, ok.text[:500]
+    page = client.get("/capabilities/dojo-cabinet", headers=HTML).text
+    assert "Editorial test override" in page and "manual override" in page
+    stale = client.post(
+        "/capabilities/dojo-cabinet/status",
+        data={"version": version, "status": "tested", "reason": "My unsaved careful words",
+              "csrf_token": token},
+    )  # fmt: skip
+    assert stale.status_code == 409
+    assert "changed while you were editing" in stale.text
+    assert "My unsaved careful words" in stale.text
+
+
+def test_add_evidence_escapes_markup(client: TestClient, write_token: str) -> None:
+    sign_in(client, write_token)
+    form = client.get("/capabilities/dojo-2/evidence/new", headers=HTML).text
+    payload = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
+    response = client.post(
+        "/capabilities/dojo-2/evidence",
+        data={"title": payload, "summary": payload, "kind": "photo",
+              "provenance": "third_party", "grade": "S", "date": "2024-05-01",
+              "stance": "supports", "level": "built", "csrf_token": csrf_of(form)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code == 303, response.text[:800]
+    for path in ("/capabilities/dojo-2", "/evidence", "/timeline"):
+        page = client.get(path, headers=HTML).text
+        assert "<script>alert(" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(" in page
+
+
+def test_invalid_evidence_keeps_the_input(client: TestClient, write_token: str) -> None:
+    sign_in(client, write_token)
+    form = client.get("/capabilities/dojo-2/evidence/new", headers=HTML).text
+    response = client.post(
+        "/capabilities/dojo-2/evidence",
+        data={"title": "Half-typed item", "kind": "photo", "provenance": "third_party",
+              "grade": "S", "date": "", "stance": "supports", "csrf_token": csrf_of(form)},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "Half-typed item" in response.text and "Not saved" in response.text
+
+
+def test_token_page_needs_admin(client: TestClient, write_token: str, admin_token: str) -> None:
+    sign_in(client, write_token)
+    response = client.get("/tokens", headers=HTML, follow_redirects=False)
+    assert response.status_code == 303 and "scope=admin" in response.headers["location"]
+    sign_in(client, admin_token)
+    page = client.get("/tokens", headers=HTML).text
+    created = client.post(
+        "/tokens", data={"name": "bot", "scopes": ["write"], "csrf_token": csrf_of(page)}
+    )
+    assert created.status_code == 201
+    assert re.search(r"ldg_[0-9a-f]{8}_\S+", created.text)
