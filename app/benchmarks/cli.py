@@ -78,6 +78,9 @@ def run_cmd(
         str, typer.Argument(help="A spec file (YAML, JSON, JSON Lines) or a scenario id")
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    record: Annotated[
+        bool, typer.Option(help="Store the run and its evidence in the ledger database.")
+    ] = True,
 ) -> None:
     """Evaluate a spec file (one spec or a list) or a bundled scenario."""
     path = Path(target)
@@ -110,10 +113,34 @@ def run_cmd(
         else:
             typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if record:
+        _record(specs, res)
     if as_json:
         _emit(res)
     else:
         _print_human(res)
+
+
+def _record(spec_or_scenario: dict[str, Any], result: dict[str, Any]) -> None:
+    """Store a CLI run as a record; a missing database only warns (stdout stays the result)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from app.benchmarks.service import record_completed_run, scenario_spec
+    from app.core.db import get_engine
+
+    is_scenario = "kind" not in spec_or_scenario and isinstance(spec_or_scenario.get("spec"), dict)
+    spec = scenario_spec(spec_or_scenario) if is_scenario else spec_or_scenario
+    try:
+        with Session(get_engine()) as session:
+            run = record_completed_run(
+                session, spec=spec, result=result, actor="cli",
+                scenario_found=spec_or_scenario if is_scenario else None,
+            )
+            run_id = run.id
+        typer.echo(f"recorded as benchmark run {run_id}", err=True)
+    except SQLAlchemyError as exc:
+        typer.echo(f"warning: not recorded ({type(exc).__name__}); run `ledger db upgrade`", err=True)
 
 
 @bench_app.command("sweep")

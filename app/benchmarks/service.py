@@ -67,6 +67,45 @@ def environment_record() -> dict[str, Any]:
     }
 
 
+def scenario_spec(found: dict[str, Any]) -> dict[str, Any]:
+    """Return the spec a run of a scenario stores, with the claim comparisons it makes."""
+    spec = dict(found["spec"])
+    if found.get("compare"):
+        spec["compare"] = found["compare"]
+    return spec
+
+
+def record_completed_run(
+    session: Session, *, spec: dict[str, Any], result: dict[str, Any], actor: str,
+    scenario_found: dict[str, Any] | None = None, mode: str = "evaluate",
+) -> BenchmarkRun:
+    """Store a run that was executed outside the queue (the CLI), with its evidence."""
+    worker_id = f"cli:{os.getpid()}"
+    run = BenchmarkRun(
+        scenario_id=scenario_found.get("id") if scenario_found else None,
+        mode=mode,
+        title=str((scenario_found or {}).get("title") or spec.get("kind") or "cli run")[:300],
+        spec=spec,
+        hardware=_hardware_of(spec)[:200],
+        runner_version=sim.RUNNER_VERSION,
+        seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
+        capability_slugs=list((scenario_found or {}).get("capabilities", [])),
+        claim_slugs=list((scenario_found or {}).get("claims", [])),
+        actor=actor,
+        state=RunState.running.value,
+        worker_id=worker_id,
+        started_at=utcnow(),
+        attempts=1,
+    )
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    assert run.id is not None
+    finished = finish(session, run.id, worker_id, state=RunState.succeeded, result=result)
+    assert finished is not None
+    return finished
+
+
 def _hardware_of(spec: dict[str, Any]) -> str:
     hardware = spec.get("hardware", "")
     if isinstance(hardware, dict):
@@ -95,7 +134,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
     claim_slugs: list[str] = []
     if request.scenario_id is not None:
         found = scenario(request.scenario_id)
-        spec = found["spec"]
+        spec = scenario_spec(found)
         title = request.title or found.get("title", request.scenario_id)
         capability_slugs = list(found.get("capabilities", []))
         claim_slugs = list(found.get("claims", []))

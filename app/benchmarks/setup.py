@@ -1,7 +1,8 @@
 """Plug the benchmark runs into the app: routes, exports, and the in-process worker."""
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -23,7 +24,7 @@ def install(app: FastAPI) -> None:
     outer = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(the_app: FastAPI) -> AsyncIterator[Mapping[str, Any] | None]:
         worker = Worker(get_engine())
         thread = threading.Thread(target=worker.run_forever, name="ledger-worker", daemon=True)
         thread.start()
@@ -33,4 +34,4 @@ def install(app: FastAPI) -> None:
         worker.stop()
         thread.join(timeout=10)
 
-    app.router.lifespan_context = lifespan
+    app.router.lifespan_context = lifespan  # type: ignore[assignment]

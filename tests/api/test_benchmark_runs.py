@@ -128,3 +128,18 @@ def test_stale_running_run_is_recovered(db_url: str, write_token: str, client: T
     _drain(db_url)
     run = client.get(f"/api/v1/benchmark-runs/{started['id']}").json()
     assert run["state"] == "succeeded" and run["attempts"] == 2
+
+
+def test_cli_run_is_stored_as_a_record(client: TestClient, db_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["bench", "run", "dojo-consistency", "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    runs = client.get("/api/v1/benchmark-runs?scenario_id=dojo-consistency").json()["items"]
+    assert runs and runs[0]["state"] == "succeeded" and runs[0]["actor"] == "cli"
+    assert runs[0]["result"]["checks"] == printed["checks"]

@@ -59,11 +59,11 @@ runner = CliRunner()
 def test_cli_list_and_scenario_run() -> None:
     out = runner.invoke(bench_app, ["list", "--json"])
     assert out.exit_code == 0, out.output
-    ids = [s["id"] for s in json.loads(out.output)["scenarios"]]
+    ids = [s["id"] for s in json.loads(out.stdout)["scenarios"]]
     assert "exapod-gpt3-175b" in ids
-    out = runner.invoke(bench_app, ["run", "dojo-node-gemm", "--json"])
+    out = runner.invoke(bench_app, ["run", "dojo-node-gemm", "--json", "--no-record"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["kind"] == "gemm"
+    assert json.loads(out.stdout)["kind"] == "gemm"
 
 
 def test_cli_run_list_file_keeps_order_and_errors(tmp_path: Path) -> None:
@@ -76,13 +76,13 @@ def test_cli_run_list_file_keeps_order_and_errors(tmp_path: Path) -> None:
     f.write_text(yaml.safe_dump(specs))
     out = runner.invoke(bench_app, ["run", str(f), "--json"])
     assert out.exit_code == 0, out.output
-    res = json.loads(out.output)
+    res = json.loads(out.stdout)
     assert [r.get("kind") for r in res] == ["gemm", None, "collective"]
     assert "gemm.k" in res[1]["error"]
     jl = tmp_path / "specs.jsonl"
     jl.write_text("\n".join(json.dumps(s) for s in specs))
     out = runner.invoke(bench_app, ["run", str(jl), "--json"])
-    assert [r.get("kind") for r in json.loads(out.output)] == ["gemm", None, "collective"]
+    assert [r.get("kind") for r in json.loads(out.stdout)] == ["gemm", None, "collective"]
 
 
 def test_cli_bad_single_spec_names_field(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_cli_bad_single_spec_names_field(tmp_path: Path) -> None:
     f.write_text(json.dumps({"kind": "gemm", "hardware": "nope", "gemm": {"m": 1, "n": 1, "k": 1}}))
     out = runner.invoke(bench_app, ["run", str(f), "--json"])
     assert out.exit_code == 1
-    assert json.loads(out.output)["field"] == "hardware"
+    assert json.loads(out.stdout)["field"] == "hardware"
 
 
 def test_cli_sweep_and_validate(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_cli_sweep_and_validate(tmp_path: Path) -> None:
     f.write_text(yaml.safe_dump(SWEEP))
     out = runner.invoke(bench_app, ["sweep", str(f), "--top", "3", "--json"])
     assert out.exit_code == 0, out.output
-    assert len(json.loads(out.output)["best"]) == 3
+    assert len(json.loads(out.stdout)["best"]) == 3
     out = runner.invoke(bench_app, ["sweep", str(f), "--top", "2"])
     assert out.exit_code == 0 and "layouts" in out.output
     out = runner.invoke(bench_app, ["validate"])

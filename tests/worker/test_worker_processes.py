@@ -149,7 +149,7 @@ def test_run_of_a_killed_worker_is_recovered(pg_url: str) -> None:
 
 @pytest.mark.postgres
 def test_sigterm_hands_the_run_back(pg_url: str) -> None:
-    [run_id] = _queue(pg_url, 1, spec=HEAVY_SWEEP, mode="sweep")
+    _queue(pg_url, 1, spec=HEAVY_SWEEP, mode="sweep")
     worker = _start_worker(pg_url)
     _wait(lambda: _runs(pg_url)[0].state == "running", timeout=30)
     worker.send_signal(signal.SIGTERM)
