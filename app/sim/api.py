@@ -8,6 +8,7 @@ from typing import Any
 
 from app.sim import scenarios
 from app.sim.calibration import validate as _validate
+from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 
 RUNNER_VERSION = "0.1.0"
@@ -71,19 +72,46 @@ def _auto_layout(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(spec: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one workload spec (or a scenario mapping with a ``spec``); raises SpecError."""
+    """Evaluate one workload spec (or a scenario mapping with a ``spec``); raises SpecError.
+
+    A ``compare`` list (on the scenario mapping, or at the top level of a spec) is never seen
+    by the models: it only yields ``result["comparisons"]``, one row per claim compared.
+    Consistency checks are also listed there in the same shape.
+    """
     if not isinstance(spec, dict):
         raise SpecError("spec", "must be a mapping")
     spec = copy.deepcopy(spec)
     if "kind" not in spec and isinstance(spec.get("spec"), dict):
         sc = spec
-        res = _dispatch(copy.deepcopy(sc["spec"]))
+        inner = copy.deepcopy(sc["spec"])
+        inner_compare = inner.pop("compare", None)
+        if sc.get("compare") or inner_compare is None:
+            compare, prefix = sc.get("compare"), "compare"
+        else:
+            compare, prefix = inner_compare, "spec.compare"
+        parse_compare(compare, prefix)  # shape errors before any work
+        res = _dispatch(inner)
         res["scenario"] = {k: sc.get(k) for k in ("id", "title", "capabilities", "claims")}
+        res["comparisons"] = _comparisons(res, compare, inner.get("claims"), prefix)
         res["runner_version"] = RUNNER_VERSION
         return res
+    compare = spec.pop("compare", None)
+    parse_compare(compare)
     res = _dispatch(spec)
+    res["comparisons"] = _comparisons(res, compare, spec.get("claims"), "compare")
     res["runner_version"] = RUNNER_VERSION
     return res
+
+
+def _comparisons(
+    res: dict[str, Any], compare: Any, claims: Any, prefix: str
+) -> list[dict[str, Any]]:
+    return [*compare_result(res, compare, claims, prefix), *checks_as_comparisons(res)]
+
+
+def evaluate_scenario(scenario_id: str) -> dict[str, Any]:
+    """Evaluate a bundled scenario, with its claim comparisons."""
+    return evaluate(load_scenario(scenario_id))
 
 
 def evaluate_many(specs: Iterable[Any]) -> list[dict[str, Any]]:
@@ -112,6 +140,7 @@ def sweep(
         raise SpecError("spec", "must be a mapping")
     if "kind" not in spec and isinstance(spec.get("spec"), dict):
         spec = spec["spec"]
+    spec = {k: v for k, v in spec.items() if k != "compare"}  # comparisons are for evaluate()
     if spec.get("kind", "llm-training") != "llm-training":
         raise SpecError("kind", "sweep needs an llm-training spec")
     res = run_sweep(spec, scheduler=scheduler, top=top, progress=progress)

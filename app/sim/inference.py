@@ -124,6 +124,9 @@ def evaluate_inference(spec: dict[str, Any]) -> dict[str, Any]:
     macs_frame = cams * sum(o["macs"] for o in bb) + sum(o["macs"] for o in heads)
     single = _plan(system, "redundant", cams, bb, heads, feat, 1.0)
     meets = plan["max_fps"] >= target
+    npu_peak = system.peak.get("int8") or max(system.peak.values())
+    npus_per_soc = int(single["npus"])
+    socs = int(system.levels[1].size)
     return {
         "kind": "nn-inference",
         "hardware": system.id,
@@ -146,4 +149,14 @@ def evaluate_inference(spec: dict[str, Any]) -> dict[str, Any]:
         ),
         "max_macs_per_frame_at_target": lo * macs_frame,
         "inter_chip_time_ms": plan["link_s"] * 1e3 if mode == "split" else 0.0,
+        # For claim comparisons: peaks of what one copy of the network runs on, and of the board.
+        "peak_tops": plan["npus"] * npu_peak / 1e12,
+        "system_peak_tops": socs * npus_per_soc * npu_peak / 1e12,
+        "sustained_tops": 2 * macs_frame * plan["max_fps"] / 1e12,
+        "camera_frames_per_s": plan["max_fps"] * cams,
+        "socs": socs,
+        # SoCs that each run the whole network at the target rate (the redundancy claim) ...
+        "independent_socs": socs if mode == "redundant" and meets else 0,
+        # ... and SoCs whose compute adds to one copy's capacity (the "both for capacity" claim).
+        "capacity_socs": int(plan["npus"]) // npus_per_soc,
     }

@@ -56,6 +56,10 @@ def evaluate_gemm(spec: dict[str, Any]) -> dict[str, Any]:
         "achieved_tflops": flops / t / 1e12,
         "utilisation": flops / t / peak,
         "memory_tier": tier.name,
+        "peak_tflops": peak / 1e12,
+        "memory_bandwidth_gbps": tier.bandwidth / 1e9,
+        "memory_capacity_gb": tier.capacity / 1e9 if math.isfinite(tier.capacity) else None,
+        "achieved_bandwidth_gbps": byts / t / 1e9,
     }
 
 

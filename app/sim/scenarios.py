@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
+from app.sim.compare import parse_compare
 from app.sim.errors import SpecError
 from app.sim.paths import seed_dir
 
@@ -19,7 +21,8 @@ def _all() -> dict[str, dict[str, Any]]:
         for sc in doc if isinstance(doc, list) else [doc]:
             if not isinstance(sc, dict) or "id" not in sc or "spec" not in sc:
                 raise SpecError(f"workloads/{path.name}", "each scenario needs id and spec")
-            out[str(sc["id"])] = sc
+            parse_compare(sc.get("compare"), f"workloads/{path.name}: compare")
+            out[str(sc["id"])] = {**sc, "compare": list(sc.get("compare") or [])}
     return out
 
 
@@ -32,14 +35,15 @@ def list_scenarios() -> list[dict[str, Any]]:
             "kind": sc["spec"].get("kind"),
             "capabilities": list(sc.get("capabilities", [])),
             "claims": list(sc.get("claims", [])),
+            "compared_claims": sorted({str(c["claim"]) for c in sc["compare"]}),
         }
         for sid, sc in _all().items()
     ]
 
 
 def load_scenario(scenario_id: str) -> dict[str, Any]:
-    """Return one scenario (id, title, capabilities, claims, spec)."""
+    """Return one scenario (id, title, capabilities, claims, compare, spec); a copy."""
     sc = _all().get(scenario_id)
     if sc is None:
         raise SpecError("scenario", f"unknown scenario {scenario_id!r}")
-    return dict(sc)
+    return copy.deepcopy(sc)

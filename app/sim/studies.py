@@ -110,6 +110,7 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
         "hardware": system.id,
         "tiers": [t.name for t in system.tiers],
         "evaluated": int(H.size),
+        "num_accelerators": 1,
         "largest": best,
         "runners_up": [row(int(i)) for i in order[1:] if fits[i]],
         "note": "training state = bf16 weights + grads + fp32 Adam (12 B/param) + activations",
@@ -153,6 +154,8 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
     thr = per_chip * chips * model["seq_len"] / it
     base = thr[0] / chips[0]
     dp_s = np.broadcast_to(r["dp_comm_s"], chips.shape)
+    sus = np.broadcast_to(r["model_flops"], chips.shape) / it / 1e15
+    peak = system.peak[precision]
     points = [
         {
             "chips": int(n),
@@ -161,14 +164,20 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
             "iteration_time_s": float(s),
             "dp_comm_s": float(d),
             "fits": bool(f),
+            "sustained_pflops": float(p),
+            "peak_pflops": float(n * peak / 1e15),
         }
-        for n, t, s, d, f in zip(chips, thr, it, dp_s, fits, strict=True)
+        for n, t, s, d, f, p in zip(chips, thr, it, dp_s, fits, sus, strict=True)
     ]
     return {
         "kind": "llm-scaling",
         "hardware": system.id,
         "parameters_m": float(np.asarray(model_params(model))) / 1e6,
         "per_chip_batch": per_chip,
+        "system_accelerators": int(system.n_accel) if np.isfinite(system.n_accel) else None,
+        "system_peak_pflops": (
+            float(system.n_accel * peak / 1e15) if np.isfinite(system.n_accel) else None
+        ),
         "layout": f"data parallel, micro-batch {micro}, recompute {rc}",
         "points": points,
         "chart": [{"chips": p["chips"], "efficiency": p["efficiency"]} for p in points],
