@@ -98,6 +98,11 @@ def json_script(data: Any) -> Markup:
     return Markup(text)
 
 
+def json_attr(data: Any) -> str:
+    """Serialise data for a data-* attribute; autoescaping makes it safe inside the quotes."""
+    return json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def query_with(request: Request, **changes: Any) -> str:
     """Return the current query string with some parameters replaced (None removes them)."""
     params = dict(request.query_params)
@@ -117,6 +122,7 @@ env.filters.update(
     date=fmt_date,
     offset=fmt_offset,
     json_script=json_script,
+    json_attr=json_attr,
 )
 env.globals.update(
     LADDER=LADDER,

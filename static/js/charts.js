@@ -1,6 +1,6 @@
-/* Draw the dashboard's charts from <script type="application/json"> blocks (CSP: no inline JS).
- * Each <canvas data-chart-source="ID"> reads the JSON in the element with that id; the JSON's
- * "kind" picks the renderer. Charts are (re)drawn on page load and after every htmx swap. */
+/* Draw the dashboard's charts from data attributes (CSP: no inline JS).
+ * Each <canvas data-chart="{...json...}"> carries its data; the JSON's "kind" picks the
+ * renderer. Charts are drawn on page load and after every htmx swap. */
 (function () {
   "use strict";
 
@@ -244,14 +244,12 @@
 
   function draw(root) {
     if (typeof window.Chart === "undefined") return;
-    var canvases = (root || document).querySelectorAll("canvas[data-chart-source]");
+    var canvases = (root || document).querySelectorAll("canvas[data-chart]");
     canvases.forEach(function (canvas) {
       if (canvas.dataset.drawn === "1") return;
-      var source = document.getElementById(canvas.dataset.chartSource);
-      if (!source) return;
       var data;
       try {
-        data = JSON.parse(source.textContent);
+        data = JSON.parse(canvas.dataset.chart);
       } catch (e) {
         return;
       }
