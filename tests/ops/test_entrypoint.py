@@ -160,12 +160,14 @@ def test_entrypoint_serves_a_seeded_app_on_a_fresh_postgres_database(tmp_path: P
                 start_new_session=True,
             )
         try:
-            deadline = time.monotonic() + 90
-            while "starting the benchmark worker" not in worker_log.read_text():
+            # `ledger worker` logs `worker.started` once its SIGTERM handler is in place.
+            deadline = time.monotonic() + 120
+            while "worker.started" not in worker_log.read_text():
                 assert worker.poll() is None, worker_log.read_text()
                 assert time.monotonic() < deadline, worker_log.read_text()
                 time.sleep(0.2)
-            time.sleep(2)  # let `ledger worker` import and start polling
+            assert "starting the benchmark worker" in worker_log.read_text()
+            time.sleep(0.5)
             assert worker.poll() is None, worker_log.read_text()
             assert stop(worker) == 0, worker_log.read_text()
         finally:
