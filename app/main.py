@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from app.capabilities.routes import router as capabilities_router
 from app.claims.routes import router as claims_router
+from app.core.cache import CachedResponseMiddleware
 from app.core.config import get_settings
 from app.core.errors import install_error_handlers
 from app.events.routes import router as events_router
@@ -44,6 +45,8 @@ def create_app() -> FastAPI:
         ladder_router,
     ):
         app.include_router(router)
+    # Innermost middleware: the optional parts' middleware (ids, metrics, headers) wraps it.
+    app.add_middleware(CachedResponseMiddleware)
     for module_name in OPTIONAL_PARTS:
         _install_optional(app, module_name)
     return app

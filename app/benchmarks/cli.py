@@ -134,13 +134,18 @@ def _record(spec_or_scenario: dict[str, Any], result: dict[str, Any]) -> None:
     try:
         with Session(get_engine()) as session:
             run = record_completed_run(
-                session, spec=spec, result=result, actor="cli",
+                session,
+                spec=spec,
+                result=result,
+                actor="cli",
                 scenario_found=spec_or_scenario if is_scenario else None,
             )
             run_id = run.id
         typer.echo(f"recorded as benchmark run {run_id}", err=True)
     except SQLAlchemyError as exc:
-        typer.echo(f"warning: not recorded ({type(exc).__name__}); run `ledger db upgrade`", err=True)
+        typer.echo(
+            f"warning: not recorded ({type(exc).__name__}); run `ledger db upgrade`", err=True
+        )
 
 
 @bench_app.command("sweep")

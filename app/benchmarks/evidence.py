@@ -48,6 +48,8 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
     items = comparisons(run.result or {})
     targets: list[tuple[str, str | None, dict[str, Any] | None]] = []
     for item in items:
+        if item.get("verdict") not in ("consistent", "contradicts"):
+            continue  # 'info' rows are context shown with the run, not evidence either way
         claim_slug = item.get("claim")
         capability = _claim_capability(session, claim_slug) if claim_slug else None
         if capability:

@@ -76,8 +76,13 @@ def scenario_spec(found: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_completed_run(
-    session: Session, *, spec: dict[str, Any], result: dict[str, Any], actor: str,
-    scenario_found: dict[str, Any] | None = None, mode: str = "evaluate",
+    session: Session,
+    *,
+    spec: dict[str, Any],
+    result: dict[str, Any],
+    actor: str,
+    scenario_found: dict[str, Any] | None = None,
+    mode: str = "evaluate",
 ) -> BenchmarkRun:
     """Store a run that was executed outside the queue (the CLI), with its evidence."""
     worker_id = f"cli:{os.getpid()}"
@@ -223,26 +228,12 @@ def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
 
 
 def comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the claim comparisons a simulator result carries, in one shape.
+    """Return the claim comparisons a simulator result carries.
 
-    Each is {claim, claimed, simulated, unit, verdict, note}; consistency checks that had no
-    claim to compare are left out.
+    Each is {claim, claimed, simulated, unit, relation, verdict, note}; the verdict is
+    consistent, contradicts, or info (context such as sustained against peak).
     """
-    out = [c for c in result.get("comparisons") or [] if isinstance(c, dict) and c.get("claim")]
-    for check in result.get("checks") or []:
-        if not isinstance(check, dict) or check.get("verdict") not in ("consistent", "contradicts"):
-            continue
-        out.append(
-            {
-                "claim": check.get("slug"),
-                "claimed": check.get("claimed"),
-                "simulated": check.get("computed"),
-                "unit": check.get("unit", ""),
-                "verdict": check["verdict"],
-                "note": check.get("formula", ""),
-            }
-        )
-    return out
+    return [c for c in result.get("comparisons") or [] if isinstance(c, dict) and c.get("claim")]
 
 
 def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:

@@ -2,8 +2,8 @@
 
 import threading
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 

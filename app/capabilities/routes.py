@@ -35,9 +35,8 @@ def _with_etag(response: Response, cap: CapabilityPublic) -> CapabilityPublic:
 
 
 @router.get("/capabilities", response_model=Page[CapabilityPublic])
-def list_capabilities(
+async def list_capabilities(
     request: Request,
-    session: SessionDep,
     status: Level | None = None,
     kind: CapabilityKind | None = None,
     parent: str | None = Query(default=None, max_length=120),
@@ -47,7 +46,7 @@ def list_capabilities(
 ) -> Response:
     """List capabilities in hierarchy order with their computed status."""
 
-    def build() -> tuple[object, dict[str, str]]:
+    def build(session: Session) -> tuple[object, dict[str, str]]:
         items = service.list_public(
             session, status=status, kind=kind, parent=parent, gap_only=gap_only
         )
@@ -62,7 +61,7 @@ def list_capabilities(
         next_cursor = page[-1].slug if more and page else None
         return {"items": page, "next_cursor": next_cursor, "limit": limit}, {}
 
-    return cached_json(request, session, build)
+    return await cached_json(request, build)
 
 
 @router.get("/capabilities/{slug}", response_model=CapabilityPublic)

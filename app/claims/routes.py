@@ -21,9 +21,8 @@ Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/claims", response_model=Page[ClaimPublic])
-def list_claims(
+async def list_claims(
     request: Request,
-    session: SessionDep,
     capability: str | None = Query(default=None, max_length=120),
     event: str | None = Query(default=None, max_length=120),
     grade: Grade | None = None,
@@ -42,7 +41,7 @@ def list_claims(
 ) -> Response:
     """List claims with filters, search, sorting and keyset pagination."""
 
-    def build() -> tuple[object, dict[str, str]]:
+    def build(session: Session) -> tuple[object, dict[str, str]]:
         items, next_cursor = service.list_page(
             session,
             capability=capability,
@@ -59,7 +58,7 @@ def list_claims(
         )
         return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
 
-    return cached_json(request, session, build)
+    return await cached_json(request, build)
 
 
 @router.get("/claims/{slug}", response_model=ClaimPublic)

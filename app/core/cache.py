@@ -1,9 +1,10 @@
-"""Serve GET responses from a per-process cache keyed on the data version.
+"""Serve GET list responses from a per-process cache keyed on the data version.
 
 Every write bumps the data version stored in the database, so several processes never
-serve stale data: each checks the version (one primary-key read) before using its cache.
+serve stale data: each reads the version (one primary-key row) before using its cache.
 """
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -12,31 +13,82 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.capabilities.snapshot import today
-from app.history.service import data_version
+from app.core.db import get_engine
 
 _MAX_ENTRIES = 512
 _lock = threading.Lock()
 _entries: "OrderedDict[str, tuple[str, bytes, dict[str, str]]]" = OrderedDict()
+_VERSION_SQL = text("SELECT counter FROM data_version WHERE id = 1")
 
 
 def clear() -> None:
     """Drop every cached response (tests switch databases)."""
     with _lock:
         _entries.clear()
+    _probe.close()
 
 
-def cached_json(
-    request: Request,
-    session: Session,
-    build: Callable[[], tuple[Any, dict[str, str]]],
+class _VersionProbe:
+    """Hold one autocommit connection for reading the data version without pool overhead.
+
+    A pooled checkout costs a ping and a rollback, several times the read itself.
+    """
+
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+        self._engine: Engine | None = None
+
+    def read(self) -> int:
+        engine = get_engine()
+        for attempt in range(2):
+            try:
+                if self._connection is None or self._engine is not engine:
+                    self.close()
+                    self._connection = engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                    self._engine = engine
+                return int(self._connection.execute(_VERSION_SQL).scalar() or 0)
+            except DBAPIError:
+                self.close()  # the server dropped us (restart, failover): reconnect once
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self._connection.close()
+        self._connection = None
+
+
+# Only the event-loop thread probes, so one connection per process is enough.
+_probe = _VersionProbe()
+
+
+def _version_key(request: Request) -> str:
+    counter = _probe.read()
+    return f"{counter}:{today().isoformat()}:{request.app.state.cache_salt}"
+
+
+async def cached_json(
+    request: Request, build: Callable[[Session], tuple[Any, dict[str, str]]]
 ) -> Response:
-    """Return the JSON for this URL at the current data version, with ETag and 304 support."""
-    version = f"{data_version(session)}:{today().isoformat()}:{request.app.state.cache_salt}"
-    key = str(request.url.path) + "?" + str(request.url.query)
+    """Return the JSON for this URL at the current data version, with ETag and 304 support.
+
+    The version probe runs on the event loop on purpose: it is one indexed read, far cheaper
+    than the thread hand-offs a sync route costs under load. Only a cache miss goes to a thread.
+    """
+    version = _version_key(request)
+    key = request.scope["path"] + "?" + request.scope.get("query_string", b"").decode("latin-1")
     etag = '"' + hashlib.sha1(f"{key}|{version}".encode()).hexdigest()[:20] + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
@@ -46,11 +98,57 @@ def cached_json(
     if hit is not None and hit[0] == version:
         body, extra = hit[1], hit[2]
     else:
-        payload, extra = build()
-        body = orjson.dumps(jsonable_encoder(payload))
+
+        def render() -> tuple[bytes, dict[str, str]]:
+            with Session(get_engine()) as session:
+                payload, more = build(session)
+                return orjson.dumps(jsonable_encoder(payload)), more
+
+        body, extra = await run_in_threadpool(render)
         with _lock:
             _entries[key] = (version, body, extra)
             _entries.move_to_end(key)
             while len(_entries) > _MAX_ENTRIES:
                 _entries.popitem(last=False)
     return Response(content=body, media_type="application/json", headers={**headers, **extra})
+
+
+class CachedResponseMiddleware:
+    """Answer GETs of URLs already in the cache at the current data version, before routing.
+
+    Only URLs that a route validated and rendered once are ever in the cache, so skipping
+    FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        key = scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
+        with _lock:
+            hit = _entries.get(key)
+        if hit is None:
+            await self.app(scope, receive, send)
+            return
+        version = f"{_probe.read()}:{today().isoformat()}:{scope['app'].state.cache_salt}"
+        if hit[0] != version:
+            await self.app(scope, receive, send)
+            return
+        etag = '"' + hashlib.sha1(f"{key}|{version}".encode()).hexdigest()[:20] + '"'
+        headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in hit[2].items()]
+        if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if if_none_match == etag.encode():
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = hit[1]
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

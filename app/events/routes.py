@@ -20,9 +20,8 @@ Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/events", response_model=Page[EventPublic])
-def list_events(
+async def list_events(
     request: Request,
-    session: SessionDep,
     kind: EventKind | None = None,
     q: str | None = Query(default=None, max_length=200),
     sort: str = Query(default="date", pattern=r"^-?(date|slug|id)$"),
@@ -31,13 +30,13 @@ def list_events(
 ) -> Response:
     """List events (presentations, papers, calls, reports)."""
 
-    def build() -> tuple[object, dict[str, str]]:
+    def build(session: Session) -> tuple[object, dict[str, str]]:
         items, next_cursor = service.list_page(
             session, kind=kind, q=q, sort=sort, limit=limit, cursor=cursor
         )
         return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
 
-    return cached_json(request, session, build)
+    return await cached_json(request, build)
 
 
 @router.get("/events/{slug}", response_model=EventPublic)

@@ -28,9 +28,8 @@ Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/evidence", response_model=Page[EvidencePublic])
-def list_evidence(
+async def list_evidence(
     request: Request,
-    session: SessionDep,
     capability: str | None = Query(default=None, max_length=120),
     claim: str | None = Query(default=None, max_length=120),
     kind: EvidenceKind | None = None,
@@ -44,7 +43,7 @@ def list_evidence(
 ) -> Response:
     """List evidence with filters, sorting and keyset pagination."""
 
-    def build() -> tuple[object, dict[str, str]]:
+    def build(session: Session) -> tuple[object, dict[str, str]]:
         items, next_cursor = service.list_page(
             session,
             capability=capability,
@@ -60,7 +59,7 @@ def list_evidence(
         )
         return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
 
-    return cached_json(request, session, build)
+    return await cached_json(request, build)
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic)
