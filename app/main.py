@@ -9,6 +9,7 @@ from app.capabilities.routes import router as capabilities_router
 from app.claims.routes import router as claims_router
 from app.core.cache import CachedResponseMiddleware
 from app.core.config import get_settings
+from app.core.docs import router as docs_router
 from app.core.errors import install_error_handlers
 from app.events.routes import router as events_router
 from app.evidence.routes import router as evidence_router
@@ -29,7 +30,7 @@ def create_app() -> FastAPI:
         title="AI Day Ledger",
         version="1.0.0",
         description=API_DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # served by app.core.docs from self-hosted files
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     for router in (
+        docs_router,
         capabilities_router,
         claims_router,
         evidence_router,
