@@ -5,19 +5,17 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as prometheus_metrics
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
 from app.ops.health import router as health_router
+from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
 from app.ops.metrics import RunQueueCollector, render
 from app.ops.request_id import RequestIdMiddleware
 
 # Probes and the scrape itself are not traffic worth a latency series.
-NOT_INSTRUMENTED = ["^/metrics$", "^/healthz$", "^/readyz$"]
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+NOT_INSTRUMENTED = ("/metrics", "/healthz", "/readyz")
 
 
 def install(app: FastAPI) -> None:
@@ -29,31 +27,19 @@ def install(app: FastAPI) -> None:
     app_registry = CollectorRegistry(auto_describe=True)
     database_registry = CollectorRegistry(auto_describe=False)
     database_registry.register(RunQueueCollector(get_engine))
-    # Two series families only (counts, and latencies per route): each instrumentation costs
-    # time on every request, and the API's throughput is benchmarked.
-    instrumentator = Instrumentator(
-        excluded_handlers=NOT_INSTRUMENTED,
-        should_group_status_codes=False,
-        registry=app_registry,
-    )
-    instrumentator.add(
-        prometheus_metrics.requests(metric_namespace="ledger", registry=app_registry)
-    )
-    instrumentator.add(
-        prometheus_metrics.latency(
-            metric_namespace="ledger",
-            should_include_status=False,
-            buckets=LATENCY_BUCKETS,
-            registry=app_registry,
-        )
-    )
-    instrumentator.instrument(app)
     app.state.metrics_registry = app_registry
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(render(app_registry, database_registry), media_type=CONTENT_TYPE_LATEST)
 
+    instrumentations = default_instrumentations(app_registry)
+
+    def http_metrics(inner: ASGIApp) -> ASGIApp:
+        return HttpMetricsMiddleware(inner, instrumentations, NOT_INSTRUMENTED)
+
+    # Request id outermost, then the metrics, around everything Starlette builds.
+    _wrap_outermost(app, http_metrics)
     _wrap_outermost(app, RequestIdMiddleware)
 
 

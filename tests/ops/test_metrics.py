@@ -31,6 +31,7 @@ def test_request_counts_and_latencies_per_route(client: TestClient) -> None:
         assert client.get("/api/v1/capabilities").status_code == 200
     assert client.get("/api/v1/capabilities/dojo-d1").status_code == 200
     assert client.get("/api/v1/capabilities/no-such-thing").status_code == 404
+    assert client.get("/no/such/route/12345").status_code == 404
     samples = scrape(client)
     route = "/api/v1/capabilities/{slug}"
     total = "ledger_http_requests_total"
@@ -49,6 +50,8 @@ def test_request_counts_and_latencies_per_route(client: TestClient) -> None:
         )
         == 3
     )
+    # Unrouted paths share one series instead of one per URL.
+    assert value(samples, total, handler="none", method="GET", status="404") == 1
     # The probes and the scrape itself are not counted as traffic.
     assert not any(labels and ("handler", "/metrics") in labels for _name, labels in samples)
 
@@ -134,3 +137,27 @@ def test_worker_helpers_show_up_in_the_exposition(client: TestClient) -> None:
     count = value(samples, "ledger_worker_run_duration_seconds_count", state="succeeded")
     assert count == before + 1
     assert value(samples, "ledger_worker_observed_queue_depth") == 7
+
+
+def test_requests_that_raise_are_counted_as_500() -> None:
+    from tests.ops.helpers import make_ops_app
+
+    app = make_ops_app()
+
+    @app.get("/explode/{thing}")
+    def explode(thing: str) -> None:
+        raise RuntimeError(thing)
+
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/explode/now").status_code == 500
+    samples = scrape(client)
+    assert (
+        value(
+            samples,
+            "ledger_http_requests_total",
+            handler="/explode/{thing}",
+            method="GET",
+            status="500",
+        )
+        == 1
+    )
