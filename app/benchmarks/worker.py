@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.benchmarks import service
 from app.benchmarks.models import RunState
+from app.core.config import get_settings
 from app.sim import api as sim
 from app.sim.errors import SpecError
 
@@ -144,6 +145,7 @@ def execute_spec(spec: dict[str, Any], mode: str, progress: Any) -> dict[str, An
     if mode == "sweep":
         return sim.sweep(
             spec,
+            scheduler=get_settings().dask_scheduler,  # None: vectorised in this process
             progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total} layouts"),
         )
     return sim.evaluate(spec)
