@@ -175,7 +175,9 @@ def worker(
 ) -> None:
     """Execute queued benchmark runs until SIGTERM (the run in hand goes back to the queue)."""
     from app.benchmarks.worker import Worker, run_until_signalled
+    from app.ops.logging import configure_logging
 
+    configure_logging(get_settings())
     run_until_signalled(
         Worker(get_engine(), poll_s=poll, heartbeat_s=heartbeat, stale_after_s=stale_after)
     )

@@ -2,11 +2,11 @@
 
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (fills SQLModel.metadata)
 from app.core.config import get_settings
 from app.core.db import make_engine
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

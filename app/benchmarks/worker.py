@@ -145,7 +145,7 @@ def execute_spec(spec: dict[str, Any], mode: str, progress: Any) -> dict[str, An
     if mode == "sweep":
         return sim.sweep(
             spec,
-            scheduler=get_settings().dask_scheduler,  # None: vectorised in this process
+            scheduler=get_settings().dask_scheduler or None,  # unset: vectorised in this process
             progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total} layouts"),
         )
     return sim.evaluate(spec)

@@ -31,7 +31,9 @@ def capability_timeline(
         {"x": c.stated_on, "y": level_rank(c.implied_status), "label": _short(c.text)}
         for c in claims
     ]
-    counting, other, contradicting = [], [], []
+    counting: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    contradicting: list[dict[str, Any]] = []
     for item in evidence:
         if item.stance == "contradicts":
             level = claim_levels.get(item.claim or "", cap.assessment.claimed_status)

@@ -17,7 +17,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 FINISHED = {"succeeded", "failed", "cancelled"}
 
 
-def _service():  # type: ignore[no-untyped-def]
+def _service():
     service = queries.benchmarks()
     if service is None:
         raise ProblemError(404, "Not found", "Benchmark runs are not installed in this build.")
@@ -186,7 +186,7 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     return view
 
 
-def _run_context(service, run) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _run_context(service, run) -> dict[str, Any]:
     comparisons = service.comparisons(run.result or {}) if run.state == "succeeded" else []
     return {
         "run": run,

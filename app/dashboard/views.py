@@ -1,6 +1,6 @@
 """Read pages: overview, capabilities, claims, evidence and the timeline."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
@@ -90,7 +90,7 @@ def capability_page(request: Request, session: SessionDep, slug: str):
     cap = cap_service.get_public(session, slug)
     snap = snapshot.get(session)
     by_slug = {c.slug: c for c, _ in queries.capabilities_with_depth(session)}
-    ancestors = []
+    ancestors: list[Any] = []
     cursor = by_slug[slug].parent
     while cursor and cursor in by_slug and len(ancestors) < 20:
         ancestors.insert(0, by_slug[cursor])
@@ -167,7 +167,7 @@ def claims_page(
     event = event if event in snap.event_slug.values() else None
     capability = capability if capability in snap.capability_slug.values() else None
     grade = grade if grade in ("P", "S", "F", "D") else None
-    filters = {
+    filters: dict[str, Any] = {
         "q": (q or "").strip() or None,
         "event": event,
         "capability": capability,
@@ -292,7 +292,7 @@ def timeline_page(request: Request, session: SessionDep):
     return render(request, "timeline.html", context)
 
 
-def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) -> list[dict]:  # type: ignore[no-untyped-def]
+def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) -> list[dict]:
     """A chronological list mirroring the chart, for reading without JavaScript."""
     entries: list[dict] = []
     per_event: dict[str, int] = {}

@@ -117,14 +117,20 @@ def test_entrypoint_serves_a_seeded_app_on_a_fresh_postgres_database(tmp_path: P
         assert slugs >= SEEDED, f"not seeded: {SEEDED - slugs}"
 
         # Two Uvicorn workers served these; /metrics adds up both (multi-process mode).
-        metrics_text = httpx.get(f"{base}/metrics", timeout=10).text
-        counted = sum(
-            sample.value
-            for family in text_string_to_metric_families(metrics_text)
-            for sample in family.samples
-            if sample.name == "ledger_http_requests_total"
-            and sample.labels.get("handler") == "/api/v1/capabilities"
-        )
+        # A worker counts a request just after sending its response, so poll briefly.
+        deadline = time.monotonic() + 10
+        while True:
+            metrics_text = httpx.get(f"{base}/metrics", timeout=10).text
+            counted = sum(
+                sample.value
+                for family in text_string_to_metric_families(metrics_text)
+                for sample in family.samples
+                if sample.name == "ledger_http_requests_total"
+                and sample.labels.get("handler") == "/api/v1/capabilities"
+            )
+            if counted >= requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert counted == requests
         assert "ledger_benchmark_run_queue_depth 0.0" in metrics_text
 
