@@ -4,7 +4,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import DbId, IsoDate, Level, LongText, ShortText, Slug, utcnow
@@ -41,6 +41,20 @@ class CapabilityBase(SQLModel):
 
 
 class CapabilityCreate(CapabilityBase):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "dojo-3",
+                    "name": "Dojo 3",
+                    "kind": "system",
+                    "critical": False,
+                    "description": "Restarted in 2026 as space-based compute.",
+                }
+            ]
+        }
+    )
+
     slug: Slug
     parent: Slug | None = Field(default=None, description="Slug of the parent capability.")
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import Grade, IsoDate, Level, LongText, Slug, Url, utcnow
@@ -27,6 +28,30 @@ class ClaimBase(SQLModel):
 
 
 class ClaimCreate(ClaimBase):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "exapod-peak-1-1-eflops-restated",
+                    "capability": "dojo-exapod",
+                    "event": "ai-day-2022",
+                    "text": "An ExaPOD delivers 1.1 EFLOPS (BF16/CFP8).",
+                    "figure": {
+                        "metric": "peak_compute",
+                        "value": 1.1,
+                        "unit": "EFLOPS",
+                        "datatype": "BF16/CFP8",
+                        "scale": "per ExaPOD",
+                    },
+                    "implied_status": "aspirational",
+                    "stated_on": "2022-09-30",
+                    "grade": "S",
+                    "deadline": "2023-03-31",
+                }
+            ]
+        }
+    )
+
     slug: Slug
     capability: Slug
     event: Slug

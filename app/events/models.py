@@ -3,6 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import IsoDate, LongText, ShortText, Slug, Url, utcnow
@@ -27,6 +28,19 @@ class EventBase(SQLModel):
 
 
 class EventCreate(EventBase):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "q3-2026-earnings-call",
+                    "name": "Tesla Q3 2026 earnings call",
+                    "kind": "earnings_call",
+                    "date": "2026-10-21",
+                }
+            ]
+        }
+    )
+
     slug: Slug
 
 

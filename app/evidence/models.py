@@ -3,6 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import Grade, IsoDate, Level, LongText, ShortText, Slug, Url, utcnow
@@ -51,6 +52,24 @@ class EvidenceBase(SQLModel):
 
 
 class EvidenceCreate(EvidenceBase):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Dojo cabinet shown on stage",
+                    "kind": "photo",
+                    "provenance": "vendor_demo",
+                    "grade": "S",
+                    "url": "https://newsotp.com/teslas-dojo-supercomputer-tripped-the-grid",
+                    "date": "2022-09-30",
+                    "stance": "supports",
+                    "level": "built",
+                    "capability": "dojo-cabinet",
+                }
+            ]
+        }
+    )
+
     slug: Slug | None = Field(default=None, description="Generated from the title when omitted.")
     capability: Slug
     claim: Slug | None = None
