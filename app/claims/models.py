@@ -5,12 +5,12 @@ import datetime as dt
 from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, IsoDate, Level, LongText, Slug, Url, utcnow
+from app.core.schema import Grade, IsoDate, Level, LongText, Number, Slug, Url, WholeNumber, utcnow
 
 
 class Figure(SQLModel):
     metric: str = Field(min_length=1, max_length=120)
-    value: float
+    value: Number
     unit: str = Field(min_length=1, max_length=60)
     datatype: str | None = Field(default=None, max_length=60)
     scale: str | None = Field(default=None, max_length=120)
@@ -23,7 +23,7 @@ class ClaimBase(SQLModel):
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade
-    video_offset_s: int | None = Field(default=None, ge=0, le=86_400)
+    video_offset_s: WholeNumber | None = Field(default=None, ge=0, le=86_400)
     deadline: IsoDate | None = None
 
 
@@ -66,7 +66,7 @@ class ClaimUpdate(SQLModel):
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade | None = None
-    video_offset_s: int | None = Field(default=None, ge=0, le=86_400)
+    video_offset_s: WholeNumber | None = Field(default=None, ge=0, le=86_400)
     deadline: IsoDate | None = None
     figure: Figure | None = None
     restates: Slug | None = None

@@ -32,6 +32,17 @@ def _iso_date_only(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
+def _plain_number(value: object) -> object:
+    # Lax pydantic reads true as 1 and "3" as 3; a figure must be sent as a JSON number.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_plain_number)]
+WholeNumber = Annotated[int, BeforeValidator(_plain_number)]
+
+
 def utcnow() -> datetime:
     """Return the current UTC time, to the second."""
     return datetime.now(UTC).replace(microsecond=0)
