@@ -15,8 +15,7 @@ import orjson
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,7 +25,7 @@ from app.core.db import get_engine
 _MAX_ENTRIES = 512
 _lock = threading.Lock()
 _entries: "OrderedDict[str, tuple[str, bytes, dict[str, str]]]" = OrderedDict()
-_VERSION_SQL = text("SELECT counter FROM data_version WHERE id = 1")
+_VERSION_SQL_TEXT = "SELECT counter FROM data_version WHERE id = 1"
 
 
 def clear() -> None:
@@ -36,38 +35,52 @@ def clear() -> None:
     _probe.close()
 
 
-class _VersionProbe:
-    """Hold one autocommit connection for reading the data version without pool overhead.
+def _autocommit(driver_connection: Any, dialect: str) -> None:
+    # Leave no transaction open: a long-lived reader must not pin old snapshots or locks.
+    if dialect == "sqlite":
+        driver_connection.isolation_level = None
+    else:
+        driver_connection.autocommit = True
 
-    A pooled checkout costs a ping and a rollback, several times the read itself.
+
+class _VersionProbe:
+    """Hold one autocommit DBAPI connection for reading the data version cheaply.
+
+    A pooled checkout costs a ping and a rollback, and SQLAlchemy's execute path several
+    times the read itself; this is the hot path of every cached read.
     """
 
     def __init__(self) -> None:
-        self._connection: Connection | None = None
+        self._raw: Any = None
         self._engine: Engine | None = None
 
     def read(self) -> int:
         engine = get_engine()
         for attempt in range(2):
             try:
-                if self._connection is None or self._engine is not engine:
+                if self._raw is None or self._engine is not engine:
                     self.close()
-                    self._connection = engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT"
-                    )
+                    self._raw = engine.raw_connection()
+                    _autocommit(self._raw.driver_connection, engine.dialect.name)
                     self._engine = engine
-                return int(self._connection.execute(_VERSION_SQL).scalar() or 0)
-            except DBAPIError:
+                cursor = self._raw.cursor()
+                try:
+                    cursor.execute(_VERSION_SQL_TEXT)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return int(row[0]) if row else 0
+            except engine.dialect.loaded_dbapi.Error:
                 self.close()  # the server dropped us (restart, failover): reconnect once
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(DBAPIError):
-                self._connection.close()
-        self._connection = None
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.invalidate()  # never hand an autocommit connection back to the pool
+        self._raw = None
 
 
 # Only the event-loop thread probes, so one connection per process is enough.
