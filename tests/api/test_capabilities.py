@@ -238,3 +238,25 @@ def test_list_cache_is_invalidated_by_writes(client: TestClient, write_token: st
     _new_capability(client, write_token, "test-new-chip")
     after = client.get("/api/v1/capabilities").json()["items"]
     assert len(after) == len(before) + 1
+
+
+def test_cached_lists_follow_writes_made_by_another_process(
+    client: TestClient, db_url: str
+) -> None:
+    """Another replica's write (a separate engine, no shared memory) must show up at once."""
+    from sqlmodel import Session
+
+    from app.capabilities.models import Capability
+    from app.core.db import make_engine
+    from app.history.service import bump_data_version
+
+    before = client.get("/api/v1/capabilities").json()["items"]
+    assert client.get("/api/v1/capabilities").json()["items"] == before  # now served cached
+    other_replica = make_engine(db_url)
+    with Session(other_replica) as session:
+        session.add(Capability(slug="written-elsewhere", name="Elsewhere", kind="chip"))
+        bump_data_version(session)
+        session.commit()
+    other_replica.dispose()
+    after = client.get("/api/v1/capabilities").json()["items"]
+    assert "written-elsewhere" in {c["slug"] for c in after}
