@@ -93,3 +93,46 @@ def test_export_import_export_is_byte_identical(backend: str, tmp_path: Path) ->
         if backend == "postgres":
             drop_pg_database(source)
             drop_pg_database(target)
+
+
+def test_reseeding_with_new_evidence_only_appends_history(db_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+    from sqlmodel import col, select
+
+    from app.core.db import get_engine
+    from app.history.models import StatusChange
+    from app.seed.service import seed
+
+    seed_dir = tmp_path / "seed"
+    shutil.copytree(ROOT / "seed_data", seed_dir)
+    evidence = yaml.safe_load((seed_dir / "evidence.yaml").read_text())
+    evidence.append(
+        {
+            "slug": "test-benchmark-of-the-node",
+            "capability": "dojo-training-node",
+            "title": "Independent node benchmark",
+            "kind": "benchmark_result",
+            "provenance": "independent_measurement",
+            "source": "S18",
+            "grade": "P",
+            "date": "2026-06-01",
+            "stance": "supports",
+            "level": "benchmarked",
+        }
+    )
+    (seed_dir / "evidence.yaml").write_text(yaml.safe_dump(evidence))
+    with Session(get_engine()) as session:
+        old = [
+            (r.id, r.to_status)
+            for r in session.exec(select(StatusChange).order_by(col(StatusChange.id)))
+        ]
+        added = seed(session, seed_dir)
+        new = [
+            (r.id, r.to_status)
+            for r in session.exec(select(StatusChange).order_by(col(StatusChange.id)))
+        ]
+    assert added["evidence"] == 1
+    assert new[: len(old)] == old
+    assert new[len(old) :] and new[-1][1] == "benchmarked"

@@ -41,7 +41,7 @@ class CapabilityBase(SQLModel):
 
 
 class CapabilityCreate(CapabilityBase):
-    model_config = ConfigDict(
+    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
         json_schema_extra={
             "examples": [
                 {

@@ -28,7 +28,7 @@ class ClaimBase(SQLModel):
 
 
 class ClaimCreate(ClaimBase):
-    model_config = ConfigDict(
+    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
         json_schema_extra={
             "examples": [
                 {

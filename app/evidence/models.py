@@ -52,7 +52,7 @@ class EvidenceBase(SQLModel):
 
 
 class EvidenceCreate(EvidenceBase):
-    model_config = ConfigDict(
+    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
         json_schema_extra={
             "examples": [
                 {

@@ -49,6 +49,8 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     """Insert what is missing from the seed files; return how many rows were added per kind."""
     added = {"status_levels": 0, "events": 0, "capabilities": 0, "claims": 0, "evidence": 0}
     sources = _sources(seed_dir)
+    has_history = session.exec(select(StatusChange.id).limit(1)).first() is not None
+    before = _assess_now(session) if has_history else {}
 
     for entry in _read(seed_dir, "status_levels.yaml"):
         if session.exec(select(StatusLevel).where(StatusLevel.code == entry["code"])).first():
@@ -128,20 +130,38 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     session.flush()
 
     if any(added.values()):
-        _replay_history(session)
+        if has_history:
+            # The history is append-only: later seed additions are logged as of today.
+            history_service.record_changes(
+                session,
+                before=before,
+                after=_assess_now(session),
+                reason_code="seed",
+                reason="Seed data added",
+                actor=SEED_ACTOR,
+                effective_on=today(),
+            )
+        else:
+            _replay_history(session)
         history_service.bump_data_version(session)
     session.commit()
     return added
 
 
-def _replay_history(session: Session) -> None:
-    """Rebuild the seed's share of the history by replaying evidence in date order.
-
-    Rows written by people (any actor other than the seed) are never touched.
-    """
-    for row in session.exec(select(StatusChange).where(StatusChange.actor == SEED_ACTOR)):
-        session.delete(row)
+def _assess_now(session: Session) -> dict[int, Any]:
     session.flush()
+    ladder = Ladder.from_rows(session.exec(select(StatusLevel)))
+    return assess(
+        list(session.exec(select(Capability))),
+        list(session.exec(select(Claim))),
+        list(session.exec(select(Evidence))),
+        ladder,
+        today(),
+    )
+
+
+def _replay_history(session: Session) -> None:
+    """Write the first history by replaying the seed evidence in date order."""
     caps = list(session.exec(select(Capability)))
     claims = list(session.exec(select(Claim)))
     evidence = sorted(session.exec(select(Evidence)), key=lambda e: (e.date, e.id or 0))
