@@ -1,5 +1,6 @@
 """Capabilities: read with computed status, create, update, and status updates."""
 
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, select
 
 from app.capabilities import snapshot
@@ -161,9 +162,10 @@ class Mutation:
             changed_directly=self.capability_id,
         )
         for row in changed:
-            # A capability's ETag must move when its computed status moves.
+            # A capability's ETag must move when its computed status moves, so an editor
+            # holding an older view cannot override it unawares.
             cap = self.session.get(Capability, row.capability_id)
-            if cap is not None and cap.id != self.capability_id:
+            if cap is not None and not sa_inspect(cap).attrs.version.history.has_changes():
                 cap.version += 1
                 self.session.add(cap)
         history_service.bump_data_version(self.session)

@@ -260,3 +260,15 @@ def test_cached_lists_follow_writes_made_by_another_process(
     other_replica.dispose()
     after = client.get("/api/v1/capabilities").json()["items"]
     assert "written-elsewhere" in {c["slug"] for c in after}
+
+
+def test_new_evidence_makes_an_older_etag_stale(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    etag = client.get("/api/v1/capabilities/test-chip").headers["etag"]
+    assert _evidence(client, write_token, "test-chip").status_code == 201
+    response = client.post(
+        "/api/v1/capabilities/test-chip/status",
+        json={"status": "aspirational", "reason": "based on what I saw earlier"},
+        headers=auth(write_token, etag),
+    )
+    assert response.status_code == 412
