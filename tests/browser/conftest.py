@@ -185,7 +185,14 @@ class ConsoleLog:
             ),
         )
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: self.errors.append(f"requestfailed: {r.url}"))
+        page.on("requestfailed", self._request_failed)
+
+    def _request_failed(self, request: Any) -> None:
+        # A navigation cancels what the old page was still fetching (the favicon, a poll):
+        # Chromium reports net::ERR_ABORTED for those, which is not a fault of the page.
+        if "ERR_ABORTED" in (request.failure or ""):
+            return
+        self.errors.append(f"requestfailed: {request.url} ({request.failure})")
 
 
 @pytest.fixture
