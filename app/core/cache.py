@@ -9,6 +9,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,7 +25,24 @@ from app.core.db import get_engine
 
 _MAX_ENTRIES = 512
 _lock = threading.Lock()
-_entries: "OrderedDict[str, tuple[str, bytes, dict[str, str]]]" = OrderedDict()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One rendered response, with its raw headers prepared once."""
+
+    version: str
+    body: bytes
+    extra: dict[str, str]
+    etag: str
+    raw_headers: list[tuple[bytes, bytes]]
+
+
+def _etag(key: str, version: str) -> str:
+    return '"' + hashlib.sha1(f"{key}|{version}".encode()).hexdigest()[:20] + '"'
+
+
+_entries: "OrderedDict[str, _Entry]" = OrderedDict()
 _VERSION_SQL_TEXT = "SELECT counter FROM data_version WHERE id = 1"
 
 
@@ -102,14 +120,14 @@ async def cached_json(
     """
     version = _version_key(request)
     key = request.scope["path"] + "?" + request.scope.get("query_string", b"").decode("latin-1")
-    etag = '"' + hashlib.sha1(f"{key}|{version}".encode()).hexdigest()[:20] + '"'
+    etag = _etag(key, version)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     with _lock:
         hit = _entries.get(key)
-    if hit is not None and hit[0] == version:
-        body, extra = hit[1], hit[2]
+    if hit is not None and hit.version == version:
+        body, extra = hit.body, hit.extra
     else:
 
         def render() -> tuple[bytes, dict[str, str]]:
@@ -119,7 +137,9 @@ async def cached_json(
 
         body, extra = await run_in_threadpool(render)
         with _lock:
-            _entries[key] = (version, body, extra)
+            raw = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+            raw += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+            _entries[key] = _Entry(version, body, extra, etag, raw)
             _entries.move_to_end(key)
             while len(_entries) > _MAX_ENTRIES:
                 _entries.popitem(last=False)
@@ -147,18 +167,16 @@ class CachedResponseMiddleware:
             await self.app(scope, receive, send)
             return
         version = f"{_probe.read()}:{today().isoformat()}:{scope['app'].state.cache_salt}"
-        if hit[0] != version:
+        if hit.version != version:
             await self.app(scope, receive, send)
             return
-        etag = '"' + hashlib.sha1(f"{key}|{version}".encode()).hexdigest()[:20] + '"'
-        headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
-        headers += [(k.lower().encode(), v.encode()) for k, v in hit[2].items()]
+        headers = list(hit.raw_headers)
         if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-        if if_none_match == etag.encode():
+        if if_none_match == hit.etag.encode():
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = hit[1]
+        body = hit.body
         headers += [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
