@@ -5,7 +5,7 @@ one context-variable bind and one header append per request.
 """
 
 import re
-import uuid
+import secrets
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,7 @@ def sanitize(value: bytes | None) -> str | None:
 
 def new_request_id() -> str:
     """Return a fresh random request id."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class RequestIdMiddleware:
