@@ -16,7 +16,6 @@ from app.core.errors import ProblemError, not_found
 from app.core.schema import utcnow
 from app.evidence.models import Evidence
 from app.history import service as history_service
-from app.history.models import StatusChange
 from app.ladder.service import assess, load_ladder
 
 
@@ -94,7 +93,8 @@ def get_public(session: Session, slug: str) -> CapabilityPublic:
     raise not_found("capability", slug)
 
 
-def _current_assessments(session: Session) -> dict[int, StatusAssessment]:
+def current_assessments(session: Session) -> dict[int, StatusAssessment]:
+    """Assess every capability as the session sees the data now (flushed, uncommitted)."""
     from app.claims.models import Claim
 
     session.flush()
@@ -133,6 +133,7 @@ class Mutation:
         reason: str,
         evidence_ids: list[int] | None = None,
         capability_id: int | None = None,
+        always_log: bool = False,
     ) -> None:
         self.session = session
         self.actor = actor
@@ -140,16 +141,18 @@ class Mutation:
         self.reason = reason
         self.evidence_ids = evidence_ids or []
         self.capability_id = capability_id
+        # Log the capability written even if its status stays (an override that confirms it).
+        self.always_log = always_log
 
     def __enter__(self) -> "Mutation":
-        self.before = _current_assessments(self.session)
+        self.before = current_assessments(self.session)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.session.rollback()
             return
-        after = _current_assessments(self.session)
+        after = current_assessments(self.session)
         changed = history_service.record_changes(
             self.session,
             before=self.before,
@@ -160,6 +163,7 @@ class Mutation:
             evidence_ids=self.evidence_ids,
             effective_on=snapshot.today(),
             changed_directly=self.capability_id,
+            always_log=self.capability_id if self.always_log else None,
         )
         for row in changed:
             # A capability's ETag must move when its computed status moves, so an editor
@@ -233,7 +237,8 @@ def update_status(
         reason=request.reason,
         evidence_ids=request.evidence_ids,
         capability_id=cap.id,
-    ) as mutation:
+        always_log=request.status is not None,
+    ):
         for row in evidence_rows:
             if row.capability_id != cap.id:
                 row.capability_id = cap.id  # type: ignore[assignment]
@@ -248,22 +253,5 @@ def update_status(
         cap.version += 1
         cap.updated_at = utcnow()
         session.add(cap)
-        session.flush()
-        if request.status is not None and cap.id is not None:
-            # An override is logged even when it confirms the computed level.
-            now = _current_assessments(session)[cap.id]
-            if mutation.before[cap.id].status == now.status:
-                session.add(
-                    StatusChange(
-                        capability_id=cap.id,
-                        from_status=now.status,
-                        to_status=now.status,
-                        reason_code="override",
-                        reason=request.reason,
-                        evidence_ids=list(request.evidence_ids),
-                        actor=actor,
-                        effective_on=snapshot.today(),
-                    )
-                )
     session.refresh(cap)
     return cap

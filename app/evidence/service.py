@@ -147,31 +147,19 @@ def create(
         payload,
         update={**refs, "slug": _unique_slug(session, slug), "benchmark_run_id": benchmark_run_id},
     )
-    session.add(item)
-    session.flush()
-    assert item.id is not None
     with Mutation(
         session,
         actor=actor,
         reason_code="evidence_added",
         reason=f"Evidence: {data.title}",
-        evidence_ids=[item.id],
         capability_id=item.capability_id,
     ) as mutation:
-        # The "before" assessment must not see the new item.
-        mutation.before = _assess_without(session, item.id)
+        session.add(item)
+        session.flush()
+        assert item.id is not None
+        mutation.evidence_ids = [item.id]
     session.refresh(item)
     return item
-
-
-def _assess_without(session: Session, evidence_id: int) -> dict[int, Any]:
-    from app.claims.models import Claim as ClaimRow
-    from app.ladder.service import assess, load_ladder
-
-    caps = session.exec(select(Capability)).all()
-    claims = session.exec(select(ClaimRow)).all()
-    evidence = [e for e in session.exec(select(Evidence)).all() if e.id != evidence_id]
-    return assess(caps, claims, evidence, load_ladder(session), snapshot.today())
 
 
 def update(session: Session, item: Evidence, data: EvidenceUpdate, *, actor: str) -> Evidence:

@@ -35,16 +35,18 @@ def record_changes(
     evidence_ids: Sequence[int] = (),
     effective_on: dt.date,
     changed_directly: int | None = None,
+    always_log: int | None = None,
 ) -> list[StatusChange]:
     """Append one history row per capability whose shown status changed.
 
-    Capabilities that moved only because a child moved get the reason code `rollup`.
+    Capabilities that moved only because a child moved get the reason code `rollup`;
+    `always_log` names one that gets a row even when its status stayed (an override).
     """
     rows = []
     for cap_id, now in after.items():
         previous = before.get(cap_id)
         old = previous.status if previous else "not_assessed"
-        if old == now.status:
+        if old == now.status and cap_id != always_log:
             continue
         direct = changed_directly is None or cap_id == changed_directly
         row = StatusChange(

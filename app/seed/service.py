@@ -7,6 +7,7 @@ import yaml
 from sqlmodel import Session, select
 
 from app.capabilities.models import Capability, CapabilityCreate
+from app.capabilities.service import current_assessments
 from app.capabilities.snapshot import today
 from app.claims.models import Claim, ClaimCreate
 from app.events.models import Event, EventCreate
@@ -50,7 +51,7 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     added = {"status_levels": 0, "events": 0, "capabilities": 0, "claims": 0, "evidence": 0}
     sources = _sources(seed_dir)
     has_history = session.exec(select(StatusChange.id).limit(1)).first() is not None
-    before = _assess_now(session) if has_history else {}
+    before = current_assessments(session) if has_history else {}
 
     for entry in _read(seed_dir, "status_levels.yaml"):
         if session.exec(select(StatusLevel).where(StatusLevel.code == entry["code"])).first():
@@ -135,7 +136,7 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
             history_service.record_changes(
                 session,
                 before=before,
-                after=_assess_now(session),
+                after=current_assessments(session),
                 reason_code="seed",
                 reason="Seed data added",
                 actor=SEED_ACTOR,
@@ -146,18 +147,6 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
         history_service.bump_data_version(session)
     session.commit()
     return added
-
-
-def _assess_now(session: Session) -> dict[int, Any]:
-    session.flush()
-    ladder = Ladder.from_rows(session.exec(select(StatusLevel)))
-    return assess(
-        list(session.exec(select(Capability))),
-        list(session.exec(select(Claim))),
-        list(session.exec(select(Evidence))),
-        ladder,
-        today(),
-    )
 
 
 def _replay_history(session: Session) -> None:
