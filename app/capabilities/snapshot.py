@@ -12,7 +12,7 @@ from app.core.config import get_settings
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.service import data_version
-from app.ladder.service import Ladder, assess, load_ladder
+from app.ladder.service import Ladder, assess, claim_evidence, load_ladder
 
 
 def today() -> dt.date:
@@ -68,13 +68,7 @@ def load(session: Session) -> Snapshot:
     for cap in capabilities:
         if cap.parent_id is not None:
             snap.children.setdefault(cap.parent_id, []).append(cap.slug)
-    for item in evidence:
-        if item.claim_id is None:
-            continue
-        if item.stance == "contradicts":
-            snap.contradicted_claims.add(item.claim_id)
-        elif item.grade in ("P", "S") and item.provenance != "simulation":
-            snap.supported_claims.add(item.claim_id)
+    snap.supported_claims, snap.contradicted_claims = claim_evidence(evidence)
     for rows in (capabilities, claims, evidence, events):
         for row in rows:
             session.expunge(row)

@@ -59,6 +59,23 @@ def _max_level(levels: Iterable[str]) -> Level:
     return best
 
 
+def claim_evidence(evidence: Iterable[Evidence]) -> tuple[set[int], set[int]]:
+    """Return the ids of claims that sourced evidence supports, and of those contradicted.
+
+    A supported claim's deadline counts as met; simulations never meet one.
+    """
+    supported: set[int] = set()
+    contradicted: set[int] = set()
+    for item in evidence:
+        if item.claim_id is None:
+            continue
+        if item.stance == "contradicts":
+            contradicted.add(item.claim_id)
+        elif item.grade in CLAIM_GRADES_THAT_COUNT and item.provenance != "simulation":
+            supported.add(item.claim_id)
+    return supported, contradicted
+
+
 def assess(
     capabilities: Sequence[Capability],
     claims: Sequence[Claim],
@@ -74,16 +91,10 @@ def assess(
             children[cap.parent_id].append(cap)
 
     counting: dict[int, list[Evidence]] = {}
-    contradicted_claim_ids: set[int] = set()
-    supported_claim_ids: set[int] = set()
     for item in evidence:
         if ladder.counts(item):
             counting.setdefault(item.capability_id, []).append(item)
-        if item.claim_id is not None:
-            if item.stance == "contradicts":
-                contradicted_claim_ids.add(item.claim_id)
-            elif item.grade in CLAIM_GRADES_THAT_COUNT and item.provenance != "simulation":
-                supported_claim_ids.add(item.claim_id)
+    supported_claim_ids, contradicted_claim_ids = claim_evidence(evidence)
 
     claims_by_cap: dict[int, list[Claim]] = {}
     for claim in claims:
