@@ -12,6 +12,7 @@ from app.capabilities.models import (
     StatusAssessment,
     StatusUpdate,
 )
+from app.core import lookup
 from app.core.errors import ProblemError, not_found
 from app.core.schema import utcnow
 from app.evidence.models import Evidence
@@ -78,10 +79,7 @@ def hierarchy_order(snap: snapshot.Snapshot) -> list[tuple[Capability, int]]:
 
 def get_by_slug(session: Session, slug: str) -> Capability:
     """Return a capability row or raise 404."""
-    cap = session.exec(select(Capability).where(Capability.slug == slug)).first()
-    if cap is None:
-        raise not_found("capability", slug)
-    return cap
+    return lookup.get_by_slug(session, Capability, slug)
 
 
 def get_public(session: Session, slug: str) -> CapabilityPublic:
@@ -107,7 +105,7 @@ def current_assessments(session: Session) -> dict[int, StatusAssessment]:
 def _resolve_parent(session: Session, parent_slug: str | None, self_id: int | None) -> int | None:
     if parent_slug is None:
         return None
-    parent = session.exec(select(Capability).where(Capability.slug == parent_slug)).first()
+    parent = lookup.by_slug(session, Capability, parent_slug)
     if parent is None:
         raise ProblemError(
             422, "Invalid parent", f"No capability '{parent_slug}' to be the parent."
@@ -178,8 +176,7 @@ class Mutation:
 
 def create(session: Session, data: CapabilityCreate, *, actor: str) -> Capability:
     """Create a capability."""
-    if session.exec(select(Capability).where(Capability.slug == data.slug)).first():
-        raise ProblemError(409, "Conflict", f"Capability '{data.slug}' already exists.")
+    lookup.ensure_new_slug(session, Capability, data.slug)
     with Mutation(session, actor=actor, reason_code="created", reason="Capability created"):
         cap = Capability.model_validate(
             data.model_dump(exclude={"parent"}),

@@ -10,7 +10,8 @@ from app.capabilities import snapshot
 from app.capabilities.models import Capability
 from app.capabilities.service import Mutation
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure
-from app.core.errors import ProblemError, not_found
+from app.core import lookup
+from app.core.errors import ProblemError
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.events.models import Event
@@ -49,11 +50,6 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
     )
 
 
-def _slug_id(session: Session, model: Any, slug: str) -> int | None:
-    row = session.exec(select(model.id).where(model.slug == slug)).first()
-    return row
-
-
 def list_page(
     session: Session,
     *,
@@ -77,7 +73,7 @@ def list_page(
         (Event, event, Claim.event_id),
     ):
         if slug:
-            statement = statement.where(column == _slug_id(session, model, slug))
+            statement = statement.where(column == lookup.id_for_slug(session, model, slug))
     if grade:
         statement = statement.where(Claim.grade == grade)
     if implied_status:
@@ -123,10 +119,7 @@ def list_page(
 
 def get_by_slug(session: Session, slug: str) -> Claim:
     """Return a claim or raise 404."""
-    claim = session.exec(select(Claim).where(Claim.slug == slug)).first()
-    if claim is None:
-        raise not_found("claim", slug)
-    return claim
+    return lookup.get_by_slug(session, Claim, slug)
 
 
 def get_public(session: Session, slug: str) -> ClaimPublic:
@@ -134,24 +127,17 @@ def get_public(session: Session, slug: str) -> ClaimPublic:
     return to_public(get_by_slug(session, slug), snapshot.get(session))
 
 
-def _require(session: Session, model: Any, slug: str, field: str) -> int:
-    found = _slug_id(session, model, slug)
-    if found is None:
-        raise ProblemError(
-            422, "Unknown reference", f"{field}: no {model.__name__.lower()} '{slug}'."
-        )
-    return found
-
-
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     refs: dict[str, Any] = {}
     if "capability" in data:
-        refs["capability_id"] = _require(session, Capability, data.pop("capability"), "capability")
+        refs["capability_id"] = lookup.require_id(
+            session, Capability, data.pop("capability"), "capability"
+        )
     if "event" in data:
-        refs["event_id"] = _require(session, Event, data.pop("event"), "event")
+        refs["event_id"] = lookup.require_id(session, Event, data.pop("event"), "event")
     if "restates" in data:
         slug = data.pop("restates")
-        refs["restates_id"] = _require(session, Claim, slug, "restates") if slug else None
+        refs["restates_id"] = lookup.require_id(session, Claim, slug, "restates") if slug else None
     if "figure" in data:
         figure = data.pop("figure")
         for name in FIGURE_FIELDS:
@@ -161,8 +147,7 @@ def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
 
 def create(session: Session, data: ClaimCreate, *, actor: str) -> Claim:
     """Create a claim."""
-    if session.exec(select(Claim).where(Claim.slug == data.slug)).first():
-        raise ProblemError(409, "Conflict", f"Claim '{data.slug}' already exists.")
+    lookup.ensure_new_slug(session, Claim, data.slug)
     payload = data.model_dump()
     refs = _references(session, payload)
     with Mutation(session, actor=actor, reason_code="claim_added", reason=f"Claim {data.slug}"):

@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlmodel import Session, col, select
 
-from app.core.errors import ProblemError, not_found
+from app.core import lookup
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.events.models import Event, EventCreate, EventPublic, EventUpdate
@@ -46,16 +46,12 @@ def list_page(
 
 def get_by_slug(session: Session, slug: str) -> Event:
     """Return an event or raise 404."""
-    event = session.exec(select(Event).where(Event.slug == slug)).first()
-    if event is None:
-        raise not_found("event", slug)
-    return event
+    return lookup.get_by_slug(session, Event, slug)
 
 
 def create(session: Session, data: EventCreate) -> Event:
     """Create an event."""
-    if session.exec(select(Event).where(Event.slug == data.slug)).first():
-        raise ProblemError(409, "Conflict", f"Event '{data.slug}' already exists.")
+    lookup.ensure_new_slug(session, Event, data.slug)
     event = Event.model_validate(data)
     session.add(event)
     bump_data_version(session)

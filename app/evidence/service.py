@@ -10,6 +10,7 @@ from app.capabilities import snapshot
 from app.capabilities.models import Capability
 from app.capabilities.service import Mutation
 from app.claims.models import Claim
+from app.core import lookup
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import slugify, utcnow
@@ -53,10 +54,10 @@ def list_page(
     snap = snapshot.get(session)
     statement = select(Evidence)
     if capability:
-        cap_id = session.exec(select(Capability.id).where(Capability.slug == capability)).first()
+        cap_id = lookup.id_for_slug(session, Capability, capability)
         statement = statement.where(Evidence.capability_id == cap_id)
     if claim:
-        claim_id = session.exec(select(Claim.id).where(Claim.slug == claim)).first()
+        claim_id = lookup.id_for_slug(session, Claim, claim)
         statement = statement.where(Evidence.claim_id == claim_id)
     for column, value in (
         (Evidence.kind, kind),
@@ -98,7 +99,7 @@ def get_public(session: Session, evidence_id: int) -> EvidencePublic:
 
 def _unique_slug(session: Session, base: str) -> str:
     slug, n = base, 2
-    while session.exec(select(Evidence.id).where(Evidence.slug == slug)).first() is not None:
+    while lookup.id_for_slug(session, Evidence, slug) is not None:
         slug = f"{base[:110]}-{n}"
         n += 1
     return slug
@@ -107,19 +108,12 @@ def _unique_slug(session: Session, base: str) -> str:
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     refs: dict[str, Any] = {}
     if "capability" in data:
-        slug = data.pop("capability")
-        cap_id = session.exec(select(Capability.id).where(Capability.slug == slug)).first()
-        if cap_id is None:
-            raise ProblemError(422, "Unknown reference", f"capability: no capability '{slug}'.")
-        refs["capability_id"] = cap_id
+        refs["capability_id"] = lookup.require_id(
+            session, Capability, data.pop("capability"), "capability"
+        )
     if "claim" in data:
         slug = data.pop("claim")
-        refs["claim_id"] = None
-        if slug:
-            claim_id = session.exec(select(Claim.id).where(Claim.slug == slug)).first()
-            if claim_id is None:
-                raise ProblemError(422, "Unknown reference", f"claim: no claim '{slug}'.")
-            refs["claim_id"] = claim_id
+        refs["claim_id"] = lookup.require_id(session, Claim, slug, "claim") if slug else None
     return refs
 
 
@@ -141,8 +135,8 @@ def create(
     payload = data.model_dump()
     refs = _references(session, payload)
     slug = payload.pop("slug") or slugify(data.title)
-    if data.slug and session.exec(select(Evidence.id).where(Evidence.slug == slug)).first():
-        raise ProblemError(409, "Conflict", f"Evidence '{slug}' already exists.")
+    if data.slug:
+        lookup.ensure_new_slug(session, Evidence, slug)
     item = Evidence.model_validate(
         payload,
         update={**refs, "slug": _unique_slug(session, slug), "benchmark_run_id": benchmark_run_id},

@@ -1,0 +1,43 @@
+"""Find rows by slug: one place for the 404, 409 and 422 answers every domain gives."""
+
+from typing import Any, TypeVar
+
+from sqlmodel import Session, select
+
+from app.core.errors import ProblemError, not_found
+
+Row = TypeVar("Row")
+
+
+def by_slug(session: Session, model: type[Row], slug: str) -> Row | None:
+    """Return the row with this slug, or None."""
+    return session.exec(select(model).where(model.slug == slug)).first()  # type: ignore[attr-defined]
+
+
+def get_by_slug(session: Session, model: type[Row], slug: str) -> Row:
+    """Return the row with this slug or raise 404."""
+    row = by_slug(session, model, slug)
+    if row is None:
+        raise not_found(model.__name__.lower(), slug)
+    return row
+
+
+def id_for_slug(session: Session, model: Any, slug: str) -> int | None:
+    """Return the id of the row with this slug, or None."""
+    return session.exec(select(model.id).where(model.slug == slug)).first()
+
+
+def require_id(session: Session, model: Any, slug: str, field: str) -> int:
+    """Return the id a reference names, or raise 422 naming the field."""
+    found = id_for_slug(session, model, slug)
+    if found is None:
+        raise ProblemError(
+            422, "Unknown reference", f"{field}: no {model.__name__.lower()} '{slug}'."
+        )
+    return found
+
+
+def ensure_new_slug(session: Session, model: Any, slug: str) -> None:
+    """Raise 409 when the slug is taken."""
+    if id_for_slug(session, model, slug) is not None:
+        raise ProblemError(409, "Conflict", f"{model.__name__} '{slug}' already exists.")
