@@ -35,6 +35,13 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     }
 
 
+def _form_errors(exc: ValidationError | ProblemError) -> tuple[dict[str, str], int]:
+    """Return the messages to show beside the form, and the status to answer with."""
+    if isinstance(exc, ValidationError):
+        return _field_errors(exc), 422
+    return {"form": exc.detail}, exc.status
+
+
 # ---- Status update ------------------------------------------------------------------------
 
 
@@ -114,19 +121,13 @@ def status_submit(
             }
         )
         cap_service.update_status(session, row, update, actor=auth.actor_name(editor))
-    except ValidationError as exc:
+    except (ValidationError, ProblemError) as exc:
+        errors, status_code = _form_errors(exc)
         return render(
             request,
             "status_form.html",
-            _status_context(session, slug, form, errors=_field_errors(exc)),
-            status_code=422,
-        )
-    except ProblemError as exc:
-        return render(
-            request,
-            "status_form.html",
-            _status_context(session, slug, form, errors={"form": exc.detail}),
-            status_code=exc.status,
+            _status_context(session, slug, form, errors=errors),
+            status_code=status_code,
         )
     return auth.redirect(request, f"/capabilities/{slug}?saved=status#history")
 
@@ -194,18 +195,12 @@ def evidence_submit(
     try:
         data = EvidenceCreate.model_validate(payload)
         evidence_service.create(session, data, actor=auth.actor_name(editor))
-    except ValidationError as exc:
+    except (ValidationError, ProblemError) as exc:
+        errors, status_code = _form_errors(exc)
         return render(
             request,
             "evidence_form.html",
-            _evidence_context(session, slug, form, errors=_field_errors(exc)),
-            status_code=422,
-        )
-    except ProblemError as exc:
-        return render(
-            request,
-            "evidence_form.html",
-            _evidence_context(session, slug, form, errors={"form": exc.detail}),
-            status_code=exc.status,
+            _evidence_context(session, slug, form, errors=errors),
+            status_code=status_code,
         )
     return auth.redirect(request, f"/capabilities/{slug}?saved=evidence#evidence")

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
@@ -178,16 +178,23 @@ EVIDENCE_COLUMNS = [
 ]  # fmt: skip
 
 
+def _every_page(fetch: Callable[[str | None], tuple[list[Any], str | None]]) -> list[Any]:
+    """Follow a keyset-paginated list to its end."""
+    items: list[Any] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = fetch(cursor)
+        items.extend(page)
+        if cursor is None:
+            return items
+
+
 @router.get("/exports/claims.csv")
 def claims_csv(session: SessionDep) -> Response:
     """Every claim with its figure and flags, as CSV."""
-    claims: list[ClaimPublic] = []
-    cursor = None
-    while True:
-        page, cursor = claims_service.list_page(session, sort="id", limit=500, cursor=cursor)
-        claims.extend(page)
-        if cursor is None:
-            break
+    claims: list[ClaimPublic] = _every_page(
+        lambda cursor: claims_service.list_page(session, sort="id", limit=500, cursor=cursor)
+    )
 
     def rows() -> Iterator[list[Any]]:
         for c in claims:
@@ -207,13 +214,9 @@ def claims_csv(session: SessionDep) -> Response:
 @router.get("/exports/evidence.csv")
 def evidence_csv(session: SessionDep) -> Response:
     """Every evidence item with its provenance, grade and stance, as CSV."""
-    items: list[EvidencePublic] = []
-    cursor = None
-    while True:
-        page, cursor = evidence_service.list_page(session, sort="id", limit=500, cursor=cursor)
-        items.extend(page)
-        if cursor is None:
-            break
+    items: list[EvidencePublic] = _every_page(
+        lambda cursor: evidence_service.list_page(session, sort="id", limit=500, cursor=cursor)
+    )
 
     def rows() -> Iterator[list[Any]]:
         for e in items:
