@@ -124,53 +124,43 @@
     };
   }
 
+  // A scatter of dated points: the time axis, legend and tooltip are shared, the y axis varies.
+  function timeScatter(data, yAxis) {
+    return {
+      type: "scatter",
+      data: { datasets: datasets(data) },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        scales: { x: timeAxis(data), y: yAxis },
+        plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8 } }, tooltip: tooltip() }
+      }
+    };
+  }
+
   var RENDERERS = {
     "level-timeline": function (data) {
-      return {
-        type: "scatter",
-        data: { datasets: datasets(data) },
-        options: {
-          maintainAspectRatio: false,
-          animation: false,
-          scales: {
-            x: timeAxis(data),
-            y: {
-              min: -0.3, max: data.levels.length - 0.6,
-              ticks: { stepSize: 1, callback: function (v) { return data.levels[v] || ""; } },
-              grid: { color: "#eceef1" }
-            }
-          },
-          plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8 } }, tooltip: tooltip() }
-        }
-      };
+      return timeScatter(data, {
+        min: -0.3, max: data.levels.length - 0.6,
+        ticks: { stepSize: 1, callback: function (v) { return data.levels[v] || ""; } },
+        grid: { color: "#eceef1" }
+      });
     },
     "capability-timeline": function (data) {
-      return {
-        type: "scatter",
-        data: { datasets: datasets(data) },
-        options: {
-          maintainAspectRatio: false,
-          animation: false,
-          scales: {
-            x: timeAxis(data),
-            y: {
-              reverse: true, min: -0.6, max: data.rows.length - 0.4,
-              afterBuildTicks: function (axis) {
-                axis.ticks = data.rows.map(function (_, i) { return { value: i }; });
-              },
-              ticks: {
-                autoSkip: false,
-                callback: function (v) {
-                  var name = data.rows[v] || "";
-                  return name.length > 26 ? name.slice(0, 25) + "…" : name;
-                }
-              },
-              grid: { color: "#eceef1" }
-            }
-          },
-          plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8 } }, tooltip: tooltip() }
-        }
-      };
+      return timeScatter(data, {
+        reverse: true, min: -0.6, max: data.rows.length - 0.4,
+        afterBuildTicks: function (axis) {
+          axis.ticks = data.rows.map(function (_, i) { return { value: i }; });
+        },
+        ticks: {
+          autoSkip: false,
+          callback: function (v) {
+            var name = data.rows[v] || "";
+            return name.length > 26 ? name.slice(0, 25) + "…" : name;
+          }
+        },
+        grid: { color: "#eceef1" }
+      });
     },
     "claimed-vs-simulated": function (data) {
       return {
