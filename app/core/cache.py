@@ -105,9 +105,9 @@ class _VersionProbe:
 _probe = _VersionProbe()
 
 
-def _version_key(request: Request) -> str:
-    counter = _probe.read()
-    return f"{counter}:{today().isoformat()}:{request.app.state.cache_salt}"
+def _version_key(app: Any) -> str:
+    """Return what a cached response must match: data version, day (overdue counts), app."""
+    return f"{_probe.read()}:{today().isoformat()}:{app.state.cache_salt}"
 
 
 async def cached_json(
@@ -118,7 +118,7 @@ async def cached_json(
     The version probe runs on the event loop on purpose: it is one indexed read, far cheaper
     than the thread hand-offs a sync route costs under load. Only a cache miss goes to a thread.
     """
-    version = _version_key(request)
+    version = _version_key(request.app)
     key = request.scope["path"] + "?" + request.scope.get("query_string", b"").decode("latin-1")
     etag = _etag(key, version)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
@@ -166,7 +166,7 @@ class CachedResponseMiddleware:
         if hit is None:
             await self.app(scope, receive, send)
             return
-        version = f"{_probe.read()}:{today().isoformat()}:{scope['app'].state.cache_salt}"
+        version = _version_key(scope["app"])
         if hit.version != version:
             await self.app(scope, receive, send)
             return
