@@ -280,14 +280,14 @@ def core(
     shard3 = np.where(zero >= 3, n_shard, 1.0)
     shard2 = np.where(zero >= 2, n_shard, 1.0)
     shard1 = np.where(zero >= 1, n_shard, 1.0)
-    # Transformer Engine keeps an fp8 copy of each weight and of its transpose (2 bytes/param).
-    w_per = e + (2.0 if c.fp8 else 0.0)
+    # Transformer Engine caches an fp8 copy of each weight (1 byte/param) for the whole step.
+    w_per = e + (1.0 if c.fp8 else 0.0)
 
     # Activations per layer per micro-batch (bytes), after Korthikanti et al. 2022, written
     # per tensor so GQA, SwiGLU, dropout-free models and fp8 inputs follow:
     sbh = T * h
     e_lin = 1.0 if c.fp8 else 2.0  # TE saves the fp8 cast of each linear layer's input
-    drop = np.where(gated, 0.0, 1.0)  # GPT-style models keep two dropout masks; Llama has none
+    drop = opt("dropout", 1.0)  # two 1-byte dropout masks (2021-22 Megatron GPT recipes)
     repl = sbh * (2 + e_lin + 2 + e_lin + 2 * drop)  # norms, QKV/FC1 inputs, masks
     split = 2 * T * (h + 2 * kv * d) + e_lin * sbh  # Q, K, V and the projection input
     split = split + 2 * g * T * f + e_lin * T * f  # FC1 output(s) and FC2 input
@@ -577,6 +577,9 @@ def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) ->
         "param_gather_overlap": flag(par, "param_gather_overlap", p, dflt_pg),
         "tp_overlap": num(par, "tp_overlap", p, dflt_tp, minimum=0.0, maximum=1.0),
         "grad_bytes": grad_bytes,
+        # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
+        # pre-training recipes set hidden and attention dropout to 0.
+        "dropout": 1.0 if stack == "megatron-2021" else 0.0,
         "stack": stack,
         "overlap_from_stack": from_stack,
     }
