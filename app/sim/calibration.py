@@ -215,9 +215,7 @@ def validate(overrides: dict[str, dict[str, float]] | None = None) -> dict[str, 
     for r in rows:
         by_src.setdefault(r["source_id"], []).append(r)
     mape = {k: float(np.mean([abs(x["error_pct"]) for x in v])) for k, v in by_src.items()}
-    worst = {
-        k: max(v, key=lambda x: abs(x["error_pct"]))["row_id"] for k, v in by_src.items()
-    }
+    worst = {k: max(v, key=lambda x: abs(x["error_pct"]))["row_id"] for k, v in by_src.items()}
     gates = {}
     for src, group in by_src.items():
         limit = GATES.get(src, H100_GATE)
@@ -249,6 +247,7 @@ def fit(hardware: str = HARDWARE, steps: int = 3) -> dict[str, Any]:
     same), plus a penalty for every row that does not fit. Used once to set the library values
     (docs/simulator.md); never at run time.
     """
+    paths: tuple[str, ...]
     if hardware == H100:
         paths = H100_FIT_PATHS
         grids = {

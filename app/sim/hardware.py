@@ -371,12 +371,8 @@ def system_from_view(view: dict[str, Any]) -> System:
             _num(tile.get("m", {"value": 0}), "compute.gemm_tile.m", 0.0),
             _num(tile.get("n", {"value": 0}), "compute.gemm_tile.n", 0.0),
         ),
-        fp8_eff_max=None
-        if fp8_eff is None
-        else _num(fp8_eff, "compute.matmul_efficiency.fp8_max"),
-        attention_eff=None
-        if attn_eff is None
-        else _num(attn_eff, "compute.attention_efficiency"),
+        fp8_eff_max=None if fp8_eff is None else _num(fp8_eff, "compute.matmul_efficiency.fp8_max"),
+        attention_eff=None if attn_eff is None else _num(attn_eff, "compute.attention_efficiency"),
     )
 
 

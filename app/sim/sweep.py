@@ -1,4 +1,4 @@
-"""Vectorised layout sweeps (tp/pp/dp/micro-batch/interleave/recompute/zero), local or on Dask."""
+"""Vectorised layout sweeps (tp/cp/pp/dp/micro-batch/interleave/recompute/zero), local or on Dask."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.sim.training import PRECISIONS, RECOMPUTE, core, parse_model, summarize
 
 LAYOUT_KEYS = (
     "tp",
+    "cp",
     "pp",
     "dp",
     "micro",
@@ -55,6 +56,8 @@ def candidates(
         return val
 
     tps = lst("tp", _divisors(model["heads"], min(n, 64)))
+    # Context parallelism only pays off on long sequences; it is searched from 16K tokens on.
+    cps = lst("cp", [c for c in (1, 2, 4, 8) if c == 1 or model["seq_len"] >= 16384])
     pps = lst("pp", _divisors(model["layers"], n))
     micros = lst("micro", [1, 2, 4, 8, 16])
     inters = lst("interleave", [1, 2, 3, 4])
@@ -75,8 +78,11 @@ def candidates(
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
     rows = []
-    for tp, pp in itertools.product(tps, pps):
-        if model["heads"] % tp or tp * pp > n or (use_all and n % (tp * pp)):
+    for tp, cp, pp in itertools.product(tps, cps, pps):
+        mp = tp * cp * pp
+        if model["heads"] % tp or mp > n or (use_all and n % mp):
+            continue
+        if cp > 1 and model["seq_len"] % (2 * cp):
             continue
         if node and tp % node and node % tp:
             continue
@@ -84,11 +90,11 @@ def candidates(
             if model["layers"] % (pp * v):
                 continue
             if use_all:
-                dp = n // (tp * pp)
+                dp = n // mp
             else:
                 # Use as many accelerators as the batch allows; idle ones still count as
                 # installed peak in the result's system figures.
-                dp = next((d for d in range(n // (tp * pp), 0, -1) if glob % (mb * d) == 0), 0)
+                dp = next((d for d in range(n // mp, 0, -1) if glob % (mb * d) == 0), 0)
             if dp == 0 or glob % (mb * dp):
                 continue
             m = glob // (mb * dp)
@@ -98,7 +104,7 @@ def candidates(
                 if z and dp == 1:
                     continue
                 rows.append(
-                    (tp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0)
+                    (tp, cp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0)
                 )
     if not rows:
         raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")

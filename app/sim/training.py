@@ -64,12 +64,11 @@ class _Ctx:
         """
         if self.sm <= 0 or self.tile[0] <= 0 or self.tile[1] <= 0:
             return np.ones_like(np.asarray(m * n * batch, dtype=float))
-        best = None
+        best = np.zeros(np.broadcast(m, n, batch).shape)
         for tm, tn in ((self.tile[0], self.tile[1]), (self.tile[1], self.tile[0])):
             tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
             waves = np.ceil(tiles / self.sm)
-            q = batch * m * n / (tm * tn) / (waves * self.sm)
-            best = q if best is None else np.maximum(best, q)
+            best = np.maximum(best, batch * m * n / (tm * tn) / (waves * self.sm))
         return np.minimum(best, 1.0)
 
     def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0) -> Arr:
@@ -389,12 +388,8 @@ def core(
     buckets = np.maximum(p_stage / np.maximum(40e6, 1e6 * cp * dp), 1.0)
     window_b = n_max * t_bwd
     window_f = n_max * t_fwd
-    grad_exp = np.where(
-        dp_overlap, np.maximum(t_grad / buckets, t_grad - window_b), t_grad
-    )
-    param_exp = np.where(
-        pg_overlap, np.maximum(t_param / buckets, t_param - window_f), t_param
-    )
+    grad_exp = np.where(dp_overlap, np.maximum(t_grad / buckets, t_grad - window_b), t_grad)
+    param_exp = np.where(pg_overlap, np.maximum(t_param / buckets, t_param - window_f), t_param)
     # FSDP / ZeRO-3 gathers weights for forward and backward and reduce-scatters gradients on
     # every micro-batch, prefetching behind that micro-batch's compute.
     comm3 = 2 * ag + rs
