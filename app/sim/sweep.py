@@ -13,7 +13,15 @@ import numpy as np
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
 from app.sim.spec import choice, num, section
-from app.sim.training import PRECISIONS, RECOMPUTE, core, parse_model, summarize
+from app.sim.training import (
+    PRECISIONS,
+    RECOMPUTE,
+    STACKS,
+    core,
+    parse_model,
+    stack_defaults,
+    summarize,
+)
 
 LAYOUT_KEYS = (
     "tp",
@@ -55,6 +63,8 @@ def candidates(
             raise SpecError(f"sweep.{key}", "must be a non-empty list")
         return val
 
+    stack = choice(spec, "stack", "", STACKS, "megatron-2021")
+    dflt = stack_defaults(stack, str(spec.get("precision") or "bf16"))
     tps = lst("tp", _divisors(model["heads"], min(n, 64)))
     # Context parallelism only pays off on long sequences; it is searched from 16K tokens on.
     cps = lst("cp", [c for c in (1, 2, 4, 8) if c == 1 or model["seq_len"] >= 16384])
@@ -103,13 +113,16 @@ def candidates(
             for rc, z in itertools.product(rcs, zeros):
                 if z and dp == 1:
                     continue
-                rows.append(
-                    (tp, cp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0)
-                )
+                dp_ov = int(bool(dflt["dp_overlap"]) or z >= 3)
+                rc_i, tp_ov = RECOMPUTE[rc], dflt["tp_overlap"]
+                rows.append((tp, cp, pp, dp, mb, glob, v, rc_i, int(tp > 1), z, dp_ov, tp_ov))
     if not rows:
         raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
     arr = np.array(rows, dtype=float)
-    return {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+    out = {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+    for key in ("param_gather_overlap", "grad_bytes", "dropout"):
+        out[key] = np.full(len(rows), dflt[key])
+    return out
 
 
 def eval_chunk(
@@ -163,6 +176,10 @@ def run_sweep(
         one = {k: v[i] for k, v in lay.items()}
         r = core(system, model, one, precision)
         s = summarize(system, model, one, precision, r, 0)
+        s["schedule"] = {
+            "stack": choice(spec, "stack", "", STACKS, "megatron-2021"),
+            "from_stack_default": ["dp_overlap", "param_gather_overlap", "tp_overlap"],
+        }
         best.append(s)
     elapsed = time.perf_counter() - t_start
     return {

@@ -506,6 +506,23 @@ STACK_OVERLAP: dict[str, tuple[bool, bool, float]] = {
 }
 
 
+def stack_defaults(stack: str, precision: str) -> dict[str, float]:
+    """Return the layout values a training stack implies when the spec leaves them out."""
+    dp_ov, pg_ov, tp_ov = STACK_OVERLAP[stack]
+    grad_bytes = GRAD_BYTES.get(precision, 4.0)
+    if stack == "nemo" and precision in ("bf16", "fp8"):
+        grad_bytes = 2.0  # NeMo's performance recipes reduce gradients in bf16
+    return {
+        "dp_overlap": float(dp_ov),
+        "param_gather_overlap": float(pg_ov),
+        "tp_overlap": tp_ov,
+        "grad_bytes": grad_bytes,
+        # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
+        # pre-training recipes set hidden and attention dropout to 0.
+        "dropout": 1.0 if stack == "megatron-2021" else 0.0,
+    }
+
+
 def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) -> dict[str, Any]:
     """Read and check parallelism, batch and recompute; infeasible layouts raise SpecError."""
     from app.sim.spec import choice, flag, num, section
@@ -550,12 +567,8 @@ def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) ->
             "parallelism",
             f"tp*cp*pp*dp = {n} exceeds the {int(system.n_accel)} accelerators of {system.id}",
         )
-    dflt_dp, dflt_pg, dflt_tp = STACK_OVERLAP[stack]
+    dflt = stack_defaults(stack, str(spec.get("precision") or "bf16"))
     from_stack = [k for k in ("dp_overlap", "param_gather_overlap", "tp_overlap") if k not in par]
-    precision = spec.get("precision", "bf16")
-    grad_bytes = GRAD_BYTES.get(str(precision), 4.0)
-    if stack == "nemo" and precision in ("bf16", "fp8"):
-        grad_bytes = 2.0  # NeMo's performance recipes reduce gradients in bf16
     return {
         "tp": tp,
         "cp": cp,
@@ -568,13 +581,13 @@ def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) ->
         "micro": micro,
         "global": glob,
         "recompute": RECOMPUTE[rc],
-        "dp_overlap": flag(par, "dp_overlap", p, dflt_dp or zero >= 3),
-        "param_gather_overlap": flag(par, "param_gather_overlap", p, dflt_pg),
-        "tp_overlap": num(par, "tp_overlap", p, dflt_tp, minimum=0.0, maximum=1.0),
-        "grad_bytes": grad_bytes,
-        # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
-        # pre-training recipes set hidden and attention dropout to 0.
-        "dropout": 1.0 if stack == "megatron-2021" else 0.0,
+        "dp_overlap": flag(par, "dp_overlap", p, bool(dflt["dp_overlap"]) or zero >= 3),
+        "param_gather_overlap": flag(
+            par, "param_gather_overlap", p, bool(dflt["param_gather_overlap"])
+        ),
+        "tp_overlap": num(par, "tp_overlap", p, dflt["tp_overlap"], minimum=0.0, maximum=1.0),
+        "grad_bytes": dflt["grad_bytes"],
+        "dropout": dflt["dropout"],
         "stack": stack,
         "overlap_from_stack": from_stack,
     }
