@@ -71,26 +71,34 @@ class _Ctx:
             best = np.maximum(best, batch * m * n / (tm * tn) / (waves * self.sm))
         return np.minimum(best, 1.0)
 
-    def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0) -> Arr:
-        """Return time of ``batch`` linear-layer GEMMs of (m x k) @ (k x n) (forward)."""
+    def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0, fp8: bool = True) -> Arr:
+        """Return time of ``batch`` linear-layer GEMMs of (m x k) @ (k x n) (forward).
+
+        ``fp8=False`` keeps a GEMM in 16-bit even in an fp8 run (the output layer, which sits
+        outside Transformer Engine's fp8 region).
+        """
+        low = self.fp8 and fp8
         flops = 2.0 * m * k * n * batch
-        byts = batch * (self.e_in * (m * k + k * n) + self.e * m * n)
-        t = np.maximum(
-            flops / (self.peak * self.emax_gemm * self.wave_eff(m, n, batch)), byts / self.bw0
-        )
-        if self.fp8:
+        e_in = self.e_in if low else self.e
+        byts = batch * (e_in * (m * k + k * n) + self.e * m * n)
+        rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
+        t = np.maximum(flops / (rate * self.wave_eff(m, n, batch)), byts / self.bw0)
+        if low:
             # Transformer Engine casts the 16-bit input to fp8 (read 2, write 1 byte and the
             # amax in the same pass): one more memory-bound kernel per GEMM.
             t = t + self.mem(3.0 * batch * m * k)
         return t + self.t0
 
-    def gemm_bwd(self, m: Arr, k: Arr, n: Arr) -> Arr:
+    def gemm_bwd(self, m: Arr, k: Arr, n: Arr, fp8: bool = True) -> Arr:
         """Return time of the two backward GEMMs (dgrad, wgrad) of one linear layer."""
+        low = self.fp8 and fp8
         flops = 4.0 * m * k * n
-        byts = self.e_in * (2 * m * n + m * k + k * n) + self.e * (m * k + k * n)
+        e_in = self.e_in if low else self.e
+        byts = e_in * (2 * m * n + m * k + k * n) + self.e * (m * k + k * n)
         q = 0.5 * (self.wave_eff(m, k) + self.wave_eff(k, n))
-        t = np.maximum(flops / (self.peak * self.emax_gemm * q), byts / self.bw0) + 2 * self.t0
-        if self.fp8:
+        rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
+        t = np.maximum(flops / (rate * q), byts / self.bw0) + 2 * self.t0
+        if low:
             # Cast of the output gradient (3 bytes/element) and fp8 transposes of it and of the
             # saved input (2 bytes/element each) for the wgrad GEMM.
             t = t + self.mem(5.0 * m * n + 2.0 * m * k, 2.0)
@@ -266,7 +274,10 @@ def core(
 
     # ---- embedding (first stage) and output layer + loss (last stage) ----
     t_emb = c.mem(2 * e * T * h / act_div)
-    t_logit = c.gemm(T, h, V / tp) + c.gemm_bwd(T, h, V / tp) + c.mem(4.0 * 4 * T * V / tp, 3)
+    # The output layer is outside Transformer Engine's fp8 region (Megatron-Core builds it as a
+    # plain column-parallel linear), so it stays 16-bit in an fp8 run.
+    t_logit = c.gemm(T, h, V / tp, fp8=False) + c.gemm_bwd(T, h, V / tp, fp8=False)
+    t_logit = t_logit + c.mem(4.0 * 4 * T * V / tp, 3)
 
     # ---- parameters per accelerator (per rank: first, busiest middle, last) ----
     lp = layer_params(h, a, kv, f, gated)

@@ -39,7 +39,7 @@ def test_every_h100_source_within_ten_percent(res: dict) -> None:
         assert gate["mape_pct"] <= 10.0, (src, gate)
     h100 = [r for r in res["rows"] if r["row_id"].startswith("h100")]
     assert len(h100) == 34  # 25 + 9 rows, repeated configurations kept as separate rows
-    assert max(abs(r["error_pct"]) for r in h100) < 25
+    assert max(abs(r["error_pct"]) for r in h100) < 25  # worst: Nemotron-8B, +21.7 %
 
 
 def test_every_calibration_row_fits(res: dict) -> None:
