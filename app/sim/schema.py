@@ -12,15 +12,15 @@ from __future__ import annotations
 import math
 import typing
 from functools import cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NotRequired, Required, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter, ValidationError
 from pydantic import with_config as _with_config
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 
 from app.sim.errors import SpecError
 
-STRICT = {"extra": "forbid"}
+STRICT = ConfigDict(extra="forbid")
 PRECISIONS = ("bf16", "fp16", "fp8")
 GEMM_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp")
@@ -34,44 +34,25 @@ _TAG = "~"
 
 
 def _number(value: Any) -> Any:
-    """Refuse booleans; read numeric text (YAML 1.1 reads ``1.0e9`` as a string)."""
-    if isinstance(value, bool):
+    """Refuse booleans and text; numbers as they are (for values pydantic does not type)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise ValueError(f"must be a number, got {value!r}") from None
-    if isinstance(value, int) and value.bit_length() > 128:
-        raise ValueError("is far too large")
     return value
 
 
-def _int(lo: int, hi: int, doc: str) -> Any:
-    return Annotated[int, BeforeValidator(_number), Field(ge=lo, le=hi, description=doc)]
-
-
-def _float(lo: float, hi: float, doc: str, *, above: bool = False) -> Any:
-    bound = {"gt": lo} if above else {"ge": lo}
-    return Annotated[
-        float,
-        BeforeValidator(_number),
-        Field(le=hi, allow_inf_nan=False, description=doc, **bound),  # type: ignore[arg-type]
-    ]
-
-
-def _flag(value: Any) -> Any:
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {value!r}")
-    return value
+def _between(lo: float, hi: float, doc: str = "") -> Any:
+    return Field(ge=lo, le=hi, description=doc or None)
 
 
 def _text(max_length: int, doc: str = "") -> Any:
-    return Annotated[str, Field(max_length=max_length, pattern=r"^[^\x00-\x1f]*$", description=doc)]
+    return Field(max_length=max_length, pattern=r"^[^\x00-\x1f]*$", description=doc or None)
 
 
-Flag = Annotated[bool, BeforeValidator(_flag)]
-Name = _text(120)
+# Strict: no booleans, no text, and integers written as integers (3, not 3.0).
+Int = Annotated[int, Strict()]
+Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Flag = Annotated[bool, Strict()]
+Name = Annotated[str, _text(120)]
 Note = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
 
 # ---- shared pieces ----
@@ -140,7 +121,7 @@ def _hardware_tag(value: Any) -> str | None:
 
 
 Hardware = Annotated[
-    Union[Annotated[Name, Tag(f"{_TAG}id")], Annotated[HardwareRef, Tag(f"{_TAG}ref")]],
+    Annotated[Name, Tag(f"{_TAG}id")] | Annotated[HardwareRef, Tag(f"{_TAG}ref")],
     Discriminator(
         _hardware_tag,
         custom_error_type="hardware",
@@ -155,11 +136,11 @@ class CompareRow(TypedDict, total=False):
     """How one result field bears on one claim."""
 
     claim: Required[Name]
-    field: Required[_text(300)]
-    scale: _float(-1e30, 1e30, "result x scale is compared")
-    unit: _text(60)
+    field: Required[Annotated[str, _text(300)]]
+    scale: Annotated[Num, _between(-1e30, 1e30, "result x scale is compared")]
+    unit: Annotated[str, _text(60)]
     relation: Literal["==", "<=", ">=", "info"]
-    tolerance: _float(0.0, 1e6, "relative tolerance")
+    tolerance: Annotated[Num, _between(0.0, 1e6, "relative tolerance")]
     note: Note
 
 
@@ -168,8 +149,8 @@ class ClaimFigure(TypedDict, total=False):
     """A claimed figure given in the spec instead of seed_data/claims.yaml."""
 
     slug: Required[Name]
-    value: Annotated[float | None, BeforeValidator(_number), Field(allow_inf_nan=False)]
-    unit: _text(60)
+    value: Annotated[float | None, Strict(), Field(allow_inf_nan=False)]
+    unit: Annotated[str, _text(60)]
 
 
 CompareList = Annotated[list[CompareRow], Field(max_length=200)]
@@ -178,8 +159,8 @@ ClaimList = Annotated[list[ClaimFigure], Field(max_length=1000)]
 
 @_with_config(STRICT)
 class _Common(TypedDict, total=False):
-    title: _text(300)
-    seed: _int(0, 2**63 - 1, "recorded with the run")
+    title: Annotated[str, _text(300)]
+    seed: Annotated[Int, _between(0, 2**63 - 1, "recorded with the run")]
     compare: CompareList
     claims: ClaimList
 
@@ -188,9 +169,9 @@ class _Common(TypedDict, total=False):
 class IntRange(TypedDict, total=False):
     """Integers start, start+step, ... up to stop (inclusive)."""
 
-    start: Required[_int(1, 2**40, "first value")]
-    stop: Required[_int(1, 2**40, "last value (inclusive)")]
-    step: _int(1, 2**40, "increment")
+    start: Required[Annotated[Int, _between(1, 2**40, "first value")]]
+    stop: Required[Annotated[Int, _between(1, 2**40, "last value (inclusive)")]]
+    step: Annotated[Int, _between(1, 2**40, "increment")]
 
 
 def _series_tag(value: Any) -> str | None:
@@ -201,46 +182,48 @@ def _series_tag(value: Any) -> str | None:
     return None
 
 
-def _series(hi: int, doc: str) -> Any:
-    return Annotated[
-        Union[
-            Annotated[
-                Annotated[list[_int(1, hi, doc)], Field(min_length=1, max_length=10_000)],
-                Tag(f"{_TAG}list"),
-            ],
-            Annotated[IntRange, Tag(f"{_TAG}range")],
-        ],
-        Discriminator(
-            _series_tag,
-            custom_error_type="series",
-            custom_error_message="must be a list of integers or {start, stop, step}",
-        ),
+Series = Annotated[
+    Annotated[
+        list[Annotated[Int, _between(1, 2**24)]],
+        Field(min_length=1, max_length=10000),
+        Tag(f"{_TAG}list"),
     ]
+    | Annotated[IntRange, Tag(f"{_TAG}range")],
+    Discriminator(
+        _series_tag,
+        custom_error_type="series",
+        custom_error_message="must be a list of integers or {start, stop, step}",
+    ),
+]
 
 
 # ---- llm-training ----
 
-_Batch = TypedDict(
-    "_Batch",
+Batch = TypedDict(
+    "Batch",
     {
-        "micro": NotRequired[_int(1, 2**20, "sequences per micro-batch (default 1)")],
-        "global": NotRequired[_int(1, 2**30, "sequences per step (default micro x dp)")],
+        "micro": NotRequired[
+            Annotated[Int, _between(1, 2**20, "sequences per micro-batch (default 1)")]
+        ],
+        "global": NotRequired[
+            Annotated[Int, _between(1, 2**30, "sequences per step (default micro x dp)")]
+        ],
     },
 )
-Batch = _with_config(STRICT)(_Batch)
+Batch.__pydantic_config__ = STRICT  # type: ignore[attr-defined]  # "global" is a keyword
 
 
 @_with_config(STRICT)
 class Model(TypedDict, total=False):
     """A decoder-only transformer."""
 
-    layers: Required[_int(1, 10_000, "transformer layers")]
-    hidden: Required[_int(1, 2**20, "hidden size")]
-    heads: Required[_int(1, 2**16, "attention heads")]
-    kv_heads: _int(1, 2**16, "key/value heads (default heads; GQA when fewer)")
-    ffn_hidden: _int(1, 2**22, "MLP hidden size (default 4 x hidden)")
-    seq_len: Required[_int(1, 2**24, "tokens per sequence")]
-    vocab: _int(1, 2**22, "vocabulary size (default 51200)")
+    layers: Required[Annotated[Int, _between(1, 10_000, "transformer layers")]]
+    hidden: Required[Annotated[Int, _between(1, 2**20, "hidden size")]]
+    heads: Required[Annotated[Int, _between(1, 2**16, "attention heads")]]
+    kv_heads: Annotated[Int, _between(1, 2**16, "key/value heads (default heads; GQA when fewer)")]
+    ffn_hidden: Annotated[Int, _between(1, 2**22, "MLP hidden size (default 4 x hidden)")]
+    seq_len: Required[Annotated[Int, _between(1, 2**24, "tokens per sequence")]]
+    vocab: Annotated[Int, _between(1, 2**22, "vocabulary size (default 51200)")]
     mlp: Literal["gelu", "swiglu"]
     attention: Literal["standard", "flash"]
 
@@ -249,17 +232,21 @@ class Model(TypedDict, total=False):
 class Parallelism(TypedDict, total=False):
     """Layout tp x cp x pp x dp and how the schedule overlaps communication."""
 
-    tp: _int(1, 2**16, "tensor-parallel size (default 1)")
-    pp: _int(1, 2**16, "pipeline stages (default 1)")
-    dp: _int(1, 2**24, "data-parallel size (default 1)")
-    cp: _int(1, 2**16, "context-parallel size (default 1)")
-    interleave: _int(1, 1024, "virtual stages per pipeline rank (default 1)")
-    zero: _int(0, 3, "ZeRO stage 0..3 (3 = FSDP)")
-    shard_group: _int(1, 2**24, "ranks one shard spans (hybrid sharding); default dp")
+    tp: Annotated[Int, _between(1, 2**16, "tensor-parallel size (default 1)")]
+    pp: Annotated[Int, _between(1, 2**16, "pipeline stages (default 1)")]
+    dp: Annotated[Int, _between(1, 2**24, "data-parallel size (default 1)")]
+    cp: Annotated[Int, _between(1, 2**16, "context-parallel size (default 1)")]
+    interleave: Annotated[Int, _between(1, 1024, "virtual stages per pipeline rank (default 1)")]
+    zero: Annotated[Int, _between(0, 3, "ZeRO stage 0..3 (3 = FSDP)")]
+    shard_group: Annotated[
+        Int, _between(1, 2**24, "ranks one shard spans (hybrid sharding); default dp")
+    ]
     sequence_parallel: Flag
     dp_overlap: Flag
     param_gather_overlap: Flag
-    tp_overlap: _float(0.0, 1.0, "fraction of tensor-parallel communication hidden")
+    tp_overlap: Annotated[
+        Num, _between(0.0, 1.0, "fraction of tensor-parallel communication hidden")
+    ]
 
 
 def _parallelism_tag(value: Any) -> str | None:
@@ -271,10 +258,7 @@ def _parallelism_tag(value: Any) -> str | None:
 
 
 ParallelismOrAuto = Annotated[
-    Union[
-        Annotated[Literal["auto"], Tag(f"{_TAG}auto")],
-        Annotated[Parallelism, Tag(f"{_TAG}layout")],
-    ],
+    Annotated[Literal["auto"], Tag(f"{_TAG}auto")] | Annotated[Parallelism, Tag(f"{_TAG}layout")],
     Discriminator(
         _parallelism_tag,
         custom_error_type="parallelism",
@@ -282,19 +266,23 @@ ParallelismOrAuto = Annotated[
     ),
 ]
 
-_SweepList = Annotated[list[_int(1, 2**24, "")], Field(min_length=1, max_length=64)]
+_SweepList = Annotated[
+    list[Annotated[Int, _between(1, 2**24, "")]], Field(min_length=1, max_length=64)
+]
 
 
 @_with_config(STRICT)
 class Sweep(TypedDict, total=False):
     """Layouts a sweep (or `parallelism: auto`) searches; defaults cover the usual ones."""
 
-    num_accelerators: _int(1, 2**24, "accelerators to lay out (default: the whole system)")
+    num_accelerators: Annotated[
+        Int, _between(1, 2**24, "accelerators to lay out (default: the whole system)")
+    ]
     tp: _SweepList
     pp: _SweepList
     micro: _SweepList
     interleave: _SweepList
-    zero: Annotated[list[_int(0, 3, "")], Field(min_length=1, max_length=4)]
+    zero: Annotated[list[Annotated[Int, _between(0, 3, "")]], Field(min_length=1, max_length=4)]
     recompute: Annotated[
         list[Literal["none", "selective", "full"]], Field(min_length=1, max_length=3)
     ]
@@ -328,9 +316,9 @@ class TrainingSpec(_Common, total=False):
 class MaxModelModel(TypedDict, total=False):
     """The fixed part of the models searched."""
 
-    seq_len: Required[_int(1, 2**24, "tokens per sequence")]
-    vocab: _int(1, 2**22, "vocabulary size (default 50257)")
-    head_dim: _int(1, 2**12, "hidden per head (default 64)")
+    seq_len: Required[Annotated[Int, _between(1, 2**24, "tokens per sequence")]]
+    vocab: Annotated[Int, _between(1, 2**22, "vocabulary size (default 50257)")]
+    head_dim: Annotated[Int, _between(1, 2**12, "hidden per head (default 64)")]
     attention: Literal["standard", "flash"]
 
 
@@ -338,8 +326,8 @@ class MaxModelModel(TypedDict, total=False):
 class Search(TypedDict):
     """The layers x hidden grid searched."""
 
-    hidden: _series(2**20, "hidden sizes")
-    layers: _series(10_000, "layer counts")
+    hidden: Annotated[Series, Field(description="hidden sizes")]
+    layers: Annotated[Series, Field(description="layer counts")]
 
 
 @_with_config(STRICT)
@@ -356,14 +344,12 @@ class MaxModelSpec(_Common, total=False):
     recompute: Recompute
 
 
-_ScalingBatch = TypedDict(
-    "_ScalingBatch",
-    {
-        "per_chip_global": NotRequired[_int(1, 2**20, "sequences per chip per step")],
-        "micro": NotRequired[_int(1, 2**20, "sequences per micro-batch")],
-    },
-)
-ScalingBatch = _with_config(STRICT)(_ScalingBatch)
+@_with_config(STRICT)
+class ScalingBatch(TypedDict, total=False):
+    """Sequences per chip and per micro-batch."""
+
+    per_chip_global: Annotated[Int, _between(1, 2**20, "sequences per chip per step")]
+    micro: Annotated[Int, _between(1, 2**20, "sequences per micro-batch")]
 
 
 @_with_config(STRICT)
@@ -373,7 +359,7 @@ class ScalingSpec(_Common, total=False):
     kind: Required[Literal["llm-scaling"]]
     hardware: Required[Hardware]
     model: Required[Model]
-    chips: Required[_series(2**24, "chip counts")]
+    chips: Required[Annotated[Series, Field(description="chip counts")]]
     batch: ScalingBatch
     precision: Precision
     recompute: Recompute
@@ -386,10 +372,10 @@ class ScalingSpec(_Common, total=False):
 class Gemm(TypedDict, total=False):
     """(m x k) @ (k x n), ``batch`` times."""
 
-    m: Required[_int(1, 2**24, "rows")]
-    n: Required[_int(1, 2**24, "columns")]
-    k: Required[_int(1, 2**24, "inner dimension")]
-    batch: _int(1, 2**20, "independent GEMMs")
+    m: Required[Annotated[Int, _between(1, 2**24, "rows")]]
+    n: Required[Annotated[Int, _between(1, 2**24, "columns")]]
+    k: Required[Annotated[Int, _between(1, 2**24, "inner dimension")]]
+    batch: Annotated[Int, _between(1, 2**20, "independent GEMMs")]
     memory_tier: Name
 
 
@@ -408,8 +394,8 @@ class Collective(TypedDict, total=False):
     """One collective over the network."""
 
     op: Literal["all-reduce", "all-gather", "reduce-scatter"]
-    bytes: Required[_float(0.0, 1e18, "message size in bytes")]
-    participants: _int(1, 2**24, "accelerators (default: the whole system)")
+    bytes: Required[Annotated[Num, _between(0.0, 1e18, "message size in bytes")]]
+    participants: Annotated[Int, _between(1, 2**24, "accelerators (default: the whole system)")]
     algorithm: Literal["auto", "hierarchical", "ring", "mesh2d"]
 
 
@@ -430,10 +416,10 @@ class Op(TypedDict, total=False):
     """One op (or ``repeat`` identical ops) of a network."""
 
     name: Name
-    macs: Required[_float(0.0, 1e18, "multiply-accumulates")]
-    weight_bytes: _float(0.0, 1e15, "weight bytes")
-    act_bytes: _float(0.0, 1e15, "activation bytes")
-    repeat: _int(1, 100_000, "identical ops")
+    macs: Required[Annotated[Num, _between(0.0, 1e18, "multiply-accumulates")]]
+    weight_bytes: Annotated[Num, _between(0.0, 1e15, "weight bytes")]
+    act_bytes: Annotated[Num, _between(0.0, 1e15, "activation bytes")]
+    repeat: Annotated[Int, _between(1, 100_000, "identical ops")]
 
 
 _Ops = Annotated[list[Op], Field(max_length=1000)]
@@ -443,7 +429,7 @@ _Ops = Annotated[list[Op], Field(max_length=1000)]
 class Network(TypedDict, total=False):
     """A per-camera backbone and heads run once per frame on the fused features."""
 
-    feature_bytes: _float(0.0, 1e15, "features one camera sends to the heads")
+    feature_bytes: Annotated[Num, _between(0.0, 1e15, "features one camera sends to the heads")]
     backbone: _Ops
     heads: _Ops
 
@@ -455,8 +441,10 @@ class InferenceSpec(_Common, total=False):
     kind: Required[Literal["nn-inference"]]
     hardware: Hardware
     mode: Literal["redundant", "split"]
-    cameras: Required[_int(1, 1024, "cameras")]
-    target_fps: Required[_float(0.0, 1e6, "frames per second to meet", above=True)]
+    cameras: Required[Annotated[Int, _between(1, 1024, "cameras")]]
+    target_fps: Required[
+        Annotated[Num, Field(gt=0.0, le=1e6, description="frames per second to meet")]
+    ]
     network: Required[Network]
 
 
@@ -468,7 +456,7 @@ class ConsistencySpec(_Common, total=False):
     """Aggregate figures recomputed from their parts, against the claims."""
 
     kind: Required[Literal["consistency"]]
-    tolerance: _float(0.0, 100.0, "relative tolerance (default 0.10)")
+    tolerance: Annotated[Num, _between(0.0, 100.0, "relative tolerance (default 0.10)")]
     slugs: Annotated[list[Name], Field(max_length=1000)]
 
 
@@ -489,7 +477,7 @@ class Scenario(TypedDict, total=False):
     """A named spec linked to capabilities and claims (seed_data/workloads/*.yaml)."""
 
     id: Required[Name]
-    title: _text(300)
+    title: Annotated[str, _text(300)]
     capabilities: Annotated[list[Name], Field(max_length=100)]
     claims: Annotated[list[Name], Field(max_length=100)]
     compare: CompareList
@@ -574,6 +562,8 @@ def _spec_error(schema: Any, exc: ValidationError, prefix: str) -> SpecError:
         msg = f"unknown key {str(loc[-1])!r}{hint}"
     elif kind == "missing":
         msg = "is required"
+    elif kind in _TYPE_WORDS:
+        msg = f"must be {_TYPE_WORDS[kind]}, got {_short(err.get('input'))}"
     elif kind == "finite_number":
         msg = f"must be a finite number, got {_short(err.get('input'))}"
     elif kind == "literal_error":
@@ -584,6 +574,17 @@ def _spec_error(schema: Any, exc: ValidationError, prefix: str) -> SpecError:
         msg = err["msg"].replace("Value error, ", "").replace("Input should be", "must be")
     more = len(errors) - 1
     return SpecError(field, msg + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "typed_dict_type": "a mapping",
+}
 
 
 def _path(loc: list[Any]) -> str:
@@ -635,10 +636,16 @@ def _typed_dict_keys(tp: Any) -> dict[str, Any] | None:
 def json_schema() -> dict[str, Any]:
     """Return the JSON Schema of a spec (any kind) or a scenario file."""
     spec_union = Annotated[
-        Union[tuple(KIND_SCHEMAS.values())],  # noqa: UP007
+        GemmSpec
+        | CollectiveSpec
+        | TrainingSpec
+        | InferenceSpec
+        | ConsistencySpec
+        | MaxModelSpec
+        | ScalingSpec,
         Field(discriminator="kind"),
     ]
-    out = TypeAdapter(spec_union).json_schema(ref_template="#/$defs/{model}")
+    out: dict[str, Any] = TypeAdapter(spec_union).json_schema(ref_template="#/$defs/{model}")
     defs = out.pop("$defs", {})
     scenario = TypeAdapter(Scenario).json_schema(ref_template="#/$defs/{model}")
     defs.update(scenario.pop("$defs", {}))
