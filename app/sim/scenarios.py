@@ -6,6 +6,7 @@ import copy
 from functools import lru_cache
 from typing import Any
 
+from app.sim import schema
 from app.sim.compare import parse_compare
 from app.sim.errors import SpecError
 from app.sim.paths import seed_dir
@@ -20,6 +21,10 @@ def _all() -> dict[str, dict[str, Any]]:
         for sc in doc if isinstance(doc, list) else [doc]:
             if not isinstance(sc, dict) or "id" not in sc or "spec" not in sc:
                 raise SpecError(f"workloads/{path.name}", "each scenario needs id and spec")
+            try:
+                schema.check(sc)
+            except SpecError as exc:
+                raise SpecError(f"workloads/{path.name}: {exc.field}", exc.message) from None
             parse_compare(sc.get("compare"), f"workloads/{path.name}: compare")
             out[str(sc["id"])] = {**sc, "compare": list(sc.get("compare") or [])}
     return out

@@ -386,7 +386,13 @@ class GemmSpec(_Common, total=False):
     kind: Required[Literal["gemm"]]
     hardware: Required[Hardware]
     precision: Literal["fp32", "bf16", "fp16", "fp8", "int8"]
-    gemm: Required[Gemm]
+    gemm: Gemm
+    # The GEMM's keys may instead sit at the top level (the older form).
+    m: Annotated[Int, _between(1, 2**24, "rows (when there is no gemm section)")]
+    n: Annotated[Int, _between(1, 2**24, "columns (when there is no gemm section)")]
+    k: Annotated[Int, _between(1, 2**24, "inner dimension (when there is no gemm section)")]
+    batch: Annotated[Int, _between(1, 2**20, "independent GEMMs (when there is no gemm section)")]
+    memory_tier: Name
 
 
 @_with_config(STRICT)
@@ -405,7 +411,12 @@ class CollectiveSpec(_Common, total=False):
 
     kind: Required[Literal["collective"]]
     hardware: Required[Hardware]
-    collective: Required[Collective]
+    collective: Collective
+    # The collective's keys may instead sit at the top level (the older form).
+    op: Literal["all-reduce", "all-gather", "reduce-scatter"]
+    bytes: Annotated[Num, _between(0.0, 1e18, "message size in bytes")]
+    participants: Annotated[Int, _between(1, 2**24, "accelerators")]
+    algorithm: Literal["auto", "hierarchical", "ring", "mesh2d"]
 
 
 # ---- nn-inference ----
@@ -511,12 +522,33 @@ def check(spec: Any, prefix: str = "") -> dict[str, Any]:
             f"{prefix}kind", f"unknown workload kind {kind!r}; use one of {', '.join(KINDS)}"
         )
     out = _validate(schema, spec, prefix)
+    if kind in _SECTIONS:
+        _check_section(out, kind, prefix)
     hw = out.get("hardware")
     if isinstance(hw, dict):
         if not isinstance(hw.get("base") or hw.get("id"), str):
             raise SpecError(f"{prefix}hardware.base", "must name a hardware id")
         _check_overrides(hw.get("overrides") or {}, f"{prefix}hardware.overrides.")
     return out
+
+
+# Kinds whose section's keys may sit at the top level instead: section -> (keys, required).
+_SECTIONS = {
+    "gemm": (("m", "n", "k", "batch", "memory_tier"), ("m", "n", "k")),
+    "collective": (("op", "bytes", "participants", "algorithm"), ("bytes",)),
+}
+
+
+def _check_section(out: dict[str, Any], kind: str, prefix: str) -> None:
+    keys, required = _SECTIONS[kind]
+    if kind in out:
+        for key in keys:
+            if key in out:
+                raise SpecError(f"{prefix}{key}", f"belongs in the {kind} section (given too)")
+        return
+    for key in required:
+        if key not in out:
+            raise SpecError(f"{prefix}{kind}", "is required")
 
 
 def _validate(schema: Any, spec: dict[str, Any], prefix: str) -> dict[str, Any]:
