@@ -20,12 +20,21 @@ from app.sim.spec import load_yaml
 bench_app = typer.Typer(help="Simulated hardware workloads.", no_args_is_help=True)
 
 
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _emit(obj: Any) -> None:
-    out = orjson.dumps(
-        obj,
-        default=_json_default,
-        option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-    )
+    out = orjson.dumps(obj, default=_json_default, option=_JSON_OPTIONS | orjson.OPT_INDENT_2)
+    _write(out)
+
+
+def _emit_list(items: list[Any]) -> None:
+    """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
+    lines = [orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items]
+    _write(b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]")
+
+
+def _write(out: bytes) -> None:
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
@@ -169,7 +178,7 @@ def run_cmd(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         if as_json:
-            _emit(results)
+            _emit_list(results)
         else:
             for i, r in enumerate(results):
                 typer.echo(f"--- [{i}]")

@@ -120,7 +120,8 @@ def finish(
     res["comparisons"] = _comparisons(res, compare, claims, "compare")
     res["runner_version"] = RUNNER_VERSION
     if numbers_checked:
-        check_finite({"comparisons": res["comparisons"]})
+        if res["comparisons"]:
+            check_finite({"comparisons": res["comparisons"]})
         return res
     return check_finite(res)
 

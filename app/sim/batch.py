@@ -152,6 +152,9 @@ def _summaries(
         "total": arr(r["total_bytes"]) / 1e9,
     }
     breakdown = {k[:-2]: arr(r[k]) for k in BREAKDOWN}
+    names = list(breakdown)
+    # argmax takes the first of equal maxima, as max() over the mapping does.
+    bottleneck = [names[x] for x in np.argmax(np.stack(list(breakdown.values())), axis=0).tolist()]
     used = [np.asarray(sum(cats)) / 1e9 for cats in tiers]  # sum() from 0, as in summarize
     columns = {
         "parameters_b": arr(model_params(model)) / 1e9,
@@ -198,7 +201,6 @@ def _summaries(
         if not ok[j]:
             out.append(None)
             continue
-        b = {k: v[j] for k, v in brk.items()}
         out.append(
             {
                 "kind": "llm-training",
@@ -237,8 +239,8 @@ def _summaries(
                     for ti, (name, cap, bw) in enumerate(tier_meta)
                 ],
                 "fits": fits[j],
-                "time_breakdown_s": b,
-                "bottleneck": max(b, key=lambda k, b=b: b[k]),  # type: ignore[misc]
+                "time_breakdown_s": {k: v[j] for k, v in brk.items()},
+                "bottleneck": bottleneck[j],
                 "power_kw": col["power_kw"][j],
             }
         )
