@@ -58,19 +58,20 @@ Note = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
 # ---- shared pieces ----
 
 OVERRIDE_RULES: dict[str, tuple[float, float, bool, bool, bool]] = {
-    # last key: (minimum, maximum, minimum excluded, integer, may be null)
-    "bandwidth_gbps": (0.0, 1e9, True, False, False),
+    # last key: (minimum, maximum, minimum excluded, integer, may be null). The lower bounds
+    # keep every modelled time finite: 1 kB/s, 1 MFLOP/s and 0.1 % efficiency at least.
+    "bandwidth_gbps": (1e-6, 1e9, False, False, False),
     "capacity_gb": (0.0, 1e9, True, False, True),  # null: unbounded
-    "efficiency": (0.0, 1.0, True, False, False),
-    "max": (0.0, 1.0, True, False, False),  # compute.matmul_efficiency.max
+    "efficiency": (1e-3, 1.0, False, False, False),
+    "max": (1e-3, 1.0, False, False, False),  # compute.matmul_efficiency.max
     "latency_us": (0.0, 1e9, False, False, False),
     "overhead_us": (0.0, 1e9, False, False, False),
     "size": (1.0, 1e9, False, True, True),  # null: unbounded scale-out
     "shared_by": (1.0, 1e9, False, False, False),
     "units": (1.0, 1e9, False, True, False),
-    "macs_per_cycle": (0.0, 1e12, True, False, False),
-    "clock_ghz": (0.0, 1e3, True, False, False),
-    "peak_tflops": (0.0, 1e9, True, False, False),  # compute.peak_tflops.<dtype>
+    "macs_per_cycle": (1.0, 1e12, False, False, False),
+    "clock_ghz": (1e-6, 1e3, False, False, False),
+    "peak_tflops": (1e-6, 1e9, False, False, False),  # compute.peak_tflops.<dtype>
     "tdp_w": (0.0, 1e9, False, False, False),
 }
 _OVERRIDE_DEFAULT = (0.0, 1e12, False, False, False)
@@ -97,7 +98,8 @@ Overrides = Annotated[
     dict[Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")], Any],
     Field(
         description="Dotted hardware paths to values; e.g. network.inter_node.bandwidth_gbps. "
-        "Bandwidths, capacities, peaks and clocks > 0, efficiencies in (0, 1], latencies >= 0.",
+        "Bandwidths >= 1e-6 GB/s, peaks >= 1e-6 TFLOP/s, capacities > 0, efficiencies in "
+        "[0.001, 1], latencies >= 0 (patternProperties give each rule).",
         json_schema_extra=_override_json_schema(),
     ),
 ]
