@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -150,36 +151,41 @@ def training_specs(n: int, seed: int = 7) -> list[dict]:
     return out
 
 
-def batch_rates(n: int, specs_out: Path | None) -> list[tuple[str, int, float]]:
-    """Return (path, specs, seconds): one at a time in this process, and the batch CLI."""
+def _child_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def batch_rates(n: int, specs_out: Path | None) -> list[tuple[str, int, float, float]]:
+    """Return (path, specs, wall s, CPU s): one at a time in this process, and the batch CLI."""
     specs = training_specs(n)
     with tempfile.TemporaryDirectory() as tmp:
         path = specs_out or Path(tmp) / "training-specs.json"
         path.write_text(json.dumps(specs))
         ledger = Path(sys.executable).with_name("ledger")
-        started = time.perf_counter()
+        cpu, started = _child_cpu_s(), time.perf_counter()
         done = subprocess.run(
             [str(ledger), "bench", "run", str(path), "--json"],
             stdout=subprocess.PIPE,
             check=True,
         )
-        batch_s = time.perf_counter() - started
+        batch_s, batch_cpu = time.perf_counter() - started, _child_cpu_s() - cpu
     results = json.loads(done.stdout)
     failed = sum("error" in r for r in results)
     if len(results) != n or failed:
         raise SystemExit(f"batch run returned {len(results)} results, {failed} errors")
     sample = specs[: n // 10]
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     for spec in sample:
         api.evaluate(spec)
-    single_s = time.perf_counter() - started
-    started = time.perf_counter()
+    single_s, single_cpu = time.perf_counter() - started, time.process_time() - cpu
+    cpu, started = _child_cpu_s(), time.perf_counter()
     subprocess.run([str(ledger), "bench", "--help"], stdout=subprocess.DEVNULL, check=True)
-    start_s = time.perf_counter() - started
+    start_s, start_cpu = time.perf_counter() - started, _child_cpu_s() - cpu
     return [
-        ("one at a time (api.evaluate, in process)", len(sample), single_s),
-        ("batch (ledger bench run FILE --json)", n, batch_s),
-        ("  of which process start (ledger bench --help)", 0, start_s),
+        ("one at a time (api.evaluate, in process)", len(sample), single_s, single_cpu),
+        ("batch (ledger bench run FILE --json)", n, batch_s, batch_cpu),
+        ("  of which process start (ledger bench --help)", 0, start_s, start_cpu),
     ]
 
 
@@ -221,14 +227,20 @@ def main() -> None:
     print("reference: Calculon ~620 evaluations/s one at a time (simulator-anchors.md)")
     print()
     batch = batch_rates(args.batch, args.specs_out)
-    single_rate = batch[0][1] / batch[0][2]
-    print(f"{'llm-training specs':<48} {'specs':>7} {'seconds':>8} {'eval/s':>9} {'ratio':>6}")
-    for name, count, secs in batch:
-        if count:
-            rate = count / secs
-            print(f"{name:<48} {count:>7,} {secs:>8.2f} {rate:>9,.0f} {rate / single_rate:>6.1f}")
-        else:
-            print(f"{name:<48} {'':>7} {secs:>8.2f}")
+    wall_1, cpu_1 = batch[0][1] / batch[0][2], batch[0][1] / batch[0][3]
+    print(
+        f"{'llm-training specs':<48} {'specs':>7} {'wall s':>7} {'eval/s':>8} {'ratio':>6} "
+        f"{'CPU s':>6} {'eval/CPU s':>10} {'ratio':>6}"
+    )
+    for name, count, secs, cpu_s in batch:
+        if not count:
+            print(f"{name:<48} {'':>7} {secs:>7.2f} {'':>8} {'':>6} {cpu_s:>6.2f}")
+            continue
+        wall, per_cpu = count / secs, count / cpu_s
+        print(
+            f"{name:<48} {count:>7,} {secs:>7.2f} {wall:>8,.0f} {wall / wall_1:>6.1f} "
+            f"{cpu_s:>6.2f} {per_cpu:>10,.0f} {per_cpu / cpu_1:>6.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -92,13 +92,17 @@ def evaluate_training_batch(
             try:
                 r = core(system, models, lays, precision)
                 fast = _summaries(system, models, lays, precision, r, len(chunk))
-                reference = summarize(system, chunk[0][2], lays, precision, r, 0)
+                same = all(
+                    fast[j] is None
+                    or fast[j] == summarize(system, chunk[j][2], lays, precision, r, j)
+                    for j in _probes(fast)
+                )
             except Exception as exc:
                 for i, *_ in chunk:
                     yield i, error_entry(exc)
                 continue
-            if fast[0] != reference:
-                # The model's result mapping changed shape: build each one the slow, sure way.
+            if not same:
+                # The model's result mapping changed: build each one the slow, sure way.
                 STATS["fallback"] += len(chunk)
                 fast = [None] * len(chunk)
             else:
@@ -113,6 +117,16 @@ def evaluate_training_batch(
                         yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
                 except Exception as exc:
                     yield i, error_entry(exc)
+
+
+def _probes(fast: list[Result | None]) -> set[int]:
+    """Return elements to compare with the model's summarize: the first, the last, and the
+    first of each kind (fits or not, each bottleneck), where a result's shape could differ."""
+    seen: dict[Any, int] = {}
+    for j, res in enumerate(fast):
+        if res is not None:
+            seen.setdefault((res["fits"], res["bottleneck"]), j)
+    return {0, len(fast) - 1, *seen.values()}
 
 
 # Results built by the vectorised summary, and by the model's own summarize when they differ.

@@ -32,7 +32,7 @@ _MISSING = object()
 
 def section(spec: dict[str, Any], key: str, path: str = "") -> dict[str, Any]:
     """Return a sub-mapping (empty if absent)."""
-    val = spec.get(key, {})
+    val = spec.get(key)
     if val is None:
         return {}
     if not isinstance(val, dict):
@@ -85,9 +85,11 @@ def _as_number(val: Any, field: str, integer: bool) -> Any:
 
 def choice(d: dict[str, Any], key: str, path: str, options: tuple[str, ...], default: str) -> str:
     """Return one of ``options`` from ``d[key]``."""
-    val = d.get(key, default)
+    val = d.get(key)
     if val is None:
         val = default
+    elif type(val) is str and val in options:
+        return val
     if str(val) not in options:
         raise SpecError(f"{path}{key}", f"must be one of {', '.join(options)}, got {val!r}")
     return str(val)

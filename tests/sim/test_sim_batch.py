@@ -161,3 +161,22 @@ def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
     assert results == [_alone(s) for s in specs]
     assert batch.STATS["fallback"] == before["fallback"]
     assert batch.STATS["vectorised"] > before["vectorised"] or all("error" in r for r in results)
+
+
+def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_summarize = training.summarize
+
+    def summarize_hiding_time_when_not_fitting(*args: Any) -> dict[str, Any]:
+        res = real_summarize(*args)
+        if not res["fits"]:
+            res["iteration_time_s"] = None
+        return res
+
+    monkeypatch.setattr(training, "summarize", summarize_hiding_time_when_not_fitting)
+    big = {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}
+    specs = [_training(dp=1), {**_training(dp=2), "model": big}, _training(dp=4)]
+    before = batch.STATS["fallback"]
+    results = api.evaluate_many(specs)
+    assert results[1]["fits"] is False and results[1]["iteration_time_s"] is None
+    assert results == [_alone(s) for s in specs]
+    assert batch.STATS["fallback"] == before + 3
