@@ -269,7 +269,7 @@ ParallelismOrAuto = Annotated[
 ]
 
 _SweepList = Annotated[
-    list[Annotated[Int, _between(1, 2**24, "")]], Field(min_length=1, max_length=64)
+    list[Annotated[Int, _between(1, 2**24, "")]], Field(min_length=1, max_length=1024)
 ]
 
 

@@ -95,9 +95,11 @@ def candidates(
         if not (model["heads"] % tp or tp * pp > n or (use_all and n % (tp * pp)))
         and not (node and tp % node and node % tp)
     ]
-    # Size the search before building it: every pair may yield micro x interleave x
-    # recompute x zero layouts.
-    estimate = len(pairs) * len(micros) * len(inters) * len(rcs) * len(zeros)
+    # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
+    # can give a layout; the search's size is known before it is built.
+    micros = [mb for mb in micros if glob % mb == 0]
+    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for _, pp in pairs}
+    estimate = sum(len(micros) * len(inters_of[pp]) for _, pp in pairs) * len(rcs) * len(zeros)
     check_budget(
         "sweep",
         estimate,
@@ -107,9 +109,7 @@ def candidates(
     )
     rows = []
     for tp, pp in pairs:
-        for mb, v in itertools.product(micros, inters):
-            if model["layers"] % (pp * v):
-                continue
+        for mb, v in itertools.product(micros, inters_of[pp]):
             # Without use_all, use as many accelerators as the batch allows; idle ones still
             # count as installed peak in the result's system figures.
             dp = n // (tp * pp) if use_all else _largest_dp(glob, mb, n // (tp * pp))

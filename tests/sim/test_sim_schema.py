@@ -176,18 +176,20 @@ def test_searches_are_sized_before_they_run() -> None:
     assert err.field == "search" and "limit of 500,000" in err.message
     err = _error(_with("search.hidden", {"start": 1, "stop": 10**9}, grid))
     assert err.field == "search.hidden" and "limit" in err.message
-    sweep = {k: v for k, v in TRAINING.items() if k != "parallelism"}
-    sweep["sweep"] = {
-        "num_accelerators": 4096,
-        "tp": [1, 2, 4, 8, 16],
-        "pp": [1, 2, 3, 4, 6, 8, 12, 24],
-        "micro": list(range(1, 65)),
-        "interleave": list(range(1, 65)),
-        "recompute": ["none", "selective", "full"],
-        "zero": [0, 1, 2, 3],
+    sweep = {
+        "kind": "llm-training",
+        "hardware": "dojo-exapod",
+        "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048},
+        "batch": {"global": 720720},  # 240 divisors: many micro-batch sizes fit
+        "sweep": {
+            "use_all": False,
+            "micro": list(range(1, 1025)),
+            "interleave": list(range(1, 97)),
+            "zero": [0, 1, 2, 3],
+        },
     }
     with pytest.raises(SpecError) as caught:
         api.sweep(sweep)
     assert caught.value.field == "sweep" and "limit" in caught.value.message
     with pytest.raises(SpecError):
-        api.sweep({**sweep, "sweep": {"num_accelerators": 64}}, top=10**6)
+        api.sweep({**sweep, "sweep": {"use_all": False}}, top=10**6)
