@@ -8,17 +8,40 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 import yaml
 
 from app.sim import api
 from app.sim.errors import SpecError
+from app.sim.limits import MAX_SPEC_FILE_BYTES
+from app.sim.spec import load_yaml
 
 bench_app = typer.Typer(help="Simulated hardware workloads.", no_args_is_help=True)
 
 
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _emit(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=_json_default))
+    out = orjson.dumps(obj, default=_json_default, option=_JSON_OPTIONS | orjson.OPT_INDENT_2)
+    _write(out)
+
+
+def _emit_list(items: list[Any]) -> None:
+    """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
+    lines = [orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items]
+    _write(b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]")
+
+
+def _write(out: bytes) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(out.decode() + "\n")
+        return
+    buffer.write(out + b"\n")
+    buffer.flush()
 
 
 def _json_default(o: Any) -> Any:
@@ -28,20 +51,70 @@ def _json_default(o: Any) -> Any:
         return str(o)
 
 
+class SpecFileError(ValueError):
+    """A spec file that cannot be read or parsed; the message names the line and column."""
+
+
 def _load_specs(path: Path) -> Any:
     """Return a mapping or a list of specs from YAML, JSON or JSON Lines."""
-    text = path.read_text()
-    if path.suffix in (".jsonl", ".ndjson"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_FILE_BYTES:
+            raise SpecFileError(
+                f"{path}: {size:,} bytes exceed the limit of {MAX_SPEC_FILE_BYTES:,} "
+                "(app/sim/limits.py); split the file"
+            )
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise SpecFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return _parse(path, data, text)
+    except RecursionError:
+        raise SpecFileError(f"{path}: nested too deeply") from None
+
+
+def _parse(path: Path, data: bytes, text: str) -> Any:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return _json_lines(path, text)
+    if suffix == ".json":
+        return _json(path, data, text, 0)
+    if text.lstrip()[:1] in ("{", "["):  # JSON is YAML, but parses much faster as JSON
+        try:
+            return _json(path, data, text, 0)
+        except SpecFileError:
+            pass
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        try:  # several JSON objects, one per line, without a .jsonl suffix
+            return _json_lines(path, text)
+        except SpecFileError:
+            pass
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecFileError(f"{path}:{where}: YAML error: {problem}") from None
+
+
+def _json(path: Path, data: bytes | str, text: str, line_offset: int) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # the standard parser reads what orjson refuses (big integers, NaN) or says where
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        # Several JSON objects, one per line, without a .jsonl suffix.
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise SpecFileError(
+            f"{path}:{exc.lineno + line_offset}:{exc.colno}: JSON error: {exc.msg}"
+        ) from None
+
+
+def _json_lines(path: Path, text: str) -> list[Any]:
+    return [_json(path, line, line, i) for i, line in enumerate(text.splitlines()) if line.strip()]
 
 
 def _print_human(res: dict[str, Any], indent: str = "") -> None:
@@ -87,8 +160,10 @@ def run_cmd(
     if path.is_file():
         try:
             specs = _load_specs(path)
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            typer.echo(json.dumps({"error": f"spec: cannot parse {target}: {exc}"}), err=True)
+        except SpecFileError as exc:
+            if as_json:
+                _emit({"error": str(exc), "field": "file"})
+            typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
     else:
         try:
@@ -97,9 +172,13 @@ def run_cmd(
             typer.echo(f"error: {exc} (not a file either)", err=True)
             raise typer.Exit(2) from None
     if isinstance(specs, list):
-        results = api.evaluate_many(specs)
+        try:
+            results = api.evaluate_many(specs)
+        except SpecError as exc:  # the batch as a whole is too large
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         if as_json:
-            _emit(results)
+            _emit_list(results)
         else:
             for i, r in enumerate(results):
                 typer.echo(f"--- [{i}]")
@@ -164,6 +243,9 @@ def sweep_cmd(
     try:
         spec = _load_specs(spec_file) if spec_file.is_file() else api.load_scenario(str(spec_file))
         res = api.sweep(spec, scheduler=scheduler, top=top)
+    except SpecFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except SpecError as exc:
         if as_json:
             _emit(exc.to_dict())
@@ -188,6 +270,12 @@ def sweep_cmd(
             f"{lay['micro']:>3} {lay['zero']:>4} {lay['recompute']:>9} "
             f"{b['iteration_time_s']:>9.3f} {b['mfu']:>6.3f} {b['bottleneck']}"
         )
+
+
+@bench_app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of a spec (every workload kind) and of a scenario file."""
+    _emit(api.spec_schema())
 
 
 @bench_app.command("validate")

@@ -24,6 +24,12 @@ def list_scenarios() -> list[dict[str, Any]]:
     return service.scenarios()
 
 
+@router.get("/spec-schema")
+def spec_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a custom spec (every workload kind) and of a scenario file."""
+    return service.spec_schema()
+
+
 @router.post(
     "/benchmark-runs",
     response_model=BenchmarkRunPublic,

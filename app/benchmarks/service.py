@@ -118,17 +118,18 @@ def _hardware_of(spec: dict[str, Any]) -> str:
     return str(hardware)
 
 
+def spec_schema() -> dict[str, Any]:
+    """Return the JSON Schema a custom spec must follow."""
+    return sim.spec_schema()
+
+
 def _check_spec(spec: dict[str, Any]) -> None:
-    """Reject a custom spec the simulator cannot read, naming the field."""
-    if not isinstance(spec.get("kind"), str):
-        raise ProblemError(422, "Invalid spec", "spec.kind: required (gemm, collective, ...).")
-    checker = getattr(sim, "check_spec", None)
-    if checker is None:
-        return
+    """Reject a custom spec that breaks the spec schema, naming the field."""
     try:
-        checker(spec)
+        sim.check_spec(spec)
     except SpecError as exc:
-        raise ProblemError(422, "Invalid spec", f"spec.{exc.field}: {exc.message}") from exc
+        field = f"spec.{exc.field}"
+        raise ProblemError(422, "Invalid spec", f"{field}: {exc.message}", field=field) from exc
 
 
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:

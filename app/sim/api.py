@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import copy
+import gc
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app.sim import scenarios
+from app.sim import batch, scenarios, schema
 from app.sim.calibration import validate as _validate
 from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
+from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
 RUNNER_VERSION = "0.2.0"
 
-KINDS = (
-    "gemm",
-    "collective",
-    "llm-training",
-    "nn-inference",
-    "consistency",
-    "llm-max-model",
-    "llm-scaling",
-)
+KINDS = schema.KINDS
 
 
 def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
@@ -71,19 +65,32 @@ def _auto_layout(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def evaluate(spec: dict[str, Any]) -> dict[str, Any]:
+def check_spec(spec: Any) -> dict[str, Any]:
+    """Return the spec (or scenario mapping) checked against the schema; raises SpecError."""
+    return schema.check(spec)
+
+
+def spec_schema() -> dict[str, Any]:
+    """Return the JSON Schema every spec and scenario file follows."""
+    return schema.json_schema()
+
+
+def evaluate(spec: Any) -> dict[str, Any]:
     """Evaluate one workload spec (or a scenario mapping with a ``spec``); raises SpecError.
 
-    A ``compare`` list (on the scenario mapping, or at the top level of a spec) is never seen
-    by the models: it only yields ``result["comparisons"]``, one row per claim compared.
-    Consistency checks are also listed there in the same shape.
+    The spec is checked against the schema first. A ``compare`` list (on the scenario
+    mapping, or at the top level of a spec) is never seen by the models: it only yields
+    ``result["comparisons"]``, one row per claim compared. Consistency checks are also
+    listed there in the same shape. A result is never non-finite: that raises SpecError
+    naming the result field.
     """
-    if not isinstance(spec, dict):
-        raise SpecError("spec", "must be a mapping")
-    spec = copy.deepcopy(spec)
+    return _evaluate_checked(schema.check(spec))
+
+
+def _evaluate_checked(spec: dict[str, Any]) -> dict[str, Any]:
     if "kind" not in spec and isinstance(spec.get("spec"), dict):
         sc = spec
-        inner = copy.deepcopy(sc["spec"])
+        inner = dict(sc["spec"])
         inner_compare = inner.pop("compare", None)
         if sc.get("compare") or inner_compare is None:
             compare, prefix = sc.get("compare"), "compare"
@@ -94,13 +101,62 @@ def evaluate(spec: dict[str, Any]) -> dict[str, Any]:
         res["scenario"] = {k: sc.get(k) for k in ("id", "title", "capabilities", "claims")}
         res["comparisons"] = _comparisons(res, compare, inner.get("claims"), prefix)
         res["runner_version"] = RUNNER_VERSION
-        return res
+        return check_finite(res)
+    spec = dict(spec)
     compare = spec.pop("compare", None)
     parse_compare(compare)
     res = _dispatch(spec)
-    res["comparisons"] = _comparisons(res, compare, spec.get("claims"), "compare")
+    return finish(res, compare, spec.get("claims"))
+
+
+def finish(
+    res: dict[str, Any], compare: Any, claims: Any, numbers_checked: bool = False
+) -> dict[str, Any]:
+    """Add the claim comparisons and the runner version to a result; check it is finite.
+
+    ``numbers_checked`` says the model's numbers were already checked (on whole arrays), so
+    only the comparisons are.
+    """
+    res["comparisons"] = _comparisons(res, compare, claims, "compare")
     res["runner_version"] = RUNNER_VERSION
+    if numbers_checked:
+        if res["comparisons"]:
+            check_finite({"comparisons": res["comparisons"]})
+        return res
+    return check_finite(res)
+
+
+def check_finite(res: dict[str, Any]) -> dict[str, Any]:
+    """Return ``res`` if every number in it is finite, else raise SpecError naming the field."""
+    bad = _non_finite(res, "result")
+    if bad is not None:
+        raise SpecError(
+            bad[0], f"is not finite ({bad[1]}); the inputs are out of the model's range"
+        )
     return res
+
+
+def _non_finite(node: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(node, float):
+        return None if math.isfinite(node) else (path, node)
+    if isinstance(node, dict):
+        for key, val in node.items():
+            if not isinstance(val, (str, int)) or isinstance(val, bool):
+                bad = _non_finite(val, f"{path}.{key}")
+                if bad is not None:
+                    return bad
+    elif isinstance(node, (list, tuple)):
+        for i, val in enumerate(node):
+            bad = _non_finite(val, f"{path}[{i}]")
+            if bad is not None:
+                return bad
+    elif node is not None and not isinstance(node, (str, int)):
+        try:
+            value = float(node)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isfinite(value) else (path, value)
+    return None
 
 
 def _comparisons(
@@ -115,16 +171,49 @@ def evaluate_scenario(scenario_id: str) -> dict[str, Any]:
 
 
 def evaluate_many(specs: Iterable[Any]) -> list[dict[str, Any]]:
-    """Evaluate each spec independently; a bad one yields ``{"error": ...}`` in its place."""
-    out: list[dict[str, Any]] = []
-    for spec in specs:
+    """Evaluate each spec independently; a bad one yields ``{"error", "field"}`` in its place.
+
+    Fixed-layout ``llm-training`` specs are grouped and evaluated in vectorised calls
+    (:mod:`app.sim.batch`); the results equal those of :func:`evaluate` one at a time.
+    """
+    # Results are many small objects and no reference cycles; the cyclic collector's repeated
+    # scans of them would cost about a third of the time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate_many(list(specs))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _evaluate_many(items: list[Any]) -> list[dict[str, Any]]:
+    if len(items) > MAX_BATCH_SPECS:
+        raise SpecError(
+            "specs", f"{len(items):,} specs exceed the batch limit of {MAX_BATCH_SPECS:,}"
+        )
+    out: list[dict[str, Any]] = [{} for _ in items]
+    vectorised: list[tuple[int, dict[str, Any]]] = []
+    for i, spec in enumerate(items):
         try:
-            out.append(evaluate(spec))
+            checked = schema.check(spec)
         except SpecError as exc:
-            out.append(exc.to_dict())
-        except (ValueError, TypeError, KeyError, ZeroDivisionError) as exc:
-            out.append({"error": f"spec: {type(exc).__name__}: {exc}"})
+            out[i] = exc.to_dict()
+            continue
+        if batch.vectorisable(checked):
+            vectorised.append((i, checked))
+        else:
+            out[i] = _evaluate_isolated(checked)
+    for i, res in batch.evaluate_training_batch(vectorised, finish):
+        out[i] = res
     return out
+
+
+def _evaluate_isolated(spec: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _evaluate_checked(spec)
+    except Exception as exc:
+        return batch.error_entry(exc)
 
 
 def sweep(
@@ -138,14 +227,18 @@ def sweep(
 
     if not isinstance(spec, dict):
         raise SpecError("spec", "must be a mapping")
+    if not 1 <= top <= MAX_SWEEP_TOP:
+        raise SpecError("top", f"must be between 1 and {MAX_SWEEP_TOP}")
     if "kind" not in spec and isinstance(spec.get("spec"), dict):
         spec = spec["spec"]
-    spec = {k: v for k, v in spec.items() if k != "compare"}  # comparisons are for evaluate()
-    if spec.get("kind", "llm-training") != "llm-training":
+    spec = {"kind": "llm-training", **spec}
+    if spec["kind"] != "llm-training":
         raise SpecError("kind", "sweep needs an llm-training spec")
+    spec = schema.check(spec)
+    spec.pop("compare", None)  # comparisons are for evaluate()
     res = run_sweep(spec, scheduler=scheduler, top=top, progress=progress)
     res["runner_version"] = RUNNER_VERSION
-    return res
+    return check_finite(res)
 
 
 def validate() -> dict[str, Any]:

@@ -6,21 +6,25 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
+from app.sim import schema
 from app.sim.compare import parse_compare
 from app.sim.errors import SpecError
 from app.sim.paths import seed_dir
+from app.sim.spec import load_yaml
 
 
 @lru_cache(maxsize=1)
 def _all() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((seed_dir() / "workloads").glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
+        doc = load_yaml(path.read_text())
         for sc in doc if isinstance(doc, list) else [doc]:
             if not isinstance(sc, dict) or "id" not in sc or "spec" not in sc:
                 raise SpecError(f"workloads/{path.name}", "each scenario needs id and spec")
+            try:
+                schema.check(sc)
+            except SpecError as exc:
+                raise SpecError(f"workloads/{path.name}: {exc.field}", exc.message) from None
             parse_compare(sc.get("compare"), f"workloads/{path.name}: compare")
             out[str(sc["id"])] = {**sc, "compare": list(sc.get("compare") or [])}
     return out

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from app.sim.errors import SpecError
-from app.sim.hardware import resolve
+from app.sim.hardware import System, resolve
+from app.sim.limits import EVAL_CHUNK, MAX_GRID_POINTS, MAX_SERIES_POINTS, check_budget
 from app.sim.spec import choice, num, section
 from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params, parse_model
 
@@ -19,10 +20,31 @@ def _int_list(d: dict[str, Any], key: str, path: str) -> list[int]:
         start = num(val, "start", f"{path}{key}.", integer=True, minimum=1)
         stop = num(val, "stop", f"{path}{key}.", integer=True, minimum=start)
         step = num(val, "step", f"{path}{key}.", 1, integer=True, minimum=1)
-        return list(range(start, stop + 1, step))
+        values = range(start, stop + 1, step)
+        check_budget(f"{path}{key}", len(values), MAX_SERIES_POINTS, "values", "use a larger step")
+        return list(values)
     if not isinstance(val, list) or not val or not all(isinstance(x, int) for x in val):
         raise SpecError(f"{path}{key}", "must be a list of integers or {start, stop, step}")
+    check_budget(f"{path}{key}", len(val), MAX_SERIES_POINTS, "values", "list fewer")
     return val
+
+
+def _core_chunked(
+    system: System, model: dict[str, Any], lay: dict[str, Any], precision: str, n: int
+) -> dict[str, np.ndarray]:
+    """Return the grid figures the studies use, evaluated EVAL_CHUNK models at a time."""
+    keys = ("fits", "iteration_time_s", "model_flops", "total_bytes")
+    out = {k: np.empty(n) for k in keys}
+    for start in range(0, n, EVAL_CHUNK):
+        part = slice(start, min(n, start + EVAL_CHUNK))
+        sub = {
+            k: v[part] if isinstance(v, np.ndarray) and v.shape == (n,) else v
+            for k, v in model.items()
+        }
+        r = core(system, sub, lay, precision)
+        for k in keys:
+            out[k][part] = np.broadcast_to(r[k], (part.stop - part.start,))
+    return out
 
 
 def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +66,13 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
     head_dim = num(m, "head_dim", "model.", 64, integer=True, minimum=1)
     hidden = np.array(_int_list(s, "hidden", "search."), dtype=float)
     layers = np.array(_int_list(s, "layers", "search."), dtype=float)
+    check_budget(
+        "search",
+        hidden.size * layers.size,
+        MAX_GRID_POINTS,
+        "models in the hidden x layers grid",
+        "narrow search.hidden or search.layers, or use larger steps",
+    )
     if np.any(hidden % head_dim):
         raise SpecError(
             "search.hidden", f"every hidden size must be a multiple of head_dim {head_dim}"
@@ -79,7 +108,7 @@ def evaluate_max_model(spec: dict[str, Any]) -> dict[str, Any]:
         "dp_overlap": 0,
         "tp_overlap": 0.0,
     }
-    r = core(system, model, lay, precision)
+    r = _core_chunked(system, model, lay, precision, H.size)
     params = np.broadcast_to(model_params(model), H.shape)
     fits = np.broadcast_to(r["fits"], H.shape)
     if not fits.any():

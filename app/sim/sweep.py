@@ -6,12 +6,14 @@ import itertools
 import math
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
+from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_LAYOUTS, check_budget
 from app.sim.spec import choice, num, section
 from app.sim.training import (
     PRECISIONS,
@@ -41,6 +43,19 @@ LAYOUT_KEYS = (
 
 def _divisors(n: int, limit: int) -> list[int]:
     return [d for d in range(1, min(n, limit) + 1) if n % d == 0]
+
+
+@lru_cache(maxsize=4096)
+def _all_divisors(n: int) -> tuple[int, ...]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return tuple(sorted({*small, *(n // d for d in small)}))
+
+
+def _largest_dp(glob: int, micro: int, limit: int) -> int:
+    """Return the largest d <= limit with glob % (micro * d) == 0 (0 if none)."""
+    if glob % micro:
+        return 0
+    return max((d for d in _all_divisors(glob // micro) if d <= limit), default=0)
 
 
 def candidates(
@@ -87,24 +102,32 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
+    groups = [
+        (tp, cp, pp)
+        for tp, cp, pp in itertools.product(tps, cps, pps)
+        if not (model["heads"] % tp or tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
+        and not (cp > 1 and model["seq_len"] % (2 * cp))
+        and not (node and tp % node and node % tp)
+    ]
+    # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
+    # can give a layout; the search's size is known before it is built.
+    micros = [mb for mb in micros if glob % mb == 0]
+    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for *_, pp in groups}
+    estimate = sum(len(micros) * len(inters_of[pp]) for *_, pp in groups) * len(rcs) * len(zeros)
+    check_budget(
+        "sweep",
+        estimate,
+        MAX_SWEEP_LAYOUTS,
+        "candidate layouts",
+        "narrow sweep.tp, sweep.cp, sweep.pp, sweep.micro, sweep.interleave, sweep.recompute or sweep.zero",
+    )
     rows = []
-    for tp, cp, pp in itertools.product(tps, cps, pps):
+    for tp, cp, pp in groups:
         mp = tp * cp * pp
-        if model["heads"] % tp or mp > n or (use_all and n % mp):
-            continue
-        if cp > 1 and model["seq_len"] % (2 * cp):
-            continue
-        if node and tp % node and node % tp:
-            continue
-        for mb, v in itertools.product(micros, inters):
-            if model["layers"] % (pp * v):
-                continue
-            if use_all:
-                dp = n // mp
-            else:
-                # Use as many accelerators as the batch allows; idle ones still count as
-                # installed peak in the result's system figures.
-                dp = next((d for d in range(n // mp, 0, -1) if glob % (mb * d) == 0), 0)
+        for mb, v in itertools.product(micros, inters_of[pp]):
+            # Without use_all, use as many accelerators as the batch allows; idle ones still
+            # count as installed peak in the result's system figures.
+            dp = n // mp if use_all else _largest_dp(glob, mb, n // mp)
             if dp == 0 or glob % (mb * dp):
                 continue
             m = glob // (mb * dp)
@@ -147,7 +170,7 @@ def run_sweep(
     scheduler: str | None = None,
     top: int = 10,
     progress: Callable[[int, int], None] | None = None,
-    chunk_size: int = 20000,
+    chunk_size: int = EVAL_CHUNK,
 ) -> dict[str, Any]:
     """Search the valid layouts; return the ``top`` fastest that fit in memory."""
     t_start = time.perf_counter()

@@ -1,0 +1,268 @@
+"""Evaluate many fixed-layout ``llm-training`` specs in vectorised calls of the training model.
+
+Specs are parsed one by one with the model's own parsers (so every check and default is the
+same as for one spec), grouped by what cannot vary inside one call of
+:func:`app.sim.training.core` (the hardware after overrides, the precision and any other
+non-numeric option), stacked into arrays and evaluated together. Each result is then built by
+the model's own :func:`~app.sim.training.summarize`; one spec's error stays in its entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from app.sim.errors import SpecError
+from app.sim.hardware import System, resolve
+from app.sim.limits import EVAL_CHUNK
+
+Result = dict[str, Any]
+Finish = Callable[[Result, Any, Any, bool], Result]
+
+
+def vectorisable(spec: dict[str, Any]) -> bool:
+    """Return whether a checked spec is a plain ``llm-training`` spec on a fixed layout."""
+    return spec.get("kind") == "llm-training" and spec.get("parallelism") != "auto"
+
+
+def _hardware_key(hw: Any) -> str:
+    return hw if isinstance(hw, str) else json.dumps(hw, sort_keys=True)
+
+
+_NUMBER_TYPES = frozenset((int, float, bool, np.float64, np.int64, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in _NUMBER_TYPES
+
+
+def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Return the non-numeric values of a parsed model or layout (they must match in a call)."""
+    return tuple([(k, v) for k, v in parts.items() if type(v) not in _NUMBER_TYPES])
+
+
+def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    first = rows[0]
+    return {
+        k: np.array([r[k] for r in rows], dtype=float) if _is_number(v) else v
+        for k, v in first.items()
+    }
+
+
+def evaluate_training_batch(
+    items: list[tuple[int, dict[str, Any]]], finish: Finish
+) -> Iterator[tuple[int, Result]]:
+    """Yield ``(index, result or error)`` for each checked ``(index, spec)``.
+
+    ``finish(result, compare, claims)`` adds the claim comparisons and checks the result, as
+    :func:`app.sim.api.evaluate` does for one spec.
+    """
+    from app.sim.spec import choice
+    from app.sim.training import PRECISIONS, core, parse_layout, parse_model, summarize
+
+    systems: dict[str, System] = {}
+    groups: dict[Any, list[tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]]] = {}
+    for i, spec in items:
+        try:
+            key = _hardware_key(spec["hardware"])
+            system = systems.get(key)
+            if system is None:
+                system = systems[key] = resolve(spec["hardware"])
+            model = parse_model(spec)
+            precision = choice(spec, "precision", "", PRECISIONS, "bf16")
+            lay = parse_layout(spec, model, system)
+        except Exception as exc:
+            yield i, error_entry(exc)
+            continue
+        group = (key, precision, _group_key(model), _group_key(lay))
+        groups.setdefault(group, []).append((i, spec, model, lay))
+
+    for (key, precision, _, _), members in groups.items():
+        system = systems[key]
+        for start in range(0, len(members), EVAL_CHUNK):
+            chunk = members[start : start + EVAL_CHUNK]
+            if len(chunk) == 1:  # scalars, exactly as one spec alone is evaluated
+                models, lays = chunk[0][2], chunk[0][3]
+            else:
+                models = _stack([m for _, _, m, _ in chunk])
+                lays = _stack([lay for _, _, _, lay in chunk])
+            try:
+                r = core(system, models, lays, precision)
+                fast = _summaries(system, models, lays, precision, r, len(chunk))
+                same = all(
+                    fast[j] is None
+                    or fast[j] == summarize(system, chunk[j][2], lays, precision, r, j)
+                    for j in _probes(fast)
+                )
+            except Exception as exc:
+                for i, *_ in chunk:
+                    yield i, error_entry(exc)
+                continue
+            if not same:
+                # The model's result mapping changed: build each one the slow, sure way.
+                STATS["fallback"] += len(chunk)
+                fast = [None] * len(chunk)
+            else:
+                STATS["vectorised"] += len(chunk)
+            for j, (i, spec, model, _) in enumerate(chunk):
+                try:
+                    res = fast[j]
+                    if res is None:
+                        res = summarize(system, model, lays, precision, r, j)
+                        yield i, finish(res, spec.get("compare"), spec.get("claims"), False)
+                    else:
+                        yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
+                except Exception as exc:
+                    yield i, error_entry(exc)
+
+
+def _probes(fast: list[Result | None]) -> set[int]:
+    """Return elements to compare with the model's summarize: the first, the last, and the
+    first of each kind (fits or not, each bottleneck), where a result's shape could differ."""
+    seen: dict[Any, int] = {}
+    for j, res in enumerate(fast):
+        if res is not None:
+            seen.setdefault((res["fits"], res["bottleneck"]), j)
+    return {0, len(fast) - 1, *seen.values()}
+
+
+# Results built by the vectorised summary, and by the model's own summarize when they differ.
+STATS = {"vectorised": 0, "fallback": 0}
+
+
+def _summaries(
+    system: System,
+    model: dict[str, Any],
+    lay: dict[str, Any],
+    precision: str,
+    r: dict[str, np.ndarray],
+    n: int,
+) -> list[Result | None]:
+    """Return :func:`app.sim.training.summarize` of every element, computed on whole arrays.
+
+    The arithmetic is the same, in the same order, so every number is bit-identical; an
+    element with a non-finite number gets ``None`` (it is summarised and reported one by one).
+    """
+    from app.sim.training import BREAKDOWN, CATEGORIES, RECOMPUTE, model_params
+
+    def arr(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+    it, acc, peak = arr(r["iteration_time_s"]), arr(r["n_acc"]), arr(r["peak"])
+    model_tf = arr(r["model_flops"]) / (it * acc) / 1e12
+    hw_tf = arr(r["hardware_flops"]) / (it * acc) / 1e12
+    placed = np.asarray(r["placed"])
+    tiers = [
+        [arr(placed[ci, ti]) for ci in range(len(CATEGORIES))] for ti in range(len(system.tiers))
+    ]
+    memory = {
+        "weights": arr(r["weights_bytes"]) / 1e9,
+        "gradients": arr(r["gradients_bytes"]) / 1e9,
+        "optimizer": arr(r["optimizer_bytes"]) / 1e9,
+        "activations": arr(r["activations_bytes"]) / 1e9,
+        "total": arr(r["total_bytes"]) / 1e9,
+    }
+    breakdown = {k[:-2]: arr(r[k]) for k in BREAKDOWN}
+    names = list(breakdown)
+    # argmax takes the first of equal maxima, as max() over the mapping does.
+    bottleneck = [names[x] for x in np.argmax(np.stack(list(breakdown.values())), axis=0).tolist()]
+    used = [np.asarray(sum(cats)) / 1e9 for cats in tiers]  # sum() from 0, as in summarize
+    columns = {
+        "parameters_b": arr(model_params(model)) / 1e9,
+        "iteration_time_s": it,
+        "tokens_per_s": arr(lay["global"]) * arr(model["seq_len"]) / it,
+        "model_tflops_per_accelerator": model_tf,
+        "hardware_tflops_per_accelerator": hw_tf,
+        "mfu": model_tf * 1e12 / peak,
+        "hfu": hw_tf * 1e12 / peak,
+        "sustained_pflops": model_tf * acc / 1e3,
+        "peak_pflops": peak * acc / 1e15,
+        "power_kw": system.power_w_per_accel * acc / 1e3,
+    }
+    everything = [*columns.values(), *memory.values(), *breakdown.values(), *used]
+    everything += [c / 1e9 for cats in tiers for c in cats]
+    ok = np.logical_and.reduce([np.isfinite(a) for a in everything]).tolist()
+    col = {k: v.tolist() for k, v in columns.items()}
+    mem = {k: v.tolist() for k, v in memory.items()}
+    brk = {k: v.tolist() for k, v in breakdown.items()}
+    tier_used = [u.tolist() for u in used]
+    tier_cats = [[(c / 1e9).tolist() for c in cats] for cats in tiers]
+    fits = (arr(r["fits"]) > 0).tolist()
+    n_acc = acc.astype(int).tolist()
+    lay_int = {
+        k: arr(lay[k]).astype(int).tolist()
+        for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
+    }
+    sp = (arr(lay["sp"]) != 0).tolist()
+    rc_names = {v: k for k, v in RECOMPUTE.items()}
+    rc = [rc_names[int(x)] for x in arr(lay["recompute"]).tolist()]
+    dp_overlap = (arr(lay["dp_overlap"]) != 0).tolist()
+    peak0 = float(arr(r["peak"])[0])
+    bounded = bool(np.isfinite(system.n_accel))
+    tier_meta = [
+        (
+            t.name,
+            None if t.capacity == float("inf") else t.capacity / 1e9,
+            t.bandwidth / 1e9,
+        )
+        for t in system.tiers
+    ]
+    out: list[Result | None] = []
+    for j in range(n):
+        if not ok[j]:
+            out.append(None)
+            continue
+        out.append(
+            {
+                "kind": "llm-training",
+                "hardware": system.id,
+                "accelerator": system.accelerator,
+                "num_accelerators": n_acc[j],
+                "parameters_b": col["parameters_b"][j],
+                "layout": {
+                    **{k: v[j] for k, v in lay_int.items()},
+                    "sequence_parallel": sp[j],
+                    "recompute": rc[j],
+                    "dp_overlap": dp_overlap[j],
+                },
+                "precision": precision,
+                "iteration_time_s": col["iteration_time_s"][j],
+                "tokens_per_s": col["tokens_per_s"][j],
+                "model_tflops_per_accelerator": col["model_tflops_per_accelerator"][j],
+                "hardware_tflops_per_accelerator": col["hardware_tflops_per_accelerator"][j],
+                "mfu": col["mfu"][j],
+                "hfu": col["hfu"][j],
+                "sustained_pflops": col["sustained_pflops"][j],
+                "peak_pflops": col["peak_pflops"][j],
+                "system_accelerators": int(system.n_accel) if bounded else None,
+                "system_peak_pflops": peak0 * system.n_accel / 1e15 if bounded else None,
+                "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
+                "memory_tiers": [
+                    {
+                        "tier": name,
+                        "capacity_gb": cap,
+                        "bandwidth_gbps": bw,
+                        "used_gb": tier_used[ti][j],
+                        "by_category_gb": {
+                            cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
+                        },
+                    }
+                    for ti, (name, cap, bw) in enumerate(tier_meta)
+                ],
+                "fits": fits[j],
+                "time_breakdown_s": {k: v[j] for k, v in brk.items()},
+                "bottleneck": bottleneck[j],
+                "power_kw": col["power_kw"][j],
+            }
+        )
+    return out
+
+
+def error_entry(exc: Exception) -> Result:
+    """Return the batch entry of a spec that failed: the SpecError, or the exception named."""
+    if isinstance(exc, SpecError):
+        return exc.to_dict()
+    return {"error": f"spec: {type(exc).__name__}: {exc}", "field": "spec"}
