@@ -41,7 +41,13 @@ def _is_number(value: Any) -> bool:
 
 def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """Return the non-numeric values of a parsed model or layout (they must match in a call)."""
-    return tuple([(k, v) for k, v in parts.items() if type(v) not in _NUMBER_TYPES])
+    return tuple(
+        [
+            (k, tuple(v) if isinstance(v, list) else v)
+            for k, v in parts.items()
+            if type(v) not in _NUMBER_TYPES
+        ]
+    )
 
 
 def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
