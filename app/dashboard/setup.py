@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import ProblemError
-from app.dashboard import auth, edit, feeds, runs, views
+from app.dashboard import auth
 from app.dashboard.templating import PROJECT_ROOT, render
 
 # Scripts only from this origin: no inline scripts, no eval. Chart data travels in
@@ -29,12 +29,10 @@ def _is_page(request: Request) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    """Add the dashboard's routes, static files, headers and error pages to the app."""
+    """Add the dashboard's static files, headers and error pages (its routes: `app.registry`)."""
     static_dir = PROJECT_ROOT / "static"
     static_dir.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
-    for router in (views.router, edit.router, runs.router, auth.router, feeds.router):
-        app.include_router(router)
 
     app.add_middleware(SecurityHeadersMiddleware)
 
