@@ -15,6 +15,7 @@ from app.auth import service as auth_service
 from app.auth.models import ApiToken
 from app.core.config import get_settings
 from app.core.db import get_session
+from app.core.http import IdPath
 
 COOKIE_NAME = "ledger_session"
 SESSION_MAX_AGE = 8 * 3600
@@ -260,7 +261,7 @@ def tokens_create(
 def tokens_revoke(
     request: Request,
     session: SessionDep,
-    token_id: int,
+    token_id: IdPath,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Revoke a token."""

@@ -1,6 +1,7 @@
 """Plug the dashboard into the app: static files, pages, security headers, HTML errors."""
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -68,6 +69,21 @@ def install(app: FastAPI) -> None:
             )
         assert api_problem is not None
         return await api_problem(request, exc)  # type: ignore[misc]
+
+    api_validation = app.exception_handlers.get(RequestValidationError)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_page(request) and "text/html" in request.headers.get("accept", ""):
+            detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
+            return render(
+                request,
+                "error.html",
+                {"status": 422, "title": "Invalid request", "detail": detail},
+                status_code=422,
+            )
+        assert api_validation is not None
+        return await api_validation(request, exc)  # type: ignore[misc]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
