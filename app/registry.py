@@ -6,7 +6,7 @@ lists, so each entry point sees the same parts. Adding a table to the export is 
 
 from fastapi import APIRouter
 
-from app.auth.models import ApiToken
+from app.auth.models import ApiToken, WebSession
 from app.benchmarks.models import BenchmarkRun
 from app.benchmarks.routes import router as benchmarks_router
 from app.capabilities.models import Capability
@@ -63,4 +63,4 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
 )
 
 # Tables left out of the export on purpose: credentials, sessions, and the cache counter.
-NOT_EXPORTED: tuple[type, ...] = (ApiToken, DataVersion)
+NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion)
