@@ -58,7 +58,10 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
         "evidence", Evidence, rows.EvidenceRow, references={"benchmark_run_id": "benchmark_runs"}
     ),
     ExportTable(
-        "status_changes", StatusChange, rows.StatusChangeRow, references={"evidence_ids": "evidence"}
+        "status_changes",
+        StatusChange,
+        rows.StatusChangeRow,
+        references={"evidence_ids": "evidence"},
     ),
 )
 

@@ -27,7 +27,7 @@ def start(session: Session, token: ApiToken) -> str:
     """Open a session for a token and return its key; expired sessions are swept on the way."""
     assert token.id is not None
     now = utcnow()
-    session.exec(delete(WebSession).where(col(WebSession.expires_at) <= now))  # type: ignore[call-overload]
+    session.exec(delete(WebSession).where(col(WebSession.expires_at) <= now))
     key = new_key()
     session.add(
         WebSession(key_hash=_hash(key), token_id=token.id, expires_at=now + SESSION_LIFETIME)
@@ -50,10 +50,10 @@ def token_for(session: Session, key: str) -> ApiToken | None:
 
 def end(session: Session, key: str) -> None:
     """End one session (sign-out)."""
-    session.exec(delete(WebSession).where(col(WebSession.key_hash) == _hash(key)))  # type: ignore[call-overload]
+    session.exec(delete(WebSession).where(col(WebSession.key_hash) == _hash(key)))
     session.commit()
 
 
 def end_all_for_token(session: Session, token_id: int) -> None:
     """End every session opened with a token; the caller commits."""
-    session.exec(delete(WebSession).where(col(WebSession.token_id) == token_id))  # type: ignore[call-overload]
+    session.exec(delete(WebSession).where(col(WebSession.token_id) == token_id))

@@ -23,7 +23,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            return value  # type: ignore[no-any-return]
+            return value
     return None
 
 
@@ -107,7 +107,9 @@ class InputLimitsMiddleware:
                 # The app must not parse what was refused: no body, no content type.
                 body = b""
                 scope["headers"] = [
-                    (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
+                    (k, v)
+                    for k, v in scope["headers"]
+                    if k not in (b"content-type", b"content-length")
                 ]
             receive = _replay(body, receive)
         if problem is not None:

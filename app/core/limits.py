@@ -101,7 +101,7 @@ def parse_json(raw: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
 
 
 def _checked_object(value: dict[str, Any]) -> dict[str, Any]:
-    return check_json_value(value)  # type: ignore[no-any-return]
+    return check_json_value(value)
 
 
 # A JSON object for storage (specs, results): bounded depth, finite numbers, clean strings.

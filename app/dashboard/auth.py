@@ -48,7 +48,7 @@ def session_key(request: Request) -> str:
     """
     cached = getattr(request.state, "session_key", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     key: str | None = None
     raw = request.cookies.get(COOKIE_NAME)
     if raw:
@@ -94,7 +94,7 @@ def attach_session(request: Request, response: Response) -> None:
 def current_editor(request: Request, session: Session) -> ApiToken | None:
     """Return the live token of this browser's live server-side session, or None."""
     if hasattr(request.state, "editor"):
-        return request.state.editor  # type: ignore[no-any-return]
+        return request.state.editor
     editor = None
     if not getattr(request.state, "session_key_dirty", False):
         editor = auth_sessions.token_for(session, session_key(request))

@@ -94,7 +94,7 @@ class StatusChangeRow(StatusChangeBase, RowSchema):
     id: DbId
     capability_id: DbId
     reason_code: ReasonCode
-    evidence_ids: list[DbId]  # type: ignore[assignment]
+    evidence_ids: list[DbId]
 
 
 class BenchmarkRunRow(BenchmarkRunBase, RowSchema):

@@ -141,7 +141,7 @@ def _plain(value: Any) -> Any:
 
 def _links(table: ExportTable) -> dict[str, str]:
     """Return column -> referenced export key, for foreign keys and declared references."""
-    by_table = {t.model.__tablename__: t.name for t in EXPORT_TABLES}  # type: ignore[attr-defined]
+    by_table = {t.model.__tablename__: t.name for t in EXPORT_TABLES}
     links = dict(table.references)
     for column in inspect(table.model).columns:
         for foreign_key in column.foreign_keys:
@@ -171,7 +171,7 @@ def _insert(session: Session, table: ExportTable, rows: list[dict[str, Any]]) ->
         c.key
         for c in inspect(model).columns
         for fk in c.foreign_keys
-        if fk.column.table.name == model.__tablename__  # type: ignore[attr-defined]
+        if fk.column.table.name == model.__tablename__
     ]
     deferred: list[tuple[int, str, Any]] = []
     for checked in rows:
@@ -194,11 +194,10 @@ def _reset_sequences(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for table in EXPORT_TABLES:
-        name = table.model.__tablename__  # type: ignore[attr-defined]
+        name = table.model.__tablename__
         session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                 f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
             )
         )
-
