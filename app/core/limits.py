@@ -81,22 +81,30 @@ def _refuse_constant(name: str) -> Any:
     raise MalformedJson(f"{name} is not valid JSON; send a finite number or null.")
 
 
-def parse_json(raw: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Decode strict JSON (no NaN/Infinity) and apply `check_json_value`.
+def decode_json(raw: str | bytes) -> Any:
+    """Decode strict JSON: no NaN or Infinity literals; nesting is bounded by the interpreter.
 
-    Raises InputError; its message is safe to show to the sender.
+    Raises MalformedJson; its message is safe to show to the sender.
     """
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
-    except InputError:
-        raise
+        return json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError as exc:
-        raise InputError(f"$: nested deeper than {max_depth} levels.") from exc
+        raise MalformedJson("Malformed JSON: nested too deeply to read.") from exc
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise MalformedJson(f"Malformed JSON: {exc.msg} ({where}).") from exc
     except UnicodeDecodeError as exc:
         raise MalformedJson("Malformed JSON: the text is not UTF-8.") from exc
+
+
+def parse_json(raw: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Decode strict JSON and apply `check_json_value`; raises InputError."""
+    try:
+        value = decode_json(raw)
+    except MalformedJson as exc:
+        if "nested too deeply" in str(exc):
+            raise InputError(f"$: nested deeper than {max_depth} levels.") from exc
+        raise
     return check_json_value(value, max_depth)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
-from app.core.limits import MAX_JSON_DEPTH, InputError, parse_json
+from app.core.limits import InputError, decode_json
 from app.exports.table import ExportTable
 from app.history import service as history_service
 from app.registry import EXPORT_TABLES
@@ -62,8 +62,7 @@ def import_file(session: Session, path: Path) -> dict[str, int]:
     except OSError as exc:
         raise ImportFailure(f"{path}: cannot read the file ({exc.strerror}).") from exc
     try:
-        # Rows sit two levels down (tables, then rows), and their JSON columns below that.
-        data = parse_json(raw, max_depth=MAX_JSON_DEPTH + 2)
+        data = decode_json(raw)  # the bounds are checked row by row, so errors name the row
     except InputError as exc:
         raise ImportFailure(f"{path}: not a ledger export: {exc}") from exc
     try:

@@ -54,7 +54,7 @@ def _evidence(**overrides: object) -> dict[str, object]:
 
 def _claim_with_figure(value: str) -> str:
     return (
-        '{"slug": "nan-claim", "capability": "dojo-d1-chip", "event": "ai-day-2021",'
+        '{"slug": "nan-claim", "capability": "dojo-d1", "event": "ai-day-2021",'
         ' "text": "A figure.", "implied_status": "aspirational", "stated_on": "2021-08-19",'
         ' "grade": "S", "figure": {"metric": "peak", "unit": "TFLOPS", "value": ' + value + "}}"
     )
