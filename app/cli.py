@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlmodel import Session
 
+from app.benchmarks.cli import bench_app
 from app.core.config import get_settings
 from app.core.db import get_engine
 
@@ -141,11 +142,15 @@ def token_list() -> None:
 def export_command(
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
-    """Write a full JSON dump to a file or stdout."""
-    from app.exports.service import dumps, export_data
+    """Write a full JSON dump (every table but tokens and sessions) to a file or stdout."""
+    from app.exports.service import ExportFailure, dumps, export_data
 
     with Session(get_engine()) as session:
-        text = dumps(export_data(session))
+        try:
+            text = dumps(export_data(session))
+        except ExportFailure as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -154,15 +159,20 @@ def export_command(
 
 @cli.command("import")
 def import_command(source: Path) -> None:
-    """Load a JSON dump into an empty database."""
-    from app.exports.service import import_data
+    """Load a JSON dump into an empty database: every row checked, all or nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    data = json.loads(source.read_text(encoding="utf-8"))
+    from app.exports.service import ImportFailure, import_file
+
     with Session(get_engine()) as session:
         try:
-            counts = import_data(session, data)
-        except ValueError as exc:
+            counts = import_file(session, source)
+        except ImportFailure as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        except SQLAlchemyError as exc:  # e.g. the schema is not migrated yet
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            typer.echo(f"error: {source}: database error: {reason}", err=True)
             raise typer.Exit(1) from exc
     typer.echo(json.dumps(counts))
 
@@ -183,15 +193,7 @@ def worker(
     )
 
 
-def _mount_optional() -> None:
-    try:
-        from app.benchmarks.cli import bench_app
-    except ImportError:
-        return
-    cli.add_typer(bench_app, name="bench", help="Simulated hardware workloads.")
-
-
-_mount_optional()
+cli.add_typer(bench_app, name="bench", help="Simulated hardware workloads.")
 
 
 def main() -> None:

@@ -1,19 +1,17 @@
 """Build the FastAPI application."""
 
-import importlib
 import secrets
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from app.capabilities.routes import router as capabilities_router
-from app.claims.routes import router as claims_router
+from app.benchmarks import setup as benchmarks_setup
 from app.core.cache import CachedResponseMiddleware
 from app.core.config import get_settings
-from app.core.docs import router as docs_router
+from app.core.edge import InputLimitsMiddleware, reject_invalid_input
 from app.core.errors import install_error_handlers
-from app.events.routes import router as events_router
-from app.evidence.routes import router as evidence_router
-from app.ladder.routes import router as ladder_router
+from app.dashboard import setup as dashboard_setup
+from app.ops import setup as ops_setup
+from app.registry import ROUTERS
 
 API_DESCRIPTION = """
 Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
@@ -36,36 +34,20 @@ def create_app() -> FastAPI:
         # Metrics go to Prometheus (app.ops); skipping FastAPI's OpenTelemetry probe saves
         # several environment lookups on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Raises what InputLimitsMiddleware found wrong with the path, query or body.
+        dependencies=[Depends(reject_invalid_input)],
     )
     # A per-process salt keeps cached ETags from matching across restarts with other code.
     app.state.cache_salt = secrets.token_hex(4)
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (
-        docs_router,
-        capabilities_router,
-        claims_router,
-        evidence_router,
-        events_router,
-        ladder_router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
-    # Innermost middleware: the optional parts' middleware (ids, metrics, headers) wraps it.
+    # Innermost: the cache, then the input limits; the parts' middleware (ids, metrics,
+    # headers) wraps both.
     app.add_middleware(CachedResponseMiddleware)
-    for module_name in OPTIONAL_PARTS:
-        _install_optional(app, module_name)
+    app.add_middleware(InputLimitsMiddleware)
+    ops_setup.install(app)
+    benchmarks_setup.install(app)
+    dashboard_setup.install(app)
     return app
-
-
-# Parts that plug themselves in through an `install(app)` function, in this order.
-OPTIONAL_PARTS = ("app.ops.setup", "app.benchmarks.setup", "app.dashboard.setup")
-
-
-def _install_optional(app: FastAPI, module_name: str) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not module_name.startswith(exc.name):
-            raise
-        return
-    module.install(app)

@@ -1,6 +1,6 @@
 """Import every table so that SQLModel.metadata is complete (Alembic and tests use this)."""
 
-from app.auth.models import ApiToken
+from app.auth.models import ApiToken, WebSession
 from app.benchmarks.models import BenchmarkRun
 from app.capabilities.models import Capability
 from app.claims.models import Claim
@@ -19,4 +19,5 @@ __all__ = [
     "Evidence",
     "StatusChange",
     "StatusLevel",
+    "WebSession",
 ]

@@ -9,13 +9,18 @@ from sqlmodel import Session
 from app.auth import service
 from app.auth.models import ApiToken
 from app.core.db import get_session
-from app.core.errors import ProblemError
+from app.core.edge import raise_input_problem
+from app.core.errors import ProblemError, unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `ledger token create`.")
 
 
 def require_scope(scope: str) -> Callable[..., ApiToken]:
-    """Return a dependency that demands a bearer token with `scope` (401 / 403 otherwise)."""
+    """Return a dependency that demands a bearer token with `scope` (401 / 403 otherwise).
+
+    It also raises any problem the input-limits middleware found, after authenticating: a
+    caller without a valid token learns nothing about how its body was judged.
+    """
 
     def dependency(
         request: Request,
@@ -23,16 +28,13 @@ def require_scope(scope: str) -> Callable[..., ApiToken]:
         session: Session = Depends(get_session),
     ) -> ApiToken:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ProblemError(
-                401,
-                "Unauthorized",
-                "Send 'Authorization: Bearer <token>' to write.",
-            )
+            raise unauthorized("Send 'Authorization: Bearer <token>' to write.")
         token = service.verify(session, credentials.credentials)
         if token is None:
-            raise ProblemError(401, "Unauthorized", "The token is unknown or revoked.")
+            raise unauthorized("The token is unknown or revoked.")
         if not service.has_scope(token, scope):
             raise ProblemError(403, "Forbidden", f"The token lacks the '{scope}' scope.")
+        raise_input_problem(request)
         request.state.actor = f"token:{token.name}"
         return token
 

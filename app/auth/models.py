@@ -33,3 +33,15 @@ class ApiTokenPublic(ApiTokenBase):
     created_at: dt.datetime
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in dashboard session; the browser holds only a random key, stored here hashed."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(unique=True, index=True, max_length=64)
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime = Field(index=True)

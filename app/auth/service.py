@@ -2,16 +2,19 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from sqlmodel import Session, col, select
 
+from app.auth import sessions
 from app.auth.models import ApiToken
 from app.core.errors import ProblemError
 from app.core.schema import utcnow
 
 TOKEN_PREFIX = "ldg"
 KNOWN_SCOPES = {"read", "write", "admin"}
+_PREFIX_SHAPE = re.compile(r"[0-9a-f]{8}")
 
 
 def _hash(secret: str) -> str:
@@ -38,7 +41,7 @@ def create_token(session: Session, *, name: str, scopes: list[str]) -> tuple[Api
 def verify(session: Session, plaintext: str) -> ApiToken | None:
     """Return the live token matching the plaintext, updating its last-used time."""
     parts = plaintext.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PREFIX_SHAPE.fullmatch(parts[1]):
         return None
     token = session.exec(select(ApiToken).where(ApiToken.prefix == parts[1])).first()
     if token is None or token.revoked_at is not None:
@@ -56,7 +59,7 @@ def verify(session: Session, plaintext: str) -> ApiToken | None:
 
 
 def revoke(session: Session, *, token_id: int | None = None, prefix: str | None = None) -> ApiToken:
-    """Revoke a token by id or prefix."""
+    """Revoke a token by id or prefix, ending every dashboard session opened with it."""
     statement = select(ApiToken)
     if token_id is not None:
         statement = statement.where(ApiToken.id == token_id)
@@ -70,8 +73,10 @@ def revoke(session: Session, *, token_id: int | None = None, prefix: str | None 
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.add(token)
-        session.commit()
-        session.refresh(token)
+    assert token.id is not None
+    sessions.end_all_for_token(session, token.id)
+    session.commit()
+    session.refresh(token)
     return token
 
 

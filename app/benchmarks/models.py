@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from app.core.limits import JsonObject
 from app.core.schema import utcnow
 
 
@@ -55,7 +56,7 @@ class BenchmarkRunCreate(SQLModel):
     """Start a run from a scenario id, or from a spec of your own."""
 
     scenario_id: str | None = Field(default=None, max_length=120)
-    spec: dict[str, Any] | None = None
+    spec: JsonObject | None = None
     mode: RunMode = RunMode.evaluate
     title: str | None = Field(default=None, max_length=300)
 

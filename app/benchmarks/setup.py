@@ -1,4 +1,4 @@
-"""Plug the benchmark runs into the app: routes, exports, and the in-process worker."""
+"""Start the in-process worker with the app (the runs' routes are in `app.registry`)."""
 
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -7,18 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.benchmarks.models import BenchmarkRun
-from app.benchmarks.routes import router
 from app.benchmarks.worker import Worker
 from app.core.config import get_settings
 from app.core.db import get_engine
-from app.exports.service import register_table
 
 
 def install(app: FastAPI) -> None:
-    """Add the runs API; start a worker thread unless runs go to `ledger worker`."""
-    app.include_router(router)
-    register_table("benchmark_runs", BenchmarkRun)
+    """Start a worker thread with the app unless runs go to `ledger worker`."""
     if not get_settings().inprocess_worker:
         return
     outer = app.router.lifespan_context

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "dev-insecure-secret-change-me"
@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     seed_dir: str = "seed_data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where readers reach the ledger; absolute links in the Atom feed and JSON-LD use it, never
+    # the request's Host header (which any client can set).
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+    )
     workers: int = 1
     # Run benchmark jobs in a thread of the web process unless a separate `ledger worker` is used.
     inprocess_worker: bool = True
@@ -28,6 +33,11 @@ class Settings(BaseSettings):
     log_json: bool = False
     # Fixes "today" for overdue computations in tests and reproducible exports.
     today: str | None = None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> "Settings":

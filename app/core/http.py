@@ -13,9 +13,11 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.errors import ProblemError
+from app.core.limits import InputError, check_number, check_text, parse_json
 
 T = TypeVar("T")
-IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="Numeric id.")]
+DB_ID_MAX = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
+IdPath = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="Numeric id.")]
 MAX_LIMIT = 200
 
 
@@ -62,11 +64,14 @@ def _encode_cursor(sort: str, value: Any, entity_id: int) -> str:
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # Strict JSON: a forged cursor may not smuggle NaN, NUL or integers beyond int64.
+        data = parse_json(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
         if data["s"] != sort or not isinstance(data["id"], int):
             raise ValueError("cursor belongs to another sort order")
+        if not 0 <= data["id"] <= DB_ID_MAX or isinstance(data["v"], dict | list):
+            raise ValueError("cursor position is out of range")
         return data["v"], data["id"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (InputError, ValueError, KeyError, TypeError) as exc:
         raise ProblemError(
             400, "Invalid cursor", f"The cursor is not valid for sort '{sort}': {exc}"
         ) from exc
@@ -81,10 +86,10 @@ def _coerce(value: Any, sample_type: type) -> Any:
         if sample_type is dt.datetime:
             return dt.datetime.fromisoformat(value)
         if sample_type is float:
-            return float(value)
+            return check_number(float(value))
         if sample_type is int:
-            return int(value)
-        return str(value)
+            return check_number(int(value))
+        return check_text(str(value))
     except (TypeError, ValueError) as exc:
         raise ProblemError(400, "Invalid cursor", f"Cursor value is malformed: {exc}") from exc
 

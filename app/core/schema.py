@@ -5,16 +5,22 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 import app.core.db  # noqa: F401  (installs the naming convention before any table is declared)
+from app.core.limits import check_number, check_text
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+CleanText = AfterValidator(check_text)
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True), CleanText
+]
+LongText = Annotated[str, StringConstraints(max_length=10_000), CleanText]
 Url = Annotated[
-    str, StringConstraints(pattern=r"^https?://\S+$", max_length=2_000, strip_whitespace=True)
+    str,
+    StringConstraints(pattern=r"^https?://\S+$", max_length=2_000, strip_whitespace=True),
+    CleanText,
 ]
 
 
@@ -39,8 +45,9 @@ def _plain_number(value: object) -> object:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_plain_number)]
-WholeNumber = Annotated[int, BeforeValidator(_plain_number)]
+# Finite, and integers within int64: NaN is not a figure, and PostgreSQL stores 64 bits.
+Number = Annotated[float, BeforeValidator(_plain_number), AfterValidator(check_number)]
+WholeNumber = Annotated[int, BeforeValidator(_plain_number), AfterValidator(check_number)]
 
 
 def utcnow() -> datetime:

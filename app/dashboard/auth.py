@@ -1,7 +1,6 @@
-"""Dashboard sign-in with an API token, a signed session cookie, CSRF, and token management."""
+"""Dashboard sign-in with an API token, server-side sessions, CSRF, and token management."""
 
 import hmac
-import secrets
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -12,12 +11,14 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from app.auth import service as auth_service
+from app.auth import sessions as auth_sessions
 from app.auth.models import ApiToken
 from app.core.config import get_settings
 from app.core.db import get_session
+from app.core.http import IdPath
 
 COOKIE_NAME = "ledger_session"
-SESSION_MAX_AGE = 8 * 3600
+SESSION_MAX_AGE = int(auth_sessions.SESSION_LIFETIME.total_seconds())
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 
@@ -39,39 +40,49 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt="ledger-dashboard-session")
 
 
-def web_session(request: Request) -> dict[str, Any]:
-    """Return this browser's session data (a CSRF nonce, and the signed-in token's id)."""
-    cached = getattr(request.state, "web_session", None)
+def session_key(request: Request) -> str:
+    """Return this browser's random session key (a new one when the cookie is absent or bad).
+
+    The cookie holds only this key, signed. Who is signed in lives in the `web_session` table,
+    so sign-out and token revocation end a session on the server.
+    """
+    cached = getattr(request.state, "session_key", None)
     if cached is not None:
         return cached
-    data: dict[str, Any] | None = None
+    key: str | None = None
     raw = request.cookies.get(COOKIE_NAME)
     if raw:
         try:
             loaded = _serializer().loads(raw, max_age=SESSION_MAX_AGE)
-            if isinstance(loaded, dict) and isinstance(loaded.get("n"), str):
-                data = loaded
+            if isinstance(loaded, str) and 0 < len(loaded) <= 100:
+                key = loaded
         except BadSignature:
-            data = None
-    if data is None:
-        data = {"n": secrets.token_urlsafe(24)}
-        request.state.web_session_dirty = True
-    request.state.web_session = data
-    return data
+            key = None
+    if key is None:
+        key = auth_sessions.new_key()
+        request.state.session_key_dirty = True
+    request.state.session_key = key
+    return key
 
 
-def _replace_session(request: Request, data: dict[str, Any]) -> None:
-    request.state.web_session = data
-    request.state.web_session_dirty = True
+def expected_csrf(request: Request) -> str:
+    """Return the CSRF token of this browser's session (derived from its key, never stored)."""
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, b"csrf:" + session_key(request).encode(), "sha256").hexdigest()
+
+
+def _replace_key(request: Request, key: str) -> None:
+    request.state.session_key = key
+    request.state.session_key_dirty = True
 
 
 def attach_session(request: Request, response: Response) -> None:
-    """Write the session cookie when it is new or changed."""
-    if not getattr(request.state, "web_session_dirty", False):
+    """Write the session cookie when the key is new or changed."""
+    if not getattr(request.state, "session_key_dirty", False):
         return
     response.set_cookie(
         COOKIE_NAME,
-        _serializer().dumps(request.state.web_session),
+        _serializer().dumps(request.state.session_key),
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="lax",
@@ -81,18 +92,12 @@ def attach_session(request: Request, response: Response) -> None:
 
 
 def current_editor(request: Request, session: Session) -> ApiToken | None:
-    """Return the live token this browser signed in with, or None."""
+    """Return the live token of this browser's live server-side session, or None."""
     if hasattr(request.state, "editor"):
         return request.state.editor
-    data = web_session(request)
     editor = None
-    token_id = data.get("t")
-    if isinstance(token_id, int):
-        token = session.get(ApiToken, token_id)
-        if token is not None and token.revoked_at is None:
-            editor = token
-        else:
-            _replace_session(request, {"n": data["n"]})
+    if not getattr(request.state, "session_key_dirty", False):
+        editor = auth_sessions.token_for(session, session_key(request))
     request.state.editor = editor
     return editor
 
@@ -119,8 +124,7 @@ def actor_name(editor: ApiToken) -> str:
 
 def verify_csrf(request: Request, submitted: str | None) -> None:
     """Reject a form whose CSRF token does not match this browser's session."""
-    expected = web_session(request).get("n", "")
-    if not submitted or not hmac.compare_digest(str(submitted), str(expected)):
+    if not submitted or not hmac.compare_digest(str(submitted), expected_csrf(request)):
         raise CsrfError()
 
 
@@ -128,7 +132,7 @@ def template_context(request: Request) -> dict[str, Any]:
     """Return what every template needs: the CSRF token and the signed-in editor."""
     editor = getattr(request.state, "editor", None)
     return {
-        "csrf_token": web_session(request)["n"],
+        "csrf_token": expected_csrf(request),
         "editor": editor,
         "can_edit": editor is not None and auth_service.has_scope(editor, "write"),
         "is_admin": editor is not None and auth_service.has_scope(editor, "admin"),
@@ -199,16 +203,19 @@ def signin(
             {"next": safe_next(next), "error": message, "scope": "write"},
             status_code=401,
         )
-    # A fresh nonce on sign-in, so a session fixed before sign-in is useless afterwards.
-    _replace_session(request, {"n": secrets.token_urlsafe(24), "t": found.id})
+    # A fresh key on sign-in, so a key fixed before sign-in is useless afterwards.
+    _replace_key(request, auth_sessions.start(session, found))
     return redirect(request, safe_next(next))
 
 
 @router.post("/signout")
-def signout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""):
-    """End the session."""
+def signout(
+    request: Request, session: SessionDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
+):
+    """End the session on the server; the browser gets a fresh, signed-out key."""
     verify_csrf(request, csrf_token)
-    _replace_session(request, {"n": secrets.token_urlsafe(24)})
+    auth_sessions.end(session, session_key(request))
+    _replace_key(request, auth_sessions.new_key())
     return redirect(request, "/")
 
 
@@ -260,7 +267,7 @@ def tokens_create(
 def tokens_revoke(
     request: Request,
     session: SessionDep,
-    token_id: int,
+    token_id: IdPath,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Revoke a token."""

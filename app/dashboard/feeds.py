@@ -15,6 +15,7 @@ from app.capabilities import snapshot
 from app.capabilities.models import CapabilityPublic
 from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
+from app.core.config import get_settings
 from app.core.db import get_session
 from app.dashboard import queries
 from app.dashboard.templating import LEVEL_LABELS, level_rank
@@ -41,7 +42,7 @@ def claim_review(
     event: Event | None,
 ) -> dict[str, Any]:
     """Return the schema.org ClaimReview of a claim: the rating is the evidence-supported level."""
-    base = str(request.base_url).rstrip("/")
+    base = get_settings().public_base_url
     status = cap.assessment.status
     rating_text = (
         f"Claimed {LEVEL_LABELS[claim.implied_status].lower()}; "
@@ -89,7 +90,7 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
     """Atom feed of the latest status changes, newest first."""
     snap = snapshot.get(session)
     names = {c.id: c.name for c in snap.capabilities}
-    base = str(request.base_url).rstrip("/")
+    base = get_settings().public_base_url
     rows = queries.history(session, limit=FEED_SIZE)
     updated = rows[0].recorded_at if rows else None
     parts = [

@@ -1,12 +1,12 @@
 """Small read helpers the pages share; the domain logic stays in the services."""
 
-import importlib
 from types import ModuleType
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities import snapshot
 from app.capabilities.models import CapabilityPublic
@@ -42,23 +42,15 @@ def history(
     return list(session.exec(statement).all())
 
 
-def benchmarks() -> ModuleType | None:
-    """Return the benchmark-run service when that part is installed, else None."""
-    try:
-        return importlib.import_module("app.benchmarks.service")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("app.benchmarks"):
-            return None
-        raise
+def benchmarks() -> ModuleType:
+    """Return the benchmark-run service (always installed; kept for the pages that ask)."""
+    return benchmarks_service
 
 
 def simulated_by_claim(session: Session) -> dict[str, dict[str, Any]]:
     """Return the latest simulated value per claim slug, when runs exist."""
-    service = benchmarks()
-    if service is None or not hasattr(service, "latest_results_for_claims"):
-        return {}
     try:
-        return dict(service.latest_results_for_claims(session) or {})
+        return dict(benchmarks_service.latest_results_for_claims(session) or {})
     except SQLAlchemyError:  # the runs table may not be migrated yet; the page still renders
         session.rollback()
         return {}

@@ -8,6 +8,8 @@ from sqlmodel import Session
 
 from app.core.db import get_session
 from app.core.errors import ProblemError
+from app.core.http import IdPath
+from app.core.limits import InputError, parse_json
 from app.dashboard import auth, charts, queries
 from app.dashboard.auth import viewer
 from app.dashboard.templating import is_fragment_request, render
@@ -258,12 +260,10 @@ def start_run(
     payload: dict[str, Any] = {"title": title.strip() or None}
     if spec.strip():
         try:
-            parsed = json.loads(spec)
-        except json.JSONDecodeError as exc:
+            parsed = parse_json(spec)
+        except InputError as exc:
             parsed = None
-            error = (
-                f"The spec is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            )
+            error = f"The spec is not accepted: {exc}"
         if parsed is not None and not isinstance(parsed, dict):
             error = "The spec must be a JSON object."
         payload["spec"] = parsed
@@ -293,7 +293,7 @@ def start_run(
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, session: SessionDep, run_id: int):
+def run_page(request: Request, session: SessionDep, run_id: IdPath):
     """One run: live progress while it runs, then its result."""
     service = _service()
     run = service.get_run(session, run_id)
@@ -306,7 +306,7 @@ def run_page(request: Request, session: SessionDep, run_id: int):
 def cancel_run(
     request: Request,
     session: SessionDep,
-    run_id: int,
+    run_id: IdPath,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Cancel a queued run, or ask a running one to stop."""

@@ -1,13 +1,14 @@
 """Plug the dashboard into the app: static files, pages, security headers, HTML errors."""
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import ProblemError
-from app.dashboard import auth, edit, feeds, runs, views
+from app.dashboard import auth
 from app.dashboard.templating import PROJECT_ROOT, render
 
 # Scripts only from this origin: no inline scripts, no eval. Chart data travels in
@@ -29,12 +30,10 @@ def _is_page(request: Request) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    """Add the dashboard's routes, static files, headers and error pages to the app."""
+    """Add the dashboard's static files, headers and error pages (its routes: `app.registry`)."""
     static_dir = PROJECT_ROOT / "static"
     static_dir.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
-    for router in (views.router, edit.router, runs.router, auth.router, feeds.router):
-        app.include_router(router)
 
     app.add_middleware(SecurityHeadersMiddleware)
 
@@ -70,6 +69,21 @@ def install(app: FastAPI) -> None:
             )
         assert api_problem is not None
         return await api_problem(request, exc)  # type: ignore[misc]
+
+    api_validation = app.exception_handlers.get(RequestValidationError)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_page(request) and "text/html" in request.headers.get("accept", ""):
+            detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
+            return render(
+                request,
+                "error.html",
+                {"status": 422, "title": "Invalid request", "detail": detail},
+                status_code=422,
+            )
+        assert api_validation is not None
+        return await api_validation(request, exc)  # type: ignore[misc]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,125 +1,202 @@
-"""Full JSON export and import; export → import → export is byte-identical."""
+"""Full JSON export and checked, all-or-nothing import; export → import → export is identical."""
 
-import datetime as dt
 import json
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
-from app.capabilities.models import Capability
-from app.claims.models import Claim
-from app.events.models import Event
-from app.evidence.models import Evidence
+from app.core.limits import InputError, decode_json
+from app.exports.table import ExportTable
 from app.history import service as history_service
-from app.history.models import StatusChange
-from app.ladder.models import StatusLevel
+from app.registry import EXPORT_TABLES
 
 FORMAT = "ai-day-ledger/1"
-# Order matters: referenced tables first. Self-references are patched after insert.
-TABLES: list[tuple[str, type[SQLModel]]] = [
-    ("status_levels", StatusLevel),
-    ("events", Event),
-    ("capabilities", Capability),
-    ("claims", Claim),
-    ("evidence", Evidence),
-    ("status_changes", StatusChange),
-]
-SELF_REFERENCES = {"capabilities": "parent_id", "claims": "restates_id"}
-EXTRA_TABLES: list[tuple[str, type[SQLModel]]] = []
 
 
-def register_table(name: str, model: type[SQLModel]) -> None:
-    """Include another domain's table in exports (the benchmark runs register here)."""
-    if all(existing != name for existing, _ in EXTRA_TABLES):
-        EXTRA_TABLES.append((name, model))
+class ImportFailure(ValueError):
+    """An import was refused; the message names the file, table and row, and nothing was kept."""
 
 
-def _tables() -> list[tuple[str, type[SQLModel]]]:
-    return TABLES + EXTRA_TABLES
+class ExportFailure(ValueError):
+    """A stored value cannot be written as standard JSON."""
 
 
 def _row_dict(row: SQLModel) -> dict[str, Any]:
-    columns = inspect(type(row)).columns
-    return {c.key: getattr(row, c.key) for c in columns}
+    return {c.key: getattr(row, c.key) for c in inspect(type(row)).columns}
 
 
 def export_data(session: Session) -> dict[str, Any]:
-    """Return every ledger row (API tokens excluded: they are credentials)."""
+    """Return every exported row (API tokens and sessions excluded: they are credentials)."""
     data: dict[str, Any] = {"format": FORMAT}
-    for name, model in _tables():
-        rows = session.exec(select(model).order_by(col(model.id))).all()  # type: ignore[attr-defined]
-        data[name] = [_row_dict(r) for r in rows]
+    for table in EXPORT_TABLES:
+        statement = select(table.model).order_by(col(table.model.id))  # type: ignore[attr-defined]
+        data[table.name] = [_row_dict(r) for r in session.exec(statement).all()]
     return data
 
 
-def _typed(model: type[SQLModel], raw: dict[str, Any]) -> dict[str, Any]:
-    # Table models do not validate, so ISO strings must become dates before insert.
-    values = dict(raw)
-    for column in inspect(model).columns:
-        value = values.get(column.key)
-        if not isinstance(value, str):
-            continue
-        try:
-            python_type = column.type.python_type
-        except NotImplementedError:
-            continue
-        if python_type is dt.datetime:
-            values[column.key] = dt.datetime.fromisoformat(value)
-        elif python_type is dt.date:
-            values[column.key] = dt.date.fromisoformat(value)
-    return values
-
-
 def dumps(data: dict[str, Any]) -> str:
-    """Serialise an export deterministically."""
-    return json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+    """Serialise an export deterministically, as standard JSON (never NaN or Infinity)."""
+    try:
+        body = json.dumps(
+            data, indent=2, sort_keys=True, default=str, ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:
+        raise ExportFailure(f"a stored number is NaN or infinite ({exc}); fix that row.") from exc
+    return body + "\n"
 
 
 def is_empty(session: Session) -> bool:
-    """Return whether the ledger holds no data rows."""
-    return all(session.exec(select(model).limit(1)).first() is None for _name, model in _tables())
+    """Return whether the ledger holds no exported rows."""
+    return all(session.exec(select(t.model).limit(1)).first() is None for t in EXPORT_TABLES)
 
 
-def import_data(session: Session, data: dict[str, Any]) -> dict[str, int]:
-    """Load an export into an empty database, keeping ids."""
-    if data.get("format") != FORMAT:
-        raise ValueError(f"Not a ledger export (format {data.get('format')!r}, want {FORMAT!r}).")
+def import_file(session: Session, path: Path) -> dict[str, int]:
+    """Import an export file into an empty database; errors name the file, table and row."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportFailure(f"{path}: cannot read the file ({exc.strerror}).") from exc
+    try:
+        data = decode_json(raw)  # the bounds are checked row by row, so errors name the row
+    except InputError as exc:
+        raise ImportFailure(f"{path}: not a ledger export: {exc}") from exc
+    try:
+        return import_data(session, data)
+    except ImportFailure as exc:
+        raise ImportFailure(f"{path}: {exc}") from exc
+
+
+def import_data(session: Session, data: Any) -> dict[str, int]:
+    """Load an export into an empty database in one transaction, keeping ids."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ImportFailure(f"not a ledger export (format {found!r}, want {FORMAT!r}).")
+    unknown = set(data) - {"format"} - {t.name for t in EXPORT_TABLES}
+    if unknown:
+        raise ImportFailure(f"unknown table(s) {', '.join(sorted(unknown))}; nothing imported.")
+    validated = {t.name: _validate_table(t, data.get(t.name, [])) for t in EXPORT_TABLES}
+    _check_references(validated)
     if not is_empty(session):
-        raise ValueError("The database is not empty; import only into a fresh database.")
-    counts = {}
-    for name, model in _tables():
-        rows = data.get(name, [])
-        deferred: list[tuple[int, int]] = []
-        self_ref = SELF_REFERENCES.get(name)
-        for raw in rows:
-            values = _typed(model, raw)
-            if self_ref and values.get(self_ref) is not None:
-                deferred.append((values["id"], values[self_ref]))
-                values[self_ref] = None
-            session.add(model.model_validate(values))
-        session.flush()
-        for row_id, ref in deferred:
-            row = session.get(model, row_id)
-            setattr(row, self_ref, ref)  # type: ignore[arg-type]
-            session.add(row)
-        session.flush()
-        counts[name] = len(rows)
-    _reset_sequences(session)
-    history_service.bump_data_version(session)
-    session.commit()
-    return counts
+        raise ImportFailure("the database is not empty; import only into a fresh database.")
+    try:
+        for table in EXPORT_TABLES:
+            _insert(session, table, validated[table.name])
+        _reset_sequences(session)
+        history_service.bump_data_version(session)
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise ImportFailure(f"the database refused the rows ({reason}); nothing imported.") from exc
+    return {t.name: len(validated[t.name]) for t in EXPORT_TABLES}
+
+
+def _validate_table(table: ExportTable, rows: Any) -> list[dict[str, Any]]:
+    if not isinstance(rows, list):
+        raise ImportFailure(f"table '{table.name}': must be a list of rows.")
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[Any, int]] = {}
+    unique = [c.key for c in inspect(table.model).columns if c.primary_key or c.unique]
+    for number, raw in enumerate(rows, start=1):
+        where = f"table '{table.name}', row {number}"
+        if isinstance(raw, dict) and isinstance(raw.get("id"), int):
+            where += f" (id {raw['id']})"
+        if not isinstance(raw, dict):
+            raise ImportFailure(f"{where}: must be an object.")
+        try:
+            row = table.row_schema.model_validate(raw)
+        except ValidationError as exc:
+            raise ImportFailure(f"{where}: {_describe(exc)}") from exc
+        values = {key: _plain(getattr(row, key)) for key in type(row).model_fields}
+        for key in unique:
+            first = seen.setdefault(key, {}).setdefault(values[key], number)
+            if first != number:
+                raise ImportFailure(f"{where}: {key} {values[key]!r} repeats row {first}.")
+        out.append(values)
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        field = ".".join(str(p) for p in error["loc"]) or "row"
+        parts.append(f"{field}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    # The tables store enum values as plain strings.
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _links(table: ExportTable) -> dict[str, str]:
+    """Return column -> referenced export key, for foreign keys and declared references."""
+    by_table = {t.model.__tablename__: t.name for t in EXPORT_TABLES}
+    links = dict(table.references)
+    for column in inspect(table.model).columns:
+        for foreign_key in column.foreign_keys:
+            links[column.key] = by_table[foreign_key.column.table.name]
+    return links
+
+
+def _check_references(validated: dict[str, list[dict[str, Any]]]) -> None:
+    ids = {name: {row["id"] for row in rows} for name, rows in validated.items()}
+    for table in EXPORT_TABLES:
+        links = _links(table)
+        for number, row in enumerate(validated[table.name], start=1):
+            for column, target in links.items():
+                value = row.get(column)
+                wanted = value if isinstance(value, list) else [value]
+                missing = [v for v in wanted if v is not None and v not in ids[target]]
+                if missing:
+                    raise ImportFailure(
+                        f"table '{table.name}', row {number} (id {row['id']}): {column} "
+                        f"{missing[0]} is not an id in '{target}'."
+                    )
+
+
+def _insert(session: Session, table: ExportTable, rows: list[dict[str, Any]]) -> None:
+    model = table.model
+    self_refs = [
+        c.key
+        for c in inspect(model).columns
+        for fk in c.foreign_keys
+        if fk.column.table.name == model.__tablename__
+    ]
+    deferred: list[tuple[int, str, Any]] = []
+    for checked in rows:
+        values = dict(checked)
+        for key in self_refs:
+            if values.get(key) is not None:
+                deferred.append((values["id"], key, values[key]))
+                values[key] = None
+        session.add(model(**values))
+    session.flush()
+    for row_id, key, ref in deferred:
+        row = session.get(model, row_id)
+        setattr(row, key, ref)
+        session.add(row)
+    session.flush()
 
 
 def _reset_sequences(session: Session) -> None:
     """Move PostgreSQL id sequences past the imported ids."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for _name, model in _tables():
-        table = model.__tablename__
+    for table in EXPORT_TABLES:
+        name = table.model.__tablename__
         session.execute(
             text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
             )
         )

@@ -7,13 +7,44 @@ and context (such as the `request_id` bound by the request-id middleware).
 
 import logging
 import sys
+import traceback
 from typing import Any, Protocol, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 _HANDLER_MARK = "_ledger_ops_handler"
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# A traceback keeps its innermost frames and at most this many characters. Never local
+# variables: a 500 holding a huge or deeply nested value once wrote megabytes per error and
+# held the event loop long enough to stall /healthz.
+MAX_TRACEBACK_FRAMES = 40
+MAX_TRACEBACK_CHARS = 16_000
+_MAX_MESSAGE_CHARS = 2_000
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return (
+        f"{text[: limit // 2]}\n... [{len(text) - limit} characters cut] ...\n{text[-limit // 2 :]}"
+    )
+
+
+def format_bounded_traceback(exc_info: ExcInfo) -> str:
+    """Format an exception without locals, keeping the innermost frames and a bounded size."""
+    _type, value, tb = exc_info
+    if value is None:
+        return ""
+    lines = traceback.format_exception(
+        type(value), value, tb, limit=-MAX_TRACEBACK_FRAMES, chain=True
+    )
+    # An exception's own message may embed a huge value: cut each piece before joining.
+    return _short("".join(_short(line, _MAX_MESSAGE_CHARS) for line in lines), MAX_TRACEBACK_CHARS)
+
+
+def _write_bounded_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    sio.write("\n" + format_bounded_traceback(exc_info))
 
 
 class LoggingSettings(Protocol):
@@ -65,11 +96,13 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         renderer = structlog.processors.JSONRenderer()
         final: list[Processor] = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            structlog.processors.ExceptionRenderer(format_bounded_traceback),
             renderer,
         ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=_write_bounded_traceback
+        )
         final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
 
     structlog.configure(

@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
-from app.ops.health import router as health_router
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
 from app.ops.metrics import RunQueueCollector, render
@@ -19,9 +18,8 @@ NOT_INSTRUMENTED = ("/metrics", "/healthz", "/readyz")
 
 
 def install(app: FastAPI) -> None:
-    """Add probes, `/metrics`, JSON logging and the request-id middleware."""
+    """Add `/metrics`, JSON logging and the request-id middleware (probes: `app.registry`)."""
     configure_logging(app.state.settings)
-    app.include_router(health_router)
 
     # One registry per app instance: tests build many apps in one process without clashing.
     app_registry = CollectorRegistry(auto_describe=True)

@@ -16,12 +16,14 @@ def make_ops_app() -> FastAPI:
     """A bare app with only the operations part installed (plus problem+json handlers)."""
     from app.core.config import get_settings
     from app.core.errors import install_error_handlers
+    from app.ops.health import router as health_router
     from app.ops.setup import install
 
     app = FastAPI()
     app.state.settings = get_settings()
     app.state.cache_salt = "test"
     install_error_handlers(app)
+    app.include_router(health_router)
     install(app)
     return app
 
