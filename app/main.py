@@ -14,6 +14,7 @@ from app.core.errors import install_error_handlers
 from app.events.routes import router as events_router
 from app.evidence.routes import router as evidence_router
 from app.ladder.routes import router as ladder_router
+from app.sources.routes import router as sources_router
 
 API_DESCRIPTION = """
 Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
@@ -48,6 +49,7 @@ def create_app() -> FastAPI:
         evidence_router,
         events_router,
         ladder_router,
+        sources_router,
     ):
         app.include_router(router)
     # Innermost middleware: the optional parts' middleware (ids, metrics, headers) wraps it.

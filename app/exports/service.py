@@ -14,11 +14,13 @@ from app.evidence.models import Evidence
 from app.history import service as history_service
 from app.history.models import StatusChange
 from app.ladder.models import StatusLevel
+from app.sources.models import Source
 
 FORMAT = "ai-day-ledger/1"
 # Order matters: referenced tables first. Self-references are patched after insert.
 TABLES: list[tuple[str, type[SQLModel]]] = [
     ("status_levels", StatusLevel),
+    ("sources", Source),
     ("events", Event),
     ("capabilities", Capability),
     ("claims", Claim),

@@ -19,9 +19,8 @@ from app.capabilities.models import CapabilityKind, Outcome
 from app.core.schema import Grade, IsoDate, Level, LongText, Number, ShortText, Slug, Url
 from app.events.models import EventKind
 from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.sources.models import DatePrecision, SourceKey
 
-SourceKey = Annotated[str, StringConstraints(pattern=r"^S\d{2,3}b?$")]
-DatePrecision = Literal["day", "month", "year"]
 ClaimLevel = Literal["aspirational", "built", "tested", "benchmarked"]
 NON_RAISING_KINDS = {"analytical_check", "simulation_run"}
 # Reader-facing text must not point at the internal fact sheet or show a bare source key.
@@ -32,6 +31,7 @@ READER_FIELDS = {
     "claims.yaml": ("text",),
     "evidence.yaml": ("title", "summary", "assumption"),
     "sources.yaml": ("outlet", "title"),
+    "status_levels.yaml": ("label", "description", "exit_criteria"),
 }
 
 
@@ -46,7 +46,7 @@ class SourceEntry(_Entry):
     title: ShortText
     url: Url | None
     date: IsoDate | None = None
-    date_precision: DatePrecision = "day"
+    date_precision: DatePrecision = DatePrecision.day
     note: LongText | None = None
 
 
@@ -65,7 +65,7 @@ class EventEntry(_Entry):
     name: ShortText
     kind: EventKind
     date: IsoDate
-    date_precision: DatePrecision = "day"
+    date_precision: DatePrecision = DatePrecision.day
     venue: ShortText
     url: Url
     description: LongText
@@ -102,7 +102,7 @@ class ClaimEntry(_Entry):
     grade: Grade | None = None
     url: Url | None = None
     stated_on: IsoDate
-    date_precision: DatePrecision = "day"
+    date_precision: DatePrecision = DatePrecision.day
     deadline: IsoDate | None = None
     restates: Slug | None = None
     video_offset_s: int | None = Field(default=None, ge=0, le=86_400, strict=True)
@@ -121,7 +121,7 @@ class EvidenceEntry(_Entry):
     archived_url: Url | None = None
     grade: Grade | None = None
     date: IsoDate
-    date_precision: DatePrecision = "day"
+    date_precision: DatePrecision = DatePrecision.day
     stance: Stance
     assumption: LongText | None = None
     level: ClaimLevel | None = None
