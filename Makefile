@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LEDGER_DATABASE_URL ?= sqlite:///./ledger.db
 
-.PHONY: run test setup assets lint typecheck check perf clean
+.PHONY: run test setup assets lint typecheck data-check check perf clean
 
 ## run: set everything up, migrate and seed SQLite, serve on http://127.0.0.1:8000
 run: setup
@@ -37,7 +37,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-check: lint typecheck test
+## data-check: validate seed_data/ (schema, keys, dates, stances, URLs), errors as file:line
+data-check: setup
+	$(BIN)/ledger data check
+
+check: lint typecheck data-check test
 
 perf: setup
 	$(BIN)/python perf/api_bench.py

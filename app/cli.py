@@ -19,8 +19,10 @@ cli = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for writes.", no_args_is_help=True)
+data_app = typer.Typer(help="The sourced seed data.", no_args_is_help=True)
 cli.add_typer(db_app, name="db")
 cli.add_typer(token_app, name="token")
+cli.add_typer(data_app, name="data")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +53,13 @@ def db_current() -> None:
     command.current(alembic_config())
 
 
+def _seed_folder(seed_dir: Path | None) -> Path:
+    folder = seed_dir or Path(get_settings().seed_dir)
+    if not folder.is_absolute() and not folder.exists():
+        folder = PROJECT_ROOT / folder
+    return folder
+
+
 @cli.command()
 def seed(
     seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
@@ -58,12 +67,27 @@ def seed(
     """Load the sourced seed data (idempotent)."""
     from app.seed.service import seed as run_seed
 
-    folder = seed_dir or Path(get_settings().seed_dir)
-    if not folder.is_absolute() and not folder.exists():
-        folder = PROJECT_ROOT / folder
+    folder = _seed_folder(seed_dir)
     with Session(get_engine()) as session:
         added = run_seed(session, folder)
     typer.echo(json.dumps(added))
+
+
+@data_app.command("check")
+def data_check(
+    seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
+) -> None:
+    """Validate the seed data; print each problem as file:line and exit 1 if any."""
+    from app.seed.check import check
+
+    folder = _seed_folder(seed_dir)
+    problems = check(folder)
+    for problem in problems:
+        typer.echo(f"{folder / problem.file}:{problem.line}: {problem.message}", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {folder}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{folder}: ok")
 
 
 @cli.command()

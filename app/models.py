@@ -8,6 +8,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import DataVersion, StatusChange
 from app.ladder.models import StatusLevel
+from app.sources.models import Source
 
 __all__ = [
     "ApiToken",
@@ -17,6 +18,7 @@ __all__ = [
     "DataVersion",
     "Event",
     "Evidence",
+    "Source",
     "StatusChange",
     "StatusLevel",
     "WebSession",

@@ -29,6 +29,8 @@ from app.history.models import DataVersion, StatusChange
 from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
 from app.ops.health import router as health_router
+from app.sources.models import Source
+from app.sources.routes import router as sources_router
 
 # In matching order: the JSON API, the probes, then the dashboard's pages and feeds.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -38,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     evidence_router,
     events_router,
     ladder_router,
+    sources_router,
     health_router,
     benchmarks_router,
     dashboard_views.router,
@@ -50,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 # In insert order: referenced tables first (self-references are patched after insert).
 EXPORT_TABLES: tuple[ExportTable, ...] = (
     ExportTable("status_levels", StatusLevel, rows.StatusLevelRow),
+    ExportTable("sources", Source, rows.SourceRow),
     ExportTable("events", Event, rows.EventRow),
     ExportTable("capabilities", Capability, rows.CapabilityRow),
     ExportTable("claims", Claim, rows.ClaimRow),

@@ -74,7 +74,7 @@ LEVEL_RANK = {level: rank for rank, level in enumerate(Level)}
 
 
 class Grade(StrEnum):
-    """Source grade from the fact sheet: Tesla-authored, secondary, forum, own arithmetic."""
+    """Source grade: Tesla-authored, secondary, forum, own arithmetic."""
 
     P = "P"
     S = "S"

@@ -17,6 +17,7 @@ from app.dashboard.templating import LADDER, is_fragment_request, render
 from app.events import service as events_service
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidenceKind, Provenance
+from app.sources import service as sources_service
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -113,6 +114,9 @@ def capability_page(request: Request, session: SessionDep, slug: str):
         "history": history,
         "evidence_titles": evidence_titles,
         "simulated": simulated,
+        "sources": sources_service.by_keys(
+            session, [c.source_key for c in claims] + [e.source_key for e in evidence]
+        ),
         "timeline_chart": charts.capability_timeline(
             cap, claims, evidence, list(reversed(history)), snap.day
         ),
@@ -219,6 +223,9 @@ def claim_page(request: Request, session: SessionDep, slug: str):
         "evidence": evidence,
         "restated_by": restated_by,
         "simulated": simulated,
+        "sources": sources_service.by_keys(
+            session, [claim.source_key] + [e.source_key for e in evidence]
+        ),
         "claim_review": feeds.claim_review(request, claim, cap, evidence, event),
         "api_twin": f"/api/v1/claims/{slug}",
     }
@@ -259,6 +266,7 @@ def evidence_page(
         "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
         "cap_names": {c.slug: c.name for c in snap.capabilities},
         "claim_texts": {c.slug: c.text for c in snap.claims},
+        "sources": sources_service.by_keys(session, [e.source_key for e in items]),
         "api_twin": "/api/v1/evidence" + feeds.api_query(**filters, sort="-date"),
     }
     block = "results" if is_fragment_request(request, "evidence-results") else None

@@ -33,6 +33,8 @@ class Provenance(StrEnum):
 class Stance(StrEnum):
     supports = "supports"
     contradicts = "contradicts"
+    inconclusive = "inconclusive"
+    not_found = "not_found"
 
 
 class EvidenceBase(SQLModel):

@@ -18,6 +18,7 @@ from app.core.schema import DbId, Grade, Level, LongText, ShortText, Slug
 from app.events.models import EventBase
 from app.evidence.models import EvidenceBase, EvidenceKind
 from app.history.models import StatusChangeBase
+from app.sources.models import SourceBase, SourceKey
 
 Version = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Label = Annotated[str, Field(max_length=120)]
@@ -50,6 +51,11 @@ class StatusLevelRow(RowSchema):
     exit_criteria: LongText
     accepted_evidence_kinds: list[EvidenceKind]
     accepted_grades: list[Grade]
+
+
+class SourceRow(SourceBase, RowSchema):
+    id: DbId
+    key: SourceKey
 
 
 class EventRow(EventBase, Timestamps):

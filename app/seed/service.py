@@ -16,6 +16,7 @@ from app.history import service as history_service
 from app.history.models import StatusChange
 from app.ladder.models import StatusLevel
 from app.ladder.service import Ladder, assess
+from app.sources import service as sources_service
 
 SEED_ACTOR = "seed"
 
@@ -48,7 +49,14 @@ def _with_source(entry: dict[str, Any], sources: dict[str, dict[str, Any]], url_
 
 def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     """Insert what is missing from the seed files; return how many rows were added per kind."""
-    added = {"status_levels": 0, "events": 0, "capabilities": 0, "claims": 0, "evidence": 0}
+    added = {
+        "status_levels": 0,
+        "sources": 0,
+        "events": 0,
+        "capabilities": 0,
+        "claims": 0,
+        "evidence": 0,
+    }
     sources = _sources(seed_dir)
     has_history = session.exec(select(StatusChange.id).limit(1)).first() is not None
     before = current_assessments(session) if has_history else {}
@@ -58,6 +66,8 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
             continue
         session.add(StatusLevel.model_validate(entry))
         added["status_levels"] += 1
+
+    added["sources"] = sources_service.add_missing(session, sources.values())
 
     for entry in _read(seed_dir, "events.yaml"):
         if session.exec(select(Event).where(Event.slug == entry["slug"])).first():

@@ -15,7 +15,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision: str = "b14cf9a2a414"
-down_revision: Union[str, Sequence[str], None] = "97bf29452a2e"
+down_revision: Union[str, Sequence[str], None] = "5a1c0e2d7b3f"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

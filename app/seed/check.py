@@ -1,0 +1,452 @@
+"""Validate the seed data folder: schema, references, grades, stances, dates and URLs.
+
+Every problem names its file and line, so `ledger data check` can point at the entry to fix.
+"""
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from app.capabilities.models import CapabilityKind, Outcome
+from app.core.schema import Grade, IsoDate, Level, LongText, Number, ShortText, Slug, Url
+from app.events.models import EventKind
+from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.sources.models import DatePrecision, SourceKey
+
+ClaimLevel = Literal["aspirational", "built", "tested", "benchmarked"]
+NON_RAISING_KINDS = {"analytical_check", "simulation_run"}
+# Reader-facing text must not point at the internal fact sheet or show a bare source key.
+INTERNAL_TEXT = re.compile(r"fact[- ]sheet|§|\bS\d{2,3}b?\b", re.IGNORECASE)
+READER_FIELDS = {
+    "events.yaml": ("name", "venue", "description"),
+    "capabilities.yaml": ("name", "description", "outcome_note"),
+    "claims.yaml": ("text",),
+    "evidence.yaml": ("title", "summary", "assumption"),
+    "sources.yaml": ("outlet", "title"),
+    "status_levels.yaml": ("label", "description", "exit_criteria"),
+}
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class SourceEntry(_Entry):
+    key: SourceKey
+    grade: Grade
+    outlet: ShortText
+    title: ShortText
+    url: Url | None
+    date: IsoDate | None = None
+    date_precision: DatePrecision = DatePrecision.day
+    note: LongText | None = None
+
+
+class StatusLevelEntry(_Entry):
+    code: Level
+    rank: int = Field(ge=0, le=10, strict=True)
+    label: ShortText
+    description: LongText
+    exit_criteria: LongText
+    accepted_evidence_kinds: list[EvidenceKind]
+    accepted_grades: list[Grade]
+
+
+class EventEntry(_Entry):
+    slug: Slug
+    name: ShortText
+    kind: EventKind
+    date: IsoDate
+    date_precision: DatePrecision = DatePrecision.day
+    venue: ShortText
+    url: Url
+    description: LongText
+
+
+class CapabilityEntry(_Entry):
+    slug: Slug
+    name: ShortText
+    kind: CapabilityKind
+    parent: Slug | None
+    critical: bool = Field(strict=True)
+    description: LongText
+    outcome: Outcome
+    outcome_date: IsoDate | None = None
+    outcome_note: LongText | None = None
+
+
+class FigureEntry(_Entry):
+    metric: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,120}$")]
+    value: Number
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    datatype: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    scale: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
+
+
+class ClaimEntry(_Entry):
+    slug: Slug
+    capability: Slug
+    event: Slug
+    text: LongText = Field(min_length=3)
+    figure: FigureEntry | None = None
+    implied_status: ClaimLevel
+    source: SourceKey
+    grade: Grade | None = None
+    url: Url | None = None
+    stated_on: IsoDate
+    date_precision: DatePrecision = DatePrecision.day
+    deadline: IsoDate | None = None
+    restates: Slug | None = None
+    video_offset_s: int | None = Field(default=None, ge=0, le=86_400, strict=True)
+
+
+class EvidenceEntry(_Entry):
+    slug: Slug
+    capability: Slug
+    claim: Slug | None = None
+    title: ShortText
+    summary: LongText = Field(min_length=3)
+    kind: EvidenceKind
+    provenance: Provenance
+    source: SourceKey
+    url: Url | None = None
+    archived_url: Url | None = None
+    grade: Grade | None = None
+    date: IsoDate
+    date_precision: DatePrecision = DatePrecision.day
+    stance: Stance
+    assumption: LongText | None = None
+    level: ClaimLevel | None = None
+
+
+# libyaml's parser keeps node marks and is ten times faster than the pure-Python one.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+SCHEMAS: dict[str, tuple[type[_Entry], str]] = {
+    "sources.yaml": (SourceEntry, "key"),
+    "status_levels.yaml": (StatusLevelEntry, "code"),
+    "events.yaml": (EventEntry, "slug"),
+    "capabilities.yaml": (CapabilityEntry, "slug"),
+    "claims.yaml": (ClaimEntry, "slug"),
+    "evidence.yaml": (EvidenceEntry, "slug"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error in the seed data, at a file and line."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Entry:
+    """One mapping of a seed file, with the line of each of its fields."""
+
+    file: str
+    line: int
+    data: dict[str, Any]
+    lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Return the entry's slug, key or code, for messages."""
+        return str(self.data.get("slug") or self.data.get("key") or self.data.get("code") or "?")
+
+    def problem(self, message: str, at: str | None = None) -> Problem:
+        """Return a problem located at one field of this entry (or at the entry)."""
+        line = self.lines.get(at, self.line) if at else self.line
+        return Problem(self.file, line, f"{self.name}: {message}")
+
+
+def _read(path: Path) -> tuple[list[Entry], list[Problem]]:
+    """Parse one YAML list of mappings, keeping the line of every entry and field."""
+    name = path.name
+    loader = _Loader(path.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return [], []
+        if not isinstance(node, yaml.SequenceNode):
+            return [], [Problem(name, node.start_mark.line + 1, "expected a YAML list")]
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        return [], [Problem(name, line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    finally:
+        loader.dispose()
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    for item_node, item in zip(node.value, data, strict=True):
+        line = item_node.start_mark.line + 1
+        if not isinstance(item_node, yaml.MappingNode) or not isinstance(item, dict):
+            problems.append(Problem(name, line, "expected a mapping"))
+            continue
+        keys = [(k.value, k.start_mark.line + 1) for k, _v in item_node.value]
+        lines = {key: at for key, at in keys}
+        entry = Entry(name, line, item, lines)
+        for key, count in Counter(k for k, _ in keys).items():
+            if count > 1:
+                problems.append(entry.problem(f"field '{key}' appears {count} times", key))
+        entries.append(entry)
+    return entries, problems
+
+
+def _schema(entries: list[Entry], model: type[_Entry]) -> Iterator[Problem]:
+    for entry in entries:
+        try:
+            model.model_validate(entry.data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = [str(part) for part in error["loc"]]
+                where = ".".join(loc) or "entry"
+                yield entry.problem(f"{where}: {error['msg']}", loc[0] if loc else None)
+
+
+def _duplicates(entries: list[Entry], key: str) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for entry in entries:
+        value = entry.data.get(key)
+        if not isinstance(value, str):
+            continue
+        if value in seen:
+            yield entry.problem(f"duplicate {key} (first at line {seen[value]})", key)
+        else:
+            seen[value] = entry.line
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def date_span(value: object, precision: object) -> tuple[dt.date, dt.date] | None:
+    """Return the first and last day a date of the given precision can mean."""
+    day = _date(value)
+    if day is None:
+        return None
+    if precision == "year":
+        return day, dt.date(day.year, 12, 31)
+    if precision == "month":
+        following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return day, following - dt.timedelta(days=1)
+    return day, day
+
+
+def _precision(entry: Entry, date_field: str) -> Iterator[Problem]:
+    day = _date(entry.data.get(date_field))
+    precision = entry.data.get("date_precision", "day")
+    if day is None:
+        return
+    if precision == "month" and day.day != 1:
+        yield entry.problem("a month-precision date must be the 1st of its month", date_field)
+    if precision == "year" and (day.month, day.day) != (1, 1):
+        yield entry.problem("a year-precision date must be 1 January", date_field)
+
+
+def _urls(entry: Entry) -> Iterator[Problem]:
+    for name in ("url", "archived_url"):
+        value = entry.data.get(name)
+        if not isinstance(value, str):
+            continue
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        if parts.scheme not in {"http", "https"} or "." not in host or " " in value:
+            yield entry.problem(f"{name} is not a well-formed http(s) URL", name)
+
+
+def _reader_text(entry: Entry) -> Iterator[Problem]:
+    for name in READER_FIELDS.get(entry.file, ()):
+        value = entry.data.get(name)
+        if isinstance(value, str) and (found := INTERNAL_TEXT.search(value)):
+            yield entry.problem(
+                f"{name} shows readers an internal reference {found.group(0)!r}; "
+                "cite the outlet in words or drop it",
+                name,
+            )
+
+
+def _resolve(entry: Entry, name: str, known: Iterable[str], kind: str) -> Iterator[Problem]:
+    value = entry.data.get(name)
+    if value is not None and value not in known:
+        yield entry.problem(f"{name} '{value}' is not a known {kind}", name)
+
+
+def _cycles(entries: list[Entry], link: str) -> Iterator[Problem]:
+    """Report entries whose `link` chain (parent, restates) returns to itself."""
+    target = {e.name: e.data.get(link) for e in entries}
+    for entry in entries:
+        seen, current = {entry.name}, target.get(entry.name)
+        while current is not None and current in target:
+            if current in seen:
+                yield entry.problem(f"{link} chain loops back to '{current}'", link)
+                break
+            seen.add(current)
+            current = target[current]
+
+
+def _origin(slug: str, claims: dict[str, Entry]) -> Entry:
+    """Follow a claim's `restates` chain to the first statement."""
+    current, seen = claims[slug], {slug}
+    while (earlier := current.data.get("restates")) in claims and earlier not in seen:
+        seen.add(earlier)
+        current = claims[earlier]
+    return current
+
+
+def check(seed_dir: Path) -> list[Problem]:
+    """Return every problem found in the seed folder (an empty list means it is valid)."""
+    files: dict[str, list[Entry]] = {}
+    problems: list[Problem] = []
+    for name, (model, key) in SCHEMAS.items():
+        path = seed_dir / name
+        if not path.exists():
+            problems.append(Problem(name, 1, "file is missing"))
+            files[name] = []
+            continue
+        entries, found = _read(path)
+        files[name] = entries
+        problems += found
+        problems += _schema(entries, model)
+        problems += _duplicates(entries, key)
+        for entry in entries:
+            problems += _urls(entry)
+            problems += _reader_text(entry)
+    problems += _references(files)
+    return sorted(problems, key=lambda p: (p.file, p.line, p.message))
+
+
+def _references(files: dict[str, list[Entry]]) -> Iterator[Problem]:
+    sources = {e.name: e for e in files["sources.yaml"]}
+    levels = {e.name: e for e in files["status_levels.yaml"]}
+    events = {e.name: e for e in files["events.yaml"]}
+    caps = {e.name: e for e in files["capabilities.yaml"]}
+    claims = {e.name: e for e in files["claims.yaml"]}
+
+    for entry in files["sources.yaml"]:
+        yield from _precision(entry, "date")
+        if entry.data.get("url") is None and not entry.data.get("note"):
+            yield entry.problem("a source without a url needs a note saying why", "url")
+    for entry in files["events.yaml"]:
+        yield from _precision(entry, "date")
+    for entry in files["capabilities.yaml"]:
+        yield from _resolve(entry, "parent", caps, "capability")
+        if entry.data.get("outcome", "active") != "active" and not entry.data.get("outcome_date"):
+            yield entry.problem("an ended capability needs an outcome_date", "outcome")
+    yield from _cycles(files["capabilities.yaml"], "parent")
+
+    for entry in files["claims.yaml"]:
+        yield from _claim(entry, sources, events, caps, claims)
+    yield from _cycles(files["claims.yaml"], "restates")
+
+    accepted = {
+        code: set(e.data.get("accepted_evidence_kinds") or []) for code, e in levels.items()
+    }
+    for entry in files["evidence.yaml"]:
+        yield from _evidence(entry, sources, caps, claims, accepted)
+
+
+def _claim(
+    entry: Entry,
+    sources: dict[str, Entry],
+    events: dict[str, Entry],
+    caps: dict[str, Entry],
+    claims: dict[str, Entry],
+) -> Iterator[Problem]:
+    data = entry.data
+    yield from _resolve(entry, "capability", caps, "capability")
+    yield from _resolve(entry, "event", events, "event")
+    yield from _resolve(entry, "source", sources, "source key")
+    yield from _resolve(entry, "restates", claims, "claim")
+    yield from _precision(entry, "stated_on")
+    event = events.get(data.get("event", ""))
+    if event is not None:
+        if _date(data.get("stated_on")) != _date(event.data.get("date")):
+            yield entry.problem("stated_on differs from the date of its event", "stated_on")
+        if data.get("date_precision", "day") != event.data.get("date_precision", "day"):
+            yield entry.problem("date_precision differs from its event's", "date_precision")
+    restated = claims.get(data.get("restates") or "")
+    if restated is not None:
+        if data["restates"] == entry.name:
+            yield entry.problem("a claim cannot restate itself", "restates")
+        mine = date_span(data.get("stated_on"), data.get("date_precision"))
+        theirs = date_span(restated.data.get("stated_on"), restated.data.get("date_precision"))
+        if mine and theirs and theirs[0] > mine[1]:
+            yield entry.problem(f"restates a later claim '{restated.name}'", "restates")
+    deadline, stated = _date(data.get("deadline")), _date(data.get("stated_on"))
+    if deadline and stated and deadline < stated:
+        yield entry.problem("deadline is before the claim was stated", "deadline")
+
+
+def _evidence(
+    entry: Entry,
+    sources: dict[str, Entry],
+    caps: dict[str, Entry],
+    claims: dict[str, Entry],
+    accepted: dict[str, set[str]],
+) -> Iterator[Problem]:
+    data = entry.data
+    yield from _resolve(entry, "capability", caps, "capability")
+    yield from _resolve(entry, "claim", claims, "claim")
+    yield from _resolve(entry, "source", sources, "source key")
+    yield from _precision(entry, "date")
+    stance, level, kind = data.get("stance"), data.get("level"), data.get("kind")
+    source = sources.get(data.get("source", ""))
+    grade = data.get("grade") or (source.data.get("grade") if source else None)
+
+    if stance == "inconclusive" and not data.get("assumption"):
+        yield entry.problem("an inconclusive item must name its assumption", "stance")
+    if data.get("assumption") and stance != "inconclusive":
+        yield entry.problem("only an inconclusive item carries an assumption", "assumption")
+    if stance in {"contradicts", "inconclusive", "not_found"}:
+        if level is not None:
+            yield entry.problem(f"a '{stance}' item supports no level", "level")
+        if not data.get("claim"):
+            yield entry.problem(f"a '{stance}' item must name the claim it bears on", "stance")
+    elif kind in NON_RAISING_KINDS:
+        if level is not None:
+            yield entry.problem(f"{kind} never raises a level; drop the level", "level")
+    elif stance == "supports":
+        if level is None:
+            yield entry.problem("a supporting item needs the level it supports", "stance")
+        elif kind not in accepted.get(level, set()):
+            yield entry.problem(f"{kind} cannot establish '{level}' on the ladder", "kind")
+    if kind == "analytical_check" and grade != "D":
+        yield entry.problem("an analytical check is own arithmetic: grade D", "kind")
+    unlinked = data.get("url") is None and source is not None and source.data.get("url") is None
+    if unlinked and grade not in {"D", "F"}:
+        yield entry.problem("neither the item nor its source has a url", "source")
+
+    claim = claims.get(data.get("claim") or "")
+    if claim is None:
+        return
+    if claim.data.get("capability") != data.get("capability"):
+        yield entry.problem(
+            f"its claim '{claim.name}' is about '{claim.data.get('capability')}'", "capability"
+        )
+    origin = _origin(claim.name, claims)
+    mine = date_span(data.get("date"), data.get("date_precision"))
+    stated = date_span(origin.data.get("stated_on"), origin.data.get("date_precision"))
+    if mine and stated and mine[1] < stated[0]:
+        yield entry.problem(
+            f"dated before the claim it bears on ('{origin.name}', {origin.data.get('stated_on')})",
+            "date",
+        )

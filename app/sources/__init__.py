@@ -1,0 +1,1 @@
+"""Sources: the articles, papers and posts that claims and evidence cite."""

@@ -1,0 +1,48 @@
+"""Source: one cited article, paper or post, shown to readers by outlet, title and date."""
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from app.core.schema import Grade, IsoDate, ShortText, Url
+
+SOURCE_KEY_PATTERN = r"^S\d{2,3}b?$"
+SourceKey = Annotated[str, StringConstraints(pattern=SOURCE_KEY_PATTERN, max_length=20)]
+
+
+class DatePrecision(StrEnum):
+    """How much of a date the source gives: the day, only the month, or only the year."""
+
+    day = "day"
+    month = "month"
+    year = "year"
+
+
+class SourceBase(SQLModel):
+    grade: Grade
+    outlet: ShortText
+    title: ShortText
+    url: Url | None = None
+    date: IsoDate | None = None
+    date_precision: DatePrecision = DatePrecision.day
+
+
+class SourceCreate(SourceBase):
+    key: SourceKey
+
+
+class Source(SourceBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=20)
+    grade: str = Field(max_length=2)  # type: ignore[assignment]
+    outlet: str = Field(max_length=300)
+    title: str = Field(max_length=300)
+    url: str | None = Field(default=None, max_length=2_000)
+    date_precision: str = Field(default="day", max_length=10)  # type: ignore[assignment]
+
+
+class SourcePublic(SourceBase):
+    key: str
+    citation: str = Field(description="How pages cite it: Outlet, “Title”, date.")
