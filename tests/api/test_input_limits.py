@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.core.limits import INT64_MAX, MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 PROBLEM = "application/problem+json"
-GEMM = {"kind": "gemm", "hardware": "d1", "m": 1024, "n": 1024, "k": 1024, "dtype": "bf16"}
+GEMM = {"kind": "gemm", "hardware": "d1", "m": 1024, "n": 1024, "k": 1024, "precision": "bf16"}
 
 
 def _auth(token: str) -> dict[str, str]:
