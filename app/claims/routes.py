@@ -12,7 +12,7 @@ from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
-from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.http import MAX_LIMIT, Page, etag_for, matched_version
 from app.core.schema import Grade, Level
 
 router = APIRouter(prefix="/api/v1", tags=["claims"], responses=COMMON_RESPONSES)
@@ -91,7 +91,9 @@ def update_claim(
 ) -> ClaimPublic:
     """Edit a claim; send If-Match with its ETag."""
     claim = service.get_by_slug(session, slug)
-    check_if_match(request, etag_for("claim", claim.id or 0, claim.version))
-    claim = service.update(session, claim, data, actor=actor_of(token))
+    expected = matched_version(
+        request, etag_for("claim", claim.id or 0, claim.version), claim.version
+    )
+    claim = service.update(session, claim, data, actor=actor_of(token), expected_version=expected)
     response.headers["ETag"] = etag_for("claim", claim.id or 0, claim.version)
     return service.get_public(session, claim.slug)

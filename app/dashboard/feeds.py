@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from app.capabilities import snapshot
 from app.capabilities.models import CapabilityPublic
 from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
@@ -21,6 +20,7 @@ from app.dashboard.templating import LEVEL_LABELS, level_rank
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
+from app.status import snapshot
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -7,7 +7,6 @@ from sqlmodel import Session
 
 from app.auth.models import ApiToken
 from app.capabilities import service as cap_service
-from app.capabilities import snapshot
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
 from app.core.db import get_session
@@ -17,6 +16,7 @@ from app.dashboard.templating import LADDER, is_fragment_request, render
 from app.events import service as events_service
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidenceKind, Provenance
+from app.status import snapshot
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 SessionDep = Annotated[Session, Depends(get_session)]

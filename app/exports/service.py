@@ -11,9 +11,9 @@ from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.history import service as history_service
 from app.history.models import StatusChange
 from app.ladder.models import StatusLevel
+from app.status import history as history_service
 
 FORMAT = "ai-day-ledger/1"
 # Order matters: referenced tables first. Self-references are patched after insert.

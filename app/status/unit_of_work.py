@@ -1,0 +1,261 @@
+"""The unit of work: every write that can move a status, and every history row, goes through it.
+
+It serialises writers to the capabilities it names (their whole hierarchy: an immediate
+transaction on SQLite, `SELECT … FOR UPDATE` of the hierarchy's root on PostgreSQL), assesses the
+ledger before and after, applies guarded updates (the version in the WHERE clause, bumped by
+exactly one), appends one history row per status that moved, and commits all of it at once.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.capabilities.models import Capability, StatusAssessment
+from app.claims.models import Claim
+from app.core.errors import ProblemError
+from app.core.http import etag_for
+from app.core.schema import utcnow
+from app.events.models import Event
+from app.evidence.models import Evidence
+from app.history.models import StatusChange
+from app.status import history
+from app.status.rules import Hierarchy, Ladder, assess_ledger, effective_date
+from app.status.snapshot import load_ladder, today
+from app.status.verdicts import load_rules
+
+
+def stale(row: Any, current_version: int) -> ProblemError:
+    """Return the 412 answer for a write based on an older version."""
+    kind = type(row).__tablename__
+    return ProblemError(
+        412,
+        "Precondition failed",
+        "The resource changed since you read it; GET it again and re-apply your change.",
+        current_etag=etag_for(kind, row.id or 0, current_version),
+    )
+
+
+def guarded_update(
+    session: Session, row: Any, values: Mapping[str, Any], expected_version: int | None = None
+) -> None:
+    """Update one versioned row only if it is still at the expected version; bump it by one.
+
+    Raise 412 when another writer got there first. `expected_version` defaults to the version
+    this session read.
+    """
+    model = type(row)
+    version = row.version if expected_version is None else expected_version
+    result = session.execute(
+        update(model)
+        .where(col(model.id) == row.id, col(model.version) == version)
+        .values(**values, version=version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(row)
+        raise stale(row, row.version)
+    session.expire(row)
+
+
+def lock_hierarchies(session: Session, capability_ids: Iterable[int | None]) -> None:
+    """Serialise this transaction against every writer to the same hierarchies."""
+    if session.get_bind().dialect.name == "sqlite":
+        connection = session.connection()
+        dbapi = connection.connection.dbapi_connection
+        # Under pysqlite a transaction is open only once it has written: it holds the lock.
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    wanted = {i for i in capability_ids if i is not None}
+    locked: set[int] = set()
+    while True:
+        roots = _roots(session, wanted)
+        if roots <= locked:
+            return
+        # Lock in id order so two writers never wait on each other crosswise.
+        session.exec(
+            select(Capability.id)
+            .where(col(Capability.id).in_(sorted(roots - locked)))
+            .order_by(col(Capability.id))
+            .with_for_update()
+        ).all()
+        locked |= roots  # a parent may have moved meanwhile: check the roots again
+
+
+def _roots(session: Session, capability_ids: set[int]) -> set[int]:
+    parents: dict[int | None, int | None] = dict(
+        session.exec(select(Capability.id, Capability.parent_id)).all()
+    )
+    roots = set()
+    for cap_id in capability_ids:
+        cursor: int = cap_id
+        seen: set[int] = set()
+        while (parent := parents.get(cursor)) is not None and cursor not in seen:
+            seen.add(cursor)
+            cursor = parent
+        roots.add(cursor)
+    return roots
+
+
+class StatusWrite:
+    """One write: lock, assess before, apply guarded changes, assess after, log, commit."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        reason_code: str,
+        reason: str,
+        capability_ids: Iterable[int | None] = (),
+        evidence_ids: Iterable[int] = (),
+        directly: int | None = None,
+        always_log: bool = False,
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.reason_code = reason_code
+        self.reason = reason
+        self.capability_ids = list(capability_ids)
+        self.evidence_ids = list(evidence_ids)
+        # The capability written (others moved by the roll-up); log it even if its status stays.
+        self.directly = directly
+        self.always_log = always_log
+        self.bumped: set[tuple[str, int]] = set()
+        self.before: dict[int, StatusAssessment] = {}
+        self.replayed = False
+        self.discarded = False
+
+    def __enter__(self) -> "StatusWrite":
+        self.session.flush()
+        lock_hierarchies(self.session, self.capability_ids)
+        self.session.expire_all()  # read what the last writer committed, now that we hold the lock
+        self.before = self._assess()
+        return self
+
+    def _assess(
+        self, evidence: list[Evidence] | None = None, ladder: Ladder | None = None
+    ) -> dict[int, StatusAssessment]:
+        self.session.flush()
+        caps = list(self.session.exec(select(Capability)).all())
+        claims = list(self.session.exec(select(Claim)).all())
+        items = list(self.session.exec(select(Evidence)).all()) if evidence is None else evidence
+        assessments, _verdicts = assess_ledger(
+            caps, claims, items, ladder or load_ladder(self.session), load_rules(), today()
+        )
+        return assessments
+
+    def update(
+        self, row: Any, values: Mapping[str, Any], expected_version: int | None = None
+    ) -> None:
+        """Apply a guarded update to a capability, claim or evidence row."""
+        self.bumped.add((str(type(row).__tablename__), int(row.id)))
+        guarded_update(self.session, row, values, expected_version)
+
+    def check_version(self, row: Any, expected_version: int | None) -> None:
+        """Raise 412 unless the row (as committed now) is still at the expected version."""
+        if expected_version is not None and row.version != expected_version:
+            raise stale(row, row.version)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None or self.discarded:
+            self.session.rollback()
+            return
+        try:
+            if not self.replayed:
+                after = self._assess()
+                always = self.directly if self.always_log else None
+                moved = history.changed(self.before, after, always)
+                history.append_changes(
+                    self.session,
+                    capability_ids=moved,
+                    before=self.before,
+                    after=after,
+                    explain=self._explain,
+                    actor=self.actor,
+                    effective_on=today(),
+                )
+                self._bump_moved(moved)
+            history.bump_data_version(self.session)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+
+    def discard(self) -> None:
+        """Write nothing after all (the data version stays)."""
+        self.discarded = True
+
+    def _explain(self, cap_id: int) -> history.Explanation:
+        if self.directly is None or cap_id == self.directly or self.reason_code == "seed":
+            return self.reason_code, self.reason, self.evidence_ids
+        return "rollup", f"Roll-up after a change in a related part: {self.reason}", []
+
+    def _bump_moved(self, moved: list[int]) -> None:
+        # A capability's ETag moves when its computed status moves, so an editor holding an
+        # older view cannot override it unawares; the one written was bumped already.
+        for cap_id in moved:
+            if ("capability", cap_id) in self.bumped:
+                continue
+            cap = self.session.get(Capability, cap_id)
+            if cap is not None:
+                self.update(cap, {})
+
+    def replay_history(self) -> int:
+        """Write the first history: the evidence replayed in the order it could have been known.
+
+        Each row lists only the items of that day that can move that capability.
+        """
+        caps = list(self.session.exec(select(Capability)).all())
+        claims = {c.id: c for c in self.session.exec(select(Claim)).all() if c.id is not None}
+        events = {e.id: e for e in self.session.exec(select(Event)).all() if e.id is not None}
+        evidence = list(self.session.exec(select(Evidence)).all())
+        cap_events: dict[int, list[dt.date]] = {}
+        for claim in claims.values():
+            cap_events.setdefault(claim.capability_id, []).append(events[claim.event_id].date)
+        effective = {id(e): effective_date(e, claims, events, cap_events) for e in evidence}
+        tree = Hierarchy.of(caps)
+        ladder = load_ladder(self.session)
+        related = {cid: tree.related(cap) for cid, cap in tree.by_id.items()}
+        before = self._assess([], ladder)
+        written = 0
+        for day in sorted(set(effective.values())):
+            known = [e for e in evidence if effective[id(e)] <= day]
+            after = self._assess(known, ladder)
+            todays = [e for e in known if effective[id(e)] == day and ladder.counts(e)]
+
+            def explain(cap_id: int, todays: list[Evidence] = todays) -> history.Explanation:
+                causes = [e for e in todays if e.capability_id in related.get(cap_id, set())]
+                # Of those, the items at the level it reached are the cause (others only agree).
+                reached = [e for e in causes if e.level == after[cap_id].status]
+                causes = reached or causes
+                titles = "; ".join(e.title for e in causes) or "Seed data"
+                return "seed", titles, [e.id for e in causes if e.id is not None]
+
+            rows = history.append_changes(
+                self.session,
+                capability_ids=history.changed(before, after),
+                before=before,
+                after=after,
+                explain=explain,
+                actor=self.actor,
+                effective_on=day,
+            )
+            written += len(rows)
+            before = after
+        self.replayed = True
+        return written
+
+
+def has_history(session: Session) -> bool:
+    """Return whether any status change has been recorded."""
+    return session.exec(select(StatusChange.id).limit(1)).first() is not None
