@@ -233,7 +233,11 @@ class StatusWrite:
             after = self._assess(known, ladder)
             todays = [e for e in known if effective[id(e)] == day and ladder.counts(e)]
 
-            def explain(cap_id: int, todays: list[Evidence] = todays) -> history.Explanation:
+            def explain(
+                cap_id: int,
+                todays: list[Evidence] = todays,
+                after: dict[int, StatusAssessment] = after,
+            ) -> history.Explanation:
                 causes = [e for e in todays if e.capability_id in related.get(cap_id, set())]
                 # Of those, the items at the level it reached are the cause (others only agree).
                 reached = [e for e in causes if e.level == after[cap_id].status]
