@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.auth.dependencies import actor_of, require_scope
 from app.auth.models import ApiToken
 from app.claims import service
-from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate
+from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate, Verdict
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
@@ -30,6 +30,7 @@ async def list_claims(
     q: str | None = Query(default=None, max_length=200, description="Search text and metric."),
     overdue: bool | None = None,
     contradicted: bool | None = None,
+    verdict: Verdict | None = Query(default=None, description="Only claims with this verdict."),
     has_figure: bool | None = None,
     sort: str = Query(
         default="stated_on",
@@ -51,6 +52,7 @@ async def list_claims(
             q=q,
             overdue=overdue,
             contradicted=contradicted,
+            verdict=verdict,
             has_figure=has_figure,
             sort=sort,
             limit=limit,

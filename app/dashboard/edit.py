@@ -15,7 +15,7 @@ from app.dashboard import auth
 from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance
+from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance, Stance
 from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
@@ -165,7 +165,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
 
 
 EVIDENCE_FIELDS = ("title", "summary", "kind", "provenance", "grade", "url", "archived_url",
-                   "date", "stance", "level", "claim")  # fmt: skip
+                   "date", "date_precision", "stance", "assumption", "level", "claim")  # fmt: skip
 
 
 @router.get("/capabilities/{slug}/evidence/new")
@@ -173,7 +173,7 @@ def evidence_form(request: Request, session: SessionDep, slug: str, claim: str =
     """Show the add-evidence form for a capability."""
     auth.require_editor(request, session)
     form = dict.fromkeys(EVIDENCE_FIELDS, "")
-    form.update(stance="supports", grade="S", claim=claim)
+    form.update(stance="supports", grade="S", claim=claim, date_precision="day")
     return render(request, "evidence_form.html", _evidence_context(session, slug, form))
 
 
@@ -190,7 +190,9 @@ def evidence_submit(
     url: Annotated[str, Form(max_length=2000)] = "",
     archived_url: Annotated[str, Form(max_length=2000)] = "",
     date: Annotated[str, Form(max_length=20)] = "",
+    date_precision: Annotated[str, Form(max_length=5)] = "day",
     stance: Annotated[str, Form(max_length=20)] = "supports",
+    assumption: Text = "",
     level: Annotated[str, Form(max_length=20)] = "",
     claim: Annotated[str, Form(max_length=120)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -201,10 +203,12 @@ def evidence_submit(
     cap_service.get_by_slug(session, slug)
     form = {"title": title, "summary": summary, "kind": kind, "provenance": provenance,
             "grade": grade, "url": url, "archived_url": archived_url, "date": date,
-            "stance": stance, "level": level, "claim": claim}  # fmt: skip
+            "date_precision": date_precision, "stance": stance, "assumption": assumption,
+            "level": level, "claim": claim}  # fmt: skip
     payload = {key: (value.strip() or None) for key, value in form.items()}
     payload["capability"] = slug
-    if payload["stance"] == "contradicts":
+    payload["date_precision"] = payload["date_precision"] or "day"
+    if payload["stance"] != Stance.supports:
         payload["level"] = payload["level"] or None
     try:
         data = EvidenceCreate.model_validate(payload)

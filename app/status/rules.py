@@ -244,3 +244,56 @@ def effective_date(
         return event.date
     inside = [d for d in capability_events.get(item.capability_id, []) if item.date <= d <= end]
     return min(inside) if inside else item.date
+
+
+@dataclass(frozen=True)
+class Change:
+    """One status change found by a replay: when, which capability, and the items that caused it."""
+
+    day: dt.date
+    capability_id: int
+    before: StatusAssessment | None
+    after: StatusAssessment
+    causes: tuple[Evidence, ...]
+
+
+def replay(
+    capabilities: Sequence[Capability],
+    claims: Sequence[Claim],
+    events: Sequence[Event],
+    evidence: Sequence[Evidence],
+    ladder: Ladder,
+    rules: VerdictRules,
+    today: dt.date,
+) -> list[Change]:
+    """Replay the evidence in the order it could have been known; return each status change.
+
+    A change lists only the items of that day that can move that capability and, of those, the
+    ones at the level it reached when there are any.
+    """
+    claims_by_id = {c.id: c for c in claims if c.id is not None}
+    events_by_id = {e.id: e for e in events if e.id is not None}
+    cap_events: dict[int, list[dt.date]] = {}
+    for claim in claims:
+        if claim.event_id in events_by_id:
+            cap_events.setdefault(claim.capability_id, []).append(events_by_id[claim.event_id].date)
+    effective = {id(e): effective_date(e, claims_by_id, events_by_id, cap_events) for e in evidence}
+    tree = Hierarchy.of(capabilities)
+    related = {cid: tree.related(cap) for cid, cap in tree.by_id.items()}
+    before, _ = assess_ledger(capabilities, claims, [], ladder, rules, today)
+    changes: list[Change] = []
+    for day in sorted(set(effective.values())):
+        known = [e for e in evidence if effective[id(e)] <= day]
+        after, _ = assess_ledger(capabilities, claims, known, ladder, rules, today)
+        todays = [e for e in known if effective[id(e)] == day and ladder.counts(e)]
+        for cap_id, now in after.items():
+            previous = before.get(cap_id)
+            if previous is not None and previous.status == now.status:
+                continue
+            if previous is None and now.status == Level.not_assessed:
+                continue
+            causes = [e for e in todays if e.capability_id in related.get(cap_id, set())]
+            reached = [e for e in causes if e.level == now.status]
+            changes.append(Change(day, cap_id, previous, now, tuple(reached or causes)))
+        before = after
+    return changes

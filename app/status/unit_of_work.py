@@ -6,8 +6,8 @@ ledger before and after, applies guarded updates (the version in the WHERE claus
 exactly one), appends one history row per status that moved, and commits all of it at once.
 """
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -23,7 +23,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
 from app.status import history
-from app.status.rules import Hierarchy, Ladder, assess_ledger, effective_date
+from app.status.rules import Ladder, assess_ledger, replay
 from app.status.snapshot import load_ladder, today
 from app.status.verdicts import load_rules
 
@@ -137,13 +137,11 @@ class StatusWrite:
         self.before = self._assess()
         return self
 
-    def _assess(
-        self, evidence: list[Evidence] | None = None, ladder: Ladder | None = None
-    ) -> dict[int, StatusAssessment]:
+    def _assess(self, ladder: Ladder | None = None) -> dict[int, StatusAssessment]:
         self.session.flush()
         caps = list(self.session.exec(select(Capability)).all())
         claims = list(self.session.exec(select(Claim)).all())
-        items = list(self.session.exec(select(Evidence)).all()) if evidence is None else evidence
+        items = list(self.session.exec(select(Evidence)).all())
         assessments, _verdicts = assess_ledger(
             caps, claims, items, ladder or load_ladder(self.session), load_rules(), today()
         )
@@ -211,53 +209,37 @@ class StatusWrite:
                 self.update(cap, {})
 
     def replay_history(self) -> int:
-        """Write the first history: the evidence replayed in the order it could have been known.
-
-        Each row lists only the items of that day that can move that capability.
-        """
+        """Write the first history: the evidence replayed in the order it could have been known."""
+        self.session.flush()
         caps = list(self.session.exec(select(Capability)).all())
-        claims = {c.id: c for c in self.session.exec(select(Claim)).all() if c.id is not None}
-        events = {e.id: e for e in self.session.exec(select(Event)).all() if e.id is not None}
+        claims = list(self.session.exec(select(Claim)).all())
+        events = list(self.session.exec(select(Event)).all())
         evidence = list(self.session.exec(select(Evidence)).all())
-        cap_events: dict[int, list[dt.date]] = {}
-        for claim in claims.values():
-            cap_events.setdefault(claim.capability_id, []).append(events[claim.event_id].date)
-        effective = {id(e): effective_date(e, claims, events, cap_events) for e in evidence}
-        tree = Hierarchy.of(caps)
-        ladder = load_ladder(self.session)
-        related = {cid: tree.related(cap) for cid, cap in tree.by_id.items()}
-        before = self._assess([], ladder)
-        written = 0
-        for day in sorted(set(effective.values())):
-            known = [e for e in evidence if effective[id(e)] <= day]
-            after = self._assess(known, ladder)
-            todays = [e for e in known if effective[id(e)] == day and ladder.counts(e)]
-
-            def explain(
-                cap_id: int,
-                todays: list[Evidence] = todays,
-                after: dict[int, StatusAssessment] = after,
-            ) -> history.Explanation:
-                causes = [e for e in todays if e.capability_id in related.get(cap_id, set())]
-                # Of those, the items at the level it reached are the cause (others only agree).
-                reached = [e for e in causes if e.level == after[cap_id].status]
-                causes = reached or causes
-                titles = "; ".join(e.title for e in causes) or "Seed data"
-                return "seed", titles, [e.id for e in causes if e.id is not None]
-
-            rows = history.append_changes(
-                self.session,
-                capability_ids=history.changed(before, after),
-                before=before,
-                after=after,
-                explain=explain,
-                actor=self.actor,
-                effective_on=day,
+        found = replay(
+            caps, claims, events, evidence, load_ladder(self.session), load_rules(), today()
+        )
+        for change in found:
+            reason = "; ".join(e.title for e in change.causes) or "Seed data"
+            explanation: history.Explanation = (
+                "seed",
+                reason,
+                [e.id for e in change.causes if e.id is not None],
             )
-            written += len(rows)
-            before = after
+            history.append_changes(
+                self.session,
+                capability_ids=[change.capability_id],
+                before={change.capability_id: change.before} if change.before else {},
+                after={change.capability_id: change.after},
+                explain=partial(_same, explanation),
+                actor=self.actor,
+                effective_on=change.day,
+            )
         self.replayed = True
-        return written
+        return len(found)
+
+
+def _same(explanation: history.Explanation, _cap_id: int) -> history.Explanation:
+    return explanation
 
 
 def has_history(session: Session) -> bool:

@@ -91,21 +91,20 @@ def verdict_for(
     deciding: set[str] = set()
     reasons: list[str] = []
     for item in sorted(items, key=lambda e: (e.date, e.id or 0)):
-        stance = item.stance.replace("_", " ")
+        said = {
+            "inconclusive": f"is inconclusive: it holds only if {item.assumption}",
+            "not_found": "searched for it and found nothing (not a contradiction)",
+        }.get(item.stance, f"{item.stance} it")
         if dated_before_claim(item, claim, claims_by_id):
             reasons.append(f"{_describe(item)} is dated before the claim was made; not counted.")
         elif item.grade not in rules.deciding_grades:
             reasons.append(
-                f"{_describe(item)} {stance}; forum and derived items never decide a claim alone."
+                f"{_describe(item)} {said}; forum and derived items never decide a claim alone."
             )
-        elif item.stance == "inconclusive":
-            deciding.add(item.stance)
-            reasons.append(f"{_describe(item)} is inconclusive: it holds only if {item.assumption}")
-        elif item.stance == "not_found":
-            reasons.append(f"{_describe(item)}: searched for and not found (not a contradiction).")
         else:
-            deciding.add(item.stance)
-            reasons.append(f"{_describe(item)} {stance} it.")
+            if item.stance != "not_found":
+                deciding.add(item.stance)
+            reasons.append(f"{_describe(item)} {said}.")
     for rule in rules.verdicts:
         if rule.needs <= deciding:
             return ClaimVerdict(rule.code, (*reasons, f"{rule.label}: {rule.description}"))
