@@ -46,7 +46,6 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     """Insert what is missing from the seed files; return how many rows were added per kind."""
     sources = _sources(seed_dir)
     replay = not has_history(session)
-    existing = list(session.exec(select(Capability.id)).all())
     # Later additions are logged as of today (the history is append-only); the first load
     # replays the evidence in the order it could have been known.
     with StatusWrite(
@@ -54,7 +53,7 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
         actor=SEED_ACTOR,
         reason_code="seed",
         reason="Seed data added",
-        capability_ids=existing,
+        capability_ids=None,  # the whole ledger
     ) as write:
         added = _insert_missing(session, seed_dir, sources)
         if not any(added.values()):

@@ -23,7 +23,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
 from app.status import history
-from app.status.rules import Ladder, assess_ledger, replay
+from app.status.rules import assess_ledger, replay
 from app.status.snapshot import load_ladder, today
 from app.status.verdicts import load_rules
 
@@ -61,8 +61,8 @@ def guarded_update(
     session.expire(row)
 
 
-def lock_hierarchies(session: Session, capability_ids: Iterable[int | None]) -> None:
-    """Serialise this transaction against every writer to the same hierarchies."""
+def lock_hierarchies(session: Session, capability_ids: Iterable[int | None] | None) -> None:
+    """Serialise this transaction against every writer to the same hierarchies (None: all)."""
     if session.get_bind().dialect.name == "sqlite":
         connection = session.connection()
         dbapi = connection.connection.dbapi_connection
@@ -70,10 +70,11 @@ def lock_hierarchies(session: Session, capability_ids: Iterable[int | None]) -> 
         if dbapi is not None and not dbapi.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    wanted = {i for i in capability_ids if i is not None}
     locked: set[int] = set()
     while True:
-        roots = _roots(session, wanted)
+        parents = _parents(session)
+        wanted = parents.keys() if capability_ids is None else capability_ids
+        roots = _roots(parents, wanted)
         if roots <= locked:
             return
         # Lock in id order so two writers never wait on each other crosswise.
@@ -86,19 +87,36 @@ def lock_hierarchies(session: Session, capability_ids: Iterable[int | None]) -> 
         locked |= roots  # a parent may have moved meanwhile: check the roots again
 
 
-def _roots(session: Session, capability_ids: set[int]) -> set[int]:
-    parents: dict[int | None, int | None] = dict(
-        session.exec(select(Capability.id, Capability.parent_id)).all()
-    )
-    roots = set()
-    for cap_id in capability_ids:
-        cursor: int = cap_id
-        seen: set[int] = set()
-        while (parent := parents.get(cursor)) is not None and cursor not in seen:
-            seen.add(cursor)
-            cursor = parent
-        roots.add(cursor)
-    return roots
+def _parents(session: Session) -> dict[int, int | None]:
+    return {
+        cap_id: parent_id
+        for cap_id, parent_id in session.exec(select(Capability.id, Capability.parent_id)).all()
+        if cap_id is not None
+    }
+
+
+def _root(parents: Mapping[int, int | None], cap_id: int) -> int:
+    cursor, seen = cap_id, set()
+    while (parent := parents.get(cursor)) is not None and cursor not in seen:
+        seen.add(cursor)
+        cursor = parent
+    return cursor
+
+
+def _roots(parents: Mapping[int, int | None], capability_ids: Iterable[int | None]) -> set[int]:
+    return {_root(parents, cap_id) for cap_id in capability_ids if cap_id is not None}
+
+
+def hierarchy_members(session: Session, capability_ids: Iterable[int | None] | None) -> set[int]:
+    """Return every capability in the hierarchies of those given (None: every capability).
+
+    Nothing outside them can change their statuses, so a write assesses only these.
+    """
+    parents = _parents(session)
+    if capability_ids is None:
+        return set(parents)
+    roots = _roots(parents, capability_ids)
+    return {cap_id for cap_id in parents if _root(parents, cap_id) in roots}
 
 
 class StatusWrite:
@@ -111,7 +129,7 @@ class StatusWrite:
         actor: str,
         reason_code: str,
         reason: str,
-        capability_ids: Iterable[int | None] = (),
+        capability_ids: Iterable[int | None] | None = (),
         evidence_ids: Iterable[int] = (),
         directly: int | None = None,
         always_log: bool = False,
@@ -120,13 +138,15 @@ class StatusWrite:
         self.actor = actor
         self.reason_code = reason_code
         self.reason = reason
-        self.capability_ids = list(capability_ids)
+        # The capabilities written, whose hierarchies are locked and assessed; None: all.
+        self.capability_ids = None if capability_ids is None else list(capability_ids)
         self.evidence_ids = list(evidence_ids)
         # The capability written (others moved by the roll-up); log it even if its status stays.
         self.directly = directly
         self.always_log = always_log
         self.bumped: set[tuple[str, int]] = set()
         self.before: dict[int, StatusAssessment] = {}
+        self.scope: set[int] = set()
         self.replayed = False
         self.discarded = False
 
@@ -137,13 +157,20 @@ class StatusWrite:
         self.before = self._assess()
         return self
 
-    def _assess(self, ladder: Ladder | None = None) -> dict[int, StatusAssessment]:
+    def _assess(self) -> dict[int, StatusAssessment]:
         self.session.flush()
-        caps = list(self.session.exec(select(Capability)).all())
-        claims = list(self.session.exec(select(Claim)).all())
-        items = list(self.session.exec(select(Evidence)).all())
+        # A move between hierarchies keeps both in scope: the one it left may move too.
+        self.scope |= hierarchy_members(self.session, self.capability_ids)
+        scope = self.scope
+        if not scope:
+            return {}
+        caps = self.session.exec(select(Capability).where(col(Capability.id).in_(scope))).all()
+        claims = self.session.exec(select(Claim).where(col(Claim.capability_id).in_(scope))).all()
+        items = self.session.exec(
+            select(Evidence).where(col(Evidence.capability_id).in_(scope))
+        ).all()
         assessments, _verdicts = assess_ledger(
-            caps, claims, items, ladder or load_ladder(self.session), load_rules(), today()
+            list(caps), list(claims), list(items), load_ladder(self.session), load_rules(), today()
         )
         return assessments
 

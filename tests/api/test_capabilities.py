@@ -301,3 +301,32 @@ def test_new_evidence_makes_an_older_etag_stale(client: TestClient, write_token:
         headers=auth(write_token, etag),
     )
     assert response.status_code == 412
+
+
+def test_moving_a_part_to_another_hierarchy_logs_both_hierarchies(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-board")
+    _new_capability(client, write_token, "test-chip", parent="test-board")
+    _new_capability(client, write_token, "test-other-board")
+    _evidence(client, write_token, "test-board", level="built", title="Board on stage")
+    etag = client.get("/api/v1/capabilities/test-chip").headers["etag"]
+    client.post(
+        "/api/v1/capabilities/test-chip/status",
+        json={"status": "aspirational", "reason": "Editorial: a mock-up"},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    assert client.get("/api/v1/capabilities/test-board").json()["assessment"]["status"] == (
+        "aspirational"
+    )
+    etag = client.get("/api/v1/capabilities/test-chip").headers["etag"]
+    moved = client.patch(
+        "/api/v1/capabilities/test-chip",
+        json={"parent": "test-other-board"},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.text
+    board = client.get("/api/v1/capabilities/test-board").json()
+    assert board["assessment"]["status"] == "built"
+    history = client.get("/api/v1/capabilities/test-board/history").json()["items"]
+    assert (history[-1]["from_status"], history[-1]["to_status"]) == ("aspirational", "built")
