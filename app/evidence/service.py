@@ -136,8 +136,13 @@ def _check(session: Session, item: Evidence, *, dates: bool = True) -> None:
         problem = "level: evidence that supports must name the level it supports"
     if dates and not problem and item.claim_id is not None and item.stance == "supports":
         claim = session.get(Claim, item.claim_id)
-        claims = {c.id: c for c in session.exec(select(Claim)).all() if c.id is not None}
-        if claim is not None and dated_before_claim(item, claim, claims):
+        chain: dict[int, Claim] = {}  # the claims it restates, to find its first statement
+        cursor = claim
+        while cursor is not None and cursor.restates_id and cursor.restates_id not in chain:
+            cursor = session.get(Claim, cursor.restates_id)
+            if cursor is not None and cursor.id is not None:
+                chain[cursor.id] = cursor
+        if claim is not None and dated_before_claim(item, claim, chain):
             problem = (
                 f"date: the item ({item.date}) is older than the claim it supports "
                 f"({claim.stated_on}), which restates no earlier claim"
