@@ -24,10 +24,10 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 def _reset_caches() -> None:
-    from app.capabilities import snapshot
     from app.core import cache
     from app.core.config import get_settings
     from app.core.db import get_engine
+    from app.status import snapshot
 
     get_settings.cache_clear()
     get_engine.cache_clear()

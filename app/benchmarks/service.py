@@ -16,9 +16,9 @@ from app.benchmarks.models import FINISHED_STATES, BenchmarkRun, BenchmarkRunCre
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
-from app.history.service import bump_data_version
 from app.sim import api as sim
 from app.sim.errors import SpecError
+from app.status.history import bump_data_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent

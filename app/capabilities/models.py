@@ -94,7 +94,20 @@ class StatusAssessment(SQLModel):
     """What the evidence supports, what the claims implied, and why."""
 
     evidence_status: Level = Field(description="Highest level the capability's own evidence meets.")
-    rolled_up_status: Level = Field(description="Status after the roll-up over critical children.")
+    inherited_status: Level = Field(
+        default=Level.not_assessed,
+        description="Highest level evidence about an assembly containing it meets.",
+    )
+    inherited_from: str | None = Field(
+        default=None, description="Slug of the assembly whose evidence raised it, if any."
+    )
+    parts_status: Level | None = Field(
+        default=None, description="Status of its weakest critical part (null without parts)."
+    )
+    rolled_up_status: Level = Field(
+        description="The lower of its evidence level (own or inherited) and its parts' status; "
+        "not assessed without evidence about it or anything containing it."
+    )
     status: Level = Field(description="Status shown: the override if set, else the roll-up.")
     qualifier: str | None = Field(
         default=None, description="'vendor-reported' or 'independent' when benchmarked."
@@ -103,7 +116,9 @@ class StatusAssessment(SQLModel):
     gap: int = Field(description="Ladder steps the claims sit above the status (negative: below).")
     has_direct_evidence: bool
     limited_by: str | None = Field(
-        default=None, description="Slug of the critical child that caps this capability."
+        default=None,
+        description="Slug of the weakest critical part, when it caps this capability or when "
+        "there is no evidence for the assembly itself.",
     )
     overridden: bool = False
     override_reason: str | None = None

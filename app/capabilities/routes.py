@@ -18,10 +18,11 @@ from app.capabilities.models import (
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES, ProblemError
-from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for, keyset_page
+from app.core.http import MAX_LIMIT, Page, etag_for, keyset_page, matched_version
 from app.core.schema import Level
-from app.history import service as history_service
 from app.history.models import StatusChange, StatusChangePublic
+from app.status import history as history_service
+from app.status import snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["capabilities"], responses=COMMON_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -93,8 +94,10 @@ def update_capability(
 ) -> CapabilityPublic:
     """Edit a capability; send If-Match with its ETag."""
     cap = service.get_by_slug(session, slug)
-    check_if_match(request, etag_for("capability", cap.id or 0, cap.version))
-    cap = service.update(session, cap, data, actor=actor_of(token))
+    expected = matched_version(
+        request, etag_for("capability", cap.id or 0, cap.version), cap.version
+    )
+    cap = service.update(session, cap, data, actor=actor_of(token), expected_version=expected)
     return _with_etag(response, service.get_public(session, cap.slug))
 
 
@@ -129,16 +132,18 @@ def update_status(
     Send If-Match with the capability's ETag. Every change is appended to its history.
     """
     cap = service.get_by_slug(session, slug)
-    check_if_match(request, etag_for("capability", cap.id or 0, cap.version))
-    cap = service.update_status(session, cap, data, actor=actor_of(token))
+    expected = matched_version(
+        request, etag_for("capability", cap.id or 0, cap.version), cap.version
+    )
+    cap = service.update_status(
+        session, cap, data, actor=actor_of(token), expected_version=expected
+    )
     return _with_etag(response, service.get_public(session, cap.slug))
 
 
 def _history_page(
     session: Session, capability_id: int | None, limit: int, cursor: str | None, sort: str
 ) -> dict[str, object]:
-    from app.capabilities import snapshot
-
     snap = snapshot.get(session)
     rows, next_cursor = keyset_page(
         session,

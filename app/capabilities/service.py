@@ -1,23 +1,20 @@
 """Capabilities: read with computed status, create, update, and status updates."""
 
-from sqlalchemy import inspect as sa_inspect
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from app.capabilities import snapshot
 from app.capabilities.models import (
     Capability,
     CapabilityCreate,
     CapabilityPublic,
     CapabilityUpdate,
-    StatusAssessment,
     StatusUpdate,
 )
 from app.core import lookup
 from app.core.errors import ProblemError, not_found
-from app.core.schema import utcnow
 from app.evidence.models import Evidence
-from app.history import service as history_service
-from app.ladder.service import assess, load_ladder
+from app.status import snapshot
+from app.status.unit_of_work import StatusWrite
 
 
 def to_public(cap: Capability, snap: snapshot.Snapshot) -> CapabilityPublic:
@@ -91,17 +88,6 @@ def get_public(session: Session, slug: str) -> CapabilityPublic:
     raise not_found("capability", slug)
 
 
-def current_assessments(session: Session) -> dict[int, StatusAssessment]:
-    """Assess every capability as the session sees the data now (flushed, uncommitted)."""
-    from app.claims.models import Claim
-
-    session.flush()
-    caps = session.exec(select(Capability)).all()
-    claims = session.exec(select(Claim)).all()
-    evidence = session.exec(select(Evidence)).all()
-    return assess(caps, claims, evidence, load_ladder(session), snapshot.today())
-
-
 def _resolve_parent(session: Session, parent_slug: str | None, self_id: int | None) -> int | None:
     if parent_slug is None:
         return None
@@ -119,97 +105,65 @@ def _resolve_parent(session: Session, parent_slug: str | None, self_id: int | No
     return parent.id
 
 
-class Mutation:
-    """Wrap one write: assess before, apply, assess after, record status changes."""
-
-    def __init__(
-        self,
-        session: Session,
-        *,
-        actor: str,
-        reason_code: str,
-        reason: str,
-        evidence_ids: list[int] | None = None,
-        capability_id: int | None = None,
-        always_log: bool = False,
-    ) -> None:
-        self.session = session
-        self.actor = actor
-        self.reason_code = reason_code
-        self.reason = reason
-        self.evidence_ids = evidence_ids or []
-        self.capability_id = capability_id
-        # Log the capability written even if its status stays (an override that confirms it).
-        self.always_log = always_log
-
-    def __enter__(self) -> "Mutation":
-        self.before = current_assessments(self.session)
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.session.rollback()
-            return
-        after = current_assessments(self.session)
-        changed = history_service.record_changes(
-            self.session,
-            before=self.before,
-            after=after,
-            reason_code=self.reason_code,
-            reason=self.reason,
-            actor=self.actor,
-            evidence_ids=self.evidence_ids,
-            effective_on=snapshot.today(),
-            changed_directly=self.capability_id,
-            always_log=self.capability_id if self.always_log else None,
-        )
-        for row in changed:
-            # A capability's ETag must move when its computed status moves, so an editor
-            # holding an older view cannot override it unawares.
-            cap = self.session.get(Capability, row.capability_id)
-            if cap is not None and not sa_inspect(cap).attrs.version.history.has_changes():
-                cap.version += 1
-                self.session.add(cap)
-        history_service.bump_data_version(self.session)
-        self.session.commit()
-
-
 def create(session: Session, data: CapabilityCreate, *, actor: str) -> Capability:
     """Create a capability."""
     lookup.ensure_new_slug(session, Capability, data.slug)
-    with Mutation(session, actor=actor, reason_code="created", reason="Capability created"):
-        cap = Capability.model_validate(
-            data.model_dump(exclude={"parent"}),
-            update={"parent_id": _resolve_parent(session, data.parent, None)},
-        )
-        session.add(cap)
+    parent_id = _resolve_parent(session, data.parent, None)
+    try:
+        with StatusWrite(
+            session,
+            actor=actor,
+            reason_code="created",
+            reason="Capability created",
+            capability_ids=[parent_id],
+        ):
+            cap = Capability.model_validate(
+                data.model_dump(exclude={"parent"}), update={"parent_id": parent_id}
+            )
+            session.add(cap)
+    except IntegrityError as exc:  # a concurrent writer took the slug first
+        raise lookup.taken(Capability, data.slug) from exc
     session.refresh(cap)
     return cap
 
 
-def update(session: Session, cap: Capability, data: CapabilityUpdate, *, actor: str) -> Capability:
-    """Apply a partial update to a capability."""
+def update(
+    session: Session,
+    cap: Capability,
+    data: CapabilityUpdate,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+) -> Capability:
+    """Apply a partial update to a capability, if it is still at the version the editor read."""
     changes = data.model_dump(exclude_unset=True)
-    with Mutation(
+    parent_id = cap.parent_id
+    if "parent" in changes:
+        parent_id = _resolve_parent(session, changes.pop("parent"), cap.id)
+    with StatusWrite(
         session,
         actor=actor,
         reason_code="edited",
         reason="Capability edited",
-        capability_id=cap.id,
-    ):
-        if "parent" in changes:
-            cap.parent_id = _resolve_parent(session, changes.pop("parent"), cap.id)
-        for key, value in changes.items():
-            setattr(cap, key, value)
-        cap.version += 1
-        cap.updated_at = utcnow()
-        session.add(cap)
+        capability_ids=[cap.id, parent_id],
+        directly=cap.id,
+    ) as write:
+        write.check_version(cap, expected_version)
+        if parent_id != cap.parent_id:
+            # Checked again under the lock: a concurrent move must not make a cycle.
+            _resolve_parent(session, data.parent, cap.id)
+        write.update(cap, {**changes, "parent_id": parent_id}, expected_version)
     session.refresh(cap)
     return cap
 
 
 def update_status(
-    session: Session, cap: Capability, request: StatusUpdate, *, actor: str
+    session: Session,
+    cap: Capability,
+    request: StatusUpdate,
+    *,
+    actor: str,
+    expected_version: int | None = None,
 ) -> Capability:
     """Override the status or link evidence, with a reason; the history records it."""
     if request.status is None and not request.clear_override and not request.evidence_ids:
@@ -227,28 +181,25 @@ def update_status(
         reason_code = "override"
     elif request.clear_override:
         reason_code = "override_cleared"
-    with Mutation(
+    with StatusWrite(
         session,
         actor=actor,
         reason_code=reason_code,
         reason=request.reason,
+        capability_ids=[cap.id, *(row.capability_id for row in evidence_rows)],
         evidence_ids=request.evidence_ids,
-        capability_id=cap.id,
+        directly=cap.id,
         always_log=request.status is not None,
-    ):
+    ) as write:
+        write.check_version(cap, expected_version)
         for row in evidence_rows:
             if row.capability_id != cap.id:
-                row.capability_id = cap.id  # type: ignore[assignment]
-                row.version += 1
-                session.add(row)
+                write.update(row, {"capability_id": cap.id})
+        values: dict[str, str | None] = {}
         if request.status is not None:
-            cap.status_override = request.status.value
-            cap.override_reason = request.reason
+            values = {"status_override": request.status.value, "override_reason": request.reason}
         elif request.clear_override:
-            cap.status_override = None
-            cap.override_reason = None
-        cap.version += 1
-        cap.updated_at = utcnow()
-        session.add(cap)
+            values = {"status_override": None, "override_reason": None}
+        write.update(cap, values, expected_version)
     session.refresh(cap)
     return cap

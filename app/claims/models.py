@@ -1,11 +1,34 @@
 """Claim: a statement made at an event about a capability, with an optional figure."""
 
 import datetime as dt
+from enum import StrEnum
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, IsoDate, Level, LongText, Number, Slug, Url, WholeNumber, utcnow
+from app.core.schema import (
+    DatePrecision,
+    Grade,
+    IsoDate,
+    Level,
+    LongText,
+    Number,
+    Slug,
+    Url,
+    WholeNumber,
+    precision_problem,
+    utcnow,
+)
+
+
+class Verdict(StrEnum):
+    """A claim's computed verdict; seed_data/verdict_rules.yaml says when each applies."""
+
+    supported = "supported"
+    contradicted = "contradicted"
+    disputed = "disputed"
+    unresolved = "unresolved"
+    unverified = "unverified"
 
 
 class Figure(SQLModel):
@@ -20,6 +43,10 @@ class ClaimBase(SQLModel):
     text: LongText = Field(min_length=3)
     implied_status: Level
     stated_on: IsoDate
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day,
+        description="How much of stated_on the source gives; month and year start on day 1.",
+    )
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade
@@ -58,11 +85,19 @@ class ClaimCreate(ClaimBase):
     figure: Figure | None = None
     restates: Slug | None = None
 
+    @model_validator(mode="after")
+    def _precise_enough(self) -> "ClaimCreate":
+        problem = precision_problem(self.stated_on, self.date_precision)
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class ClaimUpdate(SQLModel):
     text: LongText | None = Field(default=None, min_length=3)
     implied_status: Level | None = None
     stated_on: IsoDate | None = None
+    date_precision: DatePrecision | None = None
     source_key: str | None = Field(default=None, max_length=20)
     source_url: Url | None = None
     grade: Grade | None = None
@@ -80,6 +115,7 @@ class Claim(ClaimBase, table=True):
     restates_id: int | None = Field(default=None, foreign_key="claim.id")
     implied_status: str = Field(max_length=20)  # type: ignore[assignment]
     grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
+    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
     metric: str | None = Field(default=None, max_length=120)
     value: float | None = None
     unit: str | None = Field(default=None, max_length=60)
@@ -100,5 +136,7 @@ class ClaimPublic(ClaimBase):
     overdue_days: int | None = Field(
         default=None, description="Days past the deadline with no supporting evidence."
     )
-    contradicted: bool = Field(description="Some evidence contradicts this claim.")
+    contradicted: bool = Field(description="Deciding evidence contradicts this claim.")
+    verdict: Verdict = Field(description="What the evidence decides about the claim.")
+    verdict_reasons: list[str] = Field(description="Why, item by item.")
     version: int

@@ -8,11 +8,11 @@ from sqlmodel import Session
 from app.auth.dependencies import actor_of, require_scope
 from app.auth.models import ApiToken
 from app.claims import service
-from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate
+from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate, Verdict
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
-from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.http import MAX_LIMIT, Page, etag_for, matched_version
 from app.core.schema import Grade, Level
 
 router = APIRouter(prefix="/api/v1", tags=["claims"], responses=COMMON_RESPONSES)
@@ -30,6 +30,7 @@ async def list_claims(
     q: str | None = Query(default=None, max_length=200, description="Search text and metric."),
     overdue: bool | None = None,
     contradicted: bool | None = None,
+    verdict: Verdict | None = Query(default=None, description="Only claims with this verdict."),
     has_figure: bool | None = None,
     sort: str = Query(
         default="stated_on",
@@ -51,6 +52,7 @@ async def list_claims(
             q=q,
             overdue=overdue,
             contradicted=contradicted,
+            verdict=verdict,
             has_figure=has_figure,
             sort=sort,
             limit=limit,
@@ -91,7 +93,9 @@ def update_claim(
 ) -> ClaimPublic:
     """Edit a claim; send If-Match with its ETag."""
     claim = service.get_by_slug(session, slug)
-    check_if_match(request, etag_for("claim", claim.id or 0, claim.version))
-    claim = service.update(session, claim, data, actor=actor_of(token))
+    expected = matched_version(
+        request, etag_for("claim", claim.id or 0, claim.version), claim.version
+    )
+    claim = service.update(session, claim, data, actor=actor_of(token), expected_version=expected)
     response.headers["ETag"] = etag_for("claim", claim.id or 0, claim.version)
     return service.get_public(session, claim.slug)

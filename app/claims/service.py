@@ -4,18 +4,19 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.capabilities import snapshot
 from app.capabilities.models import Capability
-from app.capabilities.service import Mutation
-from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure
+from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure, Verdict
 from app.core import lookup
 from app.core.errors import ProblemError
 from app.core.http import keyset_page
-from app.core.schema import utcnow
+from app.core.schema import precision_problem
 from app.events.models import Event
 from app.evidence.models import Evidence
+from app.status import snapshot
+from app.status.unit_of_work import StatusWrite
 
 SORTABLE = {
     "stated_on": (col(Claim.stated_on), dt.date, None),
@@ -34,9 +35,8 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
         if claim.metric is not None and claim.value is not None and claim.unit
         else None
     )
-    overdue_days = None
-    if claim.deadline and claim.deadline < snap.day and claim.id not in snap.supported_claims:
-        overdue_days = (snap.day - claim.deadline).days
+    assert claim.id is not None
+    verdict = snap.verdicts[claim.id]
     return ClaimPublic.model_validate(
         claim,
         update={
@@ -44,8 +44,10 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
             "event": snap.event_slug.get(claim.event_id, "?"),
             "figure": figure,
             "restates": snap.claim_slug.get(claim.restates_id) if claim.restates_id else None,
-            "overdue_days": overdue_days,
-            "contradicted": claim.id in snap.contradicted_claims,
+            "overdue_days": snap.overdue_days(claim),
+            "contradicted": snap.contradicted(claim.id),
+            "verdict": verdict.code,
+            "verdict_reasons": list(verdict.reasons),
         },
     )
 
@@ -60,6 +62,7 @@ def list_page(
     q: str | None = None,
     overdue: bool | None = None,
     contradicted: bool | None = None,
+    verdict: Verdict | str | None = None,
     has_figure: bool | None = None,
     sort: str = "stated_on",
     limit: int = 50,
@@ -92,16 +95,15 @@ def list_page(
             col(Claim.value).is_not(None) if has_figure else col(Claim.value).is_(None)
         )
     if contradicted is not None:
-        ids = list(snap.contradicted_claims)
+        ids = [c.id for c in snap.claims if snap.contradicted(c.id)]
         statement = statement.where(
             col(Claim.id).in_(ids) if contradicted else col(Claim.id).not_in(ids)
         )
+    if verdict:
+        ids = [cid for cid, v in snap.verdicts.items() if v.code == verdict]
+        statement = statement.where(col(Claim.id).in_(ids))
     if overdue is not None:
-        overdue_ids = [
-            c.id
-            for c in snap.claims
-            if c.deadline and c.deadline < snap.day and c.id not in snap.supported_claims
-        ]
+        overdue_ids = [c.id for c in snap.claims if snap.overdue_days(c) is not None]
         statement = statement.where(
             col(Claim.id).in_(overdue_ids) if overdue else col(Claim.id).not_in(overdue_ids)
         )
@@ -145,30 +147,60 @@ def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return refs
 
 
+def _check_dates(stated_on: dt.date, precision: str) -> None:
+    problem = precision_problem(stated_on, precision)
+    if problem:
+        raise ProblemError(422, "Invalid date", f"stated_on: {problem}.")
+
+
 def create(session: Session, data: ClaimCreate, *, actor: str) -> Claim:
     """Create a claim."""
     lookup.ensure_new_slug(session, Claim, data.slug)
     payload = data.model_dump()
     refs = _references(session, payload)
-    with Mutation(session, actor=actor, reason_code="claim_added", reason=f"Claim {data.slug}"):
-        claim = Claim.model_validate(payload, update=refs)
-        session.add(claim)
+    try:
+        with StatusWrite(
+            session,
+            actor=actor,
+            reason_code="claim_added",
+            reason=f"Claim {data.slug}",
+            capability_ids=[refs["capability_id"]],
+        ):
+            claim = Claim.model_validate(payload, update=refs)
+            session.add(claim)
+    except IntegrityError as exc:  # a concurrent writer took the slug first
+        raise lookup.taken(Claim, data.slug) from exc
     session.refresh(claim)
     return claim
 
 
-def update(session: Session, claim: Claim, data: ClaimUpdate, *, actor: str) -> Claim:
-    """Apply a partial update to a claim."""
+def update(
+    session: Session,
+    claim: Claim,
+    data: ClaimUpdate,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+) -> Claim:
+    """Apply a partial update to a claim, if it is still at the version the editor read."""
     payload = data.model_dump(exclude_unset=True)
     refs = _references(session, payload)
     if refs.get("restates_id") is not None and refs["restates_id"] == claim.id:
         raise ProblemError(422, "Invalid reference", "restates: a claim cannot restate itself.")
-    with Mutation(session, actor=actor, reason_code="claim_edited", reason=f"Claim {claim.slug}"):
-        for key, value in {**payload, **refs}.items():
-            setattr(claim, key, value)
-        claim.version += 1
-        claim.updated_at = utcnow()
-        session.add(claim)
+    _check_dates(
+        payload.get("stated_on", claim.stated_on),
+        payload.get("date_precision", claim.date_precision),
+    )
+    with StatusWrite(
+        session,
+        actor=actor,
+        reason_code="claim_edited",
+        reason=f"Claim {claim.slug}",
+        capability_ids=[claim.capability_id, refs.get("capability_id")],
+        directly=claim.capability_id,
+    ) as write:
+        write.check_version(claim, expected_version)
+        write.update(claim, {**payload, **refs}, expected_version)
     session.refresh(claim)
     return claim
 

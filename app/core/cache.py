@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.capabilities.snapshot import today
 from app.core.db import get_engine
+from app.status.snapshot import today
 
 _MAX_ENTRIES = 512
 _lock = threading.Lock()

@@ -54,6 +54,15 @@ def check_if_match(request: Request, current_etag: str) -> None:
         )
 
 
+def matched_version(request: Request, current_etag: str, version: int) -> int | None:
+    """Check If-Match and return the version it names, which the write must still find.
+
+    `*` names no version (any current one will do); the write is still serialised.
+    """
+    check_if_match(request, current_etag)
+    return None if request.headers.get("if-match", "").strip() == "*" else version
+
+
 def _encode_cursor(sort: str, value: Any, entity_id: int) -> str:
     if isinstance(value, dt.date | dt.datetime):
         value = value.isoformat()

@@ -37,7 +37,12 @@ def require_id(session: Session, model: Any, slug: str, field: str) -> int:
     return found
 
 
+def taken(model: Any, slug: str) -> ProblemError:
+    """Return the 409 answer for a slug that is taken."""
+    return ProblemError(409, "Conflict", f"{model.__name__} '{slug}' already exists.")
+
+
 def ensure_new_slug(session: Session, model: Any, slug: str) -> None:
-    """Raise 409 when the slug is taken."""
+    """Raise 409 when the slug is taken (the unique index still decides a race)."""
     if id_for_slug(session, model, slug) is not None:
-        raise ProblemError(409, "Conflict", f"{model.__name__} '{slug}' already exists.")
+        raise taken(model, slug)

@@ -73,6 +73,35 @@ class Level(StrEnum):
 LEVEL_RANK = {level: rank for rank, level in enumerate(Level)}
 
 
+class DatePrecision(StrEnum):
+    """How much of a date its source gives; the stored date is the first day of that period."""
+
+    day = "day"
+    month = "month"
+    year = "year"
+
+
+def period_end(start: date, precision: str) -> date:
+    """Return the last day a date known to this precision can stand for."""
+    if precision == DatePrecision.year:
+        return date(start.year, 12, 31)
+    if precision == DatePrecision.month:
+        following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return date.fromordinal(following.toordinal() - 1)
+    return start
+
+
+def precision_problem(value: date | None, precision: str) -> str | None:
+    """Return why a date does not fit its precision (it must be the period's first day)."""
+    if value is None:
+        return None
+    if precision == DatePrecision.month and value.day != 1:
+        return "a date known to the month is stored as the month's first day"
+    if precision == DatePrecision.year and (value.month, value.day) != (1, 1):
+        return "a date known to the year is stored as 1 January"
+    return None
+
+
 class Grade(StrEnum):
     """Source grade: Tesla-authored, secondary, forum, own arithmetic."""
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -15,7 +15,8 @@ from app.dashboard import auth
 from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance
+from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance, Stance
+from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -69,6 +70,28 @@ def status_form(request: Request, session: SessionDep, slug: str):
     return render(request, "status_form.html", _status_context(session, slug, form))
 
 
+def _stale_form(
+    request: Request, session: Session, slug: str, form: dict[str, Any], version: int
+) -> Response:
+    """Answer a form based on an older version: nothing saved, the input kept (409)."""
+    current = cap_service.get_by_slug(session, slug).version
+    # The form now carries the current version, so a second submit (after reading the
+    # current state) applies.
+    form["version"] = current
+    message = (
+        "Someone else changed this capability after you opened the form "
+        f"(you edited version {version}; it is now version {current}). "
+        "Nothing was saved. Check its current status below; your input is kept, "
+        "so you can submit again."
+    )
+    return render(
+        request,
+        "status_form.html",
+        _status_context(session, slug, form, stale=message),
+        status_code=409,
+    )
+
+
 @router.post("/capabilities/{slug}/status")
 def status_submit(
     request: Request,
@@ -94,22 +117,6 @@ def status_submit(
         "reason_code": reason_code,
         "reason": reason,
     }
-    if version != row.version:
-        # Keep everything typed; the form now carries the current version, so a second
-        # submit (after reading the current state) applies.
-        form["version"] = row.version
-        message = (
-            "Someone else changed this capability after you opened the form "
-            f"(you edited version {version}; it is now version {row.version}). "
-            "Nothing was saved. Check its current status below; your input is kept, "
-            "so you can submit again."
-        )
-        return render(
-            request,
-            "status_form.html",
-            _status_context(session, slug, form, stale=message),
-            status_code=409,
-        )
     try:
         update = StatusUpdate.model_validate(
             {
@@ -120,8 +127,15 @@ def status_submit(
                 "reason": reason.strip(),
             }
         )
-        cap_service.update_status(session, row, update, actor=auth.actor_name(editor))
+        if version != row.version:
+            raise stale(row, row.version)
+        # The service checks the version again under the write lock: one of many racing wins.
+        cap_service.update_status(
+            session, row, update, actor=auth.actor_name(editor), expected_version=version
+        )
     except (ValidationError, ProblemError) as exc:
+        if isinstance(exc, ProblemError) and exc.status == 412:
+            return _stale_form(request, session, slug, form, version)
         errors, status_code = _form_errors(exc)
         return render(
             request,
@@ -151,7 +165,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
 
 
 EVIDENCE_FIELDS = ("title", "summary", "kind", "provenance", "grade", "url", "archived_url",
-                   "date", "stance", "level", "claim")  # fmt: skip
+                   "date", "date_precision", "stance", "assumption", "level", "claim")  # fmt: skip
 
 
 @router.get("/capabilities/{slug}/evidence/new")
@@ -159,7 +173,7 @@ def evidence_form(request: Request, session: SessionDep, slug: str, claim: str =
     """Show the add-evidence form for a capability."""
     auth.require_editor(request, session)
     form = dict.fromkeys(EVIDENCE_FIELDS, "")
-    form.update(stance="supports", grade="S", claim=claim)
+    form.update(stance="supports", grade="S", claim=claim, date_precision="day")
     return render(request, "evidence_form.html", _evidence_context(session, slug, form))
 
 
@@ -176,7 +190,9 @@ def evidence_submit(
     url: Annotated[str, Form(max_length=2000)] = "",
     archived_url: Annotated[str, Form(max_length=2000)] = "",
     date: Annotated[str, Form(max_length=20)] = "",
+    date_precision: Annotated[str, Form(max_length=5)] = "day",
     stance: Annotated[str, Form(max_length=20)] = "supports",
+    assumption: Text = "",
     level: Annotated[str, Form(max_length=20)] = "",
     claim: Annotated[str, Form(max_length=120)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -187,10 +203,12 @@ def evidence_submit(
     cap_service.get_by_slug(session, slug)
     form = {"title": title, "summary": summary, "kind": kind, "provenance": provenance,
             "grade": grade, "url": url, "archived_url": archived_url, "date": date,
-            "stance": stance, "level": level, "claim": claim}  # fmt: skip
+            "date_precision": date_precision, "stance": stance, "assumption": assumption,
+            "level": level, "claim": claim}  # fmt: skip
     payload = {key: (value.strip() or None) for key, value in form.items()}
     payload["capability"] = slug
-    if payload["stance"] == "contradicts":
+    payload["date_precision"] = payload["date_precision"] or "day"
+    if payload["stance"] != Stance.supports:
         payload["level"] = payload["level"] or None
     try:
         data = EvidenceCreate.model_validate(payload)

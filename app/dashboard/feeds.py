@@ -11,17 +11,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from app.capabilities import snapshot
 from app.capabilities.models import CapabilityPublic
 from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
 from app.core.config import get_settings
 from app.core.db import get_session
 from app.dashboard import queries
-from app.dashboard.templating import LEVEL_LABELS, level_rank
+from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS, fmt_date
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
+from app.status import snapshot
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -34,6 +34,21 @@ def api_query(**params: Any) -> str:
     return ("?" + urlencode(kept)) if kept else ""
 
 
+# The claim's own verdict on a 1-5 scale; an unverified claim gets no number.
+VERDICT_RATINGS = {"contradicted": 1, "disputed": 2, "unresolved": 3, "supported": 5}
+# Events at which Tesla itself speaks: its presentations, talks, calls, papers and posts.
+TESLA_EVENT_KINDS = {"presentation", "conference", "earnings_call", "report", "social_post"}
+
+
+def claimant(claim: ClaimPublic, event: Event | None) -> dict[str, Any] | None:
+    """Return who made the claim: Tesla, the outlet that reported it, or nobody named (forum)."""
+    if claim.grade == "F":
+        return None
+    if event is None or event.kind in TESLA_EVENT_KINDS:
+        return {"@type": "Organization", "name": "Tesla, Inc."}
+    return {"@type": "Organization", "name": event.venue or event.name}
+
+
 def claim_review(
     request: Request,
     claim: ClaimPublic,
@@ -41,29 +56,30 @@ def claim_review(
     evidence: list[EvidencePublic],
     event: Event | None,
 ) -> dict[str, Any]:
-    """Return the schema.org ClaimReview of a claim: the rating is the evidence-supported level."""
+    """Return the schema.org ClaimReview of a claim, rating the claim's own verdict."""
     base = get_settings().public_base_url
-    status = cap.assessment.status
-    rating_text = (
-        f"Claimed {LEVEL_LABELS[claim.implied_status].lower()}; "
-        f"evidence supports {LEVEL_LABELS[status].lower()}"
-    )
-    if claim.contradicted:
-        rating_text += "; a figure is contradicted by evidence"
+    verdict = VERDICT_LABELS[claim.verdict]
+    rating: dict[str, Any] = {"@type": "Rating", "alternateName": verdict}
+    if claim.grade == "F" and claim.verdict == "unverified":
+        rating["alternateName"] = "Reported on a forum, unverified"
+    elif claim.verdict in VERDICT_RATINGS:
+        rating.update(ratingValue=VERDICT_RATINGS[claim.verdict], bestRating=5, worstRating=1)
     if claim.overdue_days:
-        rating_text += f"; overdue by {claim.overdue_days} days"
+        rating["alternateName"] += f"; overdue by {claim.overdue_days} days"
     item_reviewed: dict[str, Any] = {
         "@type": "Claim",
-        "author": {"@type": "Organization", "name": "Tesla, Inc."},
-        "datePublished": claim.stated_on.isoformat(),
+        "datePublished": fmt_date(claim.stated_on, claim.date_precision),
     }
+    author = claimant(claim, event)
+    if author is not None:
+        item_reviewed["author"] = author
     if claim.source_url:
         item_reviewed["appearance"] = {"@type": "CreativeWork", "url": claim.source_url}
     if event is not None:
         item_reviewed["firstAppearance"] = {
             "@type": "CreativeWork",
             "name": event.name,
-            "datePublished": event.date.isoformat(),
+            "datePublished": fmt_date(event.date, event.date_precision),
             **({"url": event.url} if event.url else {}),
         }
     return {
@@ -74,13 +90,7 @@ def claim_review(
         "datePublished": snapshot.today().isoformat(),
         "author": {"@type": "Organization", "name": "AI Day Ledger", "url": base + "/"},
         "itemReviewed": item_reviewed,
-        "reviewRating": {
-            "@type": "Rating",
-            "ratingValue": level_rank(status),
-            "bestRating": 4,
-            "worstRating": 0,
-            "alternateName": rating_text,
-        },
+        "reviewRating": rating,
         "citation": [e.url for e in evidence if e.url],
     }
 
@@ -170,11 +180,11 @@ def _csv_response(header: list[str], rows: Iterator[list[Any]], filename: str) -
 CLAIM_COLUMNS = [
     "slug", "capability", "event", "stated_on", "text", "metric", "value", "unit", "datatype",
     "scale", "implied_status", "grade", "source_key", "source_url", "video_offset_s", "deadline",
-    "overdue_days", "contradicted", "restates",
+    "overdue_days", "contradicted", "verdict", "restates",
 ]  # fmt: skip
 EVIDENCE_COLUMNS = [
     "id", "slug", "capability", "claim", "date", "title", "summary", "kind", "provenance",
-    "grade", "stance", "level", "counts_toward_status", "source_key", "url", "archived_url",
+    "grade", "stance", "assumption", "level", "counts_toward_status", "source_key", "url", "archived_url",
     "benchmark_run_id",
 ]  # fmt: skip
 
@@ -206,7 +216,7 @@ def claims_csv(session: SessionDep) -> Response:
                 figure.unit if figure else None, figure.datatype if figure else None,
                 figure.scale if figure else None, c.implied_status, c.grade, c.source_key,
                 c.source_url, c.video_offset_s, c.deadline, c.overdue_days, c.contradicted,
-                c.restates,
+                c.verdict, c.restates,
             ]  # fmt: skip
 
     return _csv_response(CLAIM_COLUMNS, rows(), "claims.csv")

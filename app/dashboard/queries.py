@@ -8,11 +8,11 @@ from sqlmodel import Session, col, select
 
 from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
-from app.capabilities import snapshot
 from app.capabilities.models import CapabilityPublic
-from app.history import service as history_service
 from app.history.models import StatusChange
 from app.ladder.models import StatusLevel
+from app.status import history as history_service
+from app.status import snapshot
 
 
 def levels(session: Session) -> list[StatusLevel]:

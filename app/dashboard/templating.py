@@ -25,6 +25,19 @@ LEVEL_LABELS = {
     "benchmarked": "Benchmarked",
 }
 LADDER = [level.value for level in Level]
+VERDICT_LABELS = {
+    "supported": "Supported",
+    "contradicted": "Contradicted",
+    "disputed": "Disputed",
+    "unresolved": "Unresolved",
+    "unverified": "Unverified",
+}
+STANCE_LABELS = {
+    "supports": "supports",
+    "contradicts": "contradicts",
+    "inconclusive": "inconclusive",
+    "not_found": "searched, not found",
+}
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
     "S": "S · secondary source",
@@ -60,12 +73,18 @@ def fmt_number(value: float | int | None) -> str:
     return f"{value:,.6g}" if abs(value) >= 1 else f"{value:.4g}"
 
 
-def fmt_date(value: dt.date | dt.datetime | None) -> str:
-    """Format a date as ISO (YYYY-MM-DD)."""
-    if value is None:
+def fmt_date(value: dt.date | dt.datetime | str | None, precision: str | None = "day") -> str:
+    """Format a date as precisely as its source gives it: 2021-08-19, Aug 2021 or 2021."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
+    if precision == "year":
+        return str(value.year)
+    if precision == "month":
+        return value.strftime("%b %Y")
     return value.isoformat()
 
 
@@ -128,6 +147,8 @@ env.globals.update(
     LADDER=LADDER,
     LEVEL_LABELS=LEVEL_LABELS,
     GRADE_LABELS=GRADE_LABELS,
+    VERDICT_LABELS=VERDICT_LABELS,
+    STANCE_LABELS=STANCE_LABELS,
     video_link=video_link,
     query_with=query_with,
 )

@@ -7,17 +7,18 @@ from sqlmodel import Session
 
 from app.auth.models import ApiToken
 from app.capabilities import service as cap_service
-from app.capabilities import snapshot
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
 from app.core.db import get_session
 from app.dashboard import charts, feeds, queries
 from app.dashboard.auth import viewer
-from app.dashboard.templating import LADDER, is_fragment_request, render
+from app.dashboard.templating import LADDER, VERDICT_LABELS, is_fragment_request, render
 from app.events import service as events_service
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceKind, Provenance
+from app.evidence.models import EvidenceKind, Provenance, Stance
 from app.sources import service as sources_service
+from app.status import casebook, snapshot
+from app.status.verdicts import load_rules
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -73,6 +74,8 @@ def overview(
         "names": names,
         "summary": summary,
         "levels": queries.levels(session),
+        "verdict_rules": load_rules().raw,
+        "worked_examples": casebook.worked_examples(),
         "status": status,
         "kind": kind,
         "kinds": KINDS,
@@ -162,6 +165,7 @@ def claims_page(
     grade: Annotated[str | None, Query(max_length=2)] = None,
     overdue: Annotated[str | None, Query(max_length=5)] = None,
     contradicted: Annotated[str | None, Query(max_length=5)] = None,
+    verdict: Annotated[str | None, Query(max_length=20)] = None,
     sort: Annotated[str, Query(max_length=20)] = "stated_on",
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
@@ -178,6 +182,7 @@ def claims_page(
         "grade": grade,
         "overdue": True if overdue in ("1", "true", "on") else None,
         "contradicted": True if contradicted in ("1", "true", "on") else None,
+        "verdict": verdict if verdict in VERDICT_LABELS else None,
     }
     items, next_cursor = claims_service.list_page(
         session, **filters, sort=sort, limit=PAGE_SIZE, cursor=cursor or None
@@ -251,7 +256,7 @@ def evidence_page(
         "capability": capability if capability in snap.capability_slug.values() else None,
         "kind": _choice(kind, [k.value for k in EvidenceKind]),
         "provenance": _choice(provenance, [p.value for p in Provenance]),
-        "stance": _choice(stance, ["supports", "contradicts"]),
+        "stance": _choice(stance, [s.value for s in Stance]),
     }
     items, next_cursor = evidence_service.list_page(
         session, **filters, sort="-date", limit=50, cursor=cursor or None

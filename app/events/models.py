@@ -3,10 +3,19 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import IsoDate, LongText, ShortText, Slug, Url, utcnow
+from app.core.schema import (
+    DatePrecision,
+    IsoDate,
+    LongText,
+    ShortText,
+    Slug,
+    Url,
+    precision_problem,
+    utcnow,
+)
 
 
 class EventKind(StrEnum):
@@ -22,6 +31,10 @@ class EventBase(SQLModel):
     name: ShortText
     kind: EventKind
     date: IsoDate
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day,
+        description="How much of the date the source gives; month and year start on day 1.",
+    )
     venue: str | None = Field(default=None, max_length=300)
     url: Url | None = None
     description: LongText | None = None
@@ -43,11 +56,19 @@ class EventCreate(EventBase):
 
     slug: Slug
 
+    @model_validator(mode="after")
+    def _precise_enough(self) -> "EventCreate":
+        problem = precision_problem(self.date, self.date_precision)
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class EventUpdate(SQLModel):
     name: ShortText | None = None
     kind: EventKind | None = None
     date: IsoDate | None = None
+    date_precision: DatePrecision | None = None
     venue: str | None = Field(default=None, max_length=300)
     url: Url | None = None
     description: LongText | None = None
@@ -57,6 +78,7 @@ class Event(EventBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
     kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
+    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
     version: int = 1
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)

@@ -10,7 +10,7 @@ from app.auth.models import ApiToken
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
-from app.core.http import MAX_LIMIT, Page, check_if_match, etag_for
+from app.core.http import MAX_LIMIT, Page, etag_for, matched_version
 from app.events import service
 from app.events.models import EventCreate, EventKind, EventPublic, EventUpdate
 
@@ -69,7 +69,9 @@ def update_event(
 ) -> EventPublic:
     """Edit an event; send If-Match with its ETag."""
     event = service.get_by_slug(session, slug)
-    check_if_match(request, etag_for("event", event.id or 0, event.version))
-    event = service.update(session, event, data)
+    expected = matched_version(
+        request, etag_for("event", event.id or 0, event.version), event.version
+    )
+    event = service.update(session, event, data, expected_version=expected)
     response.headers["ETag"] = etag_for("event", event.id or 0, event.version)
     return EventPublic.model_validate(event)

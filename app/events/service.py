@@ -2,13 +2,16 @@
 
 import datetime as dt
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core import lookup
+from app.core.errors import ProblemError
 from app.core.http import keyset_page
-from app.core.schema import utcnow
+from app.core.schema import precision_problem
 from app.events.models import Event, EventCreate, EventPublic, EventUpdate
-from app.history.service import bump_data_version
+from app.status.history import bump_data_version
+from app.status.unit_of_work import guarded_update
 
 SORTABLE = {
     "date": (col(Event.date), dt.date, None),
@@ -55,19 +58,34 @@ def create(session: Session, data: EventCreate) -> Event:
     event = Event.model_validate(data)
     session.add(event)
     bump_data_version(session)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # a concurrent writer took the slug first
+        session.rollback()
+        raise lookup.taken(Event, data.slug) from exc
     session.refresh(event)
     return event
 
 
-def update(session: Session, event: Event, data: EventUpdate) -> Event:
-    """Apply a partial update to an event."""
-    for key, value in data.model_dump(exclude_unset=True).items():
-        setattr(event, key, value)
-    event.version += 1
-    event.updated_at = utcnow()
-    session.add(event)
-    bump_data_version(session)
-    session.commit()
+def update(
+    session: Session, event: Event, data: EventUpdate, *, expected_version: int | None = None
+) -> Event:
+    """Apply a partial update to an event, if it is still at the version the editor read.
+
+    Events move no status, so the version guard alone decides a race.
+    """
+    changes = data.model_dump(exclude_unset=True)
+    problem = precision_problem(
+        changes.get("date", event.date), changes.get("date_precision", event.date_precision)
+    )
+    if problem:
+        raise ProblemError(422, "Invalid date", f"date: {problem}.")
+    try:
+        guarded_update(session, event, changes, expected_version)
+        bump_data_version(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     session.refresh(event)
     return event

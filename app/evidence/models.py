@@ -3,10 +3,21 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, IsoDate, Level, LongText, ShortText, Slug, Url, utcnow
+from app.core.schema import (
+    DatePrecision,
+    Grade,
+    IsoDate,
+    Level,
+    LongText,
+    ShortText,
+    Slug,
+    Url,
+    precision_problem,
+    utcnow,
+)
 
 
 class EvidenceKind(StrEnum):
@@ -31,10 +42,19 @@ class Provenance(StrEnum):
 
 
 class Stance(StrEnum):
+    """How an item bears on its claim; the verdict rules say what each one decides."""
+
     supports = "supports"
     contradicts = "contradicts"
-    inconclusive = "inconclusive"
-    not_found = "not_found"
+    inconclusive = "inconclusive"  # holds only under a named assumption
+    not_found = "not_found"  # searched for and absent: never contradicts
+
+
+def stance_problem(stance: str | None, assumption: str | None) -> str | None:
+    """Return why a stance and its assumption do not fit together, or None."""
+    if stance == Stance.inconclusive and not (assumption or "").strip():
+        return "assumption: an inconclusive item must name the assumption it holds under"
+    return None
 
 
 class EvidenceBase(SQLModel):
@@ -47,7 +67,14 @@ class EvidenceBase(SQLModel):
     url: Url | None = None
     archived_url: Url | None = None
     date: IsoDate
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day,
+        description="How much of the date the source gives; month and year start on day 1.",
+    )
     stance: Stance
+    assumption: LongText | None = Field(
+        default=None, description="The reading under which an inconclusive item holds."
+    )
     level: Level | None = Field(
         default=None, description="The ladder level this item supports (stance 'supports')."
     )
@@ -76,6 +103,15 @@ class EvidenceCreate(EvidenceBase):
     capability: Slug
     claim: Slug | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> "EvidenceCreate":
+        problem = stance_problem(self.stance, self.assumption) or precision_problem(
+            self.date, self.date_precision
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class EvidenceUpdate(SQLModel):
     title: ShortText | None = None
@@ -87,7 +123,9 @@ class EvidenceUpdate(SQLModel):
     url: Url | None = None
     archived_url: Url | None = None
     date: IsoDate | None = None
+    date_precision: DatePrecision | None = None
     stance: Stance | None = None
+    assumption: LongText | None = None
     level: Level | None = None
     claim: Slug | None = None
 
@@ -101,6 +139,7 @@ class Evidence(EvidenceBase, table=True):
     provenance: str = Field(max_length=40)  # type: ignore[assignment]
     grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
     stance: str = Field(max_length=20)  # type: ignore[assignment]
+    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
     level: str | None = Field(default=None, max_length=20)  # type: ignore[assignment]
     # Set for evidence written by the benchmark runner; links back to the run.
     benchmark_run_id: int | None = Field(default=None, index=True)

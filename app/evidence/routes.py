@@ -10,7 +10,7 @@ from app.auth.models import ApiToken
 from app.core.cache import cached_json
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
-from app.core.http import MAX_LIMIT, IdPath, Page, check_if_match, etag_for
+from app.core.http import MAX_LIMIT, IdPath, Page, etag_for, matched_version
 from app.core.schema import Grade
 from app.evidence import service
 from app.evidence.models import (
@@ -93,7 +93,9 @@ def update_evidence(
 ) -> EvidencePublic:
     """Edit an evidence item; send If-Match with its ETag."""
     item = service.get(session, evidence_id)
-    check_if_match(request, etag_for("evidence", evidence_id, item.version))
-    item = service.update(session, item, data, actor=actor_of(token))
+    expected = matched_version(
+        request, etag_for("evidence", evidence_id, item.version), item.version
+    )
+    item = service.update(session, item, data, actor=actor_of(token), expected_version=expected)
     response.headers["ETag"] = etag_for("evidence", evidence_id, item.version)
     return service.get_public(session, evidence_id)

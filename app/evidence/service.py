@@ -1,21 +1,33 @@
 """Evidence: list with filters, get, create, update; every change re-assesses status."""
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.capabilities import snapshot
 from app.capabilities.models import Capability
-from app.capabilities.service import Mutation
 from app.claims.models import Claim
 from app.core import lookup
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
-from app.core.schema import slugify, utcnow
-from app.evidence.models import Evidence, EvidenceCreate, EvidencePublic, EvidenceUpdate
-from app.ladder.service import ANALYTICAL_KINDS
+from app.core.schema import precision_problem, slugify
+from app.evidence.models import (
+    Evidence,
+    EvidenceCreate,
+    EvidencePublic,
+    EvidenceUpdate,
+    stance_problem,
+)
+from app.status import snapshot
+from app.status.rules import ANALYTICAL_KINDS
+from app.status.unit_of_work import StatusWrite
+from app.status.verdicts import dated_before_claim
+
+# A generated slug gets a numeric suffix when taken; give up (409) after this many tries.
+SLUG_ATTEMPTS = 1_000
 
 SORTABLE = {
     "date": (col(Evidence.date), dt.date, None),
@@ -97,14 +109,6 @@ def get_public(session: Session, evidence_id: int) -> EvidencePublic:
     return to_public(get(session, evidence_id), snapshot.get(session))
 
 
-def _unique_slug(session: Session, base: str) -> str:
-    slug, n = base, 2
-    while lookup.id_for_slug(session, Evidence, slug) is not None:
-        slug = f"{base[:110]}-{n}"
-        n += 1
-    return slug
-
-
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     refs: dict[str, Any] = {}
     if "capability" in data:
@@ -117,64 +121,134 @@ def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return refs
 
 
-def _check_level(stance: str, level: str | None, kind: str) -> None:
+def _check(session: Session, item: Evidence, *, dates: bool = True) -> None:
+    """Refuse an item whose stance, level, date or claim do not fit together (422)."""
+    problem = stance_problem(item.stance, item.assumption) or precision_problem(
+        item.date, item.date_precision
+    )
     # Analytical items never establish a level, so they need not name one.
-    if stance == "supports" and level is None and kind not in ANALYTICAL_KINDS:
-        raise ProblemError(
-            422,
-            "Invalid evidence",
-            "level: evidence that supports must name the level it supports.",
-        )
+    if (
+        not problem
+        and item.stance == "supports"
+        and not item.level
+        and item.kind not in ANALYTICAL_KINDS
+    ):
+        problem = "level: evidence that supports must name the level it supports"
+    if dates and not problem and item.claim_id is not None and item.stance == "supports":
+        claim = session.get(Claim, item.claim_id)
+        chain: dict[int, Claim] = {}  # the claims it restates, to find its first statement
+        cursor = claim
+        while cursor is not None and cursor.restates_id and cursor.restates_id not in chain:
+            cursor = session.get(Claim, cursor.restates_id)
+            if cursor is not None and cursor.id is not None:
+                chain[cursor.id] = cursor
+        if claim is not None and dated_before_claim(item, claim, chain):
+            problem = (
+                f"date: the item ({item.date}) is older than the claim it supports "
+                f"({claim.stated_on}), which restates no earlier claim"
+            )
+    if problem:
+        raise ProblemError(422, "Invalid evidence", problem + ".")
+
+
+def _slug_candidates(session: Session, base: str) -> Iterator[str]:
+    stem = base[:110]
+    taken = set(
+        session.exec(
+            select(Evidence.slug).where(
+                or_(col(Evidence.slug) == base, col(Evidence.slug).like(f"{stem}-%"))
+            )
+        ).all()
+    )
+    if base not in taken:
+        yield base
+    for n in range(2, SLUG_ATTEMPTS):
+        if f"{stem}-{n}" not in taken:
+            yield f"{stem}-{n}"
+
+
+def _insert_with_free_slug(session: Session, item: Evidence, chosen: str | None) -> None:
+    """Insert the item; a generated slug takes a free suffix, even under a race.
+
+    The unique index decides: a collision rolls back to a savepoint and tries the next free
+    suffix, so concurrent writers with the same title all succeed.
+    """
+    candidates = [chosen] if chosen else _slug_candidates(session, item.slug)
+    for slug in candidates:
+        item.slug = slug
+        try:
+            with session.begin_nested():
+                session.add(item)
+        except IntegrityError:
+            if item in session:
+                session.expunge(item)
+            continue
+        return
+    raise lookup.taken(Evidence, chosen or item.slug)
 
 
 def create(
     session: Session, data: EvidenceCreate, *, actor: str, benchmark_run_id: int | None = None
 ) -> Evidence:
     """Add an evidence item; the capability's status is re-assessed and any change logged."""
-    _check_level(data.stance, data.level, data.kind)
     payload = data.model_dump()
     refs = _references(session, payload)
-    slug = payload.pop("slug") or slugify(data.title)
-    if data.slug:
-        lookup.ensure_new_slug(session, Evidence, slug)
+    chosen = payload.pop("slug")
+    if chosen:
+        lookup.ensure_new_slug(session, Evidence, chosen)
     item = Evidence.model_validate(
         payload,
-        update={**refs, "slug": _unique_slug(session, slug), "benchmark_run_id": benchmark_run_id},
+        update={
+            **refs,
+            "slug": chosen or slugify(data.title),
+            "benchmark_run_id": benchmark_run_id,
+        },
     )
-    with Mutation(
+    _check(session, item)
+    with StatusWrite(
         session,
         actor=actor,
         reason_code="evidence_added",
         reason=f"Evidence: {data.title}",
-        capability_id=item.capability_id,
-    ) as mutation:
-        session.add(item)
-        session.flush()
+        capability_ids=[item.capability_id],
+        directly=item.capability_id,
+    ) as write:
+        _insert_with_free_slug(session, item, chosen)
         assert item.id is not None
-        mutation.evidence_ids = [item.id]
+        write.evidence_ids = [item.id]
     session.refresh(item)
     return item
 
 
-def update(session: Session, item: Evidence, data: EvidenceUpdate, *, actor: str) -> Evidence:
-    """Apply a partial update to an evidence item."""
+def update(
+    session: Session,
+    item: Evidence,
+    data: EvidenceUpdate,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+) -> Evidence:
+    """Apply a partial update to an evidence item, if still at the version the editor read."""
     payload = data.model_dump(exclude_unset=True)
     refs = _references(session, payload)
-    stance = payload.get("stance", item.stance)
-    level = payload.get("level", item.level)
-    _check_level(stance, level, payload.get("kind", item.kind))
-    with Mutation(
+    changes = {**payload, **refs}
+    proposed = Evidence.model_validate({**item.model_dump(), **changes})
+    # An edit that leaves the date, the claim and the stance alone is not refused for them.
+    _check(
+        session,
+        proposed,
+        dates=bool({"date", "date_precision", "claim_id", "stance"} & set(changes)),
+    )
+    with StatusWrite(
         session,
         actor=actor,
         reason_code="evidence_edited",
         reason=f"Evidence edited: {item.title}",
+        capability_ids=[item.capability_id, changes.get("capability_id")],
         evidence_ids=[item.id] if item.id else [],
-        capability_id=item.capability_id,
-    ):
-        for key, value in {**payload, **refs}.items():
-            setattr(item, key, value)
-        item.version += 1
-        item.updated_at = utcnow()
-        session.add(item)
+        directly=item.capability_id,
+    ) as write:
+        write.check_version(item, expected_version)
+        write.update(item, changes, expected_version)
     session.refresh(item)
     return item

@@ -12,8 +12,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.core.limits import InputError, decode_json
 from app.exports.table import ExportTable
-from app.history import service as history_service
 from app.registry import EXPORT_TABLES
+from app.status import history as history_service
 
 FORMAT = "ai-day-ledger/1"
 

@@ -1,6 +1,6 @@
 """JSON API for the status ladder and its exit criteria."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from sqlmodel import Session, col, select
@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from app.core.db import get_session
 from app.core.errors import COMMON_RESPONSES
 from app.ladder.models import StatusLevel, StatusLevelPublic
+from app.status.verdicts import load_rules
 
 router = APIRouter(prefix="/api/v1", tags=["ladder"], responses=COMMON_RESPONSES)
 
@@ -16,3 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["ladder"], responses=COMMON_RESPONSES
 def list_levels(session: Annotated[Session, Depends(get_session)]) -> list[StatusLevel]:
     """Return the ladder, lowest first, with the evidence each level accepts."""
     return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())
+
+
+@router.get("/verdict-rules")
+def verdict_rules() -> dict[str, Any]:
+    """Return the claim verdict rules: stances, deciding grades and verdicts, in order."""
+    return dict(load_rules().raw)

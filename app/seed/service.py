@@ -7,16 +7,12 @@ import yaml
 from sqlmodel import Session, select
 
 from app.capabilities.models import Capability, CapabilityCreate
-from app.capabilities.service import current_assessments
-from app.capabilities.snapshot import today
 from app.claims.models import Claim, ClaimCreate
 from app.events.models import Event, EventCreate
 from app.evidence.models import Evidence, EvidenceCreate
-from app.history import service as history_service
-from app.history.models import StatusChange
 from app.ladder.models import StatusLevel
-from app.ladder.service import Ladder, assess
 from app.sources import service as sources_service
+from app.status.unit_of_work import StatusWrite, has_history
 
 SEED_ACTOR = "seed"
 
@@ -49,6 +45,28 @@ def _with_source(entry: dict[str, Any], sources: dict[str, dict[str, Any]], url_
 
 def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     """Insert what is missing from the seed files; return how many rows were added per kind."""
+    sources = _sources(seed_dir)
+    replay = not has_history(session)
+    # Later additions are logged as of today (the history is append-only); the first load
+    # replays the evidence in the order it could have been known.
+    with StatusWrite(
+        session,
+        actor=SEED_ACTOR,
+        reason_code="seed",
+        reason="Seed data added",
+        capability_ids=None,  # the whole ledger
+    ) as write:
+        added = _insert_missing(session, seed_dir, sources)
+        if not any(added.values()):
+            write.discard()
+        elif replay:
+            write.replay_history()
+    return added
+
+
+def _insert_missing(
+    session: Session, seed_dir: Path, sources: dict[str, dict[str, Any]]
+) -> dict[str, int]:
     added = {
         "status_levels": 0,
         "sources": 0,
@@ -57,9 +75,6 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
         "claims": 0,
         "evidence": 0,
     }
-    sources = _sources(seed_dir)
-    has_history = session.exec(select(StatusChange.id).limit(1)).first() is not None
-    before = current_assessments(session) if has_history else {}
 
     for entry in _read(seed_dir, "status_levels.yaml"):
         if session.exec(select(StatusLevel).where(StatusLevel.code == entry["code"])).first():
@@ -140,46 +155,4 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
         added["evidence"] += 1
     session.flush()
 
-    if any(added.values()):
-        if has_history:
-            # The history is append-only: later seed additions are logged as of today.
-            history_service.record_changes(
-                session,
-                before=before,
-                after=current_assessments(session),
-                reason_code="seed",
-                reason="Seed data added",
-                actor=SEED_ACTOR,
-                effective_on=today(),
-            )
-        else:
-            _replay_history(session)
-        history_service.bump_data_version(session)
-    session.commit()
     return added
-
-
-def _replay_history(session: Session) -> None:
-    """Write the first history by replaying the seed evidence in date order."""
-    caps = list(session.exec(select(Capability)))
-    claims = list(session.exec(select(Claim)))
-    evidence = sorted(session.exec(select(Evidence)), key=lambda e: (e.date, e.id or 0))
-    ladder = Ladder.from_rows(session.exec(select(StatusLevel)))
-    now = today()
-    before = assess(caps, claims, [], ladder, now)
-    dates = sorted({e.date for e in evidence})
-    for day in dates:
-        included = [e for e in evidence if e.date <= day]
-        after = assess(caps, claims, included, ladder, now)
-        todays = [e for e in evidence if e.date == day]
-        history_service.record_changes(
-            session,
-            before=before,
-            after=after,
-            reason_code="seed",
-            reason="; ".join(e.title for e in todays)[:2000],
-            actor=SEED_ACTOR,
-            evidence_ids=[e.id for e in todays if e.id is not None],
-            effective_on=day,
-        )
-        before = after

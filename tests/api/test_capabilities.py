@@ -171,7 +171,7 @@ def test_simulation_and_forum_evidence_never_raise_status(
     assert status == "not_assessed"
 
 
-def test_parent_without_evidence_is_capped_by_weakest_critical_child(
+def test_parent_without_evidence_is_not_assessed_and_capped_by_its_weakest_part(
     client: TestClient, write_token: str
 ) -> None:
     _new_capability(client, write_token, "test-board")
@@ -180,11 +180,40 @@ def test_parent_without_evidence_is_capped_by_weakest_critical_child(
     _evidence(client, write_token, "test-chip-a", level="tested", kind="live_demo")
     _evidence(client, write_token, "test-chip-b", level="built")
     board = client.get("/api/v1/capabilities/test-board").json()
-    assert board["assessment"]["status"] == "built"
+    # Its parts' progress is not its own: no evidence for the board itself.
+    assert board["assessment"]["status"] == "not_assessed"
+    assert board["assessment"]["parts_status"] == "built"
     assert board["assessment"]["limited_by"] == "test-chip-b"
     assert board["assessment"]["has_direct_evidence"] is False
+    assert client.get("/api/v1/capabilities/test-board/history").json()["items"] == []
+
+    _evidence(client, write_token, "test-board", level="built", title="The board on stage")
+    board = client.get("/api/v1/capabilities/test-board").json()
+    assert board["assessment"]["status"] == "built"
+    etag = client.get("/api/v1/capabilities/test-chip-b").headers["etag"]
+    client.post(
+        "/api/v1/capabilities/test-chip-b/status",
+        json={"status": "aspirational", "reason": "Editorial: the part was a mock-up"},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    board = client.get("/api/v1/capabilities/test-board").json()["assessment"]
+    assert (board["status"], board["limited_by"]) == ("aspirational", "test-chip-b")
     history = client.get("/api/v1/capabilities/test-board/history").json()["items"]
-    assert any(h["reason_code"] == "rollup" for h in history)
+    assert history[-1]["reason_code"] == "rollup"
+
+
+def test_evidence_about_an_assembly_counts_for_its_critical_parts(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-board")
+    _new_capability(client, write_token, "test-chip-a", parent="test-board")
+    _evidence(client, write_token, "test-board", level="tested", kind="live_demo")
+    chip = client.get("/api/v1/capabilities/test-chip-a").json()["assessment"]
+    assert chip["status"] == "tested"
+    assert chip["inherited_from"] == "test-board"
+    assert chip["has_direct_evidence"] is False
+    history = client.get("/api/v1/capabilities/test-chip-a/history").json()["items"]
+    assert [h["to_status"] for h in history] == ["tested"]
 
 
 def test_benchmark_is_labelled_vendor_reported_or_independent(
@@ -248,7 +277,7 @@ def test_cached_lists_follow_writes_made_by_another_process(
 
     from app.capabilities.models import Capability
     from app.core.db import make_engine
-    from app.history.service import bump_data_version
+    from app.status.history import bump_data_version
 
     before = client.get("/api/v1/capabilities").json()["items"]
     assert client.get("/api/v1/capabilities").json()["items"] == before  # now served cached
@@ -272,3 +301,32 @@ def test_new_evidence_makes_an_older_etag_stale(client: TestClient, write_token:
         headers=auth(write_token, etag),
     )
     assert response.status_code == 412
+
+
+def test_moving_a_part_to_another_hierarchy_logs_both_hierarchies(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-board")
+    _new_capability(client, write_token, "test-chip", parent="test-board")
+    _new_capability(client, write_token, "test-other-board")
+    _evidence(client, write_token, "test-board", level="built", title="Board on stage")
+    etag = client.get("/api/v1/capabilities/test-chip").headers["etag"]
+    client.post(
+        "/api/v1/capabilities/test-chip/status",
+        json={"status": "aspirational", "reason": "Editorial: a mock-up"},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    assert client.get("/api/v1/capabilities/test-board").json()["assessment"]["status"] == (
+        "aspirational"
+    )
+    etag = client.get("/api/v1/capabilities/test-chip").headers["etag"]
+    moved = client.patch(
+        "/api/v1/capabilities/test-chip",
+        json={"parent": "test-other-board"},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.text
+    board = client.get("/api/v1/capabilities/test-board").json()
+    assert board["assessment"]["status"] == "built"
+    history = client.get("/api/v1/capabilities/test-board/history").json()["items"]
+    assert (history[-1]["from_status"], history[-1]["to_status"]) == ("aspirational", "built")

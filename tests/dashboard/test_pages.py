@@ -110,8 +110,35 @@ def test_claim_page_embeds_claim_review(client: TestClient) -> None:
     assert block
     data = json.loads(block.group(1))
     assert data["@type"] == "ClaimReview"
-    assert data["reviewRating"]["bestRating"] == 4
+    # The claim's own verdict: HC34's "1 EFLOP" is 1.1 EF rounded, so it supports the claim.
+    assert data["reviewRating"]["ratingValue"] == data["reviewRating"]["bestRating"] == 5
+    assert data["reviewRating"]["alternateName"].startswith("Supported")
+    assert data["itemReviewed"]["author"]["name"] == "Tesla, Inc."
     assert "1.1" in data["claimReviewed"] or "EFLOP" in data["claimReviewed"].upper()
+
+
+def test_forum_claim_review_names_no_author_and_gives_no_rating(client: TestClient) -> None:
+    page = client.get("/claims/fsd-hw3-both-socs-for-capacity", headers=HTML).text
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert block
+    data = json.loads(block.group(1))
+    assert "author" not in data["itemReviewed"]
+    assert "ratingValue" not in data["reviewRating"]
+    assert data["reviewRating"]["alternateName"].startswith("Reported on a forum, unverified")
+    assert "Unverified" in page
+
+
+def test_claims_page_filters_by_verdict(client: TestClient) -> None:
+    page = client.get("/claims?verdict=disputed", headers=HTML).text
+    assert "Disputed" in page
+    api = client.get("/api/v1/claims", params={"verdict": "disputed", "limit": 200}).json()
+    assert api["items"] and all(c["verdict"] == "disputed" for c in api["items"])
+    # A derived check that holds only under one reading decides nothing, and says why.
+    claim = client.get("/api/v1/claims/d1-off-chip-bandwidth-4x4-tbps").json()
+    assert claim["verdict"] == "unverified"
+    assert any("counts both directions" in r for r in claim["verdict_reasons"])
+    csv_text = client.get("/exports/claims.csv").text
+    assert "verdict" in csv_text.splitlines()[0].split(",")
 
 
 def test_unknown_capability_is_an_html_404(client: TestClient) -> None:

@@ -11,8 +11,10 @@ from app.claims.models import Claim
 from app.core.config import get_settings
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.history.service import data_version
-from app.ladder.service import Ladder, assess, claim_evidence, load_ladder
+from app.ladder.models import StatusLevel
+from app.status.history import data_version
+from app.status.rules import Ladder, assess_ledger
+from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules
 
 
 def today() -> dt.date:
@@ -32,13 +34,33 @@ class Snapshot:
     evidence: list[Evidence]
     events: list[Event]
     ladder: Ladder
+    rules: VerdictRules
     assessments: dict[int, StatusAssessment]
+    verdicts: dict[int, ClaimVerdict]
     capability_slug: dict[int, str] = field(default_factory=dict)
     event_slug: dict[int, str] = field(default_factory=dict)
     claim_slug: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[str]] = field(default_factory=dict)
-    supported_claims: set[int] = field(default_factory=set)
-    contradicted_claims: set[int] = field(default_factory=set)
+
+    def overdue_days(self, claim: Claim) -> int | None:
+        """Return how many days a claim's deadline has passed unmet, or None."""
+        if claim.id is None or claim.deadline is None or claim.deadline >= self.day:
+            return None
+        if self.verdicts[claim.id].code in self.rules.meets_deadline:
+            return None
+        return (self.day - claim.deadline).days
+
+    def contradicted(self, claim_id: int | None) -> bool:
+        """Return whether deciding evidence contradicts the claim (alone or disputed)."""
+        return claim_id is not None and self.verdicts[claim_id].code in (
+            "contradicted",
+            "disputed",
+        )
+
+
+def load_ladder(session: Session) -> Ladder:
+    """Load the ladder's exit criteria."""
+    return Ladder.from_rows(session.exec(select(StatusLevel)).all())
 
 
 _lock = threading.Lock()
@@ -52,6 +74,8 @@ def load(session: Session) -> Snapshot:
     evidence = list(session.exec(select(Evidence).order_by(col(Evidence.id))).all())
     events = list(session.exec(select(Event).order_by(col(Event.id))).all())
     ladder = load_ladder(session)
+    rules = load_rules()
+    assessments, verdicts = assess_ledger(capabilities, claims, evidence, ladder, rules, today())
     snap = Snapshot(
         version=data_version(session),
         day=today(),
@@ -60,7 +84,9 @@ def load(session: Session) -> Snapshot:
         evidence=evidence,
         events=events,
         ladder=ladder,
-        assessments=assess(capabilities, claims, evidence, ladder, today()),
+        rules=rules,
+        assessments=assessments,
+        verdicts=verdicts,
     )
     snap.capability_slug = {c.id: c.slug for c in capabilities if c.id is not None}
     snap.event_slug = {e.id: e.slug for e in events if e.id is not None}
@@ -68,7 +94,6 @@ def load(session: Session) -> Snapshot:
     for cap in capabilities:
         if cap.parent_id is not None:
             snap.children.setdefault(cap.parent_id, []).append(cap.slug)
-    snap.supported_claims, snap.contradicted_claims = claim_evidence(evidence)
     for rows in (capabilities, claims, evidence, events):
         for row in rows:
             session.expunge(row)

@@ -1,0 +1,299 @@
+"""Assess capabilities: the level their evidence supports, rolled up and down the hierarchy.
+
+A capability's level is the lower of two levels: the best level that evidence about it, or about
+any assembly containing it through critical links, meets; and its weakest critical part's level.
+With no evidence about itself or anything containing it, it is not assessed.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from app.capabilities.models import Capability, OverdueClaim, StatusAssessment
+from app.claims.models import Claim
+from app.core.schema import LEVEL_RANK, DatePrecision, Level, period_end
+from app.events.models import Event
+from app.evidence.models import Evidence
+from app.ladder.models import StatusLevel
+from app.status.verdicts import ClaimVerdict, VerdictRules, claim_verdicts
+
+# Analytical evidence can contradict a figure but never moves a capability up the ladder.
+ANALYTICAL_KINDS = {"simulation_run", "analytical_check"}
+INDEPENDENT_PROVENANCES = {"third_party", "independent_measurement"}
+CLAIM_GRADES_THAT_COUNT = {"P", "S"}
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The exit criteria of each level, as loaded from the database."""
+
+    accepted_kinds: dict[str, frozenset[str]]
+    accepted_grades: dict[str, frozenset[str]]
+
+    @classmethod
+    def from_rows(cls, levels: Iterable[StatusLevel]) -> "Ladder":
+        """Build the rules from StatusLevel rows."""
+        rows = list(levels)
+        return cls(
+            accepted_kinds={r.code: frozenset(r.accepted_evidence_kinds) for r in rows},
+            accepted_grades={r.code: frozenset(r.accepted_grades) for r in rows},
+        )
+
+    def counts(self, evidence: Evidence) -> bool:
+        """Return whether one evidence item meets the exit criteria of the level it supports."""
+        if evidence.stance != "supports" or not evidence.level:
+            return False
+        if evidence.provenance == "simulation" or evidence.kind in ANALYTICAL_KINDS:
+            return False
+        return evidence.kind in self.accepted_kinds.get(
+            evidence.level, frozenset()
+        ) and evidence.grade in self.accepted_grades.get(evidence.level, frozenset())
+
+
+def _max_level(levels: Iterable[str]) -> Level:
+    best = Level.not_assessed
+    for code in levels:
+        level = Level(code)
+        if LEVEL_RANK[level] > LEVEL_RANK[best]:
+            best = level
+    return best
+
+
+def _lower(a: Level, b: Level) -> Level:
+    return a if LEVEL_RANK[a] <= LEVEL_RANK[b] else b
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Parents and critical parts, for walking up and down."""
+
+    by_id: dict[int, Capability]
+    critical_parts: dict[int, list[Capability]]
+
+    @classmethod
+    def of(cls, capabilities: Sequence[Capability]) -> "Hierarchy":
+        """Index the capabilities given."""
+        by_id = {c.id: c for c in capabilities if c.id is not None}
+        parts: dict[int, list[Capability]] = {cid: [] for cid in by_id}
+        for cap in capabilities:
+            if cap.parent_id in parts and cap.critical:
+                parts[cap.parent_id].append(cap)
+        return cls(by_id, parts)
+
+    def containing(self, cap: Capability) -> list[Capability]:
+        """Return the assemblies whose evidence counts for this one: up its critical links."""
+        found: list[Capability] = []
+        cursor, seen = cap, {cap.id}
+        while cursor.critical and cursor.parent_id in self.by_id and cursor.parent_id not in seen:
+            cursor = self.by_id[cursor.parent_id]
+            seen.add(cursor.id)
+            found.append(cursor)
+        return found
+
+    def related(self, cap: Capability) -> set[int]:
+        """Return the ids whose evidence can move this capability's level (it included)."""
+        ids = {c.id for c in self.containing(cap) if c.id is not None}
+        stack, seen = [cap], set[int]()
+        while stack:
+            node = stack.pop()
+            if node.id is None or node.id in seen:
+                continue
+            seen.add(node.id)
+            stack.extend(self.critical_parts.get(node.id, []))
+        return ids | seen
+
+
+def assess(
+    capabilities: Sequence[Capability],
+    claims: Sequence[Claim],
+    evidence: Sequence[Evidence],
+    ladder: Ladder,
+    verdicts: Mapping[int, ClaimVerdict],
+    rules: VerdictRules,
+    today: dt.date,
+) -> dict[int, StatusAssessment]:
+    """Assess every capability from the evidence, claims, verdicts and hierarchy given."""
+    tree = Hierarchy.of(capabilities)
+    counting: dict[int, list[Evidence]] = {}
+    for item in evidence:
+        if ladder.counts(item):
+            counting.setdefault(item.capability_id, []).append(item)
+    claims_by_cap: dict[int, list[Claim]] = {}
+    for claim in claims:
+        claims_by_cap.setdefault(claim.capability_id, []).append(claim)
+
+    own_level = {
+        cid: _max_level(e.level for e in counting.get(cid, []) if e.level) for cid in tree.by_id
+    }
+    results: dict[int, StatusAssessment] = {}
+    visiting: set[int] = set()
+
+    def visit(cap: Capability) -> StatusAssessment:
+        assert cap.id is not None
+        if cap.id in results:
+            return results[cap.id]
+        visiting.add(cap.id)
+        own = counting.get(cap.id, [])
+        evidence_status = own_level[cap.id]
+        inherited, inherited_from = Level.not_assessed, None
+        for assembly in tree.containing(cap):
+            level = own_level[assembly.id]  # type: ignore[index]
+            if LEVEL_RANK[level] > LEVEL_RANK[inherited]:
+                inherited, inherited_from = level, assembly.slug
+        known = _max_level([evidence_status, inherited])
+        parts = [
+            (part, visit(part)) for part in tree.critical_parts[cap.id] if part.id not in visiting
+        ]
+        parts_status, limited_by = None, None
+        rolled = known
+        if parts:
+            weakest_part, weakest = min(parts, key=lambda pr: LEVEL_RANK[pr[1].status])
+            parts_status = weakest.status
+            if known == Level.not_assessed:
+                # No evidence for the assembly itself: its parts' progress is not its own.
+                limited_by = weakest_part.slug if parts_status != Level.not_assessed else None
+            elif LEVEL_RANK[parts_status] < LEVEL_RANK[known]:
+                rolled, limited_by = _lower(known, parts_status), weakest_part.slug
+        qualifier = None
+        if rolled == Level.benchmarked and evidence_status == Level.benchmarked:
+            independent = any(
+                e.level == "benchmarked" and e.provenance in INDEPENDENT_PROVENANCES for e in own
+            )
+            qualifier = "independent" if independent else "vendor-reported"
+        status = Level(cap.status_override) if cap.status_override else rolled
+        cap_claims = claims_by_cap.get(cap.id, [])
+        claimed = _max_level(
+            c.implied_status for c in cap_claims if c.grade in CLAIM_GRADES_THAT_COUNT
+        )
+        overdue = sorted(
+            (
+                OverdueClaim(
+                    slug=c.slug,
+                    text=c.text,
+                    deadline=c.deadline,
+                    days_overdue=(today - c.deadline).days,
+                )
+                for c in cap_claims
+                if c.deadline is not None
+                and c.deadline < today
+                and c.id is not None
+                and verdicts[c.id].code not in rules.meets_deadline
+            ),
+            key=lambda o: -o.days_overdue,
+        )
+        result = StatusAssessment(
+            evidence_status=evidence_status,
+            inherited_status=inherited,
+            inherited_from=inherited_from if LEVEL_RANK[inherited] > 0 else None,
+            parts_status=parts_status,
+            rolled_up_status=rolled,
+            status=status,
+            qualifier=qualifier,
+            claimed_status=claimed,
+            gap=LEVEL_RANK[claimed] - LEVEL_RANK[status],
+            has_direct_evidence=bool(own),
+            limited_by=limited_by,
+            overridden=cap.status_override is not None,
+            override_reason=cap.override_reason,
+            overdue=overdue,
+            contradicted_claims=sum(
+                1
+                for c in cap_claims
+                if c.id is not None and verdicts[c.id].code in ("contradicted", "disputed")
+            ),
+        )
+        results[cap.id] = result
+        visiting.discard(cap.id)
+        return result
+
+    for cap in tree.by_id.values():
+        visit(cap)
+    return results
+
+
+def assess_ledger(
+    capabilities: Sequence[Capability],
+    claims: Sequence[Claim],
+    evidence: Sequence[Evidence],
+    ladder: Ladder,
+    rules: VerdictRules,
+    today: dt.date,
+) -> tuple[dict[int, StatusAssessment], dict[int, ClaimVerdict]]:
+    """Return every capability's assessment and every claim's verdict."""
+    verdicts = claim_verdicts(claims, evidence, rules)
+    return assess(capabilities, claims, evidence, ladder, verdicts, rules, today), verdicts
+
+
+def effective_date(
+    item: Evidence,
+    claims_by_id: Mapping[int, Claim],
+    events_by_id: Mapping[int, Event],
+    capability_events: Mapping[int, list[dt.date]],
+) -> dt.date:
+    """Return the first day an item can have moved a status.
+
+    An item known only to the month or year takes effect no earlier than the event it concerns:
+    its claim's event, or else an event about its capability inside the item's period.
+    """
+    if item.date_precision == DatePrecision.day:
+        return item.date
+    end = period_end(item.date, item.date_precision)
+    claim = claims_by_id.get(item.claim_id) if item.claim_id is not None else None
+    event = events_by_id.get(claim.event_id) if claim is not None else None
+    if event is not None and item.date <= event.date <= end:
+        return event.date
+    inside = [d for d in capability_events.get(item.capability_id, []) if item.date <= d <= end]
+    return min(inside) if inside else item.date
+
+
+@dataclass(frozen=True)
+class Change:
+    """One status change found by a replay: when, which capability, and the items that caused it."""
+
+    day: dt.date
+    capability_id: int
+    before: StatusAssessment | None
+    after: StatusAssessment
+    causes: tuple[Evidence, ...]
+
+
+def replay(
+    capabilities: Sequence[Capability],
+    claims: Sequence[Claim],
+    events: Sequence[Event],
+    evidence: Sequence[Evidence],
+    ladder: Ladder,
+    rules: VerdictRules,
+    today: dt.date,
+) -> list[Change]:
+    """Replay the evidence in the order it could have been known; return each status change.
+
+    A change lists only the items of that day that can move that capability and, of those, the
+    ones at the level it reached when there are any.
+    """
+    claims_by_id = {c.id: c for c in claims if c.id is not None}
+    events_by_id = {e.id: e for e in events if e.id is not None}
+    cap_events: dict[int, list[dt.date]] = {}
+    for claim in claims:
+        if claim.event_id in events_by_id:
+            cap_events.setdefault(claim.capability_id, []).append(events_by_id[claim.event_id].date)
+    effective = {id(e): effective_date(e, claims_by_id, events_by_id, cap_events) for e in evidence}
+    tree = Hierarchy.of(capabilities)
+    related = {cid: tree.related(cap) for cid, cap in tree.by_id.items()}
+    before, _ = assess_ledger(capabilities, claims, [], ladder, rules, today)
+    changes: list[Change] = []
+    for day in sorted(set(effective.values())):
+        known = [e for e in evidence if effective[id(e)] <= day]
+        after, _ = assess_ledger(capabilities, claims, known, ladder, rules, today)
+        todays = [e for e in known if effective[id(e)] == day and ladder.counts(e)]
+        for cap_id, now in after.items():
+            previous = before.get(cap_id)
+            if previous is not None and previous.status == now.status:
+                continue
+            if previous is None and now.status == Level.not_assessed:
+                continue
+            causes = [e for e in todays if e.capability_id in related.get(cap_id, set())]
+            reached = [e for e in causes if e.level == now.status]
+            changes.append(Change(day, cap_id, previous, now, tuple(reached or causes)))
+        before = after
+    return changes

@@ -1,0 +1,226 @@
+"""Claim verdicts, stances and dates with their precision, through the API and the seed."""
+
+from fastapi.testclient import TestClient
+
+from tests.api.test_capabilities import _evidence, _new_capability, auth
+from tests.api.test_claims_evidence import _all_pages
+
+
+def _claim(client: TestClient, token: str, capability: str, slug: str, **fields: object):  # type: ignore[no-untyped-def]
+    body = {
+        "slug": slug,
+        "capability": capability,
+        "event": "ai-day-2022",
+        "text": "The part does what was said.",
+        "implied_status": "built",
+        "stated_on": "2022-09-30",
+        "grade": "P",
+    }
+    body.update(fields)
+    return client.post("/api/v1/claims", json=body, headers=auth(token))
+
+
+def test_verdict_rules_are_served_as_data(client: TestClient) -> None:
+    rules = client.get("/api/v1/verdict-rules").json()
+    assert [v["code"] for v in rules["verdicts"]] == [
+        "disputed",
+        "contradicted",
+        "supported",
+        "unresolved",
+        "unverified",
+    ]
+    assert {s["code"] for s in rules["stances"]} == {
+        "supports",
+        "contradicts",
+        "inconclusive",
+        "not_found",
+    }
+    assert rules["deciding_grades"] == ["P", "S"]
+
+
+def test_inconclusive_needs_an_assumption(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    missing = _evidence(client, write_token, "test-chip", stance="inconclusive", level=None)
+    assert missing.status_code == 422
+    assert "assumption" in missing.text
+    named = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        stance="inconclusive",
+        level=None,
+        assumption="both directions are counted",
+    )
+    assert named.status_code == 201, named.text
+    assert named.json()["assumption"] == "both directions are counted"
+    assert named.json()["counts_toward_status"] is False
+
+
+def test_not_found_never_contradicts_but_keeps_a_deadline_overdue(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(
+        client, write_token, "test-chip", "test-by-2023", deadline="2023-03-31"
+    ).is_success
+    item = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-by-2023",
+        stance="not_found",
+        level=None,
+        kind="third_party_report",
+        date="2023-06-01",
+    )
+    assert item.status_code == 201, item.text
+    claim = client.get("/api/v1/claims/test-by-2023").json()
+    assert claim["verdict"] == "unverified"
+    assert claim["contradicted"] is False
+    assert claim["overdue_days"] and claim["overdue_days"] > 0
+
+
+def test_support_and_contradiction_make_a_claim_disputed(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    _evidence(client, write_token, "test-chip", claim="test-claim", date="2022-10-01")
+    assert client.get("/api/v1/claims/test-claim").json()["verdict"] == "supported"
+    _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-claim",
+        stance="contradicts",
+        level=None,
+        title="A report against it",
+        date="2022-10-02",
+    )
+    claim = client.get("/api/v1/claims/test-claim").json()
+    assert claim["verdict"] == "disputed"
+    filtered = client.get("/api/v1/claims", params={"verdict": "disputed", "limit": 200}).json()
+    assert "test-claim" in {c["slug"] for c in filtered["items"]}
+
+
+def test_forum_support_alone_never_decides(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    _evidence(client, write_token, "test-chip", claim="test-claim", grade="F", date="2022-10-01")
+    claim = client.get("/api/v1/claims/test-claim").json()
+    assert claim["verdict"] == "unverified"
+    assert any("never decide a claim alone" in r for r in claim["verdict_reasons"])
+
+
+def test_evidence_older_than_the_claim_it_supports_is_refused(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    early = _evidence(client, write_token, "test-chip", claim="test-claim", date="2021-01-05")
+    assert early.status_code == 422
+    assert "older than the claim" in early.json()["detail"]
+    # Known only to the month of the claim: it may be from after the claim, so it is allowed.
+    same_month = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-claim",
+        date="2022-09-01",
+        date_precision="month",
+    )
+    assert same_month.status_code == 201, same_month.text
+
+
+def test_a_restated_claim_accepts_evidence_from_its_first_statement(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    first = {"event": "ai-day-2021", "stated_on": "2021-08-19"}
+    assert _claim(client, write_token, "test-chip", "test-first", **first).is_success
+    assert _claim(client, write_token, "test-chip", "test-again", restates="test-first").is_success
+    between = _evidence(client, write_token, "test-chip", claim="test-again", date="2022-01-10")
+    assert between.status_code == 201, between.text
+    assert client.get("/api/v1/claims/test-again").json()["verdict"] == "supported"
+
+
+def test_dates_keep_their_precision(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    not_first_day = _evidence(
+        client, write_token, "test-chip", date="2022-09-30", date_precision="month"
+    )
+    assert not_first_day.status_code == 422
+    item = _evidence(client, write_token, "test-chip", date="2022-01-01", date_precision="year")
+    assert item.status_code == 201, item.text
+    assert item.json()["date_precision"] == "year"
+    claim = _claim(
+        client,
+        write_token,
+        "test-chip",
+        "test-claim",
+        stated_on="2022-09-01",
+        date_precision="month",
+    )
+    assert claim.status_code == 201, claim.text
+    page = client.get("/claims/test-claim", headers={"Accept": "text/html"}).text
+    assert "Stated Sep 2022" in page
+    event = client.get("/api/v1/events/ai-day-2022")
+    patched = client.patch(
+        "/api/v1/events/ai-day-2022",
+        json={"date": "2022-09-01", "date_precision": "month"},
+        headers={**auth(write_token), "If-Match": event.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["date_precision"] == "month"
+    assert patched.json()["version"] == event.json()["version"] + 1
+
+
+def test_seed_history_invents_no_2021_status_for_the_tray_or_cabinet(client: TestClient) -> None:
+    for slug in ("dojo-system-tray", "dojo-cabinet"):
+        rows = client.get(f"/api/v1/capabilities/{slug}/history").json()["items"]
+        in_2021 = [r for r in rows if r["effective_on"].startswith("2021")]
+        assert all(r["to_status"] in ("not_assessed", "aspirational") for r in in_2021), rows
+
+
+def test_seed_history_reasons_name_only_the_items_that_moved_it(client: TestClient) -> None:
+    by_id = {e["id"]: e for e in _all_pages(client, "/api/v1/evidence?limit=200")}
+    caps = {c["slug"]: c for c in client.get("/api/v1/capabilities?limit=200").json()["items"]}
+    rows = _all_pages(client, "/api/v1/changes?limit=200&sort=recorded_at")
+    seeded = [r for r in rows if r["reason_code"] == "seed"]
+    assert seeded
+    for row in seeded:
+        related = {row["capability"], *_descendants(caps, row["capability"])}
+        cursor = caps[row["capability"]]["parent"]
+        while cursor:
+            related.add(cursor)
+            cursor = caps[cursor]["parent"]
+        assert row["evidence_ids"], row
+        for evidence_id in row["evidence_ids"]:
+            item = by_id[evidence_id]
+            assert item["capability"] in related, (row, item["slug"])
+            assert item["date"] <= row["effective_on"]
+            assert item["title"] in row["reason"]
+
+
+def _descendants(caps: dict[str, dict], slug: str) -> set[str]:
+    found: set[str] = set()
+    stack = list(caps[slug]["children"])
+    while stack:
+        child = stack.pop()
+        if child not in found:
+            found.add(child)
+            stack.extend(caps[child]["children"])
+    return found
+
+
+def test_restanced_seed_items(client: TestClient) -> None:
+    items = {e["slug"]: e for e in _all_pages(client, "/api/v1/evidence?limit=200")}
+    assert items["q4-2024-call-no-dojo"]["stance"] == "not_found"
+    assert items["check-no-benchmark-tile"]["stance"] == "not_found"
+    assert items["check-c12-serdes-vs-4x4"]["stance"] == "inconclusive"
+    assert "both directions" in items["check-c12-serdes-vs-4x4"]["assumption"]
+    assert items["check-c39-fsd-2-tbps"]["stance"] == "inconclusive"
+    assert items["hc34-exapod-1-eflop"]["stance"] == "supports"
+    assert client.get("/api/v1/claims/exapod-peak-1-1-eflops").json()["verdict"] == "supported"
+    # The Q1-2023 ExaPOD is still overdue: silence does not meet a deadline.
+    assert client.get("/api/v1/claims/exapod-q1-2023-deployment").json()["overdue_days"]
