@@ -16,10 +16,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from app.capabilities.models import CapabilityKind, Outcome
-from app.core.schema import Grade, IsoDate, Level, LongText, Number, ShortText, Slug, Url
+from app.core.schema import (
+    DatePrecision,
+    Grade,
+    IsoDate,
+    Level,
+    LongText,
+    Number,
+    ShortText,
+    Slug,
+    Url,
+)
 from app.events.models import EventKind
 from app.evidence.models import EvidenceKind, Provenance, Stance
-from app.sources.models import DatePrecision, SourceKey
+from app.sources.models import SourceKey
 
 ClaimLevel = Literal["aspirational", "built", "tested", "benchmarked"]
 NON_RAISING_KINDS = {"analytical_check", "simulation_run"}

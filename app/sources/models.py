@@ -1,23 +1,14 @@
 """Source: one cited article, paper or post, shown to readers by outlet, title and date."""
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import Grade, IsoDate, ShortText, Url
+from app.core.schema import DatePrecision, Grade, IsoDate, ShortText, Url
 
 SOURCE_KEY_PATTERN = r"^S\d{2,3}b?$"
 SourceKey = Annotated[str, StringConstraints(pattern=SOURCE_KEY_PATTERN, max_length=20)]
-
-
-class DatePrecision(StrEnum):
-    """How much of a date the source gives: the day, only the month, or only the year."""
-
-    day = "day"
-    month = "month"
-    year = "year"
 
 
 class SourceBase(SQLModel):

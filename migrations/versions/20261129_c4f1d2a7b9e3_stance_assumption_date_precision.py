@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision: str = 'c4f1d2a7b9e3'
-down_revision: Union[str, Sequence[str], None] = '97bf29452a2e'
+down_revision: Union[str, Sequence[str], None] = 'b14cf9a2a414'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
