@@ -54,7 +54,8 @@ def db_current() -> None:
 def seed(
     seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
 ) -> None:
-    """Load the sourced seed data (idempotent)."""
+    """Load the sourced seed data and queue the bundled scenarios (idempotent)."""
+    from app.benchmarks.service import queue_bundled_scenarios
     from app.seed.service import seed as run_seed
 
     folder = seed_dir or Path(get_settings().seed_dir)
@@ -62,7 +63,10 @@ def seed(
         folder = PROJECT_ROOT / folder
     with Session(get_engine()) as session:
         added = run_seed(session, folder)
+    with Session(get_engine()) as session:
+        queued = queue_bundled_scenarios(session)
     typer.echo(json.dumps(added))
+    typer.echo(f"queued {len(queued)} runs of the bundled scenarios", err=True)
 
 
 @cli.command()

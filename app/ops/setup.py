@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
+from app.ops.health import inprocess_worker_status
 from app.ops.health import router as health_router
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
@@ -26,7 +27,7 @@ def install(app: FastAPI) -> None:
     # One registry per app instance: tests build many apps in one process without clashing.
     app_registry = CollectorRegistry(auto_describe=True)
     database_registry = CollectorRegistry(auto_describe=False)
-    database_registry.register(RunQueueCollector(get_engine))
+    database_registry.register(RunQueueCollector(get_engine, lambda: inprocess_worker_status(app)))
     app.state.metrics_registry = app_registry
 
     @app.get("/metrics", include_in_schema=False)
