@@ -6,6 +6,7 @@ Outage tests and the load suite stop this cluster, never the shared server on 54
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -96,8 +97,6 @@ class ThrowawayPostgres:
 
     def destroy(self) -> None:
         """Stop the server if it runs and delete its folder."""
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop(mode="immediate")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.folder, ignore_errors=True)
