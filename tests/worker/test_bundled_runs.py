@@ -30,7 +30,9 @@ def test_seed_queues_every_bundled_scenario_once(db_url: str, session: Session) 
         result = runner.invoke(cli, ["seed"], catch_exceptions=False)
         assert result.exit_code == 0
     runs = _bundled(session)
-    assert sorted(r.scenario_id or "" for r in runs) == sorted(s["id"] for s in sim.list_scenarios())
+    assert sorted(r.scenario_id or "" for r in runs) == sorted(
+        s["id"] for s in sim.list_scenarios()
+    )
     assert {r.state for r in runs} == {"queued"}
     assert {r.runner_version for r in runs} == {sim.RUNNER_VERSION}
     assert service.bundled_runner_version(session) == sim.RUNNER_VERSION
