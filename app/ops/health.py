@@ -4,6 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import structlog
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "migrations"
 VERSION_TABLE = "alembic_version"
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 
 _OK = b'{"status":"ok"}'
@@ -113,3 +115,15 @@ def _workers(session: Session) -> list[dict[str, Any]]:
         }
         for seen in read_workers(session.connection())
     ]
+
+
+async def database_unavailable(_request: Request, exc: Exception) -> Response:
+    """Answer 503 with Retry-After, not 500, while the database cannot be reached (an outage)."""
+    log.warning("database.unavailable", error=type(exc).__name__)
+    response = problem(
+        503,
+        "Database unavailable",
+        "The database cannot be reached right now; nothing was changed. Retry shortly.",
+    )
+    response.headers["Retry-After"] = "2"
+    return response

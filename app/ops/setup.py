@@ -5,10 +5,11 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
-from app.ops.health import inprocess_worker_status
+from app.ops.health import database_unavailable, inprocess_worker_status
 from app.ops.health import router as health_router
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
     """Add probes, `/metrics`, JSON logging and the request-id middleware."""
     configure_logging(app.state.settings)
     app.include_router(health_router)
+    app.add_exception_handler(OperationalError, database_unavailable)
 
     # One registry per app instance: tests build many apps in one process without clashing.
     app_registry = CollectorRegistry(auto_describe=True)

@@ -135,3 +135,18 @@ def test_readyz_lists_each_worker_and_whether_it_is_alive(client: TestClient) ->
     assert workers["live-one"]["alive"] is True
     assert workers["gone"]["alive"] is False
     assert workers["silent"]["alive"] is False and workers["silent"]["kind"] == "inprocess"
+
+
+def test_a_database_outage_answers_503_not_500() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    app = make_ops_app()
+
+    @app.get("/needs-the-database")
+    def needs_the_database() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    response = TestClient(app, raise_server_exceptions=False).get("/needs-the-database")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.headers["content-type"].startswith("application/problem+json")
