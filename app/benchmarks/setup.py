@@ -21,22 +21,26 @@ log = structlog.get_logger(__name__)
 
 
 def install(app: FastAPI) -> None:
-    """Add the runs API; start a supervised worker thread unless runs go to `ledger worker`."""
+    """Add the runs API; start a supervised worker thread unless runs go to `ledger worker`.
+
+    At start-up, the bundled scenarios are queued again if the runner version changed.
+    """
     app.include_router(router)
     register_table("benchmark_runs", BenchmarkRun)
-    if not get_settings().inprocess_worker:
-        return
     outer = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(the_app: FastAPI) -> AsyncIterator[Mapping[str, Any] | None]:
         requeue_bundled_runs()
-        supervisor = Supervisor(lambda: Worker(get_engine(), kind="inprocess"))
-        supervisor.start()
-        the_app.state.worker_supervisor = supervisor
+        supervisor = None
+        if get_settings().inprocess_worker:
+            supervisor = Supervisor(lambda: Worker(get_engine(), kind="inprocess"))
+            supervisor.start()
+            the_app.state.worker_supervisor = supervisor
         async with outer(the_app) as state:
             yield state
-        supervisor.stop()
+        if supervisor is not None:
+            supervisor.stop()
 
     app.router.lifespan_context = lifespan  # type: ignore[assignment]
 

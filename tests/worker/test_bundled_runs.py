@@ -65,9 +65,11 @@ def test_the_app_requeues_at_start_up(
     from app.main import create_app
 
     first = service.queue_bundled_scenarios(session)
+    monkeypatch.setattr(sim, "RUNNER_VERSION", "99.0.0")
+    with TestClient(create_app()) as client:  # runs go to `ledger worker` processes here
+        assert client.get("/readyz").json()["checks"]["worker"] == "disabled"
     monkeypatch.setenv("LEDGER_INPROCESS_WORKER", "true")
     get_settings.cache_clear()
-    monkeypatch.setattr(sim, "RUNNER_VERSION", "99.0.0")
     try:
         with TestClient(create_app()) as client:
             assert client.get("/readyz").json()["checks"]["worker"] in {"alive", "restarting"}
