@@ -64,13 +64,17 @@ def _seed_folder(seed_dir: Path | None) -> Path:
 def seed(
     seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
 ) -> None:
-    """Load the sourced seed data (idempotent)."""
+    """Load the sourced seed data and queue the bundled scenarios (idempotent)."""
+    from app.benchmarks.service import queue_bundled_scenarios
     from app.seed.service import seed as run_seed
 
     folder = _seed_folder(seed_dir)
     with Session(get_engine()) as session:
         added = run_seed(session, folder)
+    with Session(get_engine()) as session:
+        queued = queue_bundled_scenarios(session)
     typer.echo(json.dumps(added))
+    typer.echo(f"queued {len(queued)} runs of the bundled scenarios", err=True)
 
 
 @data_app.command("check")
@@ -110,6 +114,9 @@ def serve(
         reload=reload,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
+        # A worker process importing the app on a busy host can take longer than Uvicorn's 5 s
+        # default to answer its first health check; it would be killed and restarted forever.
+        timeout_worker_healthcheck=60,
     )
 
 

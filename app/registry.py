@@ -7,7 +7,7 @@ lists, so each entry point sees the same parts. Adding a table to the export is 
 from fastapi import APIRouter
 
 from app.auth.models import ApiToken, WebSession
-from app.benchmarks.models import BenchmarkRun
+from app.benchmarks.models import BenchmarkRun, BenchmarkWorker
 from app.benchmarks.routes import router as benchmarks_router
 from app.capabilities.models import Capability
 from app.capabilities.routes import router as capabilities_router
@@ -69,5 +69,6 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
     ),
 )
 
-# Tables left out of the export on purpose: credentials, sessions, and the cache counter.
-NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion)
+# Tables left out of the export on purpose: credentials, sessions, the cache counter, and the
+# workers' liveness records (operational state, not ledger data).
+NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion, BenchmarkWorker)

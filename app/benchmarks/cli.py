@@ -227,6 +227,19 @@ def _record(spec_or_scenario: dict[str, Any], result: dict[str, Any]) -> None:
         )
 
 
+@bench_app.command("rerun")
+def rerun_cmd() -> None:
+    """Queue every bundled scenario again; a worker (or `ledger serve`) executes them."""
+    from sqlmodel import Session
+
+    from app.benchmarks.service import queue_bundled_scenarios
+    from app.core.db import get_engine
+
+    with Session(get_engine()) as session:
+        ids = queue_bundled_scenarios(session, again=True)
+    typer.echo(json.dumps({"queued": ids}))
+
+
 @bench_app.command("sweep")
 def sweep_cmd(
     spec_file: Annotated[

@@ -83,3 +83,17 @@ class BenchmarkRunPublic(BenchmarkRunBase):
     worker_id: str | None
     cancel_requested: bool
     attempts: int
+
+
+class BenchmarkWorker(SQLModel, table=True):
+    """One worker's sign of life, so every process can tell which workers are alive."""
+
+    __tablename__ = "benchmark_worker"
+
+    worker_id: str = Field(primary_key=True, max_length=120)
+    kind: str = Field(default="process", max_length=20)  # "process" or "inprocess"
+    state: str = Field(default="idle", max_length=20)  # idle, running, retrying, stopped
+    run_id: int | None = None
+    last_error: str | None = Field(default=None, max_length=300)
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow, index=True)

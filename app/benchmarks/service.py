@@ -5,14 +5,21 @@ import os
 import platform
 import subprocess
 import sys
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, text, update
+from sqlalchemy import and_, delete, or_, text, update
 from sqlmodel import Session, col, select
 
-from app.benchmarks.models import FINISHED_STATES, BenchmarkRun, BenchmarkRunCreate, RunState
+from app.benchmarks.models import (
+    FINISHED_STATES,
+    BenchmarkRun,
+    BenchmarkRunCreate,
+    BenchmarkWorker,
+    RunState,
+)
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
@@ -106,7 +113,7 @@ def record_completed_run(
     session.commit()
     session.refresh(run)
     assert run.id is not None
-    finished = finish(session, run.id, worker_id, state=RunState.succeeded, result=result)
+    finished = finish(session, run.id, run.attempts, state=RunState.succeeded, result=result)
     assert finished is not None
     return finished
 
@@ -134,6 +141,16 @@ def _check_spec(spec: dict[str, Any]) -> None:
 
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
     """Queue a run of a scenario or a custom spec."""
+    run = new_run(request, actor=actor)
+    session.add(run)
+    bump_data_version(session)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def new_run(request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
+    """Build a queued run of a scenario or a custom spec (not yet added to a session)."""
     if (request.scenario_id is None) == (request.spec is None):
         raise ProblemError(422, "Invalid run", "Give exactly one of scenario_id or spec.")
     capability_slugs: list[str] = []
@@ -148,7 +165,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
         spec = request.spec or {}
         title = request.title or str(spec.get("title") or spec.get("kind") or "custom run")
         _check_spec(spec)
-    run = BenchmarkRun(
+    return BenchmarkRun(
         scenario_id=request.scenario_id,
         mode=request.mode.value,
         title=title[:300],
@@ -161,11 +178,6 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
         actor=actor,
         progress_message="queued",
     )
-    session.add(run)
-    bump_data_version(session)
-    session.commit()
-    session.refresh(run)
-    return run
 
 
 def get_run(session: Session, run_id: int) -> BenchmarkRun:
@@ -256,7 +268,10 @@ def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
 
 
 def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
-    """Atomically take the oldest queued run; two workers never get the same one."""
+    """Atomically take the oldest queued run; two workers never get the same one.
+
+    The claim raises the run's `attempts`; that number is the holder's fencing token.
+    """
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
         picked = text(
@@ -295,6 +310,15 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
     return session.get(BenchmarkRun, run_id)
 
 
+def _held(run_id: int, attempt: int) -> Any:
+    """The guard every holder's write carries: this run, this claim, still running."""
+    return and_(
+        col(BenchmarkRun.id) == run_id,
+        col(BenchmarkRun.attempts) == attempt,
+        col(BenchmarkRun.state) == RunState.running.value,
+    )
+
+
 def recover_stale(session: Session, *, stale_after_s: float) -> int:
     """Put back runs whose worker stopped sending heartbeats (killed or lost)."""
     cutoff = utcnow() - dt.timedelta(seconds=stale_after_s)
@@ -323,17 +347,11 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
     return count
 
 
-def hand_back(session: Session, run_id: int, worker_id: str) -> None:
-    """Return a run this worker holds to the queue (graceful shutdown)."""
-    session.execute(
+def hand_back(session: Session, run_id: int, attempt: int) -> bool:
+    """Return a run this claim holds to the queue (graceful shutdown)."""
+    result = session.execute(
         update(BenchmarkRun)
-        .where(
-            and_(
-                col(BenchmarkRun.id) == run_id,
-                col(BenchmarkRun.worker_id) == worker_id,
-                col(BenchmarkRun.state) == "running",
-            )
-        )
+        .where(_held(run_id, attempt))
         .values(
             state="queued",
             worker_id=None,
@@ -343,66 +361,211 @@ def hand_back(session: Session, run_id: int, worker_id: str) -> None:
     )
     bump_data_version(session)
     session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class Holding(StrEnum):
+    """What a holder learns when it reports: go on, stop (cancelled), or it lost the run."""
+
+    held = "held"
+    cancelled = "cancelled"
+    lost = "lost"
 
 
 def report_progress(
-    session: Session, run_id: int, worker_id: str, fraction: float, message: str
-) -> bool:
-    """Record progress and a heartbeat; return False when the run should stop (cancelled)."""
-    session.execute(
+    session: Session, run_id: int, attempt: int, fraction: float, message: str
+) -> Holding:
+    """Record progress and a heartbeat, if this claim still holds the run."""
+    result = session.execute(
         update(BenchmarkRun)
-        .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.worker_id) == worker_id))
+        .where(_held(run_id, attempt))
         .values(
             progress=max(0.0, min(1.0, fraction)),
             progress_message=message[:300],
             heartbeat_at=utcnow(),
         )
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return Holding.lost
     bump_data_version(session)
     session.commit()
     flag = session.execute(
         text("SELECT cancel_requested FROM benchmark_run WHERE id = :id"), {"id": run_id}
     ).scalar()
-    return not flag
+    return Holding.cancelled if flag else Holding.held
 
 
-def heartbeat(session: Session, run_id: int, worker_id: str) -> None:
-    """Tell the others this worker still holds the run."""
-    session.execute(
-        update(BenchmarkRun)
-        .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.worker_id) == worker_id))
-        .values(heartbeat_at=utcnow())
+def heartbeat(session: Session, run_id: int, attempt: int) -> bool:
+    """Tell the others this claim still holds the run; False when it does not any more."""
+    result = session.execute(
+        update(BenchmarkRun).where(_held(run_id, attempt)).values(heartbeat_at=utcnow())
     )
     session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def finish(
     session: Session,
     run_id: int,
-    worker_id: str,
+    attempt: int,
     *,
     state: RunState,
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> BenchmarkRun | None:
-    """Store the outcome of a run this worker holds; link it as evidence when it succeeded."""
-    run = session.get(BenchmarkRun, run_id)
-    if run is None or run.worker_id != worker_id or run.state != RunState.running:
-        session.rollback()
-        return None  # someone requeued it meanwhile; the other execution wins
-    run.state = state.value
-    run.result = result
-    run.error = error
-    run.progress = 1.0 if state == RunState.succeeded else run.progress
-    run.progress_message = state.value
-    run.finished_at = utcnow()
-    run.environment = {**environment_record(), "finished_at": run.finished_at.isoformat()}
-    session.add(run)
-    bump_data_version(session)
-    session.commit()
-    session.refresh(run)
-    if state == RunState.succeeded:
-        from app.benchmarks.evidence import record_as_evidence
+    """Store the outcome of a run this claim holds, with its evidence, in one transaction.
 
-        record_as_evidence(session, run)
-    return run
+    Return None when the claim no longer holds the run (it was requeued and taken again):
+    then nothing is written, so a result and its evidence are recorded exactly once.
+    """
+    from app.benchmarks.evidence import record_as_evidence
+
+    session.rollback()
+    finished_at = utcnow()
+    values: dict[str, Any] = {
+        "state": state.value,
+        "result": result,
+        "error": error,
+        "progress_message": state.value,
+        "finished_at": finished_at,
+        "environment": {**environment_record(), "finished_at": finished_at.isoformat()},
+    }
+    if state == RunState.succeeded:
+        values["progress"] = 1.0
+    with session.get_bind().connect() as connection:  # type: ignore[union-attr]
+        transaction = connection.begin()
+        try:
+            # The evidence service commits its own unit of work; joined as "rollback_only",
+            # those commits stay inside this one transaction, which commits below.
+            with Session(bind=connection, join_transaction_mode="rollback_only") as unit:
+                taken = unit.execute(
+                    update(BenchmarkRun).where(_held(run_id, attempt)).values(values)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    transaction.rollback()
+                    return None
+                bump_data_version(unit)
+                unit.flush()
+                if state == RunState.succeeded:
+                    run = unit.get(BenchmarkRun, run_id)
+                    assert run is not None
+                    record_as_evidence(unit, run)
+                unit.flush()
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+    return session.get(BenchmarkRun, run_id)
+
+
+def outcome_of(session: Session, run_id: int, attempt: int) -> str | None:
+    """Return the final state this claim recorded for the run, or None if it recorded none."""
+    session.rollback()
+    run = session.get(BenchmarkRun, run_id, populate_existing=True)
+    if run is None or run.attempts != attempt or run.state not in FINISHED_STATES:
+        return None
+    return run.state
+
+
+def touch_worker(
+    session: Session,
+    worker_id: str,
+    *,
+    kind: str,
+    state: str,
+    run_id: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record that a worker is alive and what it is doing (its row is its own)."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "kind": kind,
+        "state": state,
+        "run_id": run_id,
+        "last_error": error[:300] if error else None,
+        "last_seen_at": now,
+    }
+    updated = session.execute(
+        update(BenchmarkWorker).where(col(BenchmarkWorker.worker_id) == worker_id).values(values)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(BenchmarkWorker(worker_id=worker_id, started_at=now, **values))
+    session.commit()
+
+
+def forget_workers(session: Session, *, silent_for_s: float) -> int:
+    """Delete the rows of workers not seen for a long time (stopped or gone for good)."""
+    cutoff = utcnow() - dt.timedelta(seconds=silent_for_s)
+    result = session.execute(
+        delete(BenchmarkWorker).where(col(BenchmarkWorker.last_seen_at) < cutoff)
+    )
+    session.commit()
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# Runs of the bundled scenarios are queued by this actor; its runs record which runner
+# version the bundled figures were last computed with.
+BUNDLED_ACTOR = "bundled-scenarios"
+_LIVE_STATES = (RunState.queued.value, RunState.running.value, RunState.succeeded.value)
+
+
+def bundled_runner_version(session: Session) -> str | None:
+    """Return the runner version of the latest bundled run, or None if none was ever queued."""
+    return session.exec(
+        select(BenchmarkRun.runner_version)
+        .where(BenchmarkRun.actor == BUNDLED_ACTOR)
+        .order_by(col(BenchmarkRun.id).desc())
+        .limit(1)
+    ).first()
+
+
+def queue_bundled_scenarios(session: Session, *, again: bool = False) -> list[int]:
+    """Queue a run of every bundled scenario the current runner has not run; return the ids.
+
+    Idempotent: a scenario with a queued, running or succeeded bundled run at this runner
+    version is skipped. `again` queues every scenario that is not already waiting in the queue.
+    """
+    _take_write_lock(session)
+    states = (RunState.queued.value,) if again else _LIVE_STATES
+    covered = set(
+        session.exec(
+            select(BenchmarkRun.scenario_id).where(
+                BenchmarkRun.actor == BUNDLED_ACTOR,
+                BenchmarkRun.runner_version == sim.RUNNER_VERSION,
+                col(BenchmarkRun.state).in_(states),
+            )
+        ).all()
+    )
+    runs = [
+        new_run(BenchmarkRunCreate(scenario_id=item["id"]), actor=BUNDLED_ACTOR)
+        for item in scenarios()
+        if item["id"] not in covered
+    ]
+    session.add_all(runs)
+    bump_data_version(session)
+    session.flush()
+    ids = [run.id for run in runs if run.id is not None]
+    session.commit()  # one commit: the lock is held until every run is queued
+    return ids
+
+
+def requeue_bundled_if_runner_changed(session: Session) -> list[int]:
+    """At start-up: queue the bundled scenarios again when the runner version has changed."""
+    last = bundled_runner_version(session)
+    if last is None or last == sim.RUNNER_VERSION:
+        session.rollback()
+        return []
+    return queue_bundled_scenarios(session)
+
+
+def _take_write_lock(session: Session) -> None:
+    """Serialise concurrent queuers (several app processes start at once) before reading."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUEUE_LOCK_KEY})
+    else:
+        bump_data_version(session)  # a write first: SQLite takes its write lock here
+
+
+_QUEUE_LOCK_KEY = 0x62656E6368  # "bench"

@@ -87,13 +87,16 @@ def startup_lock(engine: Engine) -> Iterator[Connection | None]:
 
 def seed_if_empty(engine: Engine, seed_dir: Path) -> dict[str, int] | None:
     """Load the seed data when the ledger holds no rows; return what was added, or None."""
+    from app.benchmarks.service import queue_bundled_scenarios
     from app.exports.service import is_empty
     from app.seed.service import seed
 
     with startup_lock(engine), Session(engine) as session:
         if not is_empty(session):
             return None
-        return seed(session, seed_dir)
+        added = seed(session, seed_dir)
+        added["bundled_runs_queued"] = len(queue_bundled_scenarios(session))
+        return added
 
 
 def _seed_dir() -> Path:

@@ -2,9 +2,11 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+import structlog
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,11 +14,13 @@ from sqlmodel import Session
 
 from app.core.db import get_session
 from app.core.errors import problem
+from app.ops.metrics import read_workers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "migrations"
 VERSION_TABLE = "alembic_version"
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 
 _OK = b'{"status":"ok"}'
@@ -52,11 +56,13 @@ async def healthz() -> Response:
     summary="Readiness: the database is reachable and migrations are at head",
     responses={503: {"description": "Not ready (problem+json)"}},
 )
-def readyz(session: Session = Depends(get_session)) -> JSONResponse:
+def readyz(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
     """Return 200 when the app can serve traffic, else 503 with the reason."""
     expected = expected_heads()
+    worker = inprocess_worker_status(request.app) or "disabled"
     try:
         current = database_heads(session)
+        workers = _workers(session) if current == expected else []
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
         return problem(
@@ -76,10 +82,48 @@ def readyz(session: Session = Depends(get_session)) -> JSONResponse:
             current=sorted(current),
             expected=sorted(expected),
         )
+    checks = {"database": "ok", "migrations": "ok", "worker": worker}
+    if worker == "dead":
+        return problem(
+            503,
+            "Not ready",
+            "The worker thread of this process died too often and is no longer restarted; "
+            "queued runs would wait forever. Restart the process.",
+            checks=checks,
+            workers=workers,
+        )
     return JSONResponse(
-        {
-            "status": "ok",
-            "checks": {"database": "ok", "migrations": "ok"},
-            "revision": sorted(current),
-        }
+        {"status": "ok", "checks": checks, "revision": sorted(current), "workers": workers}
     )
+
+
+def inprocess_worker_status(app: Any) -> str | None:
+    """Return this process's worker thread status ("alive", "restarting", "dead") or None."""
+    supervisor = getattr(app.state, "worker_supervisor", None)
+    return None if supervisor is None else str(supervisor.status)
+
+
+def _workers(session: Session) -> list[dict[str, Any]]:
+    """Describe every run-queue worker the database knows (any process)."""
+    return [
+        {
+            "id": seen.worker_id,
+            "kind": seen.kind,
+            "state": seen.state,
+            "alive": seen.alive,
+            "seconds_since_seen": round(seen.seconds_since_seen, 1),
+        }
+        for seen in read_workers(session.connection())
+    ]
+
+
+async def database_unavailable(_request: Request, exc: Exception) -> Response:
+    """Answer 503 with Retry-After, not 500, while the database cannot be reached (an outage)."""
+    log.warning("database.unavailable", error=type(exc).__name__)
+    response = problem(
+        503,
+        "Database unavailable",
+        "The database cannot be reached right now; nothing was changed. Retry shortly.",
+    )
+    response.headers["Retry-After"] = "2"
+    return response

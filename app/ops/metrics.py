@@ -32,7 +32,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -128,6 +128,42 @@ def read_run_stats(engine: Engine) -> RunStats | None:
     return stats
 
 
+# A worker that has not said it is alive for this long counts as down (its heartbeat is ~2 s).
+WORKER_SILENT_AFTER_S = 15.0
+
+
+@dataclass
+class WorkerSeen:
+    """One worker's row in `benchmark_worker`: who, what it does, and whether it is alive."""
+
+    worker_id: str
+    kind: str
+    state: str
+    seconds_since_seen: float
+
+    @property
+    def alive(self) -> bool:
+        """A worker is alive when it has not stopped and was seen recently."""
+        return self.state != "stopped" and self.seconds_since_seen <= WORKER_SILENT_AFTER_S
+
+
+def read_workers(connection: Connection) -> list[WorkerSeen]:
+    """Return every known worker; raise SQLAlchemyError when the table cannot be read."""
+    rows = connection.execute(
+        text(
+            "SELECT worker_id, kind, state, last_seen_at FROM benchmark_worker "
+            "ORDER BY worker_id LIMIT 200"
+        )
+    ).all()
+    now = dt.datetime.now(dt.UTC)
+    seen = []
+    for worker_id, kind, state, last_seen_at in rows:
+        when = _as_datetime(last_seen_at)
+        age = (now - when).total_seconds() if when else float("inf")
+        seen.append(WorkerSeen(str(worker_id), str(kind), str(state), max(0.0, age)))
+    return seen
+
+
 def _as_datetime(value: object) -> dt.datetime | None:
     if value is None:
         return None
@@ -144,18 +180,27 @@ def _as_datetime(value: object) -> dt.datetime | None:
 class RunQueueCollector(Collector):
     """Read the run queue from the database at scrape time (correct across processes)."""
 
-    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        inprocess_status: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._engine_factory = engine_factory
+        self._inprocess_status = inprocess_status
 
     def describe(self) -> Iterable[Metric]:
         # Do not touch the database at registration time.
         return []
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._collect_inprocess()
         try:
-            stats = read_run_stats(self._engine_factory())
+            engine = self._engine_factory()
+            stats = read_run_stats(engine)
         except SQLAlchemyError:
             stats = None
+        if stats is not None:
+            yield from self._collect_workers(engine)
         present = GaugeMetricFamily(
             "ledger_benchmark_runs_table_present",
             "1 when the benchmark_run table could be read at scrape time.",
@@ -198,6 +243,43 @@ class RunQueueCollector(Collector):
             buckets.append(("+Inf", count))
             histogram.add_metric([state], buckets, total)
         yield histogram
+
+    def _collect_inprocess(self) -> Iterator[Metric]:
+        status = self._inprocess_status()
+        if status is None:
+            return  # this process runs no worker thread
+        yield GaugeMetricFamily(
+            "ledger_inprocess_worker_up",
+            "1 when this web process's worker thread is alive (0: dead or being restarted).",
+            value=1 if status == "alive" else 0,
+        )
+
+    def _collect_workers(self, engine: Engine) -> Iterator[Metric]:
+        try:
+            with engine.connect() as conn:
+                workers = read_workers(conn)
+        except SQLAlchemyError:
+            return  # an older schema without the table
+        up = GaugeMetricFamily(
+            "ledger_worker_up",
+            f"1 per run-queue worker seen within {WORKER_SILENT_AFTER_S:g} s and not stopped.",
+            labels=["worker", "kind"],
+        )
+        age = GaugeMetricFamily(
+            "ledger_worker_seconds_since_seen",
+            "Seconds since each run-queue worker last said it was alive.",
+            labels=["worker", "kind"],
+        )
+        for worker in workers:
+            up.add_metric([worker.worker_id, worker.kind], 1 if worker.alive else 0)
+            age.add_metric([worker.worker_id, worker.kind], worker.seconds_since_seen)
+        yield up
+        yield age
+        yield GaugeMetricFamily(
+            "ledger_workers_alive",
+            "Run-queue workers alive now (processes and web-app threads).",
+            value=sum(1 for worker in workers if worker.alive),
+        )
 
 
 def _bucket_label(bound: float) -> str:

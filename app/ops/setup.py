@@ -5,9 +5,11 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
+from app.ops.health import database_unavailable, inprocess_worker_status
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
 from app.ops.metrics import RunQueueCollector, render
@@ -20,11 +22,12 @@ NOT_INSTRUMENTED = ("/metrics", "/healthz", "/readyz")
 def install(app: FastAPI) -> None:
     """Add `/metrics`, JSON logging and the request-id middleware (probes: `app.registry`)."""
     configure_logging(app.state.settings)
+    app.add_exception_handler(OperationalError, database_unavailable)
 
     # One registry per app instance: tests build many apps in one process without clashing.
     app_registry = CollectorRegistry(auto_describe=True)
     database_registry = CollectorRegistry(auto_describe=False)
-    database_registry.register(RunQueueCollector(get_engine))
+    database_registry.register(RunQueueCollector(get_engine, lambda: inprocess_worker_status(app)))
     app.state.metrics_registry = app_registry
 
     @app.get("/metrics", include_in_schema=False)

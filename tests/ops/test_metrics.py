@@ -161,3 +161,37 @@ def test_requests_that_raise_are_counted_as_500() -> None:
         )
         == 1
     )
+
+
+def test_a_gauge_per_worker_says_whether_it_is_alive(client: TestClient, session: Session) -> None:
+    from sqlalchemy import text
+
+    from app.benchmarks.service import touch_worker
+
+    touch_worker(session, "w-alive", kind="process", state="running", run_id=3)
+    touch_worker(session, "w-silent", kind="process", state="idle")
+    touch_worker(session, "w-stopped", kind="inprocess", state="stopped")
+    session.execute(
+        text("UPDATE benchmark_worker SET last_seen_at = :t WHERE worker_id = 'w-silent'"),
+        {"t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)},
+    )
+    session.commit()
+    samples = scrape(client)
+    assert value(samples, "ledger_worker_up", worker="w-alive", kind="process") == 1
+    assert value(samples, "ledger_worker_up", worker="w-silent", kind="process") == 0
+    assert value(samples, "ledger_worker_up", worker="w-stopped", kind="inprocess") == 0
+    assert value(samples, "ledger_workers_alive") == 1
+    age = value(samples, "ledger_worker_seconds_since_seen", worker="w-silent", kind="process")
+    assert 100 < age < 200
+
+
+def test_the_inprocess_worker_thread_has_its_own_gauge(client: TestClient) -> None:
+    assert not any(name == "ledger_inprocess_worker_up" for name, _ in scrape(client))
+
+    class Stub:
+        status = "alive"
+
+    client.app.state.worker_supervisor = Stub()  # type: ignore[attr-defined]
+    assert value(scrape(client), "ledger_inprocess_worker_up") == 1
+    Stub.status = "dead"
+    assert value(scrape(client), "ledger_inprocess_worker_up") == 0

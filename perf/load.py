@@ -1,0 +1,587 @@
+"""Load and fault suite: a bounded mixed workload against `ledger serve --workers 2` on PostgreSQL.
+
+    .venv/bin/python perf/load.py                      # 60 s, faults on
+    .venv/bin/python perf/load.py --duration 20        # the short run CI does
+    .venv/bin/python perf/load.py --no-faults --json report.json
+
+Everything runs against a throwaway PostgreSQL cluster that the suite starts on its own port in
+a temporary folder (see perf/throwaway_pg.py), so it can stop that server for a ~3 s outage; the
+shared server is never touched. One `ledger worker` process executes the runs. All traffic goes
+to 127.0.0.1.
+
+Workload, per virtual user in a loop: reads (lists, details, pages), guarded status updates
+(GET for the ETag, then POST with If-Match), evidence creation and run submissions.
+
+Faults, at 25 %, 50 % and 75 % of the duration: SIGKILL the worker (and start another),
+SIGKILL one Uvicorn worker process, and stop the database for 3 s.
+
+Afterwards it checks:
+- history rows = accepted status writes (one row per 200, none for a 412);
+- no version skipped: per capability, versions moved = history rows added, and no two
+  accepted writes from the same If-Match version;
+- every run submitted finished exactly once (succeeded, its evidence recorded once, one success
+  logged);
+- export -> import -> export is byte-identical.
+It prints throughput, p50 and p99 per route, the errors, and the invariants; exit status 1
+when an invariant fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from perf.throwaway_pg import ThrowawayPostgres, free_port  # noqa: E402
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+ACTOR_TOKEN_NAME = "load-suite"
+LEVELS = ["aspirational", "built", "tested", "benchmarked"]
+CHEAP_SCENARIOS = ["cabinet-allreduce", "dip-hbm-gemm", "tile-gpt-scaling"]
+READ_ROUTES = [
+    "/api/v1/capabilities",
+    "/api/v1/capabilities/{slug}",
+    "/api/v1/claims?limit=50",
+    "/api/v1/evidence?limit=50",
+    "/api/v1/benchmark-runs?limit=20",
+    "/capabilities/{slug}",
+    "/",
+]
+
+
+@dataclass
+class Stats:
+    """Latencies and outcomes per route, and what the writes did."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, dict[int, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (slug, If-Match version, version after) of every accepted status write
+    accepted_status: list[tuple[str, int, int]] = field(default_factory=list)
+    refused_status: int = 0
+    evidence_created: int = 0
+    runs_submitted: list[int] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+
+
+class Ledger:
+    """The processes under test: the app (2 Uvicorn workers) and a `ledger worker`."""
+
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url = url
+        self.folder = folder
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": url,
+            "LEDGER_INPROCESS_WORKER": "false",
+            "LEDGER_LOG_JSON": "true",
+            "LEDGER_LOG_LEVEL": "WARNING",
+        }
+        self.server: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def ledger(self, *args: str) -> str:
+        out = subprocess.run(
+            [LEDGER, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return out.stdout
+
+    def start_server(self) -> None:
+        log = (self.folder / "serve.log").open("ab")
+        self.server = subprocess.Popen(
+            [LEDGER, "serve", "--workers", "2", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+    def start_worker(self) -> None:
+        number = len(self.workers)
+        log = (self.folder / f"worker{number}.log").open("ab")
+        env = {**self.env, "LEDGER_LOG_LEVEL": "INFO"}
+        self.workers.append(
+            subprocess.Popen(
+                [LEDGER, "worker", "--poll", "0.2", "--heartbeat", "0.5", "--stale-after", "5"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        )
+
+    def app_processes(self) -> list[int]:
+        """Return the pids of the Uvicorn worker processes (children of `ledger serve`)."""
+        assert self.server is not None
+        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.server]:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*self.workers, self.server]:
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def succeeded_logs(self) -> dict[int, int]:
+        """Count `run.succeeded` log lines per run over every worker's log."""
+        counts: dict[int, int] = defaultdict(int)
+        for path in self.folder.glob("worker*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(item, dict) and item.get("event") == "run.succeeded":
+                    counts[int(item["run_id"])] += 1
+        return counts
+
+
+async def _timed(
+    client: httpx.AsyncClient, stats: Stats, route: str, method: str, path: str, **kwargs: Any
+) -> httpx.Response | None:
+    started = time.perf_counter()
+    try:
+        response = await client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        stats.transport_errors[f"{method} {route}"] += 1
+        stats.statuses[f"{method} {route}"][0] += 1
+        del exc
+        return None
+    stats.latencies[f"{method} {route}"].append(time.perf_counter() - started)
+    stats.statuses[f"{method} {route}"][response.status_code] += 1
+    return response
+
+
+async def _read(client: httpx.AsyncClient, stats: Stats, slugs: list[str]) -> None:
+    route = random.choice(READ_ROUTES)
+    await _timed(client, stats, route, "GET", route.replace("{slug}", random.choice(slugs)))
+
+
+async def _status_update(client: httpx.AsyncClient, stats: Stats, slugs: list[str]) -> None:
+    slug = random.choice(slugs[:4])  # a few hot capabilities: writers collide on purpose
+    got = await _timed(
+        client, stats, "/api/v1/capabilities/{slug}", "GET", f"/api/v1/capabilities/{slug}"
+    )
+    if got is None or got.status_code != 200:
+        return
+    before = int(got.json()["version"])
+    body = {"status": random.choice(LEVELS), "reason_code": "override", "reason": "load suite"}
+    response = await _timed(
+        client,
+        stats,
+        "/api/v1/capabilities/{slug}/status",
+        "POST",
+        f"/api/v1/capabilities/{slug}/status",
+        json=body,
+        headers={"If-Match": got.headers["ETag"]},
+    )
+    if response is None:
+        return
+    if response.status_code == 200:
+        stats.accepted_status.append((slug, before, int(response.json()["version"])))
+    elif response.status_code == 412:
+        stats.refused_status += 1
+
+
+async def _evidence(client: httpx.AsyncClient, stats: Stats, slugs: list[str]) -> None:
+    body = {
+        "title": f"Load suite observation {random.getrandbits(40):x}",
+        "kind": "third_party_report",
+        "provenance": "third_party",
+        "grade": "S",
+        "date": "2023-01-15",
+        "stance": "supports",
+        "level": "aspirational",
+        "capability": random.choice(slugs),
+    }
+    response = await _timed(
+        client, stats, "/api/v1/evidence", "POST", "/api/v1/evidence", json=body
+    )
+    if response is not None and response.status_code == 201:
+        stats.evidence_created += 1
+
+
+async def _submit_run(client: httpx.AsyncClient, stats: Stats, _slugs: list[str]) -> None:
+    body = {"scenario_id": random.choice(CHEAP_SCENARIOS)}
+    response = await _timed(
+        client, stats, "/api/v1/benchmark-runs", "POST", "/api/v1/benchmark-runs", json=body
+    )
+    if response is not None and response.status_code in (200, 201, 202):
+        stats.runs_submitted.append(int(response.json()["id"]))
+
+
+# (weight, operation): mostly reads, a steady stream of writes, a few runs.
+OPERATIONS: list[tuple[int, Callable[..., Any]]] = [
+    (60, _read),
+    (20, _status_update),
+    (15, _evidence),
+    (5, _submit_run),
+]
+
+
+async def _user(base: str, token: str, stats: Stats, slugs: list[str], deadline: float) -> None:
+    weights = [w for w, _ in OPERATIONS]
+    operations = [op for _, op in OPERATIONS]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=15.0) as client:
+        while time.monotonic() < deadline:
+            operation = random.choices(operations, weights)[0]
+            await operation(client, stats, slugs)
+
+
+async def _faults(
+    ledger: Ledger, cluster: ThrowawayPostgres, stats: Stats, duration: float
+) -> None:
+    start = time.monotonic()
+
+    async def at(fraction: float) -> None:
+        await asyncio.sleep(max(0.0, start + duration * fraction - time.monotonic()))
+
+    await at(0.25)
+    victim = ledger.workers[-1]
+    victim.send_signal(signal.SIGKILL)
+    stats.faults.append(f"{time.monotonic() - start:5.1f}s SIGKILL ledger worker {victim.pid}")
+    await asyncio.sleep(1.0)
+    ledger.start_worker()
+    stats.faults.append(f"{time.monotonic() - start:5.1f}s started another ledger worker")
+    await at(0.5)
+    app_pids = ledger.app_processes()
+    if app_pids:
+        os.kill(app_pids[0], signal.SIGKILL)
+        stats.faults.append(f"{time.monotonic() - start:5.1f}s SIGKILL app process {app_pids[0]}")
+    await at(0.75)
+    stats.faults.append(f"{time.monotonic() - start:5.1f}s database stopped for 3 s")
+    await asyncio.to_thread(cluster.outage, 3.0)
+    stats.faults.append(f"{time.monotonic() - start:5.1f}s database back")
+
+
+async def _drive(
+    ledger: Ledger, cluster: ThrowawayPostgres, token: str, slugs: list[str], args: Any
+) -> tuple[Stats, float]:
+    stats = Stats()
+    base = f"http://127.0.0.1:{ledger.port}"
+    started = time.monotonic()
+    deadline = started + args.duration
+    tasks = [_user(base, token, stats, slugs, deadline) for _ in range(args.users)]
+    if args.faults:
+        tasks.append(_faults(ledger, cluster, stats, args.duration))
+    await asyncio.gather(*tasks)
+    return stats, time.monotonic() - started
+
+
+def _wait_ready(base: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the app at {base} did not become ready")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _scalar(url: str, sql: str, **params: Any) -> Any:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Baseline:
+    """What the database held before the load."""
+
+    history_overrides: int
+    last_history_id: int
+    versions: dict[int, int]
+
+
+def _versions(url: str) -> dict[int, int]:
+    return {int(i): int(v) for i, v in _rows(url, "SELECT id, version FROM capability")}
+
+
+def _baseline(url: str) -> Baseline:
+    return Baseline(
+        history_overrides=_scalar(
+            url,
+            "SELECT COUNT(*) FROM status_change WHERE reason_code = 'override' AND actor LIKE :a",
+            a=f"%{ACTOR_TOKEN_NAME}%",
+        ),
+        last_history_id=_scalar(url, "SELECT COALESCE(MAX(id), 0) FROM status_change"),
+        versions=_versions(url),
+    )
+
+
+def _check_invariants(
+    ledger: Ledger, cluster: ThrowawayPostgres, stats: Stats, start: Baseline
+) -> dict[str, tuple[bool, str]]:
+    url = ledger.url
+    checks: dict[str, tuple[bool, str]] = {}
+
+    history = _scalar(
+        url,
+        "SELECT COUNT(*) FROM status_change WHERE reason_code = 'override' AND actor LIKE :actor",
+        actor=f"%{ACTOR_TOKEN_NAME}%",
+    )
+    accepted = len(stats.accepted_status)
+    checks["history rows = accepted writes"] = (
+        history - start.history_overrides == accepted,
+        f"{history - start.history_overrides} override history rows for {accepted} accepted status "
+        f"writes ({stats.refused_status} refused with 412)",
+    )
+
+    # Each write that changes a capability bumps its version by exactly one and writes one
+    # history row for it, so versions moved = history rows added, per capability.
+    after = _versions(url)
+    added_rows = dict(
+        _rows(
+            url,
+            "SELECT capability_id, COUNT(*) FROM status_change WHERE id > :last "
+            "GROUP BY capability_id",
+            last=start.last_history_id,
+        )
+    )
+    skipped = {
+        cap: (after[cap] - start.versions.get(cap, 0), added_rows.get(cap, 0))
+        for cap in after
+        if after[cap] - start.versions.get(cap, 0) != added_rows.get(cap, 0)
+    }
+    same_base: dict[tuple[str, int], int] = defaultdict(int)
+    for slug, before, _after in stats.accepted_status:
+        same_base[(slug, before)] += 1
+    doubled = {key: n for key, n in same_base.items() if n > 1}
+    examples = ", ".join(
+        f"capability {cap}: version +{moved} for {rows} history rows"
+        for cap, (moved, rows) in list(skipped.items())[:3]
+    )
+    checks["no version skipped"] = (
+        not skipped and not doubled,
+        f"{len(skipped)} capabilities whose version moved by other than their history rows"
+        f"{' (' + examples + ')' if examples else ''}; {sum(doubled.values())} accepted writes "
+        f"shared an If-Match version with another winner ({len(doubled)} versions)",
+    )
+
+    ids = stats.runs_submitted
+    deadline = time.monotonic() + 180
+    unfinished: list[Any] = ids
+    while ids and time.monotonic() < deadline:
+        unfinished = _rows(
+            url,
+            "SELECT id, state FROM benchmark_run WHERE id = ANY(:ids) AND state <> 'succeeded'",
+            ids=ids,
+        )
+        if not unfinished:
+            break
+        time.sleep(1.0)
+    evidence = dict(
+        _rows(
+            url,
+            "SELECT benchmark_run_id, COUNT(*) FROM evidence WHERE benchmark_run_id = ANY(:ids) "
+            "GROUP BY benchmark_run_id",
+            ids=ids,
+        )
+    )
+    attempts = dict(
+        _rows(url, "SELECT id, attempts FROM benchmark_run WHERE id = ANY(:ids)", ids=ids)
+    )
+    expected_evidence = {
+        "cabinet-allreduce": 1,
+        "dip-hbm-gemm": 2,
+        "tile-gpt-scaling": 2,
+    }
+    scenario_of = dict(
+        _rows(url, "SELECT id, scenario_id FROM benchmark_run WHERE id = ANY(:ids)", ids=ids)
+    )
+    wrong_evidence = [i for i in ids if evidence.get(i, 0) != expected_evidence[scenario_of[i]]]
+    logged = ledger.succeeded_logs()
+    twice = [i for i in ids if logged.get(i, 0) > 1]
+    never = [i for i in ids if logged.get(i, 0) == 0]
+    retried = sum(1 for i in ids if attempts.get(i, 1) > 1)
+    checks["every run finished exactly once"] = (
+        not unfinished and not wrong_evidence and not twice and not never,
+        f"{len(ids)} runs: {len(unfinished) if ids else 0} unfinished, "
+        f"{len(wrong_evidence)} with missing or duplicate evidence, {len(twice)} logged as "
+        f"succeeded twice, {len(never)} never logged; {retried} were taken again after a fault",
+    )
+
+    folder = ledger.folder
+    first, second = folder / "export-1.json", folder / "export-2.json"
+    ledger.ledger("export", "-o", str(first))
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE ledger_copy"))
+    copy = Ledger(cluster.url("ledger_copy"), folder)
+    copy.ledger("db", "upgrade")
+    copy.ledger("import", str(first))
+    copy.ledger("export", "-o", str(second))
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE ledger_copy WITH (FORCE)"))
+    admin.dispose()
+    identical = first.read_bytes() == second.read_bytes()
+    checks["export -> import -> export identical"] = (
+        identical,
+        f"{first.stat().st_size:,} bytes, " + ("identical" if identical else "DIFFERENT"),
+    )
+    return checks
+
+
+def _report(stats: Stats, elapsed: float, checks: dict[str, tuple[bool, str]]) -> dict[str, Any]:
+    routes = []
+    total = 0
+    for route in sorted(set(stats.statuses)):
+        latencies = stats.latencies.get(route, [])
+        codes = dict(sorted(stats.statuses[route].items()))
+        count = sum(codes.values())
+        total += count
+        errors = sum(n for code, n in codes.items() if code == 0 or code >= 500)
+        routes.append(
+            {
+                "route": route,
+                "requests": count,
+                "per_s": round(count / elapsed, 1),
+                "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+                "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+                "errors": errors,
+                "statuses": {str(code or "transport"): n for code, n in codes.items()},
+            }
+        )
+    return {
+        "seconds": round(elapsed, 1),
+        "requests": total,
+        "per_s": round(total / elapsed, 1),
+        "routes": routes,
+        "faults": stats.faults,
+        "invariants": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(f"\n{report['requests']} requests in {report['seconds']} s: {report['per_s']} req/s\n")
+    print(
+        f"{'route':<44} {'req':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  statuses"
+    )
+    for row in report["routes"]:
+        print(
+            f"{row['route']:<44} {row['requests']:>6} {row['per_s']:>7} {row['p50_ms']:>8} "
+            f"{row['p99_ms']:>8} {row['errors']:>6}  {row['statuses']}"
+        )
+    if report["faults"]:
+        print("\nfaults:")
+        for line in report["faults"]:
+            print(f"  {line}")
+    print("\ninvariants:")
+    for name, result in report["invariants"].items():
+        print(f"  {'PASS' if result['ok'] else 'FAIL'}  {name}: {result['detail']}")
+
+
+def run(duration: float, users: int, faults: bool) -> dict[str, Any]:
+    """Run the suite; return the report (see the module docstring)."""
+    args = argparse.Namespace(duration=duration, users=users, faults=faults)
+    cluster = ThrowawayPostgres().create()
+    folder = Path(tempfile.mkdtemp(prefix="ledger-load-"))
+    ledger: Ledger | None = None
+    try:
+        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE ledger_load"))
+        admin.dispose()
+        ledger = Ledger(cluster.url("ledger_load"), folder)
+        ledger.ledger("db", "upgrade")
+        _seed(ledger.url)
+        token = ledger.ledger("token", "create", ACTOR_TOKEN_NAME, "--scope", "write").strip()
+        slugs = [row[0] for row in _rows(ledger.url, "SELECT slug FROM capability ORDER BY id")]
+        start = _baseline(ledger.url)
+        ledger.start_server()
+        ledger.start_worker()
+        _wait_ready(f"http://127.0.0.1:{ledger.port}")
+        stats, elapsed = asyncio.run(_drive(ledger, cluster, token, slugs, args))
+        checks = _check_invariants(ledger, cluster, stats, start)
+        return _report(stats, elapsed, checks)
+    finally:
+        if ledger is not None:
+            ledger.stop()
+        cluster.destroy()
+
+
+def _seed(url: str) -> None:
+    """Load the seed data without queuing the bundled scenarios (the load submits its own)."""
+    from sqlmodel import Session
+
+    from app.core.db import make_engine
+    from app.seed.service import seed
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        seed(session, ROOT / "seed_data")
+    engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds of load (60).")
+    parser.add_argument("--users", type=int, default=8, help="Concurrent virtual users (8).")
+    parser.add_argument(
+        "--faults", action=argparse.BooleanOptionalAction, default=True, help="Inject faults."
+    )
+    parser.add_argument("--json", type=Path, help="Also write the report here.")
+    args = parser.parse_args()
+    report = run(args.duration, args.users, args.faults)
+    _print(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0 if all(r["ok"] for r in report["invariants"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
