@@ -183,7 +183,7 @@ def test_statuses_never_rely_on_colour_alone(page: Any) -> None:
     badges = page.locator(".badge").all_text_contents()
     assert badges and all(text.strip() for text in badges)
     labels = {
-        page.locator(".strip").nth(i).get_attribute("aria-label")
+        page.locator("td .strip").nth(i).get_attribute("aria-label")
         for i in range(min(5, page.locator("td .strip").count()))
     }
     assert all(label and label.startswith("Evidence: ") for label in labels)
