@@ -13,7 +13,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def asset_urls(html: str) -> list[str]:
-    return re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    return re.findall(r'(?:src|href|data-chartjs)="(/static/[^"]+)"', html)
 
 
 def test_pages_and_fragments_are_gzipped(client: TestClient) -> None:
