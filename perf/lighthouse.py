@@ -1,8 +1,9 @@
 """Audit the dashboard with Lighthouse (npm devDependency) in Debian's Chromium; print the scores.
 
 Serves the seeded ledger (SQLite, one Uvicorn worker with its in-process run worker), runs one
-simulation so a finished run page exists, then audits each page on desktop and mobile and
-prints performance, accessibility, best practices and SEO. A measurement, not a test.
+simulation so a finished run page exists, then audits each page (its cache warmed by one read)
+on desktop and mobile and prints performance, accessibility, best practices and SEO. Scores
+move with the machine's load: compare runs made side by side. A measurement, not a test.
 
     .venv/bin/python perf/lighthouse.py [--chrome /usr/bin/chromium] [--out DIR]
 """
@@ -54,6 +55,7 @@ def start_run(url: str, token: str) -> int:
 
 
 def audit(url: str, preset: str, chrome: str, out: Path) -> dict[str, float]:
+    urllib.request.urlopen(url).read()  # warm the page cache, as any earlier reader would
     report = out / f"{abs(hash((url, preset)))}.json"
     command = [
         str(ROOT / "node_modules" / ".bin" / "lighthouse"),

@@ -74,8 +74,13 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def cache_key(scope: Scope) -> str:
-    """Return the cache key of a GET: its URL, and which htmx fragment it asks for, if any."""
-    key = scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
+    """Return the cache key of a GET: its URL, and which htmx fragment it asks for, if any.
+
+    The host is part of it: a page may print absolute URLs (ClaimReview), and one client's
+    Host header must never end up in the page served to everyone else.
+    """
+    host = (_header(scope, b"host") or b"").decode("latin-1")
+    key = host + scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
     if (
         _header(scope, b"hx-request") == b"true"
         and _header(scope, b"hx-history-restore-request") != b"true"

@@ -119,3 +119,10 @@ def test_a_cached_page_follows_a_write(client: TestClient, write_token: str) -> 
     )  # fmt: skip
     assert response.status_code == 201, response.text
     assert "Cache-follows-write probe" in client.get("/capabilities/dojo-2", headers=HTML).text
+
+
+def test_one_clients_host_header_never_reaches_anothers_page(client: TestClient) -> None:
+    path = "/claims/exapod-peak-1-1-eflops"
+    forged = client.get(path, headers={**HTML, "host": "attacker.example"})
+    assert "attacker.example" in forged.text  # absolute URLs in the ClaimReview
+    assert "attacker.example" not in client.get(path, headers=HTML).text
