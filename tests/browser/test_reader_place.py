@@ -154,3 +154,15 @@ def test_phone_filters_keep_each_checkbox_beside_its_label(page: Any) -> None:
         )
         assert text_left - (box["x"] + box["width"]) < 16, "the label text sits away from its box"
     screenshot(page, "claims-phone-filters")
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (390, 844)])
+def test_fsd_capacity_or_redundancy_question_is_seen_without_scrolling(
+    page: Any, size: tuple[int, int]
+) -> None:
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto("/capabilities/fsd-computer-hw3")
+    question = page.locator('#open-h ~ ul a[href="/claims/fsd-hw3-both-socs-for-capacity"]')
+    box = question.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= size[1], box
+    assert "redundancy" in question.inner_text()
