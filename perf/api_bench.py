@@ -1,8 +1,9 @@
-"""Measure API read throughput against a bare Starlette endpoint, side by side in one run.
+"""Measure API reads and dashboard pages against a bare Starlette endpoint, side by side.
 
 Serves the seeded ledger (SQLite, one Uvicorn worker) and a bare Starlette app returning a
 JSON body of the same size, loads each with the same bounded keep-alive client on 127.0.0.1,
-and prints requests/s, p50 and p99 and each read's ratio to the bare endpoint.
+and prints requests/s, p50 and p99 and each read's ratio to the bare endpoint. Pages are read
+as an anonymous reader (no cookie), with and without gzip accepted.
 
     .venv/bin/python perf/api_bench.py [--seconds 5] [--connections 16] [--rounds 3]
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The dashboard's busiest pages, read by an anonymous visitor.
+PAGES = ("/", "/claims", "/capabilities/dojo-exapod")
 
 
 def free_port() -> int:
@@ -39,9 +42,11 @@ def wait_up(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def _worker(port: int, path: str, stop_at: float, latencies: list[float]) -> None:
+async def _worker(
+    port: int, path: str, stop_at: float, latencies: list[float], extra_headers: str = ""
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra_headers}\r\n".encode()
     while time.monotonic() < stop_at:
         started = time.perf_counter()
         writer.write(request)
@@ -57,12 +62,16 @@ async def _worker(port: int, path: str, stop_at: float, latencies: list[float]) 
     writer.close()
 
 
-async def load(port: int, path: str, seconds: float, connections: int) -> dict[str, float]:
+async def load(
+    port: int, path: str, seconds: float, connections: int, extra_headers: str = ""
+) -> dict[str, float]:
     """Send requests on `connections` keep-alive connections for `seconds`; bounded by time."""
     latencies: list[float] = []
     stop_at = time.monotonic() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(_worker(port, path, stop_at, latencies) for _ in range(connections)))
+    await asyncio.gather(
+        *(_worker(port, path, stop_at, latencies, extra_headers) for _ in range(connections))
+    )
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {
@@ -127,20 +136,23 @@ def main() -> None:
         )
         try:
             wait_up(f"http://127.0.0.1:{bare_port}/bare")
+            gzip = "Accept-Encoding: gzip\r\n"
             targets = [
-                ("bare Starlette endpoint", bare_port, "/bare"),
-                ("GET /api/v1/capabilities", app_port, "/api/v1/capabilities"),
-                ("GET /api/v1/claims?limit=50", app_port, "/api/v1/claims?limit=50"),
+                ("bare Starlette endpoint", bare_port, "/bare", ""),
+                ("GET /api/v1/capabilities", app_port, "/api/v1/capabilities", ""),
+                ("GET /api/v1/claims?limit=50", app_port, "/api/v1/claims?limit=50", ""),
+                *[(f"page {path}", app_port, path, "") for path in PAGES],
+                *[(f"page {path} (gzip)", app_port, path, gzip) for path in PAGES],
             ]
-            for _name, port, path in targets:
-                asyncio.run(load(port, path, 1.0, args.connections))  # warm up
+            for _name, port, path, headers in targets:
+                asyncio.run(load(port, path, 1.0, args.connections, headers))  # warm up
             # Alternate the targets over several rounds and keep each one's median round, so
             # a burst of load elsewhere on the machine does not land on one target only.
-            rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in targets}
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in targets}
             for _ in range(args.rounds):
-                for name, port, path in targets:
+                for name, port, path, headers in targets:
                     rounds[name].append(
-                        asyncio.run(load(port, path, args.seconds, args.connections))
+                        asyncio.run(load(port, path, args.seconds, args.connections, headers))
                     )
             results = {
                 name: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
@@ -158,12 +170,17 @@ def main() -> None:
         f"body size {len(body)} bytes, {args.connections} connections, "
         f"median of {args.rounds} alternating rounds of {args.seconds:.0f} s"
     )
-    print(f"{'endpoint':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    print(f"{'endpoint':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
     for name, r in results.items():
         print(
-            f"{name:<30} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{name:<44} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
             f"{r['rps'] / base:>8.2f}"
         )
+    slowest = min(
+        (name for name in results if name.startswith("page ") and "gzip" not in name),
+        key=lambda name: results[name]["rps"],
+    )
+    print(f"slowest page: {slowest} at {results[slowest]['rps'] / base:.2f}x bare (goal >= 0.10)")
 
 
 if __name__ == "__main__":

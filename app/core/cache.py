@@ -1,10 +1,12 @@
-"""Serve GET list responses from a per-process cache keyed on the data version.
+"""Serve GET responses (JSON reads, rendered pages) from a per-process cache on the data version.
 
 Every write bumps the data version stored in the database, so several processes never
 serve stale data: each reads the version (one primary-key row) before using its cache.
+An entry is stored once, with its gzip twin, and served to every client that may share it.
 """
 
 import contextlib
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
@@ -24,18 +26,29 @@ from app.core.db import get_engine
 from app.status.snapshot import today
 
 _MAX_ENTRIES = 512
+_MAX_BYTES = 64 * 1024 * 1024  # pages are larger than JSON lists; bound the memory, not the count
+_GZIP_MIN_BYTES = 1024
 _lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One rendered response, with its raw headers prepared once."""
+    """One rendered response, with its gzip twin and raw headers prepared once."""
 
     version: str
     body: bytes
+    gzipped: bytes | None
+    media_type: str
     extra: dict[str, str]
     etag: str
     raw_headers: list[tuple[bytes, bytes]]
+    # Served from the middleware only to requests without this cookie (a signed-in browser
+    # may need its own rendering); None: shared by everyone.
+    unless_cookie: bytes | None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
 
 
 def _etag(key: str, version: str) -> str:
@@ -43,14 +56,57 @@ def _etag(key: str, version: str) -> str:
 
 
 _entries: "OrderedDict[str, _Entry]" = OrderedDict()
+_stored_bytes = 0
 _VERSION_SQL_TEXT = "SELECT counter FROM data_version WHERE id = 1"
 
 
 def clear() -> None:
     """Drop every cached response (tests switch databases)."""
+    global _stored_bytes
     with _lock:
         _entries.clear()
+        _stored_bytes = 0
     _probe.close()
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    return next((value for key, value in scope["headers"] if key == name), None)
+
+
+def cache_key(scope: Scope) -> str:
+    """Return the cache key of a GET: its URL, and which htmx fragment it asks for, if any.
+
+    The host is part of it: a page may print absolute URLs (ClaimReview), and one client's
+    Host header must never end up in the page served to everyone else.
+    """
+    host = (_header(scope, b"host") or b"").decode("latin-1")
+    key = host + scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
+    if (
+        _header(scope, b"hx-request") == b"true"
+        and _header(scope, b"hx-history-restore-request") != b"true"
+    ):
+        key += "|hx:" + (_header(scope, b"hx-target") or b"").decode("latin-1")
+    return key
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    return b"gzip" in (_header(scope, b"accept-encoding") or b"")
+
+
+def _has_cookie(scope: Scope, cookie: bytes) -> bool:
+    return cookie + b"=" in (_header(scope, b"cookie") or b"")
+
+
+def _store(key: str, entry: _Entry) -> None:
+    global _stored_bytes
+    with _lock:
+        old = _entries.pop(key, None)
+        if old is not None:
+            _stored_bytes -= old.size
+        _entries[key] = entry
+        _stored_bytes += entry.size
+        while _entries and (len(_entries) > _MAX_ENTRIES or _stored_bytes > _MAX_BYTES):
+            _stored_bytes -= _entries.popitem(last=False)[1].size
 
 
 def _autocommit(driver_connection: Any, dialect: str) -> None:
@@ -118,32 +174,60 @@ async def cached_json(
     The version probe runs on the event loop on purpose: it is one indexed read, far cheaper
     than the thread hand-offs a sync route costs under load. Only a cache miss goes to a thread.
     """
+
+    def render() -> tuple[bytes, dict[str, str]]:
+        with Session(get_engine()) as session:
+            payload, more = build(session)
+            return orjson.dumps(jsonable_encoder(payload)), more
+
+    return await cached_response(request, render, media_type="application/json")
+
+
+async def cached_response(
+    request: Request,
+    render: Callable[[], tuple[bytes, dict[str, str]]],
+    *,
+    media_type: str,
+    unless_cookie: str | None = None,
+) -> Response:
+    """Return this URL's body at the current data version, rendering it (in a thread) on a miss.
+
+    The body must be the same for every client that sends this URL and these htmx headers:
+    nothing per user (no CSRF token, no session) may be in it.
+    """
     version = _version_key(request.app)
-    key = request.scope["path"] + "?" + request.scope.get("query_string", b"").decode("latin-1")
+    key = cache_key(request.scope)
     etag = _etag(key, version)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     with _lock:
         hit = _entries.get(key)
-    if hit is not None and hit.version == version:
-        body, extra = hit.body, hit.extra
-    else:
-
-        def render() -> tuple[bytes, dict[str, str]]:
-            with Session(get_engine()) as session:
-                payload, more = build(session)
-                return orjson.dumps(jsonable_encoder(payload)), more
-
+    if hit is None or hit.version != version:
         body, extra = await run_in_threadpool(render)
-        with _lock:
-            raw = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
-            raw += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
-            _entries[key] = _Entry(version, body, extra, etag, raw)
-            _entries.move_to_end(key)
-            while len(_entries) > _MAX_ENTRIES:
-                _entries.popitem(last=False)
-    return Response(content=body, media_type="application/json", headers={**headers, **extra})
+        zipped = (
+            await run_in_threadpool(gzip.compress, body, 6, mtime=0)
+            if len(body) >= _GZIP_MIN_BYTES
+            else None
+        )
+        raw = [(k.lower().encode(), v.encode()) for k, v in {**headers, **extra}.items()]
+        hit = _Entry(
+            version,
+            body,
+            zipped,
+            media_type,
+            extra,
+            etag,
+            raw,
+            unless_cookie.encode() if unless_cookie else None,
+        )
+        _store(key, hit)
+    response = Response(content=hit.body, media_type=media_type, headers={**headers, **hit.extra})
+    if hit.gzipped is not None and _accepts_gzip(request.scope):
+        response.body = hit.gzipped
+        response.headers["content-encoding"] = "gzip"
+        response.headers["content-length"] = str(len(hit.gzipped))
+    return response
 
 
 class CachedResponseMiddleware:
@@ -160,10 +244,9 @@ class CachedResponseMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        key = scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
         with _lock:
-            hit = _entries.get(key)
-        if hit is None:
+            hit = _entries.get(cache_key(scope))
+        if hit is None or (hit.unless_cookie is not None and _has_cookie(scope, hit.unless_cookie)):
             await self.app(scope, receive, send)
             return
         version = _version_key(scope["app"])
@@ -171,14 +254,16 @@ class CachedResponseMiddleware:
             await self.app(scope, receive, send)
             return
         headers = list(hit.raw_headers)
-        if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-        if if_none_match == hit.etag.encode():
+        if _header(scope, b"if-none-match") == hit.etag.encode():
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         body = hit.body
+        if hit.gzipped is not None and _accepts_gzip(scope):
+            body = hit.gzipped
+            headers.append((b"content-encoding", b"gzip"))
         headers += [
-            (b"content-type", b"application/json"),
+            (b"content-type", hit.media_type.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

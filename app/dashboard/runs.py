@@ -11,10 +11,10 @@ from app.core.errors import ProblemError
 from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
 from app.dashboard import auth, charts, queries
-from app.dashboard.auth import viewer
-from app.dashboard.templating import is_fragment_request, render
+from app.dashboard.templating import fmt_number, is_fragment_request, page, render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
+# Forms check the editor themselves (auth.require_editor); read pages go through `page`.
+router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 FINISHED = {"succeeded", "failed", "cancelled"}
 
@@ -26,42 +26,40 @@ def _service():
     return service
 
 
-# Headline figures worth showing when a result carries them: key, label, format.
-HEADLINES: list[tuple[str, str, str]] = [
-    ("bottleneck", "Bottleneck", "text"),
-    ("bound", "Bound by", "text"),
-    ("fits", "Fits in memory", "bool"),
-    ("meets_target", "Meets the target", "bool"),
-    ("sustained_pflops", "Sustained PFLOP/s", "num"),
-    ("peak_pflops", "Peak PFLOP/s (chips used)", "num"),
-    ("system_peak_pflops", "System peak PFLOP/s", "num"),
-    ("mfu", "Model FLOPs utilisation", "pct"),
-    ("utilisation", "Utilisation", "pct"),
-    ("iteration_time_s", "Iteration time (s)", "num"),
-    ("tokens_per_s", "Tokens per second", "num"),
-    ("num_accelerators", "Accelerators used", "num"),
-    ("parameters_b", "Parameters (billions)", "num"),
-    ("parameters_m", "Parameters (millions)", "num"),
-    ("achieved_tflops", "Achieved TFLOP/s", "num"),
-    ("time_s", "Time (s)", "num"),
-    ("frame_latency_ms", "Frame latency (ms)", "num"),
-    ("max_fps", "Max frames per second", "num"),
-    ("target_fps", "Target frames per second", "num"),
-    ("headroom", "Headroom (x)", "num"),
-    ("redundancy_kept", "Redundancy kept", "bool"),
-    ("power_kw", "Power (kW)", "num"),
+# Headline figures worth showing when a result carries them: key, label, format, unit.
+HEADLINES: list[tuple[str, str, str, str]] = [
+    ("bottleneck", "Bottleneck", "text", ""),
+    ("bound", "Bound by", "text", ""),
+    ("fits", "Fits in memory", "bool", ""),
+    ("meets_target", "Meets the target", "bool", ""),
+    ("sustained_pflops", "Sustained", "num", "PFLOP/s"),
+    ("peak_pflops", "Peak of the chips used", "num", "PFLOP/s"),
+    ("system_peak_pflops", "System peak", "num", "PFLOP/s"),
+    ("mfu", "Model FLOPs utilisation", "pct", ""),
+    ("utilisation", "Utilisation", "pct", ""),
+    ("iteration_time_s", "Iteration time", "num", "s"),
+    ("tokens_per_s", "Throughput", "num", "tokens/s"),
+    ("num_accelerators", "Accelerators used", "num", ""),
+    ("parameters_b", "Parameters", "num", "billion"),
+    ("parameters_m", "Parameters", "num", "million"),
+    ("achieved_tflops", "Achieved", "num", "TFLOP/s"),
+    ("time_s", "Time", "num", "s"),
+    ("frame_latency_ms", "Frame latency", "num", "ms"),
+    ("max_fps", "Maximum frame rate", "num", "frames/s"),
+    ("target_fps", "Target frame rate", "num", "frames/s"),
+    ("headroom", "Headroom", "num", "x"),
+    ("redundancy_kept", "Redundancy kept", "bool", ""),
+    ("power_kw", "Power", "num", "kW"),
 ]
 
 
-def _fmt(value: Any, kind: str) -> str:
+def _fmt(value: Any, kind: str, unit: str = "") -> str:
     if kind == "bool":
         return "yes" if value else "no"
     if kind == "pct" and isinstance(value, int | float):
         return f"{100 * value:.1f} %"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int | float):
+        return f"{fmt_number(value, 4)} {unit}".strip()
     return str(value).replace("_", " ")
 
 
@@ -70,8 +68,8 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     if not result:
         return {}
     headlines = [
-        {"label": label, "value": _fmt(result[key], kind)}
-        for key, label, kind in HEADLINES
+        {"label": label, "value": _fmt(result[key], kind, unit)}
+        for key, label, kind, unit in HEADLINES
         if key in result and result[key] is not None and not isinstance(result[key], dict | list)
     ]
     view: dict[str, Any] = {"headlines": headlines, "charts": []}
@@ -204,24 +202,23 @@ def _run_context(service, run) -> dict[str, Any]:
 
 
 @router.get("/runs")
-def runs_page(
-    request: Request,
-    session: SessionDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-):
+async def runs_page(request: Request, cursor: Annotated[str | None, Query(max_length=500)] = None):
     """Past and current runs, and the scenarios that can be started."""
     service = _service()
-    runs, next_cursor = service.list_runs(session, limit=30, cursor=cursor or None)
-    context = {
-        "runs": runs,
-        "next_cursor": next_cursor,
-        "cursor": cursor,
-        "active": any(r.state not in FINISHED for r in runs),
-        "scenarios": service.scenarios(),
-        "api_twin": "/api/v1/benchmark-runs",
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        runs, next_cursor = service.list_runs(session, limit=30, cursor=cursor or None)
+        return {
+            "runs": runs,
+            "next_cursor": next_cursor,
+            "cursor": cursor,
+            "active": any(r.state not in FINISHED for r in runs),
+            "scenarios": service.scenarios(),
+            "api_twin": "/api/v1/benchmark-runs",
+        }
+
     block = "runs_table" if is_fragment_request(request, "runs-table") else None
-    return render(request, "runs.html", context, block=block)
+    return await page(request, "runs.html", build, block=block)
 
 
 @router.get("/runs/new")
@@ -293,13 +290,15 @@ def start_run(
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, session: SessionDep, run_id: IdPath):
+async def run_page(request: Request, run_id: IdPath):
     """One run: live progress while it runs, then its result."""
     service = _service()
-    run = service.get_run(session, run_id)
-    context = _run_context(service, run)
+
+    def build(session: Session) -> dict[str, Any]:
+        return _run_context(service, service.get_run(session, run_id))
+
     block = "run_status" if is_fragment_request(request, "run-status") else None
-    return render(request, "run.html", context, block=block)
+    return await page(request, "run.html", build, block=block)
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -1,26 +1,31 @@
-"""Plug the dashboard into the app: static files, pages, security headers, HTML errors."""
+"""Plug the dashboard into the app: static files, pages, compression, headers, HTML errors."""
+
+import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.assets import STATIC_DIR, static_version
 from app.core.errors import ProblemError
 from app.dashboard import auth
-from app.dashboard.templating import PROJECT_ROOT, render
+from app.dashboard.templating import inline_css, render
 
 # Scripts only from this origin: no inline scripts, no eval. Chart data travels in
-# <script type="application/json"> blocks, which are data and never executed.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# <script type="application/json"> blocks, which are data and never executed. The one inline
+# stylesheet is allowed by its hash.
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-DOCS_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-)
+DOCS_POLICY = _POLICY.format(styles="'self' 'unsafe-inline'")  # Swagger UI sets inline styles
+IMMUTABLE = "public, max-age=31536000, immutable"
+UNVERSIONED = "public, max-age=300"
 API_PREFIXES = ("/api/", "/static/", "/metrics", "/healthz", "/readyz")
 
 
@@ -31,11 +36,14 @@ def _is_page(request: Request) -> bool:
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's static files, headers and error pages (its routes: `app.registry`)."""
-    static_dir = PROJECT_ROOT / "static"
-    static_dir.mkdir(exist_ok=True)
-    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    STATIC_DIR.mkdir(exist_ok=True)
+    app.mount("/static", VersionedStaticFiles(directory=str(STATIC_DIR)), name="static")
 
-    app.add_middleware(SecurityHeadersMiddleware)
+    policy = _POLICY.format(styles="'self' " + inline_css()[1])
+    app.add_middleware(SecurityHeadersMiddleware, policy=policy)
+    # Outermost, so every page, fragment, JSON list and asset can leave compressed; cached
+    # responses arrive already compressed and pass through untouched.
+    app.add_middleware(CompressionMiddleware, minimum_size=1024, compresslevel=6)
 
     api_problem = app.exception_handlers.get(ProblemError)
     api_http = app.exception_handlers.get(StarletteHTTPException)
@@ -103,11 +111,42 @@ def install(app: FastAPI) -> None:
         return await api_http(request, exc)  # type: ignore[misc]
 
 
+class VersionedStaticFiles(StaticFiles):
+    """Serve static files; a URL carrying the file's content hash may be cached for a year."""
+
+    def file_response(
+        self,
+        full_path: "os.PathLike[str] | str",
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        relative = os.path.relpath(full_path, STATIC_DIR)
+        query = scope.get("query_string", b"").decode("latin-1")
+        versioned = query.startswith("v=") and query[2:] == static_version(relative)
+        response.headers["Cache-Control"] = IMMUTABLE if versioned else UNVERSIONED
+        return response
+
+
+class CompressionMiddleware(GZipMiddleware):
+    """Gzip what a client accepts; others go straight through, at no cost to the API's reads."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(
+            key == b"accept-encoding" and b"gzip" in value for key, value in scope["headers"]
+        ):
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class SecurityHeadersMiddleware:
     """Add the CSP and hardening headers; pure ASGI, so API reads pay almost nothing."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, policy: str) -> None:
         self.app = app
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,7 +155,7 @@ class SecurityHeadersMiddleware:
         extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
         if not scope["path"].startswith("/api/v1/"):
             # Swagger UI sets inline styles; scripts stay self-only everywhere.
-            policy = DOCS_POLICY if scope["path"] == "/api/docs" else CONTENT_SECURITY_POLICY
+            policy = DOCS_POLICY if scope["path"] == "/api/docs" else self.policy
             extra += [
                 (b"content-security-policy", policy.encode()),
                 (b"x-frame-options", b"DENY"),

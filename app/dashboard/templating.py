@@ -1,16 +1,26 @@
 """Templates, filters and the full-page-or-block rendering rule shared by every page."""
 
+import base64
 import datetime as dt
+import hashlib
 import json
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
+from sqlmodel import Session
 from starlette.responses import Response
 
+from app.core import cache
+from app.core.assets import STATIC_DIR, static_url
+from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -64,13 +74,21 @@ def humanize(code: str | None) -> str:
     return (code or "").replace("_", " ")
 
 
-def fmt_number(value: float | int | None) -> str:
-    """Format a figure without trailing zeros and with thousands separators."""
+def fmt_number(value: float | int | None, digits: int = 6) -> str:
+    """Format a figure with grouped digits, at most `digits` significant, never in e-notation."""
     if value is None:
         return ""
-    if float(value).is_integer():
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 10**digits:
         return f"{int(value):,}"
-    return f"{value:,.6g}" if abs(value) >= 1 else f"{value:.4g}"
+    rounded = Decimal(repr(float(value)))
+    if rounded:
+        rounded = round(rounded, max(0, digits - 1 - rounded.adjusted()))
+    text = f"{rounded:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fmt_date(value: dt.date | dt.datetime | str | None, precision: str | None = "day") -> str:
@@ -133,6 +151,17 @@ def query_with(request: Request, **changes: Any) -> str:
     return ("?" + urlencode(params)) if params else "?"
 
 
+@lru_cache(maxsize=1)
+def inline_css() -> tuple[Markup, str]:
+    """Return the stylesheet to inline in every page, and its CSP source ('sha256-…').
+
+    Inlined, it does not block the first paint on a round trip; the hash keeps the CSP strict.
+    """
+    text = (STATIC_DIR / "css" / "app.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return Markup(text), f"'sha256-{digest}'"
+
+
 env.filters.update(
     level_label=level_label,
     level_rank=level_rank,
@@ -151,6 +180,8 @@ env.globals.update(
     STANCE_LABELS=STANCE_LABELS,
     video_link=video_link,
     query_with=query_with,
+    static_url=static_url,
+    inline_css=lambda: inline_css()[0],
 )
 
 
@@ -182,5 +213,68 @@ def render(
     else:
         response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
+    response.headers["Cache-Control"] = "private, no-cache"
     auth.attach_session(request, response)
     return response
+
+
+class _NoCsrfToken:
+    """Stands in for the CSRF token on a shared page: printing it would leak it, so it raises."""
+
+    def __html__(self) -> str:
+        raise RuntimeError("a page from the shared cache must not carry a CSRF token")
+
+    __str__ = __html__
+
+
+SHARED_CONTEXT: dict[str, Any] = {
+    "csrf_token": _NoCsrfToken(),
+    "editor": None,
+    "can_edit": False,
+    "is_admin": False,
+}
+HTML = "text/html; charset=utf-8"
+
+
+def _signed_in(request: Request) -> bool:
+    from app.dashboard import auth
+
+    if not hasattr(request.state, "editor"):
+        with Session(get_engine()) as session:
+            auth.current_editor(request, session)
+    return request.state.editor is not None
+
+
+async def page(
+    request: Request,
+    name: str,
+    build: Callable[[Session], dict[str, Any]],
+    *,
+    block: str | None = None,
+) -> Response:
+    """Render a read page: one shared, cached copy for readers, a fresh one for an editor.
+
+    A browser without the session cookie cannot be signed in, so the cache middleware serves
+    it before routing; with a cookie, the session is checked first. A signed-in editor's page
+    carries their controls and CSRF token and never enters the shared cache.
+    """
+    from app.dashboard import auth
+
+    if auth.COOKIE_NAME in request.cookies and await run_in_threadpool(_signed_in, request):
+
+        def personal() -> Response:
+            with Session(get_engine()) as session:
+                context = {**build(session), "fragment": block is not None}
+                return render(request, name, context, block=block)
+
+        return await run_in_threadpool(personal)
+
+    def shared() -> tuple[bytes, dict[str, str]]:
+        with Session(get_engine()) as session:
+            context = {**build(session), **SHARED_CONTEXT, "fragment": block is not None}
+            response = templates.TemplateResponse(request, name, context, block_name=block)
+        return bytes(response.body), {"Vary": "HX-Request, HX-Target, Cookie, Accept-Encoding"}
+
+    return await cache.cached_response(
+        request, shared, media_type=HTML, unless_cookie=auth.COOKIE_NAME
+    )

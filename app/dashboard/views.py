@@ -1,18 +1,23 @@
 """Read pages: overview, capabilities, claims, evidence and the timeline."""
 
+from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.models import ApiToken
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
-from app.core.db import get_session
-from app.dashboard import charts, feeds, queries
-from app.dashboard.auth import viewer
-from app.dashboard.templating import LADDER, VERDICT_LABELS, is_fragment_request, render
+from app.dashboard import charts, feeds, queries, questions
+from app.dashboard.templating import (
+    LADDER,
+    VERDICT_LABELS,
+    humanize,
+    is_fragment_request,
+    level_label,
+    page,
+)
 from app.events import service as events_service
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidenceKind, Provenance, Stance
@@ -20,9 +25,9 @@ from app.sources import service as sources_service
 from app.status import casebook, snapshot
 from app.status.verdicts import load_rules
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
-SessionDep = Annotated[Session, Depends(get_session)]
-Viewer = Annotated[ApiToken | None, Depends(viewer)]
+# Pages find out who is signed in themselves (app.dashboard.templating.page): a reader
+# without a session is served from the shared cache before any dependency runs.
+router = APIRouter(include_in_schema=False)
 KINDS = [k.value for k in CapabilityKind]
 CLAIM_SORTS = {
     "stated_on": "Date stated (oldest first)",
@@ -42,93 +47,101 @@ def _choice(value: str | None, allowed: list[str] | dict[str, str]) -> str | Non
 
 
 @router.get("/")
-def overview(
+async def overview(
     request: Request,
-    session: SessionDep,
     status: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
 ):
     """Every capability in its hierarchy: evidence status beside claimed status."""
     status, kind = _choice(status, LADDER), _choice(kind, KINDS)
-    rows = queries.capabilities_with_depth(session)
-    everything = [cap for cap, _depth in rows]
-    shown = [
-        (cap, depth)
-        for cap, depth in rows
-        if (status is None or cap.assessment.status == status)
-        and (kind is None or cap.kind == kind)
-    ]
-    names = {cap.slug: cap.name for cap in everything}
-    summary = {
-        "total": len(everything),
-        "above": sum(1 for c in everything if c.assessment.gap > 0),
-        "by_status": {
-            level: sum(1 for c in everything if c.assessment.status == level) for level in LADDER
-        },
-        "ended": sum(1 for c in everything if c.outcome != "active"),
-        "overdue": sum(len(c.assessment.overdue) for c in everything),
-        "contradicted": sum(c.assessment.contradicted_claims for c in everything),
-    }
-    context = {
-        "rows": shown,
-        "names": names,
-        "summary": summary,
-        "levels": queries.levels(session),
-        "verdict_rules": load_rules().raw,
-        "worked_examples": casebook.worked_examples(),
-        "status": status,
-        "kind": kind,
-        "kinds": KINDS,
-        "api_twin": "/api/v1/capabilities" + feeds.api_query(status=status, kind=kind),
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        rows = queries.capabilities_with_depth(session)
+        everything = [cap for cap, _depth in rows]
+        shown = [
+            (cap, depth)
+            for cap, depth in rows
+            if (status is None or cap.assessment.status == status)
+            and (kind is None or cap.kind == kind)
+        ]
+        summary = {
+            "total": len(everything),
+            "above": sum(1 for c in everything if c.assessment.gap > 0),
+            "by_status": {
+                level: sum(1 for c in everything if c.assessment.status == level)
+                for level in LADDER
+            },
+            "ended": sum(1 for c in everything if c.outcome != "active"),
+            "overdue": sum(len(c.assessment.overdue) for c in everything),
+            "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+        }
+        filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
+        return {
+            "rows": shown,
+            "names": {cap.slug: cap.name for cap in everything},
+            "summary": summary,
+            "levels": queries.levels(session),
+            "verdict_rules": load_rules().raw,
+            "worked_examples": casebook.worked_examples(),
+            "status": status,
+            "kind": kind,
+            "kinds": KINDS,
+            "page_title": "Capabilities: " + ", ".join(f for f in filtered if f)
+            if status or kind
+            else "What is real: Tesla AI Day hardware",
+            "api_twin": "/api/v1/capabilities" + feeds.api_query(status=status, kind=kind),
+        }
+
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
-    return render(request, "overview.html", context, block=block)
+    return await page(request, "overview.html", build, block=block)
 
 
 # ---- Capability page ----------------------------------------------------------------------
 
 
 @router.get("/capabilities/{slug}")
-def capability_page(request: Request, session: SessionDep, slug: str):
-    """One capability: status and why, claims with figures, evidence timeline, history."""
-    cap = cap_service.get_public(session, slug)
-    snap = snapshot.get(session)
-    by_slug = {c.slug: c for c, _ in queries.capabilities_with_depth(session)}
-    ancestors: list[Any] = []
-    cursor = by_slug[slug].parent
-    while cursor and cursor in by_slug and len(ancestors) < 20:
-        ancestors.insert(0, by_slug[cursor])
-        cursor = by_slug[cursor].parent
-    claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
-    evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
-    assert cap.id is not None
-    history = queries.history(session, cap.id)
-    evidence_titles = {e.id: e.title for e in snap.evidence if e.id is not None}
-    simulated = queries.simulated_by_claim(session)
-    events = {e.slug: e for e in snap.events}
-    context = {
-        "cap": cap,
-        "ancestors": ancestors,
-        "children": [by_slug[s] for s in cap.children if s in by_slug],
-        "limited_by": by_slug.get(cap.assessment.limited_by or ""),
-        "claims": claims,
-        "events": events,
-        "evidence": evidence,
-        "history": history,
-        "evidence_titles": evidence_titles,
-        "simulated": simulated,
-        "sources": sources_service.by_keys(
-            session, [c.source_key for c in claims] + [e.source_key for e in evidence]
-        ),
-        "timeline_chart": charts.capability_timeline(
-            cap, claims, evidence, list(reversed(history)), snap.day
-        ),
-        "sim_chart": charts.claimed_vs_simulated(claims, simulated),
-        "scenarios": _scenarios_for(slug, claims),
-        "runs": _runs_for(session, slug),
-        "api_twin": f"/api/v1/capabilities/{slug}",
-    }
-    return render(request, "capability.html", context)
+async def capability_page(request: Request, slug: str):
+    """One capability: open questions first, status and why, claims, evidence, history."""
+
+    def build(session: Session) -> dict[str, Any]:
+        cap = cap_service.get_public(session, slug)
+        snap = snapshot.get(session)
+        by_slug = {c.slug: c for c, _ in queries.capabilities_with_depth(session)}
+        ancestors: list[Any] = []
+        cursor = by_slug[slug].parent
+        while cursor and cursor in by_slug and len(ancestors) < 20:
+            ancestors.insert(0, by_slug[cursor])
+            cursor = by_slug[cursor].parent
+        claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
+        evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
+        assert cap.id is not None
+        history = queries.history(session, cap.id)
+        simulated = queries.simulated_by_claim(session)
+        return {
+            "cap": cap,
+            "ancestors": ancestors,
+            "children": [by_slug[s] for s in cap.children if s in by_slug],
+            "limited_by": by_slug.get(cap.assessment.limited_by or ""),
+            "claims": claims,
+            "open_questions": questions.open_questions(claims, evidence),
+            "events": {e.slug: e for e in snap.events},
+            "evidence": evidence,
+            "history": history,
+            "evidence_titles": {e.id: e.title for e in snap.evidence if e.id is not None},
+            "simulated": simulated,
+            "sources": sources_service.by_keys(
+                session, [c.source_key for c in claims] + [e.source_key for e in evidence]
+            ),
+            "timeline_chart": charts.capability_timeline(
+                cap, claims, evidence, list(reversed(history)), snap.day
+            ),
+            "sim_chart": charts.claimed_vs_simulated(claims, simulated),
+            "scenarios": _scenarios_for(slug, claims),
+            "runs": _runs_for(session, slug),
+            "api_twin": f"/api/v1/capabilities/{slug}",
+        }
+
+    return await page(request, "capability.html", build)
 
 
 def _scenarios_for(slug: str, claims: list) -> list[dict]:
@@ -156,9 +169,8 @@ def _runs_for(session: Session, slug: str) -> list:
 
 
 @router.get("/claims")
-def claims_page(
+async def claims_page(
     request: Request,
-    session: SessionDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     event: Annotated[str | None, Query(max_length=120)] = None,
     capability: Annotated[str | None, Query(max_length=120)] = None,
@@ -170,80 +182,98 @@ def claims_page(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
     """Search and filter every claim; each row links to its claim page."""
-    snap = snapshot.get(session)
-    sort = sort if sort in CLAIM_SORTS else "stated_on"
-    event = event if event in snap.event_slug.values() else None
-    capability = capability if capability in snap.capability_slug.values() else None
-    grade = grade if grade in ("P", "S", "F", "D") else None
-    filters: dict[str, Any] = {
-        "q": (q or "").strip() or None,
-        "event": event,
-        "capability": capability,
-        "grade": grade,
-        "overdue": True if overdue in ("1", "true", "on") else None,
-        "contradicted": True if contradicted in ("1", "true", "on") else None,
-        "verdict": verdict if verdict in VERDICT_LABELS else None,
-    }
-    items, next_cursor = claims_service.list_page(
-        session, **filters, sort=sort, limit=PAGE_SIZE, cursor=cursor or None
-    )
-    events, _ = events_service.list_page(
-        session, kind=None, q=None, sort="date", limit=200, cursor=None
-    )
-    api_params = {k: ("true" if v is True else v) for k, v in filters.items()}
-    context = {
-        "claims": items,
-        "next_cursor": next_cursor,
-        "cursor": cursor,
-        "filters": filters,
-        "sort": sort,
-        "sorts": CLAIM_SORTS,
-        "events": events,
-        "event_names": {e.slug: e.name for e in events},
-        "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
-        "cap_names": {c.slug: c.name for c in snap.capabilities},
-        "api_twin": "/api/v1/claims" + feeds.api_query(**api_params, sort=sort),
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        snap = snapshot.get(session)
+        chosen_sort = sort if sort in CLAIM_SORTS else "stated_on"
+        filters: dict[str, Any] = {
+            "q": (q or "").strip() or None,
+            "event": event if event in snap.event_slug.values() else None,
+            "capability": capability if capability in snap.capability_slug.values() else None,
+            "grade": grade if grade in ("P", "S", "F", "D") else None,
+            "overdue": True if overdue in ("1", "true", "on") else None,
+            "contradicted": True if contradicted in ("1", "true", "on") else None,
+            "verdict": verdict if verdict in VERDICT_LABELS else None,
+        }
+        items, next_cursor = claims_service.list_page(
+            session, **filters, sort=chosen_sort, limit=PAGE_SIZE, cursor=cursor or None
+        )
+        events, _ = events_service.list_page(
+            session, kind=None, q=None, sort="date", limit=200, cursor=None
+        )
+        api_params = {k: ("true" if v is True else v) for k, v in filters.items()}
+        event_names = {e.slug: e.name for e in events}
+        cap_names = {c.slug: c.name for c in snap.capabilities}
+        return {
+            "claims": items,
+            "next_cursor": next_cursor,
+            "cursor": cursor,
+            "filters": filters,
+            "sort": chosen_sort,
+            "sorts": CLAIM_SORTS,
+            "events": events,
+            "event_names": event_names,
+            "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
+            "cap_names": cap_names,
+            "page_title": _claims_title(filters, event_names, cap_names),
+            "api_twin": "/api/v1/claims" + feeds.api_query(**api_params, sort=chosen_sort),
+        }
+
     block = "results" if is_fragment_request(request, "claim-results") else None
-    return render(request, "claims.html", context, block=block)
+    return await page(request, "claims.html", build, block=block)
+
+
+def _claims_title(filters: dict[str, Any], events: dict[str, str], caps: dict[str, str]) -> str:
+    """Name what the claims list shows, so the title follows the filter."""
+    parts = [
+        "overdue" if filters["overdue"] else "",
+        "contradicted" if filters["contradicted"] else "",
+        VERDICT_LABELS[filters["verdict"]].lower() if filters["verdict"] else "",
+        f"grade {filters['grade']}" if filters["grade"] else "",
+        f"about {caps.get(filters['capability'], '')}" if filters["capability"] else "",
+        f"at {events.get(filters['event'], '')}" if filters["event"] else "",
+        f"matching “{filters['q']}”" if filters["q"] else "",
+    ]
+    shown = [part for part in parts if part]
+    return "Claims" + (": " + ", ".join(shown) if shown else "")
 
 
 @router.get("/claims/{slug}")
-def claim_page(request: Request, session: SessionDep, slug: str):
+async def claim_page(request: Request, slug: str):
     """One claim with its figure, sources, evidence and ClaimReview JSON-LD."""
-    claim = claims_service.get_public(session, slug)
-    row = claims_service.get_by_slug(session, slug)
-    snap = snapshot.get(session)
-    cap = cap_service.get_public(session, claim.capability)
-    evidence = [
-        evidence_service.to_public(e, snap) for e in claims_service.evidence_for(session, row)
-    ]
-    restated_by = [c.slug for c in snap.claims if c.restates_id == row.id]
-    event = next((e for e in snap.events if e.slug == claim.event), None)
-    simulated = queries.simulated_by_claim(session).get(slug)
-    context = {
-        "claim": claim,
-        "cap": cap,
-        "event": event,
-        "evidence": evidence,
-        "restated_by": restated_by,
-        "simulated": simulated,
-        "sources": sources_service.by_keys(
-            session, [claim.source_key] + [e.source_key for e in evidence]
-        ),
-        "claim_review": feeds.claim_review(request, claim, cap, evidence, event),
-        "api_twin": f"/api/v1/claims/{slug}",
-    }
-    return render(request, "claim.html", context)
+
+    def build(session: Session) -> dict[str, Any]:
+        claim = claims_service.get_public(session, slug)
+        row = claims_service.get_by_slug(session, slug)
+        snap = snapshot.get(session)
+        cap = cap_service.get_public(session, claim.capability)
+        evidence = [
+            evidence_service.to_public(e, snap) for e in claims_service.evidence_for(session, row)
+        ]
+        event = next((e for e in snap.events if e.slug == claim.event), None)
+        return {
+            "claim": claim,
+            "cap": cap,
+            "event": event,
+            "evidence": evidence,
+            "restated_by": [c.slug for c in snap.claims if c.restates_id == row.id],
+            "simulated": queries.simulated_by_claim(session).get(slug),
+            "sources": sources_service.by_keys(
+                session, [claim.source_key] + [e.source_key for e in evidence]
+            ),
+            "claim_review": feeds.claim_review(request, claim, cap, evidence, event),
+            "api_twin": f"/api/v1/claims/{slug}",
+        }
+
+    return await page(request, "claim.html", build)
 
 
 # ---- Evidence -----------------------------------------------------------------------------
 
 
 @router.get("/evidence")
-def evidence_page(
+async def evidence_page(
     request: Request,
-    session: SessionDep,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     provenance: Annotated[str | None, Query(max_length=40)] = None,
@@ -251,58 +281,74 @@ def evidence_page(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
     """Every evidence item, newest first, with its grade, provenance and stance."""
-    snap = snapshot.get(session)
-    filters = {
-        "capability": capability if capability in snap.capability_slug.values() else None,
-        "kind": _choice(kind, [k.value for k in EvidenceKind]),
-        "provenance": _choice(provenance, [p.value for p in Provenance]),
-        "stance": _choice(stance, [s.value for s in Stance]),
-    }
-    items, next_cursor = evidence_service.list_page(
-        session, **filters, sort="-date", limit=50, cursor=cursor or None
-    )
-    context = {
-        "items": items,
-        "next_cursor": next_cursor,
-        "cursor": cursor,
-        "filters": filters,
-        "kinds": [k.value for k in EvidenceKind],
-        "provenances": [p.value for p in Provenance],
-        "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
-        "cap_names": {c.slug: c.name for c in snap.capabilities},
-        "claim_texts": {c.slug: c.text for c in snap.claims},
-        "sources": sources_service.by_keys(session, [e.source_key for e in items]),
-        "api_twin": "/api/v1/evidence" + feeds.api_query(**filters, sort="-date"),
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        snap = snapshot.get(session)
+        filters = {
+            "capability": capability if capability in snap.capability_slug.values() else None,
+            "kind": _choice(kind, [k.value for k in EvidenceKind]),
+            "provenance": _choice(provenance, [p.value for p in Provenance]),
+            "stance": _choice(stance, [s.value for s in Stance]),
+        }
+        items, next_cursor = evidence_service.list_page(
+            session, **filters, sort="-date", limit=50, cursor=cursor or None
+        )
+        cap_names = {c.slug: c.name for c in snap.capabilities}
+        shown = [
+            f"about {cap_names.get(filters['capability'] or '', '')}"
+            if filters["capability"]
+            else "",
+            humanize(filters["kind"]) if filters["kind"] else "",
+            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["stance"]) if filters["stance"] else "",
+        ]
+        return {
+            "items": items,
+            "next_cursor": next_cursor,
+            "cursor": cursor,
+            "filters": filters,
+            "kinds": [k.value for k in EvidenceKind],
+            "provenances": [p.value for p in Provenance],
+            "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
+            "cap_names": cap_names,
+            "claim_texts": {c.slug: c.text for c in snap.claims},
+            "sources": sources_service.by_keys(session, [e.source_key for e in items]),
+            "page_title": "Evidence"
+            + (": " + ", ".join(p for p in shown if p) if any(shown) else ""),
+            "api_twin": "/api/v1/evidence" + feeds.api_query(**filters, sort="-date"),
+        }
+
     block = "results" if is_fragment_request(request, "evidence-results") else None
-    return render(request, "evidence.html", context, block=block)
+    return await page(request, "evidence.html", build, block=block)
 
 
 # ---- Timeline -----------------------------------------------------------------------------
 
 
 @router.get("/timeline")
-def timeline_page(request: Request, session: SessionDep):
+async def timeline_page(request: Request):
     """What was announced when, and when it was built, tested, abandoned."""
-    snap = snapshot.get(session)
-    capabilities = [c for c, _ in queries.capabilities_with_depth(session)]
-    claims = [claims_service.to_public(c, snap) for c in snap.claims]
-    evidence = [evidence_service.to_public(e, snap) for e in snap.evidence]
-    changes = [
-        (row, snap.capability_slug.get(row.capability_id, "?"))
-        for row in queries.history(session, newest_first=False)
-    ]
-    event_names = {e.slug: e.name for e in snap.events}
-    cap_names = {c.slug: c.name for c in capabilities}
-    entries = _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names)
-    context = {
-        "timeline_chart": charts.global_timeline(
-            capabilities, claims, evidence, changes, event_names, snap.day
-        ),
-        "entries": entries,
-        "api_twin": "/api/v1/changes",
-    }
-    return render(request, "timeline.html", context)
+
+    def build(session: Session) -> dict[str, Any]:
+        snap = snapshot.get(session)
+        capabilities = [c for c, _ in queries.capabilities_with_depth(session)]
+        claims = [claims_service.to_public(c, snap) for c in snap.claims]
+        evidence = [evidence_service.to_public(e, snap) for e in snap.evidence]
+        changes = [
+            (row, snap.capability_slug.get(row.capability_id, "?"))
+            for row in queries.history(session, newest_first=False)
+        ]
+        event_names = {e.slug: e.name for e in snap.events}
+        cap_names = {c.slug: c.name for c in capabilities}
+        return {
+            "timeline_chart": charts.global_timeline(
+                capabilities, claims, evidence, changes, event_names, snap.day
+            ),
+            "entries": _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names),
+            "api_twin": "/api/v1/changes",
+        }
+
+    return await page(request, "timeline.html", build)
 
 
 def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) -> list[dict]:
@@ -323,12 +369,18 @@ def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) 
                     "cap": None,
                 }
             )
+    claim_texts = {c.slug: c.text for c in claims}
+    title_counts = Counter(item.title for item in evidence)
     for item in evidence:
+        text = item.title
+        if title_counts[item.title] > 1:  # one run's items share a title: say what each is about
+            about = claim_texts.get(item.claim or "") or cap_names.get(item.capability, "")
+            text += f" (on “{about[:70]}{'…' if len(about) > 70 else ''}”)"
         entries.append(
             {
                 "date": item.date,
                 "what": "evidence" if item.stance == "supports" else "contradicts",
-                "text": item.title,
+                "text": text,
                 "href": f"/capabilities/{item.capability}#evidence",
                 "level": item.level,
                 "cap": cap_names.get(item.capability),

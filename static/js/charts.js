@@ -1,6 +1,6 @@
 /* Draw the dashboard's charts from data attributes (CSP: no inline JS).
  * Each <canvas data-chart="{...json...}"> carries its data; the JSON's "kind" picks the
- * renderer. Charts are drawn on page load and after every htmx swap. */
+ * renderer. Charts are drawn when they come near the viewport, also after htmx swaps. */
 (function () {
   "use strict";
 
@@ -232,26 +232,61 @@
     }
   };
 
+  function drawOne(canvas) {
+    if (canvas.dataset.drawn === "1" || !canvas.isConnected) return;
+    var data;
+    try {
+      data = JSON.parse(canvas.dataset.chart);
+    } catch (e) {
+      return;
+    }
+    var renderer = RENDERERS[data.kind];
+    if (!renderer) return;
+    var existing = window.Chart.getChart(canvas);
+    if (existing) existing.destroy();
+    new window.Chart(canvas, renderer(data));
+    canvas.dataset.drawn = "1";
+  }
+
+  // Chart.js (200 KB) is fetched only when the first chart comes near the viewport, and each
+  // chart is drawn then: a page whose charts are further down costs nothing on first load.
+  var CHART_JS = document.currentScript && document.currentScript.dataset.chartjs;
+  var waiting = [];
+  var loading = false;
+
+  function whenChartJs(callback) {
+    if (typeof window.Chart !== "undefined") return callback();
+    waiting.push(callback);
+    if (loading || !CHART_JS) return;
+    loading = true;
+    var script = document.createElement("script");
+    script.src = CHART_JS;
+    script.onload = function () {
+      var queued = waiting;
+      waiting = [];
+      queued.forEach(function (fn) { fn(); });
+    };
+    document.head.appendChild(script);
+  }
+
+  var observer = "IntersectionObserver" in window
+    ? new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (!entry.isIntersecting) return;
+          observer.unobserve(entry.target);
+          whenChartJs(function () { drawOne(entry.target); });
+        });
+      }, { rootMargin: "300px 0px" })
+    : null;
+
   function draw(root) {
-    if (typeof window.Chart === "undefined") return;
-    var canvases = (root || document).querySelectorAll("canvas[data-chart]");
-    canvases.forEach(function (canvas) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.dataset.drawn === "1") return;
-      var data;
-      try {
-        data = JSON.parse(canvas.dataset.chart);
-      } catch (e) {
-        return;
-      }
-      var renderer = RENDERERS[data.kind];
-      if (!renderer) return;
-      var existing = window.Chart.getChart(canvas);
-      if (existing) existing.destroy();
-      new window.Chart(canvas, renderer(data));
-      canvas.dataset.drawn = "1";
+      if (observer) observer.observe(canvas);
+      else whenChartJs(function () { drawOne(canvas); });
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  draw(document);
   document.addEventListener("htmx:load", function (evt) { draw(evt.target); });
 })();

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def chart_drawn(page: Any, canvas_id: str) -> bool:
+    page.locator(f"#{canvas_id}").scroll_into_view_if_needed()  # charts draw when seen
     page.wait_for_function(
         "id => window.Chart && window.Chart.getChart(document.getElementById(id))", arg=canvas_id
     )

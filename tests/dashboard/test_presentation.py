@@ -1,0 +1,84 @@
+"""What a reader sees: figures in plain digits with units, open questions first, distinct links."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.dashboard.runs import result_view
+from app.dashboard.templating import fmt_number
+from tests.dashboard.test_pages import HTML
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "shown"),
+    [
+        (345100.0, 6, "345,100"),
+        (3.451e5, 4, "345,100"),
+        (1.1e18, 6, "1,100,000,000,000,000,000"),
+        (0.00001, 6, "0.00001"),
+        (0.000123456, 4, "0.0001235"),
+        (9.0624, 4, "9.062"),
+        (2.5e9, 6, "2,500,000,000"),
+        (-0.25, 6, "-0.25"),
+        (72, 6, "72"),
+        (0.0, 6, "0"),
+    ],
+)
+def test_figures_have_grouped_digits_and_no_exponent(value: float, digits: int, shown: str) -> None:
+    assert fmt_number(value, digits) == shown
+
+
+def test_run_headlines_carry_their_units() -> None:
+    view = result_view(
+        {"tokens_per_s": 345100.0, "sustained_pflops": 372.5, "iteration_time_s": 1.5e-3},
+        [],
+    )
+    shown = {h["label"]: h["value"] for h in view["headlines"]}
+    assert shown["Throughput"] == "345,100 tokens/s"
+    assert shown["Sustained"] == "372.5 PFLOP/s"
+    assert shown["Iteration time"] == "0.0015 s"
+    assert not any(re.search(r"\de[+-]?\d", value) for value in shown.values())
+
+
+def test_capability_page_opens_with_its_open_questions(client: TestClient) -> None:
+    page = client.get("/capabilities/fsd-computer-hw3", headers=HTML).text
+    questions = page.index('id="open-h"')
+    assert questions < page.index('id="status-h"') < page.index('id="claims-h"')
+    section = page[questions : page.index("</section>", questions)]
+    assert "/claims/fsd-hw3-both-socs-for-capacity" in section  # capacity or redundancy?
+    assert "forum only" in section and "contradicted" in section
+    exapod = client.get("/capabilities/dojo-exapod", headers=HTML).text
+    section = exapod[exapod.index('id="open-h"') :]
+    assert re.search(r"overdue [\d,]+ days", section[: section.index("</section>")])
+
+
+def test_timeline_links_say_where_they_go(client: TestClient, write_token: str) -> None:
+    for claim in ("tile-d1-count-25", "tile-peak-bf16-9-pflops"):
+        response = client.post(
+            "/api/v1/evidence",
+            json={"title": "Simulation run #99: one run, two claims", "kind": "simulation_run",
+                  "provenance": "simulation", "grade": "D", "date": "2024-06-01",
+                  "stance": "supports", "capability": "dojo-training-tile", "claim": claim},
+            headers={"authorization": f"Bearer {write_token}"},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+    page = client.get("/timeline", headers=HTML).text
+    listing = page[page.index('class="timeline-list"') :]
+    texts = re.findall(r"<a href=\"[^\"]+\">(.*?)</a>", listing, re.S)
+    probe = [t for t in texts if "one run, two claims" in t]
+    assert len(probe) == 2 and len(set(probe)) == 2, probe
+    plain = [re.sub(r"<[^>]+>", "", t).strip() for t in texts]
+    repeated = {t for t in plain if plain.count(t) > 1}
+    assert not repeated, f"link texts repeated on the timeline: {sorted(repeated)[:5]}"
+
+
+def test_fragment_title_follows_the_filter(client: TestClient) -> None:
+    fragment = client.get(
+        "/claims?grade=P&overdue=1",
+        headers={**HTML, "HX-Request": "true", "HX-Target": "claim-results"},
+    ).text
+    assert fragment.lstrip().startswith("<title>Claims: overdue, grade P · AI Day Ledger</title>")
+    full = client.get("/claims?grade=P&overdue=1", headers=HTML).text
+    assert "<title>Claims: overdue, grade P · AI Day Ledger</title>" in full
+    assert full.count("<title>") == 1
