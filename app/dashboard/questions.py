@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from app.claims.models import ClaimPublic
 from app.evidence.models import EvidencePublic
 
-# Verdicts that make a claim an open question, most pressing first. "forum only" stands in
-# until claims carry the engine's computed verdict (contradicted, disputed, ...).
-OPEN_VERDICTS = ("contradicted", "disputed", "forum only")
+# Verdicts that make a claim an open question, most pressing first. A claim only a forum
+# reported is "forum only" whatever else is known about it: it is a question, not a fact.
+OPEN_VERDICTS = ("contradicted", "disputed", "forum only", "unresolved")
 
 
 def verdict(claim: ClaimPublic) -> str:
-    """Return the claim's verdict as far as today's data tells it."""
-    # With the engine's computed claim verdict, this body becomes: return claim.verdict
-    return "contradicted" if claim.contradicted else "forum only" if claim.grade == "F" else ""
+    """Return the claim's computed verdict when it makes the claim an open question."""
+    if claim.grade == "F":
+        return "forum only"
+    return claim.verdict if claim.verdict in OPEN_VERDICTS else ""
 
 
 @dataclass(frozen=True)

@@ -124,5 +124,6 @@ def test_a_cached_page_follows_a_write(client: TestClient, write_token: str) -> 
 def test_one_clients_host_header_never_reaches_anothers_page(client: TestClient) -> None:
     path = "/claims/exapod-peak-1-1-eflops"
     forged = client.get(path, headers={**HTML, "host": "attacker.example"})
-    assert "attacker.example" in forged.text  # absolute URLs in the ClaimReview
+    # Absolute URLs in the ClaimReview come from LEDGER_PUBLIC_BASE_URL, never from Host.
+    assert "attacker.example" not in forged.text
     assert "attacker.example" not in client.get(path, headers=HTML).text
