@@ -3,8 +3,11 @@
 Specs are parsed one by one with the model's own parsers (so every check and default is the
 same as for one spec), grouped by what cannot vary inside one call of
 :func:`app.sim.training.core` (the hardware after overrides, the precision and any other
-non-numeric option), stacked into arrays and evaluated together. Each result is then built by
-the model's own :func:`~app.sim.training.summarize`; one spec's error stays in its entry.
+non-numeric option), stacked into arrays and evaluated together. The result mappings are
+built from whole arrays by :func:`_summaries`, the same arithmetic as the model's
+:func:`~app.sim.training.summarize`; a few probe elements of every chunk are compared with
+``summarize`` itself, and if one differs the chunk is summarised one by one. One spec's error
+stays in its own entry.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def evaluate_training_batch(
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(index, result or error)`` for each checked ``(index, spec)``.
 
-    ``finish(result, compare, claims)`` adds the claim comparisons and checks the result, as
+    ``finish(result, compare, claims, numbers_checked)`` adds the claim comparisons and checks the result, as
     :func:`app.sim.api.evaluate` does for one spec.
     """
     from app.sim.spec import choice
@@ -74,7 +77,7 @@ def evaluate_training_batch(
             model = parse_model(spec)
             precision = choice(spec, "precision", "", PRECISIONS, "bf16")
             lay = parse_layout(spec, model, system)
-        except Exception as exc:
+        except Exception as exc:  # reported in this spec's entry; never aborts the batch
             yield i, error_entry(exc)
             continue
         group = (key, precision, _group_key(model), _group_key(lay))
@@ -92,16 +95,14 @@ def evaluate_training_batch(
             try:
                 r = core(system, models, lays, precision)
                 fast = _summaries(system, models, lays, precision, r, len(chunk))
-                same = all(
-                    fast[j] is None
-                    or fast[j] == summarize(system, chunk[j][2], lays, precision, r, j)
-                    for j in _probes(fast)
-                )
-            except Exception as exc:
+            except Exception as exc:  # the model failed for the whole group alike
                 for i, *_ in chunk:
                     yield i, error_entry(exc)
                 continue
-            if not same:
+            if not all(
+                _same(fast[j], summarize, system, chunk[j][2], lays, precision, r, j)
+                for j in _probes(fast)
+            ):
                 # The model's result mapping changed: build each one the slow, sure way.
                 STATS["fallback"] += len(chunk)
                 fast = [None] * len(chunk)
@@ -115,8 +116,18 @@ def evaluate_training_batch(
                         yield i, finish(res, spec.get("compare"), spec.get("claims"), False)
                     else:
                         yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
-                except Exception as exc:
+                except Exception as exc:  # reported in this spec's entry
                     yield i, error_entry(exc)
+
+
+def _same(fast: Result | None, summarize: Callable[..., Result], *args: Any) -> bool:
+    """Return whether a vectorised summary equals the model's own (a failure is a no)."""
+    if fast is None:
+        return True
+    try:
+        return fast == summarize(*args)
+    except Exception:  # the element is then summarised, and its error reported, on its own
+        return False
 
 
 def _probes(fast: list[Result | None]) -> set[int]:
