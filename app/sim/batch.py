@@ -42,9 +42,9 @@ def _is_number(value: Any) -> bool:
     return type(value) in _NUMBER_TYPES
 
 
-def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Return the non-numeric values of a parsed model or layout (they must match in a call)."""
-    return tuple([(k, v) for k, v in parts.items() if type(v) not in _NUMBER_TYPES])
+    return tuple([(k, repr(v)) for k, v in parts.items() if type(v) not in _NUMBER_TYPES])
 
 
 def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
