@@ -286,17 +286,21 @@ def validate_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         _emit(res)
     else:
         typer.echo(
-            f"{'row':>4} {'source':<17} {'model':<12} {'layout':<36} {'metric':<25} "
-            f"{'measured':>9} {'predicted':>9} {'error %':>8}"
+            f"{'row':>15} {'source':<19} {'model':<13} {'layout':<44} {'metric':<23} "
+            f"{'measured':>9} {'predicted':>9} {'error %':>8} fits"
         )
         for r in res["rows"]:
             typer.echo(
-                f"{r['row_id']:>4} {r['source_id']:<17} {r['model']:<12} {r['layout']:<36} "
-                f"{r['metric']:<25} {r['measured']:>9.2f} {r['predicted']:>9.2f} "
-                f"{r['error_pct']:>8.1f}"
+                f"{r['row_id']:>15} {r['source_id']:<19} {r['model'][:13]:<13} "
+                f"{r['layout']:<44} {r['metric'][:23]:<23} {r['measured']:>9.2f} "
+                f"{r['predicted']:>9.2f} {r['error_pct']:>8.1f} {'yes' if r['fits'] else 'NO'}"
             )
         for src, g in res["gates"].items():
             state = "ok" if g["ok"] else "FAIL"
-            typer.echo(f"MAPE {src}: {g['mape_pct']:.2f}% (gate <= {g['limit_pct']}%) {state}")
+            fit = "all rows fit" if g["all_fit"] else "SOME ROWS DO NOT FIT"
+            typer.echo(
+                f"MAPE {src}: {g['mape_pct']:.2f}% over {g['rows']} rows (gate <= "
+                f"{g['limit_pct']}%), worst row {g['worst_row']}, {fit}: {state}"
+            )
     if not res["ok"]:
         sys.exit(1)

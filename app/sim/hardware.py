@@ -60,6 +60,13 @@ class System:
     n_accel: float  # inf for unbounded clusters
     power_w_per_accel: float
     view: dict[str, Any] = field(repr=False, default_factory=dict)
+    # GEMM shape model (tile and wave quantisation); 0 = not modelled for this accelerator.
+    sm_count: float = 0.0
+    gemm_tile: tuple[float, float] = (0.0, 0.0)
+    # Sustained fraction of the fp8 peak on large GEMMs; None = same as ``matmul_eff_max``.
+    fp8_eff_max: float | None = None
+    # Sustained fraction of the 16-bit peak in fused (flash) attention; None = ``matmul_eff_max``.
+    attention_eff: float | None = None
 
     def cum_sizes(self) -> list[float]:
         """Return accelerators per instance of each level (cumulative product)."""
@@ -340,6 +347,9 @@ def system_from_view(view: dict[str, Any]) -> System:
     tdp = _num(view["power"].get("tdp_w", {"value": 0}), "power.tdp_w", 0.0)
     per_acc = tdp + sum(w / b for w, b in view["power"].get("overheads", []))
     clock = _num(comp.get("clock_ghz", {"value": 1}), "compute.clock_ghz", 1.0) * 1e9
+    tile = comp.get("gemm_tile", {})
+    fp8_eff = eff.get("fp8_max")
+    attn_eff = comp.get("attention_efficiency")
     return System(
         id=str(view["id"]),
         name=str(view["name"]),
@@ -356,6 +366,13 @@ def system_from_view(view: dict[str, Any]) -> System:
         n_accel=n,
         power_w_per_accel=per_acc,
         view=view,
+        sm_count=_num(comp.get("sm_count", {"value": 0}), "compute.sm_count", 0.0),
+        gemm_tile=(
+            _num(tile.get("m", {"value": 0}), "compute.gemm_tile.m", 0.0),
+            _num(tile.get("n", {"value": 0}), "compute.gemm_tile.n", 0.0),
+        ),
+        fp8_eff_max=None if fp8_eff is None else _num(fp8_eff, "compute.matmul_efficiency.fp8_max"),
+        attention_eff=None if attn_eff is None else _num(attn_eff, "compute.attention_efficiency"),
     )
 
 

@@ -4,6 +4,8 @@ A network is a per-camera backbone plus heads that run once per frame on the fus
 features. Each op has MACs, weight bytes and activation bytes. An op runs on one NPU at
 ``max(compute, SRAM traffic, DRAM traffic)`` plus a fixed overhead; weights that do not fit in
 the NPU's SRAM (half of it is kept for activations) stream from the SoC's LPDDR4 every frame.
+The exchange of camera features (through shared DRAM inside a SoC, over the chip link between
+SoCs in split mode) precedes the heads, so it limits the frame rate as well as the latency.
 """
 
 from __future__ import annotations
@@ -83,9 +85,12 @@ def _plan(
         cams_remote = cams - cams // socs
         link_busy = cams_remote * feat / (chip.bandwidth * chip.efficiency)
         t_x = link_busy + chip.latency
-    busy = cams_per_npu * t_bb + t_heads / npus
+    # Frames are processed one at a time (no second frame in flight to hide the exchange
+    # behind): the heads need every camera's features, so each NPU waits for the exchange
+    # and the transfer sits on the critical path of every frame, in both modes.
     latency = cams_per_npu * t_bb + t_x + t_heads / npus
-    fps = 1.0 / max(busy, link_busy) if max(busy, link_busy) > 0 else math.inf
+    cycle = max(latency, link_busy)
+    fps = 1.0 / cycle if cycle > 0 else math.inf
     return {
         "latency": latency,
         "max_fps": fps,

@@ -1,4 +1,4 @@
-"""Vectorised layout sweeps (tp/pp/dp/micro-batch/interleave/recompute/zero), local or on Dask."""
+"""Vectorised layout sweeps (tp/cp/pp/dp/micro-batch/interleave/recompute/zero), local or on Dask."""
 
 from __future__ import annotations
 
@@ -15,10 +15,19 @@ from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
 from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_LAYOUTS, check_budget
 from app.sim.spec import choice, num, section
-from app.sim.training import PRECISIONS, RECOMPUTE, core, parse_model, summarize
+from app.sim.training import (
+    PRECISIONS,
+    RECOMPUTE,
+    STACKS,
+    core,
+    parse_model,
+    stack_defaults,
+    summarize,
+)
 
 LAYOUT_KEYS = (
     "tp",
+    "cp",
     "pp",
     "dp",
     "micro",
@@ -69,7 +78,11 @@ def candidates(
             raise SpecError(f"sweep.{key}", "must be a non-empty list")
         return val
 
+    stack = choice(spec, "stack", "", STACKS, "megatron-2021")
+    dflt = stack_defaults(stack, str(spec.get("precision") or "bf16"))
     tps = lst("tp", _divisors(model["heads"], min(n, 64)))
+    # Context parallelism only pays off on long sequences; it is searched from 16K tokens on.
+    cps = lst("cp", [c for c in (1, 2, 4, 8) if c == 1 or model["seq_len"] >= 16384])
     pps = lst("pp", _divisors(model["layers"], n))
     micros = lst("micro", [1, 2, 4, 8, 16])
     inters = lst("interleave", [1, 2, 3, 4])
@@ -89,30 +102,33 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
-    pairs = [
-        (tp, pp)
-        for tp, pp in itertools.product(tps, pps)
-        if not (model["heads"] % tp or tp * pp > n or (use_all and n % (tp * pp)))
+    triples = [
+        (tp, cp, pp)
+        for tp, cp, pp in itertools.product(tps, cps, pps)
+        if not (model["heads"] % tp or tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
+        and not (cp > 1 and model["seq_len"] % (2 * cp))
         and not (node and tp % node and node % tp)
     ]
     # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
     # can give a layout; the search's size is known before it is built.
     micros = [mb for mb in micros if glob % mb == 0]
-    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for _, pp in pairs}
-    estimate = sum(len(micros) * len(inters_of[pp]) for _, pp in pairs) * len(rcs) * len(zeros)
+    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for *_, pp in triples}
+    estimate = sum(len(micros) * len(inters_of[pp]) for *_, pp in triples) * len(rcs) * len(zeros)
     check_budget(
         "sweep",
         estimate,
         MAX_SWEEP_LAYOUTS,
         "candidate layouts",
-        "narrow sweep.tp, sweep.pp, sweep.micro, sweep.interleave, sweep.recompute or sweep.zero",
+        "narrow sweep.tp, sweep.cp, sweep.pp, sweep.micro, sweep.interleave, sweep.recompute "
+        "or sweep.zero",
     )
     rows = []
-    for tp, pp in pairs:
+    for tp, cp, pp in triples:
+        mp = tp * cp * pp
         for mb, v in itertools.product(micros, inters_of[pp]):
             # Without use_all, use as many accelerators as the batch allows; idle ones still
             # count as installed peak in the result's system figures.
-            dp = n // (tp * pp) if use_all else _largest_dp(glob, mb, n // (tp * pp))
+            dp = n // mp if use_all else _largest_dp(glob, mb, n // mp)
             if dp == 0 or glob % (mb * dp):
                 continue
             m = glob // (mb * dp)
@@ -121,13 +137,16 @@ def candidates(
             for rc, z in itertools.product(rcs, zeros):
                 if z and dp == 1:
                     continue
-                rows.append(
-                    (tp, pp, dp, mb, glob, v, RECOMPUTE[rc], int(tp > 1), z, int(z >= 3), 0.0)
-                )
+                dp_ov = int(bool(dflt["dp_overlap"]) or z >= 3)
+                rc_i, tp_ov = RECOMPUTE[rc], dflt["tp_overlap"]
+                rows.append((tp, cp, pp, dp, mb, glob, v, rc_i, int(tp > 1), z, dp_ov, tp_ov))
     if not rows:
         raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
     arr = np.array(rows, dtype=float)
-    return {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+    out = {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+    for key in ("param_gather_overlap", "grad_bytes", "dropout"):
+        out[key] = np.full(len(rows), dflt[key])
+    return out
 
 
 def eval_chunk(
@@ -181,6 +200,10 @@ def run_sweep(
         one = {k: v[i] for k, v in lay.items()}
         r = core(system, model, one, precision)
         s = summarize(system, model, one, precision, r, 0)
+        s["schedule"] = {
+            "stack": choice(spec, "stack", "", STACKS, "megatron-2021"),
+            "from_stack_default": ["dp_overlap", "param_gather_overlap", "tp_overlap"],
+        }
         best.append(s)
     elapsed = time.perf_counter() - t_start
     return {

@@ -34,29 +34,84 @@ class _Ctx:
     """Hardware constants used by the op-level cost functions."""
 
     def __init__(self, system: System, precision: str) -> None:
-        peak_key = precision
         if precision not in system.peak:
             raise SpecError("precision", f"{precision} is not supported by {system.accelerator}")
-        self.peak = system.peak[peak_key]
+        self.fp8 = precision == "fp8"
+        # Transformer Engine runs only the linear layers in fp8; attention, softmax and norms
+        # stay in 16-bit, so they use the bf16 peak.
+        self.peak16 = system.peak.get("bf16", system.peak.get("fp16", system.peak[precision]))
+        self.peak = system.peak[precision]
         self.emax = system.matmul_eff_max
+        self.emax_gemm = (
+            system.fp8_eff_max if self.fp8 and system.fp8_eff_max is not None else self.emax
+        )
+        self.eattn = system.attention_eff if system.attention_eff is not None else self.emax
         self.t0 = system.matmul_overhead_s
         t0 = system.tiers[0]
         self.bw0 = t0.bandwidth * t0.efficiency
+        self.sm = system.sm_count
+        self.tile = system.gemm_tile
         # Matmul inputs are 1 byte in fp8; activations and outputs stay 16-bit.
-        self.e_in = 1.0 if precision == "fp8" else 2.0
-        self.fp8 = precision == "fp8"
+        self.e_in = 1.0 if self.fp8 else 2.0
         self.e = 2.0
 
-    def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0) -> Arr:
-        """Return roofline time of ``batch`` GEMMs of (m x k) @ (k x n)."""
-        flops = 2.0 * m * k * n * batch
-        byts = batch * (self.e_in * (m * k + k * n) + self.e * m * n)
-        if self.fp8:
-            # Casting the 16-bit activation input to fp8 reads 2 and writes 1 byte per element.
-            byts = byts + 3.0 * batch * m * k
-        return np.maximum(flops / (self.peak * self.emax), byts / self.bw0) + self.t0
+    def wave_eff(self, m: Arr, n: Arr, batch: Arr | float = 1.0) -> Arr:
+        """Return the useful fraction of the tile slots a GEMM's output occupies.
 
-    def mem(self, byts: Arr, kernels: float = 1.0) -> Arr:
+        Tile quantisation (partial edge tiles) and wave quantisation (the last wave of tiles
+        leaves SMs idle), as in NVIDIA's matrix-multiplication performance guide. The better of
+        the two tile orientations is taken, as cuBLAS' heuristics would.
+        """
+        if self.sm <= 0 or self.tile[0] <= 0 or self.tile[1] <= 0:
+            return np.ones_like(np.asarray(m * n * batch, dtype=float))
+        best = np.zeros(np.broadcast(m, n, batch).shape)
+        for tm, tn in ((self.tile[0], self.tile[1]), (self.tile[1], self.tile[0])):
+            tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
+            waves = np.ceil(tiles / self.sm)
+            best = np.maximum(best, batch * m * n / (tm * tn) / (waves * self.sm))
+        return np.minimum(best, 1.0)
+
+    def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0, fp8: bool = True) -> Arr:
+        """Return time of ``batch`` linear-layer GEMMs of (m x k) @ (k x n) (forward).
+
+        ``fp8=False`` keeps a GEMM in 16-bit even in an fp8 run (the output layer, which sits
+        outside Transformer Engine's fp8 region).
+        """
+        low = self.fp8 and fp8
+        flops = 2.0 * m * k * n * batch
+        e_in = self.e_in if low else self.e
+        byts = batch * (e_in * (m * k + k * n) + self.e * m * n)
+        rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
+        t = np.maximum(flops / (rate * self.wave_eff(m, n, batch)), byts / self.bw0)
+        if low:
+            # Transformer Engine casts the 16-bit input to fp8 (read 2, write 1 byte and the
+            # amax in the same pass): one more memory-bound kernel per GEMM.
+            t = t + self.mem(3.0 * batch * m * k)
+        return t + self.t0
+
+    def gemm_bwd(self, m: Arr, k: Arr, n: Arr, fp8: bool = True) -> Arr:
+        """Return time of the two backward GEMMs (dgrad, wgrad) of one linear layer."""
+        low = self.fp8 and fp8
+        flops = 4.0 * m * k * n
+        e_in = self.e_in if low else self.e
+        byts = e_in * (2 * m * n + m * k + k * n) + self.e * (m * k + k * n)
+        q = 0.5 * (self.wave_eff(m, k) + self.wave_eff(k, n))
+        rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
+        t = np.maximum(flops / (rate * q), byts / self.bw0) + 2 * self.t0
+        if low:
+            # Cast of the output gradient (3 bytes/element) and fp8 transposes of it and of the
+            # saved input (2 bytes/element each) for the wgrad GEMM.
+            t = t + self.mem(5.0 * m * n + 2.0 * m * k, 2.0)
+        return t
+
+    def bmm(self, m: Arr, k: Arr, n: Arr, batch: Arr) -> Arr:
+        """Return time of 16-bit batched attention GEMMs (standard attention)."""
+        flops = 2.0 * m * k * n * batch
+        byts = batch * self.e * (m * k + k * n + m * n)
+        q = self.wave_eff(m, n, batch)
+        return np.maximum(flops / (self.peak16 * self.emax * q), byts / self.bw0) + self.t0
+
+    def mem(self, byts: Arr, kernels: Arr | float = 1.0) -> Arr:
         """Return time of memory-bound element-wise kernels moving ``byts`` bytes."""
         return byts / self.bw0 + kernels * self.t0
 
@@ -97,6 +152,31 @@ def layer_fwd_flops(mb: Arr, s: Arr, h: Arr, a: Arr, kv: Arr, f: Arr, gated: Arr
     )
 
 
+def stage_layers(L: Arr, pp: Arr, v: Arr) -> tuple[Arr, Arr, Arr]:
+    """Return decoder layers on the first, busiest middle and last pipeline rank.
+
+    When ``pp x v`` divides the layers, every virtual stage gets the same number and the
+    embedding and the loss ride on the first and last stage (Megatron's default). Otherwise
+    the embedding and the loss each count as one layer (Megatron-Core's
+    ``account_for_embedding_in_pipeline_split`` / ``account_for_loss_in_pipeline_split``):
+    ``L + 2`` units are spread over the ``pp x v`` virtual stages as evenly as possible, the
+    extra units going to virtual stages 1, 2, ... (rank ``j mod pp``). The middle value is 0
+    when ``pp <= 2``.
+    """
+    S = pp * v
+    even = np.mod(L, S) == 0
+    U = L + 2.0
+    q = np.floor(U / S)
+    r = U - q * S
+    e_first = np.floor(r / pp)
+    e_mid = np.where(r >= 1, np.floor((r - 1) / pp) + 1, 0.0)
+    e_last = np.floor((r + 1) / pp)
+    n_first = np.where(even, L / pp, v * q + e_first - 1)
+    n_last = np.where(even, L / pp, v * q + e_last - 1)
+    n_mid = np.where(pp > 2, np.where(even, L / pp, v * q + e_mid), 0.0)
+    return n_first, n_mid, n_last
+
+
 def core(
     system: System, model: dict[str, Any], lay: dict[str, Any], precision: str
 ) -> dict[str, Arr]:
@@ -111,78 +191,147 @@ def core(
     )
     gated = _a(model["gated"]) > 0
     flash = _a(model["flash"]) > 0
+
+    def opt(key: str, default: float) -> Arr:
+        return _a(lay.get(key, default))
+
     tp, pp, dp = _a(lay["tp"]), _a(lay["pp"]), _a(lay["dp"])
+    cp = opt("cp", 1.0)
     mb, gb, v = _a(lay["micro"]), _a(lay["global"]), _a(lay["interleave"])
     sp = _a(lay["sp"]) > 0
     zero, rc = _a(lay["zero"]), _a(lay["recompute"])
     dp_overlap, tp_overlap = _a(lay["dp_overlap"]) > 0, _a(lay["tp_overlap"])
+    pg_overlap = opt("param_gather_overlap", 0.0) > 0
+    shard_group = opt("shard_group", 0.0)
+    shard_group = np.where(shard_group > 0, shard_group, dp)
+    gbytes = opt("grad_bytes", GRAD_BYTES[precision])
     e = c.e
-    n_acc = tp * pp * dp
+    n_acc = tp * cp * pp * dp
     m = gb / (dp * mb)  # micro-batches per pipeline per step
-    ls = L / pp  # layers per stage
-    T = mb * s
+    T = mb * s / cp  # tokens of one micro-batch on one context-parallel rank
     d = h / a
     g = np.where(gated, 2.0, 1.0)
     act_div = np.where(sp, tp, 1.0)
+    n_first, n_mid, n_last = stage_layers(L, pp, v)
+    n_max = np.maximum(np.maximum(n_first, n_mid), n_last)
 
     # ---- per-layer forward time on one accelerator ----
-    t_qkv = c.gemm(T, h, (h + 2 * kv * d) / tp)
-    t_proj = c.gemm(T, h / tp, h)
-    t_fc1 = c.gemm(T, h, g * f / tp)
-    t_fc2 = c.gemm(T, f / tp, h)
-    t_gemms = t_qkv + t_proj + t_fc1 + t_fc2
+    qkv_n = (h + 2 * kv * d) / tp
+    t_gemms = c.gemm(T, h, qkv_n) + c.gemm(T, h / tp, h) + c.gemm(T, h, g * f / tp)
+    t_gemms = t_gemms + c.gemm(T, f / tp, h)
+    t_gemms_b = c.gemm_bwd(T, h, qkv_n) + c.gemm_bwd(T, h / tp, h) + c.gemm_bwd(T, h, g * f / tp)
+    t_gemms_b = t_gemms_b + c.gemm_bwd(T, f / tp, h)
     heads_l = mb * a / tp
     # Standard attention materialises the s x s scores; flash attention keeps them on chip.
-    t_bmm = c.gemm(s, d, s, heads_l) + c.gemm(s, s, d, heads_l)
-    scores = heads_l * s * s
+    sq = s / cp
+    t_bmm = c.bmm(sq, d, s, heads_l) + c.bmm(sq, s, d, heads_l)
+    scores = heads_l * sq * s
     t_core_std_f = t_bmm + c.mem(scores * (2 * e) + scores * (2 * e + 1), 2)
     t_core_std_b = 2 * t_bmm + c.mem(scores * (3 * e) + scores * (2 * e + 1), 2)
-    attn_flops = 4 * mb * s * s * h / tp
+    # Flash attention on a causal decoder skips the masked half of the score blocks.
+    attn_flops = 0.5 * 4 * mb * sq * s * h / tp
     qkvo_bytes = e * T * (2 * h + 2 * kv * d) / tp
-    t_core_fl_f = np.maximum(attn_flops / (c.peak * c.emax), qkvo_bytes / c.bw0) + c.t0
+    attn_rate = c.peak16 * c.eattn
+    t_core_fl_f = np.maximum(attn_flops / attn_rate, qkvo_bytes / c.bw0) + cp * c.t0
     # Flash backward recomputes the scores: 2.5x the forward matmul work.
-    t_core_fl_b = np.maximum(2.5 * attn_flops / (c.peak * c.emax), 2 * qkvo_bytes / c.bw0) + c.t0
+    t_core_fl_b = np.maximum(2.5 * attn_flops / attn_rate, 2 * qkvo_bytes / c.bw0) + cp * c.t0
     t_core_f = np.where(flash, t_core_fl_f, t_core_std_f)
     t_core_b = np.where(flash, t_core_fl_b, t_core_std_b)
     act_el = T * h / act_div
     el_bytes = 2 * (2 * e) * act_el + 2 * (3 * e + 1) * act_el + (g + 1) * e * T * f / tp
     t_el_f = c.mem(el_bytes, 5)
     t_el_b = c.mem(2 * el_bytes, 5)
-    t_fwd = t_gemms + t_core_f + t_el_f
-    t_bwd = 2 * t_gemms + t_core_b + t_el_b
+
+    # ---- context parallelism: ring exchange of K and V blocks (Megatron-Core / TE) ----
+    # cp - 1 steps; each step's transfer overlaps with one block of attention compute, so only
+    # the excess is exposed. Backward sends K, V and their gradients (twice the bytes). Ranks
+    # of a CP group sit tp apart; the ring's longest hop decides the link it runs on.
+    kv_bytes = 2 * e * T * kv * d / tp
+    hop = tp * np.maximum(cp - 1, 1.0)
+    t_kv = p2p_time(system, kv_bytes, hop)
+    t_kv_b = p2p_time(system, 2 * kv_bytes, hop)
+    steps = np.maximum(cp - 1, 0.0)
+    cp_f = steps * np.maximum(0.0, t_kv - t_core_f / cp)
+    cp_b = steps * np.maximum(0.0, t_kv_b - t_core_b / cp)
+    # Merging each block's partial output (online-softmax correction): one O-sized pass.
+    corr = steps * c.mem(3 * e * T * h / tp)
+    t_cp = np.where(cp > 1, cp_f + cp_b, 0.0)
+
+    t_fwd = t_gemms + t_core_f + t_el_f + np.where(cp > 1, corr, 0.0)
+    t_bwd = t_gemms_b + t_core_b + t_el_b + np.where(cp > 1, 2 * corr, 0.0)
     t_rc = np.where(rc == 2, t_fwd, np.where(rc == 1, np.where(flash, 0.0, t_core_std_f), 0.0))
 
-    # ---- tensor-parallel communication (Megatron: not overlapped unless tp_overlap) ----
+    # ---- tensor-parallel communication ----
+    # 4 all-reduce equivalents per layer (AG + RS under sequence parallelism, same bytes), 6
+    # with full recompute. ``tp_overlap`` is the fraction that can hide under the GEMMs next
+    # to it (Transformer Engine userbuffers); it can never hide more than the GEMM time.
     n_ar = 4.0 + np.where(rc == 2, 2.0, 0.0)
     t_ar = group_collective(system, "all-reduce", T * h * e, 1.0, tp)
-    t_tp = n_ar * t_ar * (1.0 - tp_overlap)
+    t_tp_all = n_ar * t_ar
+    gemm_window = t_gemms + t_gemms_b + np.where(rc == 2, t_gemms, 0.0)
+    t_tp = t_tp_all - tp_overlap * np.minimum(t_tp_all, gemm_window)
+    t_tp = np.where(tp > 1, t_tp, 0.0)
 
-    # ---- output layer on the last stage ----
-    t_logit = 3 * c.gemm(T, h, V / tp) + c.mem(4.0 * 4 * T * V / tp, 3)
+    # ---- embedding (first stage) and output layer + loss (last stage) ----
+    t_emb = c.mem(2 * e * T * h / act_div)
+    # The output layer is outside Transformer Engine's fp8 region (Megatron-Core builds it as a
+    # plain column-parallel linear), so it stays 16-bit in an fp8 run.
+    t_logit = c.gemm(T, h, V / tp, fp8=False) + c.gemm_bwd(T, h, V / tp, fp8=False)
+    t_logit = t_logit + c.mem(4.0 * 4 * T * V / tp, 3)
 
-    # ---- parameters and memory footprint per accelerator (largest stage) ----
+    # ---- parameters per accelerator (per rank: first, busiest middle, last) ----
     lp = layer_params(h, a, kv, f, gated)
-    emb = V * h + s * h
-    p_stage = ls * lp / tp + emb / tp
-    gbytes = GRAD_BYTES[precision]
-    shard3 = np.where(zero >= 3, dp, 1.0)
-    shard1 = np.where(zero >= 1, dp, 1.0)
-    w_bytes = p_stage * e / shard3
-    g_bytes = p_stage * gbytes / shard3
-    o_bytes = p_stage * OPT_BYTES / shard1
-    # Activations per layer per micro-batch, Korthikanti et al. 2022 (16-bit, dropout masks).
-    sbh = s * mb * h
-    base = np.where(sp, sbh * 34.0 / tp, sbh * (10.0 + 24.0 / tp))
-    attn_act = 5.0 * a * s * s * mb / tp
+    emb_in = (V * h + s * h) / tp
+    emb_out = np.where(pp > 1, V * h / tp, 0.0)  # output layer (or tied copy) on the last stage
+    p_first = n_first * lp / tp + emb_in
+    p_mid = n_mid * lp / tp
+    p_last = n_last * lp / tp + emb_out
+    n_shard = shard_group * cp  # ranks a ZeRO / FSDP shard is spread over
+    shard3 = np.where(zero >= 3, n_shard, 1.0)
+    shard2 = np.where(zero >= 2, n_shard, 1.0)
+    shard1 = np.where(zero >= 1, n_shard, 1.0)
+    # Transformer Engine caches an fp8 copy of each weight (1 byte/param) for the whole step.
+    w_per = e + (1.0 if c.fp8 else 0.0)
+
+    # Activations per layer per micro-batch (bytes), after Korthikanti et al. 2022, written
+    # per tensor so GQA, SwiGLU, dropout-free models and fp8 inputs follow:
+    sbh = T * h
+    e_lin = 1.0 if c.fp8 else 2.0  # TE saves the fp8 cast of each linear layer's input
+    drop = opt("dropout", 1.0)  # two 1-byte dropout masks (2021-22 Megatron GPT recipes)
+    repl = sbh * (2 + e_lin + 2 + e_lin + 2 * drop)  # norms, QKV/FC1 inputs, masks
+    split = 2 * T * (h + 2 * kv * d) + e_lin * sbh  # Q, K, V and the projection input
+    split = split + 2 * g * T * f + e_lin * T * f  # FC1 output(s) and FC2 input
+    base = np.where(sp, (repl + split) / tp, repl + split / tp)
+    attn_act = 5.0 * a * sq * s * mb / tp
     keep_attn = (rc == 0) & (~flash)
     act_layer = base + np.where(keep_attn, attn_act, 0.0)
     act_stored = np.where(rc == 2, 2.0 * sbh / act_div, act_layer)
-    inflight = np.where(pp > 1, np.minimum(m, pp), 1.0)
     ifac = np.where((pp > 1) & (v > 1), 1.0 + (pp - 1) / (pp * v), 1.0)
-    a_bytes = act_stored * ls * inflight * ifac
-    a_bytes = a_bytes + np.where(rc == 2, act_layer, 0.0) + 4.0 * T * V / tp
-    # ZeRO-3 must also hold one gathered layer's weights.
-    a_bytes = a_bytes + np.where(zero >= 3, lp / tp * e, 0.0)
+    logits = 4.0 * T * V / tp
+    # ZeRO-3 must also hold the gathered weights of the layer in use and the one prefetched.
+    gathered = np.where(zero >= 3, 2 * lp / tp * w_per, 0.0)
+    recompute_buf = np.where(rc == 2, act_layer, 0.0)
+
+    def rank_bytes(n_k: Arr, p_k: Arr, inflight: Arr, last: Arr) -> tuple[Arr, ...]:
+        a_k = act_stored * n_k * inflight * ifac + recompute_buf + gathered
+        a_k = a_k + np.where(last, logits, 0.0)
+        return p_k * w_per / shard3, p_k * gbytes / shard2, p_k * OPT_BYTES / shard1, a_k
+
+    in_first = np.where(pp > 1, np.minimum(m, pp), 1.0)
+    in_mid = np.where(pp > 1, np.minimum(m, pp - 1), 1.0)
+    ranks = [
+        rank_bytes(n_first, p_first, in_first, pp == 1),
+        rank_bytes(n_mid, p_mid, in_mid, np.zeros_like(pp, dtype=bool)),
+        rank_bytes(n_last, p_last, np.ones_like(pp), np.ones_like(pp, dtype=bool)),
+    ]
+    totals = [sum(r) for r in ranks]
+    pick_mid = (totals[1] > totals[0]) & (totals[1] >= totals[2])
+    pick_last = (~pick_mid) & (totals[2] > totals[0])
+    w_bytes, g_bytes, o_bytes, a_bytes = (
+        np.where(pick_last, ranks[2][i], np.where(pick_mid, ranks[1][i], ranks[0][i]))
+        for i in range(4)
+    )
+    p_stage = np.where(pick_last, p_last, np.where(pick_mid, p_mid, p_first))
     total_bytes = w_bytes + g_bytes + o_bytes + a_bytes
 
     # Fill tiers fastest first: activations, weights, gradients, then optimizer state.
@@ -200,6 +349,10 @@ def core(
     cap_total = sum(t.capacity for t in system.tiers)
     fits = total_bytes <= cap_total
 
+    # ---- per-layer time of one micro-batch (compute + exposed TP and CP communication) ----
+    t_layer_compute = t_fwd + t_bwd + t_rc
+    t_layer = t_layer_compute + t_tp + t_cp
+
     # Data in slower tiers streams through tier 0 on every micro-batch (overlapped).
     passes = 2.0 + np.where(rc == 2, 1.0, 0.0)
     stream = np.zeros_like(total_bytes)
@@ -208,35 +361,51 @@ def core(
         bw = tier.bandwidth * tier.efficiency
         stream = (
             stream
-            + (placed[1][ti] * passes + placed[0][ti] * 2.0 / inflight + placed[2][ti] * 2.0) / bw
+            + (placed[1][ti] * passes + placed[0][ti] * 2.0 / in_first + placed[2][ti] * 2.0) / bw
         )
-    t_stage_compute = ls * (t_fwd + t_bwd + t_rc)
+    t_stage_compute = n_max * t_layer_compute
     stall = np.maximum(0.0, stream - t_stage_compute)
 
-    # ---- pipeline ----
-    t_stage = t_stage_compute + ls * t_tp + stall
-    t_last = t_stage + t_logit
-    t_avg = t_stage + t_logit / pp
+    # ---- pipeline: the busiest rank paces the steady state ----
+    t_first = n_first * t_layer + np.where(pp > 1, t_emb, t_emb + t_logit)
+    t_mid = n_mid * t_layer
+    t_last = n_last * t_layer + t_logit
+    t_max = np.maximum(np.maximum(t_first, t_mid), np.where(pp > 1, t_last, 0.0)) + stall
+    t_avg = (L * t_layer + t_logit + t_emb) / pp + stall
     s_pp = T * h * e / tp  # Megatron scatter/gather: each TP rank sends its slice
-    t_p2p = p2p_time(system, s_pp, tp * dp)
+    t_p2p = p2p_time(system, s_pp, tp * cp * dp)
     pp_comm = np.where(pp > 1, 2.0 * v * m * t_p2p, 0.0)
     bubble = (pp - 1) / v * t_avg
-    pipe = m * t_last + bubble + pp_comm
+    pipe = m * t_max + bubble + pp_comm
 
-    # ---- data parallel ----
+    # ---- data parallel (gradients over the dp x cp group; ZeRO / HSDP sharding) ----
+    # Ranks are laid out tp innermost, then cp, then dp, then pp (Megatron's order), so the
+    # gradient group is contiguous with stride tp. A shard group of ``shard_group x cp`` ranks
+    # reduce-scatters / all-gathers; the dp / shard_group replicas all-reduce their shard.
     p_w = p_stage * e
     p_g = p_stage * gbytes
-    ar = group_collective(system, "all-reduce", p_g, tp, dp)
-    rs = group_collective(system, "reduce-scatter", p_g, tp, dp)
-    ag = group_collective(system, "all-gather", p_w, tp, dp)
-    t_dp0 = np.where(zero >= 1, rs + ag, ar)
-    window = ls * t_bwd
-    dp_exp0 = np.where(dp_overlap, np.maximum(0.0, t_dp0 - window), t_dp0)
+    replicas = dp / shard_group
+    ar = group_collective(system, "all-reduce", p_g, tp, cp * dp)
+    rs = group_collective(system, "reduce-scatter", p_g, tp, n_shard)
+    ag = group_collective(system, "all-gather", p_w, tp, n_shard)
+    ar_rep = group_collective(system, "all-reduce", p_g / n_shard, tp * n_shard, replicas)
+    ar_rep = np.where(replicas > 1, ar_rep, 0.0)
+    t_grad = np.where(zero >= 1, rs + ar_rep, ar)
+    t_param = np.where(zero >= 1, ag, 0.0)
+    # Overlap from the schedule: gradients are reduced bucket by bucket while the rest of the
+    # last micro-batch's backward runs; the distributed optimizer's parameter all-gather runs
+    # bucket by bucket behind the next step's first forward. The last bucket is always
+    # exposed. Megatron-Core's default bucket: max(40M, 1M x data-parallel size) parameters.
+    buckets = np.maximum(p_stage / np.maximum(40e6, 1e6 * cp * dp), 1.0)
+    window_b = n_max * t_bwd
+    window_f = n_max * t_fwd
+    grad_exp = np.where(dp_overlap, np.maximum(t_grad / buckets, t_grad - window_b), t_grad)
+    param_exp = np.where(pg_overlap, np.maximum(t_param / buckets, t_param - window_f), t_param)
     # FSDP / ZeRO-3 gathers weights for forward and backward and reduce-scatters gradients on
     # every micro-batch, prefetching behind that micro-batch's compute.
     comm3 = 2 * ag + rs
-    dp_exp3 = m * np.maximum(0.0, comm3 - t_stage_compute) + ag
-    dp_comm = np.where(dp > 1, np.where(zero >= 3, dp_exp3, dp_exp0), 0.0)
+    dp_exp3 = m * np.maximum(0.0, comm3 - t_stage_compute) + ag + ar_rep
+    dp_comm = np.where(cp * dp > 1, np.where(zero >= 3, dp_exp3, grad_exp + param_exp), 0.0)
 
     # ---- optimizer step: memory-bound Adam over the local optimizer shard ----
     p_opt = p_stage / shard1
@@ -247,6 +416,11 @@ def core(
         if ti == 0:
             frac = np.where(o_bytes > 0, frac, 1.0)
         t_opt = t_opt + frac * p_opt * opt_per_param / (tier.bandwidth * tier.efficiency)
+    if c.fp8:
+        # Once per step: cast the local weights to fp8 and transpose them (5 bytes/param), and
+        # all-reduce the amax history of every fp8 tensor (12 per layer) across all ranks.
+        t_opt = t_opt + c.mem(5.0 * p_stage / shard3)
+        t_opt = t_opt + group_collective(system, "all-reduce", 12 * 4 * n_max, 1.0, n_acc)
 
     iteration = pipe + dp_comm + t_opt
 
@@ -268,7 +442,8 @@ def core(
         "hardware_flops": hw_flops,
         "eq3_flops": eq3_flops,
         "compute_s": m * (t_stage_compute + t_logit),
-        "tp_comm_s": m * ls * t_tp,
+        "tp_comm_s": m * n_max * t_tp,
+        "cp_comm_s": m * n_max * t_cp,
         "pp_comm_s": pp_comm,
         "dp_comm_s": dp_comm,
         "bubble_s": bubble,
@@ -284,12 +459,16 @@ def core(
             [[np.broadcast_to(x, total_bytes.shape) for x in row] for row in placed]
         ),
         "peak": np.full_like(total_bytes, c.peak),
+        "stage_layers": np.array(
+            [np.broadcast_to(x, total_bytes.shape) for x in (n_first, n_mid, n_last)]
+        ),
     }
 
 
 BREAKDOWN = (
     "compute_s",
     "tp_comm_s",
+    "cp_comm_s",
     "pp_comm_s",
     "dp_comm_s",
     "bubble_s",
@@ -327,6 +506,34 @@ def parse_model(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp")
+# Overlap each training stack applies when the spec does not say: (grad reduce-scatter behind
+# backward, parameter all-gather behind forward, fraction of TP communication under GEMMs).
+STACK_OVERLAP: dict[str, tuple[bool, bool, float]] = {
+    "megatron-2021": (False, False, 0.0),
+    "megatron-core": (True, True, 0.0),
+    "nemo": (True, True, 1.0),
+    "fsdp": (True, True, 0.0),
+}
+
+
+def stack_defaults(stack: str, precision: str) -> dict[str, float]:
+    """Return the layout values a training stack implies when the spec leaves them out."""
+    dp_ov, pg_ov, tp_ov = STACK_OVERLAP[stack]
+    grad_bytes = GRAD_BYTES.get(precision, 4.0)
+    if stack == "nemo" and precision in ("bf16", "fp8"):
+        grad_bytes = 2.0  # NeMo's performance recipes reduce gradients in bf16
+    return {
+        "dp_overlap": float(dp_ov),
+        "param_gather_overlap": float(pg_ov),
+        "tp_overlap": tp_ov,
+        "grad_bytes": grad_bytes,
+        # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
+        # pre-training recipes set hidden and attention dropout to 0.
+        "dropout": 1.0 if stack == "megatron-2021" else 0.0,
+    }
+
+
 def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) -> dict[str, Any]:
     """Read and check parallelism, batch and recompute; infeasible layouts raise SpecError."""
     from app.sim.spec import choice, flag, num, section
@@ -334,45 +541,66 @@ def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) ->
     par = section(spec, "parallelism")
     bat = section(spec, "batch")
     p = "parallelism."
+    stack = choice(spec, "stack", "", STACKS, "megatron-2021")
     tp = num(par, "tp", p, 1, integer=True, minimum=1)
+    cp = num(par, "cp", p, 1, integer=True, minimum=1)
     pp = num(par, "pp", p, 1, integer=True, minimum=1)
     dp = num(par, "dp", p, 1, integer=True, minimum=1)
     v = num(par, "interleave", p, 1, integer=True, minimum=1)
-    zero = num(par, "zero", p, 0, integer=True, minimum=0, maximum=3)
-    if zero == 2:
-        raise SpecError("parallelism.zero", "must be 0, 1 or 3 (fsdp)")
+    zero = num(par, "zero", p, 3 if stack == "fsdp" else 0, integer=True, minimum=0, maximum=3)
+    shard_group = num(par, "shard_group", p, dp, integer=True, minimum=1)
     micro = num(bat, "micro", "batch.", 1, integer=True, minimum=1)
     glob = num(bat, "global", "batch.", micro * dp, integer=True, minimum=1)
     rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "none")
     if model["heads"] % tp:
         raise SpecError("parallelism.tp", f"heads {model['heads']} not divisible by tp {tp}")
-    if model["layers"] % (pp * v):
+    if pp * v > model["layers"] + 2:
         raise SpecError(
-            "parallelism.pp", f"layers {model['layers']} not divisible by pp*interleave {pp * v}"
+            "parallelism.pp",
+            f"pp*interleave = {pp * v} virtual stages exceed layers + 2 = {model['layers'] + 2}",
         )
+    if cp > 1 and model["seq_len"] % (2 * cp):
+        raise SpecError(
+            "parallelism.cp",
+            f"seq_len {model['seq_len']} is not divisible by 2*cp = {2 * cp} (load-balanced "
+            "causal chunks)",
+        )
+    if dp % shard_group:
+        raise SpecError("parallelism.shard_group", f"must divide dp = {dp}, got {shard_group}")
     if glob % (micro * dp):
         raise SpecError("batch.global", f"{glob} not divisible by micro*dp = {micro * dp}")
     m = glob // (micro * dp)
     if v > 1 and (pp == 1 or m % pp):
         raise SpecError("parallelism.interleave", "needs pp > 1 and micro-batches divisible by pp")
-    n = tp * pp * dp
+    n = tp * cp * pp * dp
     if n > system.n_accel:
         raise SpecError(
             "parallelism",
-            f"tp*pp*dp = {n} exceeds the {int(system.n_accel)} accelerators of {system.id}",
+            f"tp*cp*pp*dp = {n} exceeds the {int(system.n_accel)} accelerators of {system.id}",
         )
+    dflt = stack_defaults(stack, str(spec.get("precision") or "bf16"))
+    from_stack = [k for k in ("dp_overlap", "param_gather_overlap", "tp_overlap") if k not in par]
     return {
         "tp": tp,
+        "cp": cp,
         "pp": pp,
         "dp": dp,
         "interleave": v,
         "zero": zero,
+        "shard_group": shard_group,
         "sp": flag(par, "sequence_parallel", p, False) and tp > 1,
         "micro": micro,
         "global": glob,
         "recompute": RECOMPUTE[rc],
-        "dp_overlap": flag(par, "dp_overlap", p, zero >= 3),
-        "tp_overlap": num(par, "tp_overlap", p, 0.0, minimum=0.0, maximum=1.0),
+        "dp_overlap": flag(par, "dp_overlap", p, bool(dflt["dp_overlap"]) or zero >= 3),
+        "param_gather_overlap": flag(
+            par, "param_gather_overlap", p, bool(dflt["param_gather_overlap"])
+        ),
+        "tp_overlap": num(par, "tp_overlap", p, dflt["tp_overlap"], minimum=0.0, maximum=1.0),
+        "grad_bytes": dflt["grad_bytes"],
+        "dropout": dflt["dropout"],
+        "stack": stack,
+        "overlap_from_stack": from_stack,
     }
 
 
@@ -431,14 +659,8 @@ def summarize(
             }
         )
     params = _scalar(model_params(model))
-    return {
-        "kind": "llm-training",
-        "hardware": system.id,
-        "accelerator": system.accelerator,
-        "num_accelerators": int(n),
-        "parameters_b": params / 1e9,
-        "layout": _layout(lay, i),
-        "precision": precision,
+    fits = bool(g("fits"))
+    timing = {
         "iteration_time_s": it,
         "tokens_per_s": lay_global(lay, i) * _scalar(model["seq_len"]) / it,
         "model_tflops_per_accelerator": model_tf,
@@ -446,6 +668,27 @@ def summarize(
         "mfu": model_tf * 1e12 / peak,
         "hfu": hw_tf * 1e12 / peak,
         "sustained_pflops": model_tf * n / 1e3,
+        "time_breakdown_s": breakdown,
+        "bottleneck": bottleneck,
+    }
+    stages = np.asarray(r["stage_layers"])
+    out = {
+        "kind": "llm-training",
+        "hardware": system.id,
+        "accelerator": system.accelerator,
+        "num_accelerators": int(n),
+        "parameters_b": params / 1e9,
+        "layout": _layout(lay, i),
+        "stage_layers": {
+            k: float(stages[j].reshape(-1)[i] if stages[j].size > 1 else stages[j].reshape(-1)[0])
+            for j, k in enumerate(("first", "busiest_middle", "last"))
+        },
+        "schedule": {
+            "stack": str(lay.get("stack", "megatron-2021")),
+            "from_stack_default": list(lay.get("overlap_from_stack", [])),
+        },
+        "precision": precision,
+        **(timing if fits else {k: None for k in timing}),
         "peak_pflops": peak * n / 1e15,
         "system_accelerators": None if not np.isfinite(system.n_accel) else int(system.n_accel),
         "system_peak_pflops": None
@@ -459,11 +702,13 @@ def summarize(
             "total": g("total_bytes") / 1e9,
         },
         "memory_tiers": tiers,
-        "fits": bool(g("fits")),
-        "time_breakdown_s": breakdown,
-        "bottleneck": bottleneck,
+        "fits": fits,
         "power_kw": system.power_w_per_accel * n / 1e3,
     }
+    if not fits:
+        # The layout does not fit, so it never ran: its timing is only what it would be.
+        out["would_be"] = timing
+    return out
 
 
 _RC_NAMES = {v: k for k, v in RECOMPUTE.items()}
@@ -474,12 +719,19 @@ def _layout(lay: dict[str, Any], i: int) -> dict[str, Any]:
         arr = np.asarray(lay[k]).reshape(-1)
         return float(arr[i] if arr.size > 1 else arr[0])
 
+    def opt(k: str, default: float) -> float:
+        return pick(k) if k in lay else default
+
     out: dict[str, Any] = {
         k: int(pick(k)) for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
     }
+    out["cp"] = int(opt("cp", 1))
+    out["shard_group"] = int(opt("shard_group", 0)) or out["dp"]
     out["sequence_parallel"] = bool(pick("sp"))
     out["recompute"] = _RC_NAMES[int(pick("recompute"))]
     out["dp_overlap"] = bool(pick("dp_overlap"))
+    out["param_gather_overlap"] = bool(opt("param_gather_overlap", 0))
+    out["tp_overlap"] = float(pick("tp_overlap"))
     return out
 
 
