@@ -281,6 +281,7 @@ class Sweep(TypedDict, total=False):
         Int, _between(1, 2**24, "accelerators to lay out (default: the whole system)")
     ]
     tp: _SweepList
+    cp: _SweepList
     pp: _SweepList
     micro: _SweepList
     interleave: _SweepList
