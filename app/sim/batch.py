@@ -12,6 +12,7 @@ stays in its own entry.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -157,7 +158,7 @@ def _summaries(
     The arithmetic is the same, in the same order, so every number is bit-identical; an
     element with a non-finite number gets ``None`` (it is summarised and reported one by one).
     """
-    from app.sim.training import BREAKDOWN, CATEGORIES, RECOMPUTE, model_params
+    from app.sim.training import BREAKDOWN, CATEGORIES, model_params
 
     def arr(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=float), (n,))
@@ -203,73 +204,102 @@ def _summaries(
     tier_cats = [[(c / 1e9).tolist() for c in cats] for cats in tiers]
     fits = (arr(r["fits"]) > 0).tolist()
     n_acc = acc.astype(int).tolist()
-    lay_int = {
-        k: arr(lay[k]).astype(int).tolist()
-        for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
+    stages = np.asarray(r["stage_layers"])
+    stage = {k: arr(stages[s]).tolist() for s, k in enumerate(("first", "busiest_middle", "last"))}
+    layout = _layouts(lay, n)
+    schedule = {
+        "stack": str(lay.get("stack", "megatron-2021")),
+        "from_stack_default": list(lay.get("overlap_from_stack", [])),
     }
-    sp = (arr(lay["sp"]) != 0).tolist()
-    rc_names = {v: k for k, v in RECOMPUTE.items()}
-    rc = [rc_names[int(x)] for x in arr(lay["recompute"]).tolist()]
-    dp_overlap = (arr(lay["dp_overlap"]) != 0).tolist()
-    peak0 = float(arr(r["peak"])[0])
     bounded = bool(np.isfinite(system.n_accel))
+    system_peak = (peak * system.n_accel / 1e15).tolist() if bounded else [None] * n
     tier_meta = [
-        (
-            t.name,
-            None if t.capacity == float("inf") else t.capacity / 1e9,
-            t.bandwidth / 1e9,
-        )
+        (t.name, None if t.capacity == float("inf") else t.capacity / 1e9, t.bandwidth / 1e9)
         for t in system.tiers
     ]
+    timing_keys = (
+        "iteration_time_s",
+        "tokens_per_s",
+        "model_tflops_per_accelerator",
+        "hardware_tflops_per_accelerator",
+        "mfu",
+        "hfu",
+        "sustained_pflops",
+    )
     out: list[Result | None] = []
     for j in range(n):
         if not ok[j]:
             out.append(None)
             continue
-        out.append(
-            {
-                "kind": "llm-training",
-                "hardware": system.id,
-                "accelerator": system.accelerator,
-                "num_accelerators": n_acc[j],
-                "parameters_b": col["parameters_b"][j],
-                "layout": {
-                    **{k: v[j] for k, v in lay_int.items()},
-                    "sequence_parallel": sp[j],
-                    "recompute": rc[j],
-                    "dp_overlap": dp_overlap[j],
-                },
-                "precision": precision,
-                "iteration_time_s": col["iteration_time_s"][j],
-                "tokens_per_s": col["tokens_per_s"][j],
-                "model_tflops_per_accelerator": col["model_tflops_per_accelerator"][j],
-                "hardware_tflops_per_accelerator": col["hardware_tflops_per_accelerator"][j],
-                "mfu": col["mfu"][j],
-                "hfu": col["hfu"][j],
-                "sustained_pflops": col["sustained_pflops"][j],
-                "peak_pflops": col["peak_pflops"][j],
-                "system_accelerators": int(system.n_accel) if bounded else None,
-                "system_peak_pflops": peak0 * system.n_accel / 1e15 if bounded else None,
-                "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
-                "memory_tiers": [
-                    {
-                        "tier": name,
-                        "capacity_gb": cap,
-                        "bandwidth_gbps": bw,
-                        "used_gb": tier_used[ti][j],
-                        "by_category_gb": {
-                            cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
-                        },
-                    }
-                    for ti, (name, cap, bw) in enumerate(tier_meta)
-                ],
-                "fits": fits[j],
-                "time_breakdown_s": {k: v[j] for k, v in brk.items()},
-                "bottleneck": bottleneck[j],
-                "power_kw": col["power_kw"][j],
-            }
-        )
+        timing: dict[str, Any] = {k: col[k][j] for k in timing_keys}
+        timing["time_breakdown_s"] = {k: v[j] for k, v in brk.items()}
+        timing["bottleneck"] = bottleneck[j]
+        res: Result = {
+            "kind": "llm-training",
+            "hardware": system.id,
+            "accelerator": system.accelerator,
+            "num_accelerators": n_acc[j],
+            "parameters_b": col["parameters_b"][j],
+            "layout": layout[j],
+            "stage_layers": {k: v[j] for k, v in stage.items()},
+            "schedule": {k: copy.copy(v) for k, v in schedule.items()},
+            "precision": precision,
+            **(timing if fits[j] else dict.fromkeys(timing)),
+            "peak_pflops": col["peak_pflops"][j],
+            "system_accelerators": int(system.n_accel) if bounded else None,
+            "system_peak_pflops": system_peak[j],
+            "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
+            "memory_tiers": [
+                {
+                    "tier": name,
+                    "capacity_gb": cap,
+                    "bandwidth_gbps": bw,
+                    "used_gb": tier_used[ti][j],
+                    "by_category_gb": {
+                        cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
+                    },
+                }
+                for ti, (name, cap, bw) in enumerate(tier_meta)
+            ],
+            "fits": fits[j],
+            "power_kw": col["power_kw"][j],
+        }
+        if not fits[j]:
+            res["would_be"] = timing
+        out.append(res)
     return out
+
+
+def _layouts(lay: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Return :func:`app.sim.training._layout` of every element."""
+    from app.sim.training import RECOMPUTE
+
+    def col(k: str, default: float | None = None) -> list[float]:
+        value = lay[k] if k in lay or default is None else default
+        return np.broadcast_to(np.asarray(value, dtype=float), (n,)).tolist()
+
+    ints = {k: [int(x) for x in col(k)] for k in ("tp", "pp", "dp", "interleave", "zero")}
+    ints.update({k: [int(x) for x in col(k)] for k in ("micro", "global")})
+    cp = [int(x) for x in col("cp", 1)]
+    shard = [int(x) or d for x, d in zip(col("shard_group", 0), ints["dp"], strict=True)]
+    sp, dp_ov = [bool(x) for x in col("sp")], [bool(x) for x in col("dp_overlap")]
+    pg_ov = [bool(x) for x in col("param_gather_overlap", 0)]
+    tp_ov = col("tp_overlap")
+    names = {v: k for k, v in RECOMPUTE.items()}
+    rc = [names[int(x)] for x in col("recompute")]
+    return [
+        {
+            **{k: v[j] for k, v in ints.items()},
+            "cp": cp[j],
+            "shard_group": shard[j],
+            "sequence_parallel": sp[j],
+            "recompute": rc[j],
+            "dp_overlap": dp_ov[j],
+            "param_gather_overlap": pg_ov[j],
+            "tp_overlap": tp_ov[j],
+        }
+        for j in range(n)
+    ]
 
 
 def error_entry(exc: Exception) -> Result:
