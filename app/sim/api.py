@@ -141,7 +141,7 @@ def _non_finite(node: Any, path: str) -> tuple[str, float] | None:
         return None if math.isfinite(node) else (path, node)
     if isinstance(node, dict):
         for key, val in node.items():
-            if not isinstance(val, (str, int)) or isinstance(val, bool):
+            if not isinstance(val, (str, int)):
                 bad = _non_finite(val, f"{path}.{key}")
                 if bad is not None:
                     return bad
@@ -212,7 +212,7 @@ def _evaluate_many(items: list[Any]) -> list[dict[str, Any]]:
 def _evaluate_isolated(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         return _evaluate_checked(spec)
-    except Exception as exc:
+    except Exception as exc:  # one spec's failure, whatever it is, never aborts the batch
         return batch.error_entry(exc)
 
 

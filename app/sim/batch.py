@@ -3,12 +3,16 @@
 Specs are parsed one by one with the model's own parsers (so every check and default is the
 same as for one spec), grouped by what cannot vary inside one call of
 :func:`app.sim.training.core` (the hardware after overrides, the precision and any other
-non-numeric option), stacked into arrays and evaluated together. Each result is then built by
-the model's own :func:`~app.sim.training.summarize`; one spec's error stays in its entry.
+non-numeric option), stacked into arrays and evaluated together. The result mappings are
+built from whole arrays by :func:`_summaries`, the same arithmetic as the model's
+:func:`~app.sim.training.summarize`; a few probe elements of every chunk are compared with
+``summarize`` itself, and if one differs the chunk is summarised one by one. One spec's error
+stays in its own entry.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,15 +43,9 @@ def _is_number(value: Any) -> bool:
     return type(value) in _NUMBER_TYPES
 
 
-def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+def _group_key(parts: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Return the non-numeric values of a parsed model or layout (they must match in a call)."""
-    return tuple(
-        [
-            (k, tuple(v) if isinstance(v, list) else v)
-            for k, v in parts.items()
-            if type(v) not in _NUMBER_TYPES
-        ]
-    )
+    return tuple([(k, repr(v)) for k, v in parts.items() if type(v) not in _NUMBER_TYPES])
 
 
 def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def evaluate_training_batch(
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(index, result or error)`` for each checked ``(index, spec)``.
 
-    ``finish(result, compare, claims)`` adds the claim comparisons and checks the result, as
+    ``finish(result, compare, claims, numbers_checked)`` adds the claim comparisons and checks the result, as
     :func:`app.sim.api.evaluate` does for one spec.
     """
     from app.sim.spec import choice
@@ -80,7 +78,7 @@ def evaluate_training_batch(
             model = parse_model(spec)
             precision = choice(spec, "precision", "", PRECISIONS, "bf16")
             lay = parse_layout(spec, model, system)
-        except Exception as exc:
+        except Exception as exc:  # reported in this spec's entry; never aborts the batch
             yield i, error_entry(exc)
             continue
         group = (key, precision, _group_key(model), _group_key(lay))
@@ -98,16 +96,14 @@ def evaluate_training_batch(
             try:
                 r = core(system, models, lays, precision)
                 fast = _summaries(system, models, lays, precision, r, len(chunk))
-                same = all(
-                    fast[j] is None
-                    or fast[j] == summarize(system, chunk[j][2], lays, precision, r, j)
-                    for j in _probes(fast)
-                )
-            except Exception as exc:
+            except Exception as exc:  # the model failed for the whole group alike
                 for i, *_ in chunk:
                     yield i, error_entry(exc)
                 continue
-            if not same:
+            if not all(
+                _same(fast[j], summarize, system, chunk[j][2], lays, precision, r, j)
+                for j in _probes(fast)
+            ):
                 # The model's result mapping changed: build each one the slow, sure way.
                 STATS["fallback"] += len(chunk)
                 fast = [None] * len(chunk)
@@ -121,8 +117,18 @@ def evaluate_training_batch(
                         yield i, finish(res, spec.get("compare"), spec.get("claims"), False)
                     else:
                         yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
-                except Exception as exc:
+                except Exception as exc:  # reported in this spec's entry
                     yield i, error_entry(exc)
+
+
+def _same(fast: Result | None, summarize: Callable[..., Result], *args: Any) -> bool:
+    """Return whether a vectorised summary equals the model's own (a failure is a no)."""
+    if fast is None:
+        return True
+    try:
+        return fast == summarize(*args)
+    except Exception:  # the element is then summarised, and its error reported, on its own
+        return False
 
 
 def _probes(fast: list[Result | None]) -> set[int]:
@@ -152,7 +158,7 @@ def _summaries(
     The arithmetic is the same, in the same order, so every number is bit-identical; an
     element with a non-finite number gets ``None`` (it is summarised and reported one by one).
     """
-    from app.sim.training import BREAKDOWN, CATEGORIES, RECOMPUTE, model_params
+    from app.sim.training import BREAKDOWN, CATEGORIES, model_params
 
     def arr(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=float), (n,))
@@ -198,73 +204,102 @@ def _summaries(
     tier_cats = [[(c / 1e9).tolist() for c in cats] for cats in tiers]
     fits = (arr(r["fits"]) > 0).tolist()
     n_acc = acc.astype(int).tolist()
-    lay_int = {
-        k: arr(lay[k]).astype(int).tolist()
-        for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
+    stages = np.asarray(r["stage_layers"])
+    stage = {k: arr(stages[s]).tolist() for s, k in enumerate(("first", "busiest_middle", "last"))}
+    layout = _layouts(lay, n)
+    schedule = {
+        "stack": str(lay.get("stack", "megatron-2021")),
+        "from_stack_default": list(lay.get("overlap_from_stack", [])),
     }
-    sp = (arr(lay["sp"]) != 0).tolist()
-    rc_names = {v: k for k, v in RECOMPUTE.items()}
-    rc = [rc_names[int(x)] for x in arr(lay["recompute"]).tolist()]
-    dp_overlap = (arr(lay["dp_overlap"]) != 0).tolist()
-    peak0 = float(arr(r["peak"])[0])
     bounded = bool(np.isfinite(system.n_accel))
+    system_peak = (peak * system.n_accel / 1e15).tolist() if bounded else [None] * n
     tier_meta = [
-        (
-            t.name,
-            None if t.capacity == float("inf") else t.capacity / 1e9,
-            t.bandwidth / 1e9,
-        )
+        (t.name, None if t.capacity == float("inf") else t.capacity / 1e9, t.bandwidth / 1e9)
         for t in system.tiers
     ]
+    timing_keys = (
+        "iteration_time_s",
+        "tokens_per_s",
+        "model_tflops_per_accelerator",
+        "hardware_tflops_per_accelerator",
+        "mfu",
+        "hfu",
+        "sustained_pflops",
+    )
     out: list[Result | None] = []
     for j in range(n):
         if not ok[j]:
             out.append(None)
             continue
-        out.append(
-            {
-                "kind": "llm-training",
-                "hardware": system.id,
-                "accelerator": system.accelerator,
-                "num_accelerators": n_acc[j],
-                "parameters_b": col["parameters_b"][j],
-                "layout": {
-                    **{k: v[j] for k, v in lay_int.items()},
-                    "sequence_parallel": sp[j],
-                    "recompute": rc[j],
-                    "dp_overlap": dp_overlap[j],
-                },
-                "precision": precision,
-                "iteration_time_s": col["iteration_time_s"][j],
-                "tokens_per_s": col["tokens_per_s"][j],
-                "model_tflops_per_accelerator": col["model_tflops_per_accelerator"][j],
-                "hardware_tflops_per_accelerator": col["hardware_tflops_per_accelerator"][j],
-                "mfu": col["mfu"][j],
-                "hfu": col["hfu"][j],
-                "sustained_pflops": col["sustained_pflops"][j],
-                "peak_pflops": col["peak_pflops"][j],
-                "system_accelerators": int(system.n_accel) if bounded else None,
-                "system_peak_pflops": peak0 * system.n_accel / 1e15 if bounded else None,
-                "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
-                "memory_tiers": [
-                    {
-                        "tier": name,
-                        "capacity_gb": cap,
-                        "bandwidth_gbps": bw,
-                        "used_gb": tier_used[ti][j],
-                        "by_category_gb": {
-                            cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
-                        },
-                    }
-                    for ti, (name, cap, bw) in enumerate(tier_meta)
-                ],
-                "fits": fits[j],
-                "time_breakdown_s": {k: v[j] for k, v in brk.items()},
-                "bottleneck": bottleneck[j],
-                "power_kw": col["power_kw"][j],
-            }
-        )
+        timing: dict[str, Any] = {k: col[k][j] for k in timing_keys}
+        timing["time_breakdown_s"] = {k: v[j] for k, v in brk.items()}
+        timing["bottleneck"] = bottleneck[j]
+        res: Result = {
+            "kind": "llm-training",
+            "hardware": system.id,
+            "accelerator": system.accelerator,
+            "num_accelerators": n_acc[j],
+            "parameters_b": col["parameters_b"][j],
+            "layout": layout[j],
+            "stage_layers": {k: v[j] for k, v in stage.items()},
+            "schedule": {k: copy.copy(v) for k, v in schedule.items()},
+            "precision": precision,
+            **(timing if fits[j] else dict.fromkeys(timing)),
+            "peak_pflops": col["peak_pflops"][j],
+            "system_accelerators": int(system.n_accel) if bounded else None,
+            "system_peak_pflops": system_peak[j],
+            "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
+            "memory_tiers": [
+                {
+                    "tier": name,
+                    "capacity_gb": cap,
+                    "bandwidth_gbps": bw,
+                    "used_gb": tier_used[ti][j],
+                    "by_category_gb": {
+                        cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
+                    },
+                }
+                for ti, (name, cap, bw) in enumerate(tier_meta)
+            ],
+            "fits": fits[j],
+            "power_kw": col["power_kw"][j],
+        }
+        if not fits[j]:
+            res["would_be"] = timing
+        out.append(res)
     return out
+
+
+def _layouts(lay: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Return :func:`app.sim.training._layout` of every element."""
+    from app.sim.training import RECOMPUTE
+
+    def col(k: str, default: float | None = None) -> list[float]:
+        value = lay[k] if k in lay or default is None else default
+        return np.broadcast_to(np.asarray(value, dtype=float), (n,)).tolist()
+
+    ints = {k: [int(x) for x in col(k)] for k in ("tp", "pp", "dp", "interleave", "zero")}
+    ints.update({k: [int(x) for x in col(k)] for k in ("micro", "global")})
+    cp = [int(x) for x in col("cp", 1)]
+    shard = [int(x) or d for x, d in zip(col("shard_group", 0), ints["dp"], strict=True)]
+    sp, dp_ov = [bool(x) for x in col("sp")], [bool(x) for x in col("dp_overlap")]
+    pg_ov = [bool(x) for x in col("param_gather_overlap", 0)]
+    tp_ov = col("tp_overlap")
+    names = {v: k for k, v in RECOMPUTE.items()}
+    rc = [names[int(x)] for x in col("recompute")]
+    return [
+        {
+            **{k: v[j] for k, v in ints.items()},
+            "cp": cp[j],
+            "shard_group": shard[j],
+            "sequence_parallel": sp[j],
+            "recompute": rc[j],
+            "dp_overlap": dp_ov[j],
+            "param_gather_overlap": pg_ov[j],
+            "tp_overlap": tp_ov[j],
+        }
+        for j in range(n)
+    ]
 
 
 def error_entry(exc: Exception) -> Result:

@@ -60,8 +60,8 @@ Note = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
 OVERRIDE_RULES: dict[str, tuple[float, float, bool, bool, bool]] = {
     # last key: (minimum, maximum, minimum excluded, integer, may be null). The lower bounds
     # keep every modelled time finite: 1 kB/s, 1 MFLOP/s and 0.1 % efficiency at least.
-    "bandwidth_gbps": (1e-6, 1e9, False, False, False),
-    "capacity_gb": (0.0, 1e9, True, False, True),  # null: unbounded
+    "bandwidth_gbps": (1e-6, 1e15, False, False, False),
+    "capacity_gb": (0.0, 1e15, True, False, True),  # null: unbounded
     "efficiency": (1e-3, 1.0, False, False, False),
     "max": (1e-3, 1.0, False, False, False),  # compute.matmul_efficiency.max
     "latency_us": (0.0, 1e9, False, False, False),
@@ -70,8 +70,8 @@ OVERRIDE_RULES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "shared_by": (1.0, 1e9, False, False, False),
     "units": (1.0, 1e9, False, True, False),
     "macs_per_cycle": (1.0, 1e12, False, False, False),
-    "clock_ghz": (1e-6, 1e3, False, False, False),
-    "peak_tflops": (1e-6, 1e9, False, False, False),  # compute.peak_tflops.<dtype>
+    "clock_ghz": (1e-6, 1e6, False, False, False),
+    "peak_tflops": (1e-6, 1e15, False, False, False),  # compute.peak_tflops.<dtype>
     "tdp_w": (0.0, 1e9, False, False, False),
 }
 _OVERRIDE_DEFAULT = (0.0, 1e12, False, False, False)
@@ -281,6 +281,7 @@ class Sweep(TypedDict, total=False):
         Int, _between(1, 2**24, "accelerators to lay out (default: the whole system)")
     ]
     tp: _SweepList
+    cp: _SweepList
     pp: _SweepList
     micro: _SweepList
     interleave: _SweepList

@@ -102,7 +102,7 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
-    groups = [
+    triples = [
         (tp, cp, pp)
         for tp, cp, pp in itertools.product(tps, cps, pps)
         if not (model["heads"] % tp or tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
@@ -112,17 +112,18 @@ def candidates(
     # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
     # can give a layout; the search's size is known before it is built.
     micros = [mb for mb in micros if glob % mb == 0]
-    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for *_, pp in groups}
-    estimate = sum(len(micros) * len(inters_of[pp]) for *_, pp in groups) * len(rcs) * len(zeros)
+    inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for *_, pp in triples}
+    estimate = sum(len(micros) * len(inters_of[pp]) for *_, pp in triples) * len(rcs) * len(zeros)
     check_budget(
         "sweep",
         estimate,
         MAX_SWEEP_LAYOUTS,
         "candidate layouts",
-        "narrow sweep.tp, sweep.cp, sweep.pp, sweep.micro, sweep.interleave, sweep.recompute or sweep.zero",
+        "narrow sweep.tp, sweep.cp, sweep.pp, sweep.micro, sweep.interleave, sweep.recompute "
+        "or sweep.zero",
     )
     rows = []
-    for tp, cp, pp in groups:
+    for tp, cp, pp in triples:
         mp = tp * cp * pp
         for mb, v in itertools.product(micros, inters_of[pp]):
             # Without use_all, use as many accelerators as the batch allows; idle ones still

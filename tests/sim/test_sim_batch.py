@@ -166,17 +166,17 @@ def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
 def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     real_summarize = training.summarize
 
-    def summarize_hiding_time_when_not_fitting(*args: Any) -> dict[str, Any]:
+    def summarize_with_a_note_when_not_fitting(*args: Any) -> dict[str, Any]:
         res = real_summarize(*args)
         if not res["fits"]:
-            res["iteration_time_s"] = None
+            res["note"] = "does not fit"
         return res
 
-    monkeypatch.setattr(training, "summarize", summarize_hiding_time_when_not_fitting)
+    monkeypatch.setattr(training, "summarize", summarize_with_a_note_when_not_fitting)
     big = {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}
     specs = [_training(dp=1), {**_training(dp=2), "model": big}, _training(dp=4)]
     before = batch.STATS["fallback"]
     results = api.evaluate_many(specs)
-    assert results[1]["fits"] is False and results[1]["iteration_time_s"] is None
+    assert results[1]["fits"] is False and results[1]["note"] == "does not fit"
     assert results == [_alone(s) for s in specs]
     assert batch.STATS["fallback"] == before + 3
