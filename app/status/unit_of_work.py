@@ -23,7 +23,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
 from app.status import history
-from app.status.rules import assess_ledger, replay
+from app.status.rules import Ladder, assess_ledger, replay
 from app.status.snapshot import load_ladder, today
 from app.status.verdicts import load_rules
 
@@ -107,12 +107,13 @@ def _roots(parents: Mapping[int, int | None], capability_ids: Iterable[int | Non
     return {_root(parents, cap_id) for cap_id in capability_ids if cap_id is not None}
 
 
-def hierarchy_members(session: Session, capability_ids: Iterable[int | None] | None) -> set[int]:
+def hierarchy_members(
+    parents: Mapping[int, int | None], capability_ids: Iterable[int | None] | None
+) -> set[int]:
     """Return every capability in the hierarchies of those given (None: every capability).
 
     Nothing outside them can change their statuses, so a write assesses only these.
     """
-    parents = _parents(session)
     if capability_ids is None:
         return set(parents)
     roots = _roots(parents, capability_ids)
@@ -147,6 +148,7 @@ class StatusWrite:
         self.bumped: set[tuple[str, int]] = set()
         self.before: dict[int, StatusAssessment] = {}
         self.scope: set[int] = set()
+        self.ladder = Ladder({}, {})
         self.replayed = False
         self.discarded = False
 
@@ -154,23 +156,28 @@ class StatusWrite:
         self.session.flush()
         lock_hierarchies(self.session, self.capability_ids)
         self.session.expire_all()  # read what the last writer committed, now that we hold the lock
+        self.ladder = load_ladder(self.session)
         self.before = self._assess()
         return self
 
     def _assess(self) -> dict[int, StatusAssessment]:
         self.session.flush()
+        every = self.session.exec(select(Capability)).all()
+        parents = {c.id: c.parent_id for c in every if c.id is not None}
         # A move between hierarchies keeps both in scope: the one it left may move too.
-        self.scope |= hierarchy_members(self.session, self.capability_ids)
+        self.scope |= hierarchy_members(parents, self.capability_ids)
         scope = self.scope
         if not scope:
             return {}
-        caps = self.session.exec(select(Capability).where(col(Capability.id).in_(scope))).all()
+        caps = [c for c in every if c.id in scope]
+        if not self.ladder.accepted_kinds:  # the seed may have just added the ladder
+            self.ladder = load_ladder(self.session)
         claims = self.session.exec(select(Claim).where(col(Claim.capability_id).in_(scope))).all()
         items = self.session.exec(
             select(Evidence).where(col(Evidence.capability_id).in_(scope))
         ).all()
         assessments, _verdicts = assess_ledger(
-            list(caps), list(claims), list(items), load_ladder(self.session), load_rules(), today()
+            caps, list(claims), list(items), self.ladder, load_rules(), today()
         )
         return assessments
 
