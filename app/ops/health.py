@@ -123,7 +123,8 @@ async def database_unavailable(_request: Request, exc: Exception) -> Response:
     response = problem(
         503,
         "Database unavailable",
-        "The database cannot be reached right now; nothing was changed. Retry shortly.",
+        "The database cannot be reached right now, so the request may not have been applied. "
+        "Retry shortly; a write sent with If-Match is safe to retry.",
     )
     response.headers["Retry-After"] = "2"
     return response
