@@ -259,3 +259,13 @@ def test_export_never_writes_nan(tmp_path: Path) -> None:
 
     with pytest.raises(ExportFailure):
         dumps({"format": "ai-day-ledger/1", "claims": [{"value": float("nan")}]})
+
+
+def test_json_columns_refuse_nan_on_every_backend(session: Session) -> None:
+    from sqlalchemy.exc import StatementError
+
+    from app.benchmarks.models import BenchmarkRun
+
+    session.add(BenchmarkRun(title="nan result", spec={"kind": "gemm"}, result={"x": float("nan")}))
+    with pytest.raises((StatementError, ValueError)):
+        session.commit()

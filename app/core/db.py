@@ -1,7 +1,8 @@
 """Database engine, sessions and the metadata naming convention."""
 
+import json
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -17,13 +18,19 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# JSON columns hold standard JSON on every backend: PostgreSQL refuses NaN and Infinity, and
+# SQLite must not store what an export could not write.
+_json_serializer = partial(json.dumps, allow_nan=False)
 
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_pre_ping=True,
+            json_serializer=_json_serializer,
         )
 
         @event.listens_for(engine, "connect")
@@ -34,7 +41,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_serializer
+    )
 
 
 @lru_cache
