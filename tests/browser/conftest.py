@@ -134,7 +134,8 @@ def live_server(
         env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded machine a cold interpreter takes a while to import the app.
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(url + "/api/v1/capabilities", timeout=2).status_code == 200:
@@ -142,8 +143,9 @@ def live_server(
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            exited = process.poll()
             process.kill()
-            pytest.fail("the live server did not start")
+            pytest.fail(f"the live server did not start (exit code {exited})")
         time.sleep(0.2)
     server = LiveServer(url, db_url, env)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
