@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -543,7 +544,10 @@ def run(duration: float, users: int, faults: bool) -> dict[str, Any]:
         ledger.start_server()
         ledger.start_worker()
         _wait_ready(f"http://127.0.0.1:{ledger.port}")
-        stats, elapsed = asyncio.run(_drive(ledger, cluster, token, slugs, args))
+        # A thread of its own: the caller (a test runner, say) may already run an event loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            drive = pool.submit(asyncio.run, _drive(ledger, cluster, token, slugs, args))
+            stats, elapsed = drive.result()
         checks = _check_invariants(ledger, cluster, stats, start)
         return _report(stats, elapsed, checks)
     finally:

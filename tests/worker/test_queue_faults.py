@@ -25,7 +25,8 @@ from perf.throwaway_pg import ThrowawayPostgres, available, free_port
 from tests.conftest import ROOT, _reset_caches, migrate_and_seed
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
-# GPT-3 on 5,760 A100s over a micro-batch/interleave grid: several seconds of work.
+# GPT-3 on 5,760 A100s over a micro-batch/interleave/ZeRO/recompute grid: 166,608 layouts in
+# 9 chunks, each slowed by a second in the fault tests' workers (see slow_sweep_ledger.py).
 SWEEP = {
     "kind": "llm-training",
     "hardware": {"base": "a100-80gb-dgx", "overrides": {"network.inter_node.size": 720}},
@@ -35,8 +36,10 @@ SWEEP = {
         "use_all": False,
         "micro": list(range(1, 129)),
         "interleave": list(range(1, 25)),
+        "zero": [0, 1, 2, 3],
+        "recompute": ["none", "selective", "full"],
     },
-    "batch": {"global": 1536},
+    "batch": {"global": 1536 * 2 * 3 * 5 * 7},
     "precision": "fp16",
 }
 
@@ -138,7 +141,9 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 class Process:
     """A `ledger` subprocess with its JSON log in a file."""
 
-    def __init__(self, url: str, log_path: Path, *args: str, **env: str) -> None:
+    def __init__(
+        self, url: str, log_path: Path, *args: str, program: list[str] | None = None, **env: str
+    ) -> None:
         self.log_path = log_path
         self.log_file = log_path.open("wb")
         environment = {
@@ -149,7 +154,11 @@ class Process:
             **env,
         }
         self.popen = subprocess.Popen(
-            [LEDGER, *args], env=environment, cwd=ROOT, stdout=self.log_file, stderr=self.log_file
+            [*(program or [LEDGER]), *args],
+            env=environment,
+            cwd=ROOT,
+            stdout=self.log_file,
+            stderr=self.log_file,
         )
 
     def events(self) -> list[dict[str, Any]]:
@@ -197,8 +206,13 @@ def processes() -> Iterator[list[Process]]:
         process.stop()
 
 
+SLOW_LEDGER = [sys.executable, "-m", "tests.worker.slow_sweep_ledger"]
+
+
 def _worker(url: str, tmp_path: Path, name: str, *args: str) -> Process:
-    return Process(url, tmp_path / f"{name}.log", "worker", "--poll", "0.1", *args)
+    return Process(
+        url, tmp_path / f"{name}.log", "worker", "--poll", "0.1", *args, program=SLOW_LEDGER
+    )
 
 
 @pytest.mark.slow

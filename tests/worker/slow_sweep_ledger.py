@@ -1,0 +1,27 @@
+"""Run `ledger` with every sweep chunk taking at least one more second.
+
+The fault tests need a run that is still going when the fault lands; the vectorised sweep
+finishes any allowed search in about a second, so each chunk is slowed here, in the test's
+own process, instead of adding a delay knob to the worker.
+"""
+
+import sys
+import time
+from typing import Any
+
+from app import entry
+from app.sim import sweep
+
+CHUNK_DELAY_S = 1.0
+_evaluate_chunk = sweep.eval_chunk
+
+
+def _slow_eval_chunk(*args: Any, **kwargs: Any) -> Any:
+    time.sleep(CHUNK_DELAY_S)
+    return _evaluate_chunk(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    sweep.eval_chunk = _slow_eval_chunk
+    sys.argv[0] = "ledger"
+    sys.exit(entry.main())
