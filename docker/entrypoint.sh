@@ -43,6 +43,8 @@ command="${1:-serve}"
 case "$command" in
     serve)
         if [ "$#" -gt 0 ]; then shift; fi
+        # First: every Python step below may load the metrics, which need this folder.
+        prepare_metrics_dir
         wait_and_migrate
         case "${LEDGER_SEED_ON_START:-true}" in
             true | 1 | yes)
@@ -52,7 +54,6 @@ case "$command" in
                 log "LEDGER_SEED_ON_START=${LEDGER_SEED_ON_START}; not seeding"
                 ;;
         esac
-        prepare_metrics_dir
         log "serving on ${LEDGER_HOST:-0.0.0.0}:${LEDGER_PORT:-8000} with ${LEDGER_WORKERS:-2} workers"
         exec "$LEDGER" serve \
             --host "${LEDGER_HOST:-0.0.0.0}" \
