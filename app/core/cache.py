@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -144,10 +145,11 @@ class _VersionProbe:
                 finally:
                     cursor.close()
                 return int(row[0]) if row else 0
-            except engine.dialect.loaded_dbapi.Error:
+            except engine.dialect.loaded_dbapi.Error as exc:
                 self.close()  # the server dropped us (restart, failover): reconnect once
                 if attempt:
-                    raise
+                    # As SQLAlchemy's error, so an outage answers 503 like any other query.
+                    raise OperationalError(_VERSION_SQL_TEXT, None, exc) from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -249,7 +251,10 @@ class CachedResponseMiddleware:
         if hit is None or (hit.unless_cookie is not None and _has_cookie(scope, hit.unless_cookie)):
             await self.app(scope, receive, send)
             return
-        version = _version_key(scope["app"])
+        try:
+            version = _version_key(scope["app"])
+        except OperationalError:
+            version = None  # the database is away: the route answers (503), not the cache
         if hit.version != version:
             await self.app(scope, receive, send)
             return

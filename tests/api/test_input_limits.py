@@ -288,3 +288,21 @@ def test_malformed_json_without_a_valid_token_is_401(client: TestClient, token: 
 
 def test_malformed_json_with_a_token_is_400(client: TestClient, write_token: str) -> None:
     _assert_problem(_post_raw(client, "/api/v1/evidence", b'{"title": ', write_token), 400)
+
+
+def test_a_cached_read_answers_503_while_the_database_is_away(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.core import cache
+
+    assert client.get("/api/v1/capabilities").status_code == 200  # now cached
+
+    def away() -> int:
+        raise OperationalError("SELECT counter FROM data_version", None, Exception("down"))
+
+    monkeypatch.setattr(cache._probe, "read", away)
+    response = client.get("/api/v1/capabilities")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
