@@ -1,6 +1,5 @@
 """Small read helpers the pages share; the domain logic stays in the services."""
 
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,11 +39,6 @@ def history(
     if limit:
         statement = statement.limit(limit)
     return list(session.exec(statement).all())
-
-
-def benchmarks() -> ModuleType:
-    """Return the benchmark-run service (always installed; kept for the pages that ask)."""
-    return benchmarks_service
 
 
 def simulated_by_claim(session: Session) -> dict[str, dict[str, Any]]:

@@ -6,24 +6,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlmodel import Session
 
+from app.benchmarks import service as benchmarks_service
 from app.core.db import get_session
 from app.core.errors import ProblemError
 from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
-from app.dashboard import auth, charts, queries
+from app.dashboard import auth, charts
 from app.dashboard.templating import fmt_number, is_fragment_request, page, render
 
 # Forms check the editor themselves (auth.require_editor); read pages go through `page`.
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 FINISHED = {"succeeded", "failed", "cancelled"}
-
-
-def _service():
-    service = queries.benchmarks()
-    if service is None:
-        raise ProblemError(404, "Not found", "Benchmark runs are not installed in this build.")
-    return service
 
 
 # Headline figures worth showing when a result carries them: key, label, format, unit.
@@ -186,8 +180,10 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     return view
 
 
-def _run_context(service, run) -> dict[str, Any]:
-    comparisons = service.comparisons(run.result or {}) if run.state == "succeeded" else []
+def _run_context(run: Any) -> dict[str, Any]:
+    comparisons = (
+        benchmarks_service.comparisons(run.result or {}) if run.state == "succeeded" else []
+    )
     return {
         "run": run,
         "finished": run.state in FINISHED,
@@ -204,16 +200,15 @@ def _run_context(service, run) -> dict[str, Any]:
 @router.get("/runs")
 async def runs_page(request: Request, cursor: Annotated[str | None, Query(max_length=500)] = None):
     """Past and current runs, and the scenarios that can be started."""
-    service = _service()
 
     def build(session: Session) -> dict[str, Any]:
-        runs, next_cursor = service.list_runs(session, limit=30, cursor=cursor or None)
+        runs, next_cursor = benchmarks_service.list_runs(session, limit=30, cursor=cursor or None)
         return {
             "runs": runs,
             "next_cursor": next_cursor,
             "cursor": cursor,
             "active": any(r.state not in FINISHED for r in runs),
-            "scenarios": service.scenarios(),
+            "scenarios": benchmarks_service.scenarios(),
             "api_twin": "/api/v1/benchmark-runs",
         }
 
@@ -224,13 +219,12 @@ async def runs_page(request: Request, cursor: Annotated[str | None, Query(max_le
 @router.get("/runs/new")
 def new_run_form(request: Request, session: SessionDep, scenario: str = ""):
     """Choose a scenario, or paste a custom spec."""
-    service = _service()
     auth.require_editor(request, session)
     return render(
         request,
         "run_new.html",
         {
-            "scenarios": service.scenarios(),
+            "scenarios": benchmarks_service.scenarios(),
             "form": {"scenario_id": scenario, "spec": "", "title": ""},
             "api_twin": "/api/v1/scenarios",
         },
@@ -249,7 +243,6 @@ def start_run(
     """Queue a run and go to its page, which shows its progress."""
     from app.benchmarks.models import BenchmarkRunCreate
 
-    service = _service()
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     form = {"scenario_id": scenario_id, "spec": spec, "title": title}
@@ -270,7 +263,7 @@ def start_run(
         error = "Choose a scenario or paste a spec."
     if error is None:
         try:
-            run = service.create_run(
+            run = benchmarks_service.create_run(
                 session, BenchmarkRunCreate.model_validate(payload), actor=auth.actor_name(editor)
             )
             return auth.redirect(request, f"/runs/{run.id}")
@@ -280,7 +273,7 @@ def start_run(
         request,
         "run_new.html",
         {
-            "scenarios": service.scenarios(),
+            "scenarios": benchmarks_service.scenarios(),
             "form": form,
             "error": error,
             "api_twin": "/api/v1/scenarios",
@@ -292,10 +285,9 @@ def start_run(
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, run_id: IdPath):
     """One run: live progress while it runs, then its result."""
-    service = _service()
 
     def build(session: Session) -> dict[str, Any]:
-        return _run_context(service, service.get_run(session, run_id))
+        return _run_context(benchmarks_service.get_run(session, run_id))
 
     block = "run_status" if is_fragment_request(request, "run-status") else None
     return await page(request, "run.html", build, block=block)
@@ -309,11 +301,10 @@ def cancel_run(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Cancel a queued run, or ask a running one to stop."""
-    service = _service()
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     try:
-        service.cancel_run(session, run_id, actor=auth.actor_name(editor))
+        benchmarks_service.cancel_run(session, run_id, actor=auth.actor_name(editor))
     except ProblemError as exc:
         if exc.status != 409:
             raise

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
+from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
@@ -145,12 +146,9 @@ async def capability_page(request: Request, slug: str):
 
 
 def _scenarios_for(slug: str, claims: list) -> list[dict]:
-    service = queries.benchmarks()
-    if service is None or not hasattr(service, "scenarios"):
-        return []
     claim_slugs = {c.slug for c in claims}
     found = []
-    for scenario in service.scenarios():
+    for scenario in benchmarks_service.scenarios():
         caps = set(scenario.get("capabilities") or scenario.get("capability_slugs") or [])
         claimed = set(scenario.get("claims") or scenario.get("claim_slugs") or [])
         if slug in caps or claimed & claim_slugs:
@@ -159,10 +157,7 @@ def _scenarios_for(slug: str, claims: list) -> list[dict]:
 
 
 def _runs_for(session: Session, slug: str) -> list:
-    service = queries.benchmarks()
-    if service is None or not hasattr(service, "runs_for_capability"):
-        return []
-    return list(service.runs_for_capability(session, slug))[:10]
+    return list(benchmarks_service.runs_for_capability(session, slug))[:10]
 
 
 # ---- Claims -------------------------------------------------------------------------------
