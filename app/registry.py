@@ -25,7 +25,7 @@ from app.evidence.models import Evidence
 from app.evidence.routes import router as evidence_router
 from app.exports import rows
 from app.exports.table import ExportTable
-from app.history.models import DataVersion, StatusChange
+from app.history.models import DataChange, DataVersion, StatusChange
 from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
 from app.ops.health import router as health_router
@@ -71,4 +71,4 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
 
 # Tables left out of the export on purpose: credentials, sessions, the cache counter, and the
 # workers' liveness records (operational state, not ledger data).
-NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion, BenchmarkWorker)
+NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion, DataChange, BenchmarkWorker)

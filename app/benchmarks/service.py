@@ -25,7 +25,7 @@ from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
 from app.sim.errors import SpecError
-from app.status.history import bump_data_version
+from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -143,7 +143,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
     """Queue a run of a scenario or a custom spec."""
     run = new_run(request, actor=actor)
     session.add(run)
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     session.refresh(run)
     return run
@@ -261,7 +261,7 @@ def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
         run.progress_message = f"cancelled by {actor}"
     run.cancel_requested = True
     session.add(run)
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     session.refresh(run)
     return run
@@ -303,7 +303,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
             progress_message="started",
         )
     )
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -342,7 +342,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
     )
     count = result.rowcount or 0  # type: ignore[attr-defined]
     if count:
-        bump_data_version(session)
+        bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     return count
 
@@ -359,7 +359,7 @@ def hand_back(session: Session, run_id: int, attempt: int) -> bool:
             progress_message="handed back by a stopping worker",
         )
     )
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -388,7 +388,7 @@ def report_progress(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return Holding.lost
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     flag = session.execute(
         text("SELECT cancel_requested FROM benchmark_run WHERE id = :id"), {"id": run_id}
@@ -450,7 +450,7 @@ def finish(
                     assert run is not None
                     record_as_evidence(unit, run)
                 # Last, like every other write: the data version is a hot row to lock briefly.
-                bump_data_version(unit)
+                bump_data_version(unit, OUTSIDE_SNAPSHOT)
                 unit.flush()
             transaction.commit()
         except BaseException:
@@ -544,7 +544,7 @@ def queue_bundled_scenarios(session: Session, *, again: bool = False) -> list[in
         if item["id"] not in covered
     ]
     session.add_all(runs)
-    bump_data_version(session)
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.flush()
     ids = [run.id for run in runs if run.id is not None]
     session.commit()  # one commit: the lock is held until every run is queued
@@ -565,7 +565,9 @@ def _take_write_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUEUE_LOCK_KEY})
     else:
-        bump_data_version(session)  # a write first: SQLite takes its write lock here
+        bump_data_version(
+            session, OUTSIDE_SNAPSHOT
+        )  # a write first: SQLite takes its write lock here
 
 
 _QUEUE_LOCK_KEY = 0x62656E6368  # "bench"

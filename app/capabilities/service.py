@@ -116,11 +116,13 @@ def create(session: Session, data: CapabilityCreate, *, actor: str) -> Capabilit
             reason_code="created",
             reason="Capability created",
             capability_ids=[parent_id],
-        ):
+        ) as write:
             cap = Capability.model_validate(
                 data.model_dump(exclude={"parent"}), update={"parent_id": parent_id}
             )
             session.add(cap)
+            session.flush()
+            write.include(cap.id)  # a new root has no parent to bring it into scope
     except IntegrityError as exc:  # a concurrent writer took the slug first
         raise lookup.taken(Capability, data.slug) from exc
     session.refresh(cap)

@@ -10,7 +10,7 @@ from app.core.errors import ProblemError
 from app.core.http import keyset_page
 from app.core.schema import precision_problem
 from app.events.models import Event, EventCreate, EventPublic, EventUpdate
-from app.status.history import bump_data_version
+from app.status.history import EVENTS, bump_data_version
 from app.status.unit_of_work import guarded_update
 
 SORTABLE = {
@@ -57,7 +57,7 @@ def create(session: Session, data: EventCreate) -> Event:
     lookup.ensure_new_slug(session, Event, data.slug)
     event = Event.model_validate(data)
     session.add(event)
-    bump_data_version(session)
+    bump_data_version(session, EVENTS)
     try:
         session.commit()
     except IntegrityError as exc:  # a concurrent writer took the slug first
@@ -82,7 +82,7 @@ def update(
         raise ProblemError(422, "Invalid date", f"date: {problem}.")
     try:
         guarded_update(session, event, changes, expected_version)
-        bump_data_version(session)
+        bump_data_version(session, EVENTS)
         session.commit()
     except BaseException:
         session.rollback()

@@ -87,7 +87,7 @@ def import_data(session: Session, data: Any) -> dict[str, int]:
         for table in EXPORT_TABLES:
             _insert(session, table, validated[table.name])
         _reset_sequences(session)
-        history_service.bump_data_version(session)
+        history_service.bump_data_version(session, history_service.EVERYTHING)
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()

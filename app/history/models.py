@@ -42,3 +42,15 @@ class DataVersion(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     counter: int = 0
+
+
+class DataChange(SQLModel, table=True):
+    """What one step of the data version touched, so readers refresh only that part."""
+
+    __tablename__ = "data_change"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # The capabilities whose hierarchies (their claims, evidence and assessments) changed.
+    capability_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    events: bool = False
+    everything: bool = False

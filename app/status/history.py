@@ -4,12 +4,13 @@ Rows are appended only by the unit of work (app/status/unit_of_work.py).
 """
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
 from app.capabilities.models import StatusAssessment
-from app.history.models import DataVersion, StatusChange
+from app.history.models import DataChange, DataVersion, StatusChange
 
 # For one capability: the reason code, the reason in words, and the evidence that caused it.
 Explanation = tuple[str, str, list[int]]
@@ -21,13 +22,66 @@ def data_version(session: Session) -> int:
     return row.counter if row else 0
 
 
-def bump_data_version(session: Session) -> None:
-    """Advance the data version inside the caller's transaction."""
-    result = session.exec(
-        update(DataVersion).where(col(DataVersion.id) == 1).values(counter=DataVersion.counter + 1)
-    )
-    if result.rowcount == 0:
+@dataclass(frozen=True)
+class Touched:
+    """What one write changed of the read snapshot (app/status/snapshot.py)."""
+
+    capability_ids: frozenset[int] = frozenset()  # whole hierarchies: claims, evidence, status
+    events: bool = False
+    everything: bool = False
+
+    @classmethod
+    def hierarchies(cls, capability_ids: Iterable[int]) -> "Touched":
+        """Name the capabilities whose hierarchies changed."""
+        return cls(capability_ids=frozenset(capability_ids))
+
+
+EVERYTHING = Touched(everything=True)
+EVENTS = Touched(events=True)
+# Runs and queue state live outside the snapshot; the version still moves for page caches.
+OUTSIDE_SNAPSHOT = Touched()
+
+# Readers further behind than this reload everything, so the log stays small.
+KEEP_CHANGES = 5000
+
+
+def bump_data_version(session: Session, touched: Touched) -> int:
+    """Advance the data version inside the caller's transaction and log what it touched."""
+    result = session.execute(
+        update(DataVersion)
+        .where(col(DataVersion.id) == 1)
+        .values(counter=DataVersion.counter + 1)
+        .returning(col(DataVersion.counter))
+    ).first()
+    if result is None:
         session.add(DataVersion(id=1, counter=1))
+        session.flush()
+        version = 1
+    else:
+        version = int(result[0])
+    session.add(
+        DataChange(
+            version=version,
+            capability_ids=sorted(touched.capability_ids),
+            events=touched.events,
+            everything=touched.everything,
+        )
+    )
+    if version % 500 == 0:
+        session.execute(delete(DataChange).where(col(DataChange.version) <= version - KEEP_CHANGES))
+    return version
+
+
+def changes_since(session: Session, after: int, upto: int) -> list[DataChange] | None:
+    """Return the logged changes after one version up to another, or None if any is missing."""
+    rows = list(
+        session.exec(
+            select(DataChange)
+            .where(col(DataChange.version) > after, col(DataChange.version) <= upto)
+            .order_by(col(DataChange.version))
+        ).all()
+    )
+    return rows if len(rows) == upto - after else None
 
 
 def changed(

@@ -1,10 +1,20 @@
-"""A read snapshot of the whole ledger, cached per data version across requests."""
+"""A read snapshot of the whole ledger, cached per data version across requests.
+
+After a write, the cached snapshot is brought up to date from the data-change log: only the
+hierarchies that the write touched are read again and re-assessed. The snapshot is partitioned
+by capability so that a refresh costs what the write touched, not the ledger's size.
+"""
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from itertools import chain
+from operator import attrgetter
+from typing import Any, TypeVar
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
 from app.claims.models import Claim
@@ -12,9 +22,13 @@ from app.core.config import get_settings
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
+from app.status import history
 from app.status.history import data_version
-from app.status.rules import Ladder, assess_ledger
-from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules
+from app.status.rules import Ladder, assess
+from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, verdict_for
+
+Row = TypeVar("Row", Claim, Evidence)
+_ID = attrgetter("id")
 
 
 def today() -> dt.date:
@@ -25,22 +39,35 @@ def today() -> dt.date:
 
 @dataclass
 class Snapshot:
-    """Everything a read needs, loaded once per data version."""
+    """Everything a read needs, loaded once and then refreshed per data version."""
 
     version: int
     day: dt.date
     capabilities: list[Capability]
-    claims: list[Claim]
-    evidence: list[Evidence]
     events: list[Event]
     ladder: Ladder
     rules: VerdictRules
+    claims_by_capability: dict[int, list[Claim]]
+    evidence_by_capability: dict[int, list[Evidence]]
     assessments: dict[int, StatusAssessment]
     verdicts: dict[int, ClaimVerdict]
+    claims_by_id: dict[int, Claim]
+    claim_slug: dict[int, str]
+    evidence_by_claim: dict[int, list[Evidence]]
+    restated_by: dict[int, list[int]]
     capability_slug: dict[int, str] = field(default_factory=dict)
     event_slug: dict[int, str] = field(default_factory=dict)
-    claim_slug: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[str]] = field(default_factory=dict)
+
+    @cached_property
+    def claims(self) -> list[Claim]:
+        """Every claim, by id."""
+        return sorted(self.claims_by_id.values(), key=_ID)
+
+    @cached_property
+    def evidence(self) -> list[Evidence]:
+        """Every evidence item, by id."""
+        return sorted(chain.from_iterable(self.evidence_by_capability.values()), key=_ID)
 
     def overdue_days(self, claim: Claim) -> int | None:
         """Return how many days a claim's deadline has passed unmet, or None."""
@@ -66,49 +93,301 @@ def load_ladder(session: Session) -> Ladder:
 _lock = threading.Lock()
 _cached: Snapshot | None = None
 
+# Refresh in place while the touched hierarchies stay under this share of the ledger; beyond
+# it, one full load is cheaper than scoped queries.
+REFRESH_SHARE = 0.5
+_IN_CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
 
-def load(session: Session) -> Snapshot:
+
+def _partition(rows: Iterable[Row], scope: Iterable[int] = ()) -> dict[int, list[Row]]:
+    parts: dict[int, list[Row]] = {cap_id: [] for cap_id in scope}
+    for row in rows:
+        parts.setdefault(row.capability_id, []).append(row)
+    return parts
+
+
+def _verdicts(
+    claims: Iterable[Claim],
+    evidence_by_claim: dict[int, list[Evidence]],
+    claims_by_id: dict[int, Claim],
+    rules: VerdictRules,
+) -> dict[int, ClaimVerdict]:
+    return {
+        claim.id: verdict_for(claim, evidence_by_claim.get(claim.id, []), rules, claims_by_id)
+        for claim in claims
+        if claim.id is not None
+    }
+
+
+def load(session: Session, version: int | None = None) -> Snapshot:
     """Load the snapshot from the database (uncached)."""
+    # The version is read first: data newer than the label is refreshed again later, never missed.
+    version = data_version(session) if version is None else version
     capabilities = list(session.exec(select(Capability).order_by(col(Capability.id))).all())
     claims = list(session.exec(select(Claim).order_by(col(Claim.id))).all())
     evidence = list(session.exec(select(Evidence).order_by(col(Evidence.id))).all())
     events = list(session.exec(select(Event).order_by(col(Event.id))).all())
     ladder = load_ladder(session)
     rules = load_rules()
-    assessments, verdicts = assess_ledger(capabilities, claims, evidence, ladder, rules, today())
-    snap = Snapshot(
-        version=data_version(session),
-        day=today(),
-        capabilities=capabilities,
-        claims=claims,
-        evidence=evidence,
-        events=events,
-        ladder=ladder,
-        rules=rules,
-        assessments=assessments,
-        verdicts=verdicts,
-    )
-    snap.capability_slug = {c.id: c.slug for c in capabilities if c.id is not None}
-    snap.event_slug = {e.id: e.slug for e in events if e.id is not None}
-    snap.claim_slug = {c.id: c.slug for c in claims if c.id is not None}
-    for cap in capabilities:
-        if cap.parent_id is not None:
-            snap.children.setdefault(cap.parent_id, []).append(cap.slug)
     for rows in (capabilities, claims, evidence, events):
         for row in rows:
             session.expunge(row)
+    claims_by_id = {c.id: c for c in claims if c.id is not None}
+    evidence_by_claim: dict[int, list[Evidence]] = {}
+    for item in evidence:
+        if item.claim_id is not None:
+            evidence_by_claim.setdefault(item.claim_id, []).append(item)
+    restated_by: dict[int, list[int]] = {}
+    for claim in claims:
+        if claim.restates_id is not None and claim.id is not None:
+            restated_by.setdefault(claim.restates_id, []).append(claim.id)
+    verdicts = _verdicts(claims, evidence_by_claim, claims_by_id, rules)
+    day = today()
+    snap = Snapshot(
+        version=version,
+        day=day,
+        capabilities=capabilities,
+        events=events,
+        ladder=ladder,
+        rules=rules,
+        claims_by_capability=_partition(claims),
+        evidence_by_capability=_partition(evidence),
+        assessments=assess(capabilities, claims, evidence, ladder, verdicts, rules, day),
+        verdicts=verdicts,
+        claims_by_id=claims_by_id,
+        claim_slug={cid: c.slug for cid, c in claims_by_id.items()},
+        evidence_by_claim=evidence_by_claim,
+        restated_by=restated_by,
+        event_slug={e.id: e.slug for e in events if e.id is not None},
+    )
+    return _index_capabilities(snap)
+
+
+def _index_capabilities(snap: Snapshot) -> Snapshot:
+    snap.capability_slug = {c.id: c.slug for c in snap.capabilities if c.id is not None}
+    snap.children = {}
+    for cap in snap.capabilities:
+        if cap.parent_id is not None:
+            snap.children.setdefault(cap.parent_id, []).append(cap.slug)
     return snap
 
 
+def _chunks(ids: set[int]) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        yield ordered[start : start + _IN_CHUNK]
+
+
+def _rows_in(session: Session, model: Any, column: Any, ids: set[int]) -> list[Any]:
+    rows = [
+        row
+        for chunk in _chunks(ids)
+        for row in session.exec(
+            select(model).where(col(column).in_(chunk)).order_by(col(model.id))
+        ).all()
+    ]
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
+def _hierarchies(parents: dict[int, int | None], ids: set[int]) -> set[int]:
+    """Return every member of the hierarchies holding the ids given."""
+
+    def root(cap_id: int) -> int:
+        seen = set()
+        while (parent := parents.get(cap_id)) is not None and cap_id not in seen:
+            seen.add(cap_id)
+            cap_id = parent
+        return cap_id
+
+    roots = {root(i) for i in ids if i in parents}
+    return {i for i in parents if root(i) in roots}
+
+
+def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None:
+    """Bring a snapshot up to a newer version, re-assessing only what the writes touched.
+
+    Return None when the log cannot say (it was pruned, or a write touched everything), or
+    when the touched part is large: the caller then loads everything.
+    """
+    changes = history.changes_since(session, cached.version, version)
+    if changes is None or any(change.everything for change in changes):
+        return None
+    touched = {cap_id for change in changes for cap_id in change.capability_ids}
+    snap = replace(cached, version=version)
+    if any(change.events for change in changes):
+        snap.events = list(session.exec(select(Event).order_by(col(Event.id))).all())
+        for event in snap.events:
+            session.expunge(event)
+        snap.event_slug = {e.id: e.slug for e in snap.events if e.id is not None}
+    if not touched:
+        return snap if _counts_match(session, snap) else None
+    old_parents = {c.id: c.parent_id for c in cached.capabilities if c.id is not None}
+    new_parents: dict[int, int | None] = {
+        cap_id: parent_id
+        for cap_id, parent_id in session.exec(select(Capability.id, Capability.parent_id)).all()
+        if cap_id is not None
+    }
+
+    def whole(ids: set[int]) -> set[int]:
+        # Whole hierarchies, as they were and as they are: a move re-assesses both sides.
+        return _hierarchies(old_parents, ids) | _hierarchies(new_parents, ids)
+
+    scope = whole(touched)
+    for _ in range(3):
+        if len(scope) > REFRESH_SHARE * max(len(new_parents), 1):
+            return None
+        capabilities = _rows_in(session, Capability, Capability.id, scope)
+        claims = _rows_in(session, Claim, Claim.capability_id, scope)
+        evidence = _rows_in(session, Evidence, Evidence.capability_id, scope)
+        extra = _verdict_dependents(cached, scope, claims, evidence)
+        if extra <= scope:
+            break
+        scope |= whole(extra)
+    else:
+        return None
+    _apply(snap, cached, scope, capabilities, claims, evidence)
+    if not _counts_match(session, snap):
+        return None  # a write the log does not cover: trust nothing partial
+    return _index_capabilities(snap)
+
+
+def _apply(
+    snap: Snapshot,
+    cached: Snapshot,
+    scope: set[int],
+    capabilities: list[Capability],
+    claims: list[Claim],
+    evidence: list[Evidence],
+) -> None:
+    """Replace the scope's rows, indexes, verdicts and assessments in a copied snapshot.
+
+    Only what changes is copied: the cached snapshot, which other requests may be reading,
+    stays as it was.
+    """
+    old_claims = [c for cap_id in scope for c in cached.claims_by_capability.get(cap_id, [])]
+    old_evidence = [e for cap_id in scope for e in cached.evidence_by_capability.get(cap_id, [])]
+    kept = [c for c in cached.capabilities if c.id not in scope]
+    snap.capabilities = sorted(kept + capabilities, key=_ID)
+    snap.claims_by_capability = {**cached.claims_by_capability, **_partition(claims, scope)}
+    snap.evidence_by_capability = {
+        **cached.evidence_by_capability,
+        **_partition(evidence, scope),
+    }
+    snap.claims_by_id = dict(cached.claims_by_id)
+    snap.claim_slug = dict(cached.claim_slug)
+    snap.verdicts = dict(cached.verdicts)
+    snap.restated_by = dict(cached.restated_by)
+    for claim in old_claims:
+        assert claim.id is not None
+        for index in (snap.claims_by_id, snap.claim_slug, snap.verdicts):
+            index.pop(claim.id, None)
+        _regroup(snap.restated_by, claim.restates_id, drop=claim.id)
+    for claim in claims:
+        assert claim.id is not None
+        snap.claims_by_id[claim.id] = claim
+        snap.claim_slug[claim.id] = claim.slug
+        _regroup(snap.restated_by, claim.restates_id, add=claim.id)
+    snap.evidence_by_claim = dict(cached.evidence_by_claim)
+    for item in old_evidence:
+        _regroup(snap.evidence_by_claim, item.claim_id, drop=item)
+    for item in evidence:
+        _regroup(snap.evidence_by_claim, item.claim_id, add=item)
+    snap.verdicts.update(_verdicts(claims, snap.evidence_by_claim, snap.claims_by_id, cached.rules))
+    fresh = assess(
+        capabilities, claims, evidence, cached.ladder, snap.verdicts, cached.rules, cached.day
+    )
+    snap.assessments = {
+        cap_id: assessment
+        for cap_id, assessment in cached.assessments.items()
+        if cap_id not in scope
+    } | fresh
+
+
+K = TypeVar("K")
+
+
+def _regroup(
+    groups: dict[int, list[K]], key: int | None, *, drop: K | None = None, add: K | None = None
+) -> None:
+    """Drop or add one member of a group, copying that group's list (never mutating it)."""
+    if key is None:
+        return
+    # Ids compare by value, rows by identity (the cached rows are the very objects grouped).
+    members = [
+        m for m in groups.get(key, []) if (m != drop if isinstance(m, int) else m is not drop)
+    ]
+    if add is not None:
+        members.append(add)
+    if members:
+        groups[key] = members
+    else:
+        groups.pop(key, None)
+
+
+def _verdict_dependents(
+    cached: Snapshot, scope: set[int], claims: list[Claim], evidence: list[Evidence]
+) -> set[int]:
+    """Return the capabilities outside the scope whose claims' verdicts the write can move.
+
+    A claim's verdict reads the evidence linked to it, which may be filed under another
+    capability, and the dates of the claims it restates, which may belong to others too.
+    """
+    old_evidence = chain.from_iterable(cached.evidence_by_capability.get(c, []) for c in scope)
+    old_claims = chain.from_iterable(cached.claims_by_capability.get(c, []) for c in scope)
+    linked = {e.claim_id for e in chain(evidence, old_evidence) if e.claim_id is not None}
+    capability_of = {c.id: c.capability_id for c in claims if c.id is not None}
+    # Claims restating a scoped claim, at any remove (cycles are cut by `seen`).
+    stack = [c.id for c in chain(claims, old_claims) if c.id is not None]
+    seen: set[int] = set()
+    while stack:
+        claim_id = stack.pop()
+        for restating in cached.restated_by.get(claim_id, []):
+            if restating not in seen:
+                seen.add(restating)
+                stack.append(restating)
+    found = set()
+    for claim_id in linked | seen:
+        if claim_id in capability_of:
+            found.add(capability_of[claim_id])
+        elif claim_id in cached.claims_by_id:
+            found.add(cached.claims_by_id[claim_id].capability_id)
+    return found - scope
+
+
+def _counts_match(session: Session, snap: Snapshot) -> bool:
+    counted = session.exec(
+        select(
+            select(func.count()).select_from(Capability).scalar_subquery(),
+            select(func.count()).select_from(Claim).scalar_subquery(),
+            select(func.count()).select_from(Evidence).scalar_subquery(),
+        )
+    ).one()
+    held = (
+        len(snap.capabilities),
+        len(snap.claims_by_id),
+        sum(map(len, snap.evidence_by_capability.values())),
+    )
+    return tuple(counted) == held
+
+
 def get(session: Session) -> Snapshot:
-    """Return the snapshot for the current data version, reusing the cached one if fresh."""
+    """Return the snapshot for the current data version, refreshing the cached one if stale."""
     global _cached
     version = data_version(session)
     cached = _cached
     if cached is not None and cached.version == version and cached.day == today():
         return cached
     with _lock:
-        snap = load(session)
+        cached = _cached
+        if cached is not None and cached.version == version and cached.day == today():
+            return cached  # another request refreshed it while this one waited
+        snap = None
+        if cached is not None and cached.day == today() and cached.version < version:
+            snap = refresh(session, cached, version)
+        if snap is None:
+            snap = load(session, version)
         _cached = snap
         return snap
 

@@ -162,14 +162,13 @@ class StatusWrite:
 
     def _assess(self) -> dict[int, StatusAssessment]:
         self.session.flush()
-        every = self.session.exec(select(Capability)).all()
-        parents = {c.id: c.parent_id for c in every if c.id is not None}
+        parents = _parents(self.session)
         # A move between hierarchies keeps both in scope: the one it left may move too.
         self.scope |= hierarchy_members(parents, self.capability_ids)
         scope = self.scope
         if not scope:
             return {}
-        caps = [c for c in every if c.id in scope]
+        caps = self.session.exec(select(Capability).where(col(Capability.id).in_(scope))).all()
         if not self.ladder.accepted_kinds:  # the seed may have just added the ladder
             self.ladder = load_ladder(self.session)
         claims = self.session.exec(select(Claim).where(col(Claim.capability_id).in_(scope))).all()
@@ -177,7 +176,7 @@ class StatusWrite:
             select(Evidence).where(col(Evidence.capability_id).in_(scope))
         ).all()
         assessments, _verdicts = assess_ledger(
-            caps, list(claims), list(items), self.ladder, load_rules(), today()
+            list(caps), list(claims), list(items), self.ladder, load_rules(), today()
         )
         return assessments
 
@@ -187,6 +186,11 @@ class StatusWrite:
         """Apply a guarded update to a capability, claim or evidence row."""
         self.bumped.add((str(type(row).__tablename__), int(row.id)))
         guarded_update(self.session, row, values, expected_version)
+
+    def include(self, capability_id: int | None) -> None:
+        """Add a capability to the write's scope (one created inside it, once flushed)."""
+        if self.capability_ids is not None and capability_id is not None:
+            self.capability_ids.append(capability_id)
 
     def check_version(self, row: Any, expected_version: int | None) -> None:
         """Raise 412 unless the row (as committed now) is still at the expected version."""
@@ -217,7 +221,12 @@ class StatusWrite:
                     effective_on=today(),
                 )
                 self._bump_moved(moved)
-            history.bump_data_version(self.session)
+            touched = (
+                history.EVERYTHING
+                if self.capability_ids is None
+                else history.Touched.hierarchies(self.scope)
+            )
+            history.bump_data_version(self.session, touched)
             self.session.commit()
         except BaseException:
             self.session.rollback()

@@ -277,14 +277,14 @@ def test_cached_lists_follow_writes_made_by_another_process(
 
     from app.capabilities.models import Capability
     from app.core.db import make_engine
-    from app.status.history import bump_data_version
+    from app.status.history import EVERYTHING, bump_data_version
 
     before = client.get("/api/v1/capabilities").json()["items"]
     assert client.get("/api/v1/capabilities").json()["items"] == before  # now served cached
     other_replica = make_engine(db_url)
     with Session(other_replica) as session:
         session.add(Capability(slug="written-elsewhere", name="Elsewhere", kind="chip"))
-        bump_data_version(session)
+        bump_data_version(session, EVERYTHING)
         session.commit()
     other_replica.dispose()
     after = client.get("/api/v1/capabilities").json()["items"]
