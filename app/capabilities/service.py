@@ -82,10 +82,24 @@ def get_by_slug(session: Session, slug: str) -> Capability:
 def get_public(session: Session, slug: str) -> CapabilityPublic:
     """Return one capability with its assessment."""
     snap = snapshot.get(session)
-    for cap in snap.capabilities:
-        if cap.slug == slug:
-            return to_public(cap, snap)
-    raise not_found("capability", slug)
+    cap = snap.capability_by_slug.get(slug)
+    if cap is None:
+        raise not_found("capability", slug)
+    return to_public(cap, snap)
+
+
+def lineage(session: Session, slug: str) -> list[CapabilityPublic]:
+    """Return a capability's ancestors, the root first (at most 20: a guard against cycles)."""
+    snap = snapshot.get(session)
+    ancestors: list[CapabilityPublic] = []
+    cap = snap.capability_by_slug.get(slug)
+    while cap is not None and cap.parent_id is not None and len(ancestors) < 20:
+        parent = snap.capability_by_slug.get(snap.capability_slug.get(cap.parent_id, ""))
+        if parent is None:
+            break
+        ancestors.insert(0, to_public(parent, snap))
+        cap = parent
+    return ancestors
 
 
 def _resolve_parent(session: Session, parent_slug: str | None, self_id: int | None) -> int | None:

@@ -107,12 +107,6 @@ async def capability_page(request: Request, slug: str):
     def build(session: Session) -> dict[str, Any]:
         cap = cap_service.get_public(session, slug)
         snap = snapshot.get(session)
-        by_slug = {c.slug: c for c, _ in queries.capabilities_with_depth(session)}
-        ancestors: list[Any] = []
-        cursor = by_slug[slug].parent
-        while cursor and cursor in by_slug and len(ancestors) < 20:
-            ancestors.insert(0, by_slug[cursor])
-            cursor = by_slug[cursor].parent
         claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
         evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
         assert cap.id is not None
@@ -120,15 +114,21 @@ async def capability_page(request: Request, slug: str):
         simulated = queries.simulated_by_claim(session)
         return {
             "cap": cap,
-            "ancestors": ancestors,
-            "children": [by_slug[s] for s in cap.children if s in by_slug],
-            "limited_by": by_slug.get(cap.assessment.limited_by or ""),
+            "ancestors": cap_service.lineage(session, slug),
+            "children": [cap_service.get_public(session, child) for child in cap.children],
+            "limited_by": (
+                cap_service.get_public(session, cap.assessment.limited_by)
+                if cap.assessment.limited_by
+                else None
+            ),
             "claims": claims,
             "open_questions": questions.open_questions(claims, evidence),
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
-            "evidence_titles": {e.id: e.title for e in snap.evidence if e.id is not None},
+            "evidence_titles": evidence_service.titles(
+                session, [i for row in history for i in row.evidence_ids]
+            ),
             "simulated": simulated,
             "sources": sources_service.by_keys(
                 session, [c.source_key for c in claims] + [e.source_key for e in evidence]

@@ -69,6 +69,11 @@ class Snapshot:
         """Every evidence item, by id."""
         return sorted(chain.from_iterable(self.evidence_by_capability.values()), key=_ID)
 
+    @cached_property
+    def capability_by_slug(self) -> dict[str, Capability]:
+        """Every capability, by slug."""
+        return {c.slug: c for c in self.capabilities}
+
     def overdue_days(self, claim: Claim) -> int | None:
         """Return how many days a claim's deadline has passed unmet, or None."""
         if claim.id is None or claim.deadline is None or claim.deadline >= self.day:

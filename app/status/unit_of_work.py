@@ -116,8 +116,17 @@ def hierarchy_members(
     """
     if capability_ids is None:
         return set(parents)
-    roots = _roots(parents, capability_ids)
-    return {cap_id for cap_id in parents if _root(parents, cap_id) in roots}
+    children: dict[int | None, list[int]] = {}
+    for cap_id, parent_id in parents.items():
+        children.setdefault(parent_id, []).append(cap_id)
+    members: set[int] = set()
+    stack = [root for root in _roots(parents, capability_ids) if root in parents]
+    while stack:  # down from each root; `members` also cuts a cycle
+        cap_id = stack.pop()
+        if cap_id not in members:
+            members.add(cap_id)
+            stack.extend(children.get(cap_id, []))
+    return members
 
 
 class StatusWrite:
