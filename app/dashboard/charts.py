@@ -2,10 +2,10 @@
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from app.capabilities.models import CapabilityPublic
+from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
 from app.dashboard.templating import LADDER, LEVEL_LABELS, level_rank
 from app.evidence.models import EvidencePublic
@@ -90,51 +90,60 @@ def capability_timeline(
 
 
 def global_timeline(
-    capabilities: Sequence[CapabilityPublic],
-    claims: Sequence[ClaimPublic],
-    evidence: Sequence[EvidencePublic],
-    changes: Sequence[tuple[StatusChange, str]],
-    event_names: dict[str, str],
+    rows: Sequence[str],
+    row_of: Mapping[int, int],
+    claims: Iterable[tuple[int, dt.date, int]],
+    evidence: Iterable[tuple[int, dt.date, str, str | None, str]],
+    changes: Iterable[tuple[int, str, str, dt.date]],
+    outcomes: Iterable[Capability],
+    event_names: Mapping[int, str],
     day: dt.date,
 ) -> dict[str, Any]:
-    """Every capability as a row; claims, evidence, status changes and outcomes over time."""
-    index = {c.slug: i for i, c in enumerate(capabilities)}
-    grouped: dict[tuple[str, dt.date, str], int] = defaultdict(int)
-    for claim in claims:
-        grouped[(claim.capability, claim.stated_on, claim.event)] += 1
+    """Claims, evidence, status changes and outcomes over time, one row per row label.
+
+    `row_of` maps a capability id to its row; capabilities without a row are left out, and
+    several capabilities may share a row (a hierarchy folded into its top). The rows come as
+    plain tuples: claims (capability id, stated on, event id), evidence (capability id, date,
+    title, level, stance), changes (capability id, from, to, effective on), oldest first.
+    """
+    grouped: dict[tuple[int, dt.date, int], int] = defaultdict(int)
+    for cap_id, stated_on, event_id in claims:
+        row = row_of.get(cap_id)
+        if row is not None:
+            grouped[(row, stated_on, event_id)] += 1
     claim_points = [
         {
             "x": date,
-            "y": index[cap] - 0.22,
-            "label": f"{count} claim{'s' if count > 1 else ''} at {event_names.get(event, event)}",
+            "y": row - 0.22,
+            "label": f"{count} claim{'s' if count > 1 else ''} at "
+            + event_names.get(event, str(event)),
         }
-        for (cap, date, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
-        if cap in index
+        for (row, date, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
     ]
     evidence_points = [
         {
-            "x": item.date,
-            "y": index[item.capability],
-            "label": _short(item.title),
-            "level": item.level if item.stance == "supports" else "contradicts",
+            "x": date,
+            "y": row_of[cap_id],
+            "label": _short(title),
+            "level": level if stance == "supports" else "contradicts",
         }
-        for item in evidence
-        if item.capability in index
+        for cap_id, date, title, level, stance in evidence
+        if cap_id in row_of
     ]
     change_points = [
         {
-            "x": row.effective_on,
-            "y": index[slug] + 0.22,
-            "label": f"{LEVEL_LABELS[row.from_status]} → {LEVEL_LABELS[row.to_status]}",
-            "level": row.to_status,
+            "x": effective_on,
+            "y": row_of[cap_id] + 0.22,
+            "label": f"{LEVEL_LABELS[from_status]} → {LEVEL_LABELS[to_status]}",
+            "level": to_status,
         }
-        for row, slug in changes
-        if slug in index
+        for cap_id, from_status, to_status, effective_on in changes
+        if cap_id in row_of
     ]
     outcome_points = [
-        {"x": c.outcome_date, "y": index[c.slug], "label": f"{c.outcome} ({c.name})"}
-        for c in capabilities
-        if c.outcome != "active" and c.outcome_date
+        {"x": c.outcome_date, "y": row_of[c.id], "label": f"{c.outcome} ({c.name})"}
+        for c in outcomes
+        if c.id is not None and c.id in row_of and c.outcome != "active" and c.outcome_date
     ]
     series = [
         {"name": "Claims made", "style": "claim", "points": claim_points},
@@ -146,7 +155,7 @@ def global_timeline(
         "kind": "capability-timeline",
         "start": TIMELINE_START,
         "end": day,
-        "rows": [c.name for c in capabilities],
+        "rows": list(rows),
         "series": [s for s in series if s["points"]],
     }
 

@@ -1,6 +1,5 @@
 """Read pages: overview, capabilities, claims, evidence and the timeline."""
 
-from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,7 +9,7 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
-from app.dashboard import charts, feeds, queries, questions
+from app.dashboard import charts, feeds, queries, questions, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -321,92 +320,21 @@ async def evidence_page(
 
 
 @router.get("/timeline")
-async def timeline_page(request: Request):
-    """What was announced when, and when it was built, tested, abandoned."""
+async def timeline_page(
+    request: Request,
+    capability: Annotated[str | None, Query(max_length=120)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    """What was announced when, and when it was built, tested, abandoned; newest first."""
+    block = "entries" if is_fragment_request(request, "timeline-entries") else None
 
     def build(session: Session) -> dict[str, Any]:
-        snap = snapshot.get(session)
-        capabilities = [c for c, _ in queries.capabilities_with_depth(session)]
-        claims = [claims_service.to_public(c, snap) for c in snap.claims]
-        evidence = [evidence_service.to_public(e, snap) for e in snap.evidence]
-        changes = [
-            (row, snap.capability_slug.get(row.capability_id, "?"))
-            for row in queries.history(session, newest_first=False)
-        ]
-        event_names = {e.slug: e.name for e in snap.events}
-        cap_names = {c.slug: c.name for c in capabilities}
-        return {
-            "timeline_chart": charts.global_timeline(
-                capabilities, claims, evidence, changes, event_names, snap.day
-            ),
-            "entries": _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names),
-            "api_twin": "/api/v1/changes",
-        }
-
-    return await page(request, "timeline.html", build)
-
-
-def _timeline_entries(snap, capabilities, claims, evidence, changes, cap_names) -> list[dict]:
-    """A chronological list mirroring the chart, for reading without JavaScript."""
-    entries: list[dict] = []
-    per_event: dict[str, int] = {}
-    for claim in claims:
-        per_event[claim.event] = per_event.get(claim.event, 0) + 1
-    for event in snap.events:
-        if per_event.get(event.slug):
-            entries.append(
-                {
-                    "date": event.date,
-                    "what": "claims",
-                    "text": f"{event.name}: {per_event[event.slug]} claim(s) recorded",
-                    "href": f"/claims?event={event.slug}",
-                    "level": None,
-                    "cap": None,
-                }
-            )
-    claim_texts = {c.slug: c.text for c in claims}
-    title_counts = Counter(item.title for item in evidence)
-    for item in evidence:
-        text = item.title
-        if title_counts[item.title] > 1:  # one run's items share a title: say what each is about
-            about = claim_texts.get(item.claim or "") or cap_names.get(item.capability, "")
-            text += f" (on “{about[:70]}{'…' if len(about) > 70 else ''}”)"
-        entries.append(
-            {
-                "date": item.date,
-                "what": "evidence" if item.stance == "supports" else "contradicts",
-                "text": text,
-                "href": f"/capabilities/{item.capability}#evidence",
-                "level": item.level,
-                "cap": cap_names.get(item.capability),
-            }
+        # An htmx "Older" swap replaces only the list: the chart is not built for it.
+        return timeline.page_context(
+            session, capability=capability or None, cursor=cursor or None, chart=block is None
         )
-    for row, slug in changes:
-        entries.append(
-            {
-                "date": row.effective_on,
-                "what": "status",
-                "text": f"{row.from_status} → {row.to_status}",
-                "from": row.from_status,
-                "href": f"/capabilities/{slug}#history",
-                "level": row.to_status,
-                "cap": cap_names.get(slug),
-            }
-        )
-    for cap in capabilities:
-        if cap.outcome != "active" and cap.outcome_date:
-            entries.append(
-                {
-                    "date": cap.outcome_date,
-                    "what": "outcome",
-                    "text": f"{cap.name}: {cap.outcome}",
-                    "href": f"/capabilities/{cap.slug}",
-                    "level": None,
-                    "cap": cap.name,
-                }
-            )
-    entries.sort(key=lambda e: e["date"], reverse=True)
-    return entries
+
+    return await page(request, "timeline.html", build, block=block)
 
 
 # ---- Favicon ------------------------------------------------------------------------------
