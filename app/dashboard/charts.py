@@ -7,7 +7,7 @@ from typing import Any
 
 from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
-from app.dashboard.templating import LADDER, LEVEL_LABELS, level_rank
+from app.dashboard.templating import LADDER, LEVEL_LABELS, humanize, level_rank
 from app.evidence.models import EvidencePublic
 from app.history.models import StatusChange
 
@@ -124,8 +124,11 @@ def global_timeline(
         {
             "x": date,
             "y": row_of[cap_id],
-            "label": _short(title),
-            "level": level if stance == "supports" else "contradicts",
+            "label": _short(title) + ("" if stance == "supports" else f" ({humanize(stance)})"),
+            # Inconclusive and not-found items move nothing: grey, never the contradiction red.
+            "level": level
+            if stance == "supports"
+            else ("contradicts" if stance == "contradicts" else "not_assessed"),
         }
         for cap_id, date, title, level, stance in evidence
         if cap_id in row_of

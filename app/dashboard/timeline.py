@@ -36,6 +36,13 @@ CHART_ROWS = 20
 # Same-day entries read claims, evidence, status changes, outcomes (the order before paging).
 CLAIMS, EVIDENCE, STATUS, OUTCOME = range(4)
 _CURSOR_SORT = "timeline"
+# An item that neither supports nor contradicts is said to be what it is, never "contradicts".
+STANCE_ENTRY = {
+    "supports": "evidence",
+    "contradicts": "contradicts",
+    "inconclusive": "inconclusive",
+    "not_found": "not_found",
+}
 
 
 class Change(NamedTuple):
@@ -341,7 +348,7 @@ def _entries(
             entries.append(
                 {
                     "date": item.date,
-                    "what": "evidence" if item.stance == "supports" else "contradicts",
+                    "what": STANCE_ENTRY.get(item.stance, "evidence"),
                     "text": text,
                     "href": f"/capabilities/{cap.slug if cap else '?'}#evidence",
                     "level": item.level,

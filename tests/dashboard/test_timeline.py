@@ -17,7 +17,7 @@ from app.core.db import get_engine
 from app.dashboard import queries, timeline
 from app.dashboard.templating import LEVEL_LABELS
 from app.status import snapshot
-from app.status.history import bump_data_version
+from app.status.history import EVERYTHING, bump_data_version
 from tests.dashboard.test_pages import HTML
 
 ENTRY = re.compile(r"<li>\s*<span>([^<]+)</span>\s*<span class=\"what what-(\w+)\">.*?</li>", re.S)
@@ -202,7 +202,7 @@ def add_capabilities(roots: int, deep: int) -> None:
             session.add(part)
             session.flush()
             parent = part.id if n % 2 else parent
-        bump_data_version(session)
+        bump_data_version(session, EVERYTHING)
         session.commit()
 
 
@@ -228,3 +228,24 @@ def test_hierarchy_counts_claims_per_event_and_capability(client: TestClient) ->
     counts = [int(n) for n in re.findall(r"(\d+) claim\(s\) about Tesla AI5 chip", page)]
     claims = client.get("/api/v1/claims?capability=tesla-ai5&limit=200").json()["items"]
     assert sum(counts) == len(claims) > 0
+
+
+def test_items_that_neither_support_nor_contradict_are_not_called_contradictions(
+    client: TestClient, session: Session
+) -> None:
+    snap = snapshot.get(session)
+    stances = {item.title: item.stance for item in snap.evidence}
+    page = client.get("/timeline", headers=HTML).text
+    listed = {}
+    for entry in re.findall(r"<li>(.*?)</li>", page, re.S):
+        found = re.search(r'what-(\w+)">.*?<a href="[^"]*#evidence">([^<]+)</a>', entry, re.S)
+        if found:
+            listed[html.unescape(found.group(2)).strip()] = found.group(1)
+    undecided = {t for t, s in stances.items() if s in ("inconclusive", "not_found")}
+    assert undecided, "the seed has inconclusive and not-found items"
+    for title in undecided & listed.keys():
+        assert listed[title] == stances[title], title
+    series = {s["name"]: s["points"] for s in chart_of(page)["series"]}
+    for point in series["Evidence"]:
+        if point["label"].endswith(("(Inconclusive)", "(Not found)")):
+            assert point["level"] == "not_assessed", point
