@@ -43,7 +43,6 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
     assert run.id is not None
     if session.exec(select(Evidence).where(Evidence.benchmark_run_id == run.id)).first():
         return []  # already recorded (a recovered run finishing twice records once)
-    created: list[Evidence] = []
     today = (run.finished_at or run.created_at).date() if run.finished_at else dt.date.today()
     items = comparisons(run.result or {})
     targets: list[tuple[str, str | None, dict[str, Any] | None]] = []
@@ -56,24 +55,29 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
             targets.append((capability, claim_slug, item))
     if not targets:
         targets = [(slug, None, None) for slug in run.capability_slugs or []]
+    batch: list[EvidenceCreate] = []
     for capability, claim_slug, comparison in targets:
         if session.exec(select(Capability.id).where(Capability.slug == capability)).first() is None:
             continue
         contradicts = bool(comparison and comparison.get("verdict") == "contradicts")
-        data = EvidenceCreate(
-            slug=None,
-            title=f"Simulation run #{run.id}: {run.title}"[:300],
-            summary=_summary(run, comparison),
-            kind="simulation_run",  # type: ignore[arg-type]
-            provenance="simulation",  # type: ignore[arg-type]
-            grade="D",  # type: ignore[arg-type]
-            source_key=None,
-            url=None,
-            date=today,
-            stance="contradicts" if contradicts else "supports",  # type: ignore[arg-type]
-            level=None,
-            capability=capability,
-            claim=claim_slug,
+        batch.append(
+            EvidenceCreate(
+                slug=None,
+                title=f"Simulation run #{run.id}: {run.title}"[:300],
+                summary=_summary(run, comparison),
+                kind="simulation_run",  # type: ignore[arg-type]
+                provenance="simulation",  # type: ignore[arg-type]
+                grade="D",  # type: ignore[arg-type]
+                source_key=None,
+                url=None,
+                date=today,
+                stance="contradicts" if contradicts else "supports",  # type: ignore[arg-type]
+                level=None,
+                capability=capability,
+                claim=claim_slug,
+            )
         )
-        created.append(evidence_service.create(session, data, actor=ACTOR, benchmark_run_id=run.id))
-    return created
+    if not batch:
+        return []
+    # One unit of work for the whole run: one lock and one re-assessment, not one per item.
+    return evidence_service.create_many(session, batch, actor=ACTOR, benchmark_run_id=run.id)

@@ -202,33 +202,50 @@ def create(
     session: Session, data: EvidenceCreate, *, actor: str, benchmark_run_id: int | None = None
 ) -> Evidence:
     """Add an evidence item; the capability's status is re-assessed and any change logged."""
-    payload = data.model_dump()
-    refs = _references(session, payload)
-    chosen = payload.pop("slug")
-    if chosen:
-        lookup.ensure_new_slug(session, Evidence, chosen)
-    item = Evidence.model_validate(
-        payload,
-        update={
-            **refs,
-            "slug": chosen or slugify(data.title),
-            "benchmark_run_id": benchmark_run_id,
-        },
-    )
-    _check(session, item)
+    return create_many(session, [data], actor=actor, benchmark_run_id=benchmark_run_id)[0]
+
+
+def create_many(
+    session: Session,
+    batch: list[EvidenceCreate],
+    *,
+    actor: str,
+    benchmark_run_id: int | None = None,
+) -> list[Evidence]:
+    """Add evidence items in one unit of work: one lock, one re-assessment, one commit."""
+    items: list[tuple[Evidence, str | None]] = []
+    for data in batch:
+        payload = data.model_dump()
+        refs = _references(session, payload)
+        chosen = payload.pop("slug")
+        if chosen:
+            lookup.ensure_new_slug(session, Evidence, chosen)
+        item = Evidence.model_validate(
+            payload,
+            update={
+                **refs,
+                "slug": chosen or slugify(data.title),
+                "benchmark_run_id": benchmark_run_id,
+            },
+        )
+        _check(session, item)
+        items.append((item, chosen))
+    capability_ids = [item.capability_id for item, _ in items]
+    title = batch[0].title if len(batch) == 1 else f"{len(batch)} items, {batch[0].title}"
     with StatusWrite(
         session,
         actor=actor,
         reason_code="evidence_added",
-        reason=f"Evidence: {data.title}",
-        capability_ids=[item.capability_id],
-        directly=item.capability_id,
+        reason=f"Evidence: {title}",
+        capability_ids=capability_ids,
+        directly=capability_ids[0] if len(set(capability_ids)) == 1 else None,
     ) as write:
-        _insert_with_free_slug(session, item, chosen)
-        assert item.id is not None
-        write.evidence_ids = [item.id]
-    session.refresh(item)
-    return item
+        for item, chosen in items:
+            _insert_with_free_slug(session, item, chosen)
+        write.evidence_ids = [item.id for item, _ in items if item.id is not None]
+    for item, _ in items:
+        session.refresh(item)
+    return [item for item, _ in items]
 
 
 def update(
