@@ -30,6 +30,9 @@ def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
         "claim_slug": snap.claim_slug,
         "event_slug": snap.event_slug,
         "children": {k: sorted(v) for k, v in snap.children.items()},
+        "parent_of": snap.parent_of,
+        "child_ids": {k: sorted(v) for k, v in snap.child_ids.items()},
+        "top_ids": snap.top_ids,
         "restated_by": {k: sorted(v) for k, v in snap.restated_by.items() if v},
         "evidence_by_claim": {
             k: sorted(e.id for e in v if e.id is not None)

@@ -22,7 +22,7 @@ from app.core.config import get_settings
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
-from app.status import history
+from app.status import hierarchy, history
 from app.status.history import data_version
 from app.status.rules import Ladder, assess
 from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, verdict_for
@@ -58,6 +58,10 @@ class Snapshot:
     capability_slug: dict[int, str] = field(default_factory=dict)
     event_slug: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[str]] = field(default_factory=dict)
+    parent_of: dict[int, int | None] = field(default_factory=dict)
+    child_ids: dict[int, list[int]] = field(default_factory=dict)
+    # The highest id of each table it holds: a row above them was written outside the log.
+    top_ids: tuple[int, int, int] = (0, 0, 0)
 
     @cached_property
     def claims(self) -> list[Claim]:
@@ -164,16 +168,30 @@ def load(session: Session, version: int | None = None) -> Snapshot:
         evidence_by_claim=evidence_by_claim,
         restated_by=restated_by,
         event_slug={e.id: e.slug for e in events if e.id is not None},
+        top_ids=(_top(capabilities), _top(claims), _top(evidence)),
     )
     return _index_capabilities(snap)
 
 
-def _index_capabilities(snap: Snapshot) -> Snapshot:
-    snap.capability_slug = {c.id: c.slug for c in snap.capabilities if c.id is not None}
-    snap.children = {}
-    for cap in snap.capabilities:
+def _top(rows: Iterable[Any]) -> int:
+    return max((row.id for row in rows if row.id is not None), default=0)
+
+
+def _index_capabilities(snap: Snapshot, fresh: Iterable[Capability] | None = None) -> Snapshot:
+    """Index the hierarchy: all of it, or only the fresh rows over a copy of the rest.
+
+    Fresh rows are whole hierarchies, so every parent they name is fresh too.
+    """
+    if fresh is None:
+        fresh = snap.capabilities
+        snap.capability_slug, snap.parent_of, snap.children, snap.child_ids = {}, {}, {}, {}
+    for cap in fresh:
+        assert cap.id is not None
+        snap.capability_slug[cap.id] = cap.slug
+        snap.parent_of[cap.id] = cap.parent_id
         if cap.parent_id is not None:
             snap.children.setdefault(cap.parent_id, []).append(cap.slug)
+            snap.child_ids.setdefault(cap.parent_id, []).append(cap.id)
     return snap
 
 
@@ -196,18 +214,26 @@ def _rows_in(session: Session, model: Any, column: Any, ids: set[int]) -> list[A
     return rows
 
 
-def _hierarchies(parents: dict[int, int | None], ids: set[int]) -> set[int]:
-    """Return every member of the hierarchies holding the ids given."""
-
-    def root(cap_id: int) -> int:
+def _members(snap: Snapshot, ids: Iterable[int]) -> set[int]:
+    """Return every member of the hierarchies holding the ids given, as the snapshot has them."""
+    tops = set()
+    for cap_id in ids:
         seen = set()
-        while (parent := parents.get(cap_id)) is not None and cap_id not in seen:
+        while cap_id in snap.parent_of and cap_id not in seen:
             seen.add(cap_id)
+            parent = snap.parent_of[cap_id]
+            if parent is None:
+                break
             cap_id = parent
-        return cap_id
-
-    roots = {root(i) for i in ids if i in parents}
-    return {i for i in parents if root(i) in roots}
+        tops.add(cap_id)
+    found: set[int] = set()
+    stack = [cap_id for cap_id in tops if cap_id in snap.parent_of]
+    while stack:  # `found` also cuts a cycle
+        cap_id = stack.pop()
+        if cap_id not in found:
+            found.add(cap_id)
+            stack.extend(snap.child_ids.get(cap_id, []))
+    return found
 
 
 def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None:
@@ -227,21 +253,15 @@ def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None
             session.expunge(event)
         snap.event_slug = {e.id: e.slug for e in snap.events if e.id is not None}
     if not touched:
-        return snap if _counts_match(session, snap) else None
-    old_parents = {c.id: c.parent_id for c in cached.capabilities if c.id is not None}
-    new_parents: dict[int, int | None] = {
-        cap_id: parent_id
-        for cap_id, parent_id in session.exec(select(Capability.id, Capability.parent_id)).all()
-        if cap_id is not None
-    }
+        return None if _unlogged_rows(session, snap) else snap
 
     def whole(ids: set[int]) -> set[int]:
         # Whole hierarchies, as they were and as they are: a move re-assesses both sides.
-        return _hierarchies(old_parents, ids) | _hierarchies(new_parents, ids)
+        return _members(cached, ids) | hierarchy.members(session, ids)
 
     scope = whole(touched)
     for _ in range(3):
-        if len(scope) > REFRESH_SHARE * max(len(new_parents), 1):
+        if len(scope) > REFRESH_SHARE * max(len(cached.capabilities), 1):
             return None
         capabilities = _rows_in(session, Capability, Capability.id, scope)
         claims = _rows_in(session, Claim, Claim.capability_id, scope)
@@ -253,9 +273,7 @@ def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None
     else:
         return None
     _apply(snap, cached, scope, capabilities, claims, evidence)
-    if not _counts_match(session, snap):
-        return None  # a write the log does not cover: trust nothing partial
-    return _index_capabilities(snap)
+    return None if _unlogged_rows(session, snap) else snap
 
 
 def _apply(
@@ -275,6 +293,16 @@ def _apply(
     old_evidence = [e for cap_id in scope for e in cached.evidence_by_capability.get(cap_id, [])]
     kept = [c for c in cached.capabilities if c.id not in scope]
     snap.capabilities = sorted(kept + capabilities, key=_ID)
+    snap.capability_slug = {k: v for k, v in cached.capability_slug.items() if k not in scope}
+    snap.parent_of = {k: v for k, v in cached.parent_of.items() if k not in scope}
+    snap.children = {k: v for k, v in cached.children.items() if k not in scope}
+    snap.child_ids = {k: v for k, v in cached.child_ids.items() if k not in scope}
+    _index_capabilities(snap, capabilities)
+    snap.top_ids = (
+        max(cached.top_ids[0], _top(capabilities)),
+        max(cached.top_ids[1], _top(claims)),
+        max(cached.top_ids[2], _top(evidence)),
+    )
     snap.claims_by_capability = {**cached.claims_by_capability, **_partition(claims, scope)}
     snap.evidence_by_capability = {
         **cached.evidence_by_capability,
@@ -361,20 +389,20 @@ def _verdict_dependents(
     return found - scope
 
 
-def _counts_match(session: Session, snap: Snapshot) -> bool:
-    counted = session.exec(
+def _unlogged_rows(session: Session, snap: Snapshot) -> bool:
+    """Return whether a row was added that the data-change log does not account for.
+
+    A write that commits meanwhile moves the version too: then the next refresh checks again.
+    """
+    tops = session.exec(
         select(
-            select(func.count()).select_from(Capability).scalar_subquery(),
-            select(func.count()).select_from(Claim).scalar_subquery(),
-            select(func.count()).select_from(Evidence).scalar_subquery(),
+            select(func.max(Capability.id)).scalar_subquery(),
+            select(func.max(Claim.id)).scalar_subquery(),
+            select(func.max(Evidence.id)).scalar_subquery(),
         )
     ).one()
-    held = (
-        len(snap.capabilities),
-        len(snap.claims_by_id),
-        sum(map(len, snap.evidence_by_capability.values())),
-    )
-    return tuple(counted) == held
+    found = tuple(top or 0 for top in tops)
+    return found != snap.top_ids and data_version(session) == snap.version
 
 
 def get(session: Session) -> Snapshot:

@@ -22,7 +22,7 @@ from app.core.schema import utcnow
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
-from app.status import history
+from app.status import hierarchy, history
 from app.status.rules import Ladder, assess_ledger, replay
 from app.status.snapshot import load_ladder, today
 from app.status.verdicts import load_rules
@@ -72,9 +72,11 @@ def lock_hierarchies(session: Session, capability_ids: Iterable[int | None] | No
         return
     locked: set[int] = set()
     while True:
-        parents = _parents(session)
-        wanted = parents.keys() if capability_ids is None else capability_ids
-        roots = _roots(parents, wanted)
+        if capability_ids is None:
+            parents = _parents(session)
+            roots = _roots(parents, parents.keys())
+        else:
+            roots = _roots(hierarchy.ancestry(session, capability_ids), capability_ids)
         if roots <= locked:
             return
         # Lock in id order so two writers never wait on each other crosswise.
@@ -105,28 +107,6 @@ def _root(parents: Mapping[int, int | None], cap_id: int) -> int:
 
 def _roots(parents: Mapping[int, int | None], capability_ids: Iterable[int | None]) -> set[int]:
     return {_root(parents, cap_id) for cap_id in capability_ids if cap_id is not None}
-
-
-def hierarchy_members(
-    parents: Mapping[int, int | None], capability_ids: Iterable[int | None] | None
-) -> set[int]:
-    """Return every capability in the hierarchies of those given (None: every capability).
-
-    Nothing outside them can change their statuses, so a write assesses only these.
-    """
-    if capability_ids is None:
-        return set(parents)
-    children: dict[int | None, list[int]] = {}
-    for cap_id, parent_id in parents.items():
-        children.setdefault(parent_id, []).append(cap_id)
-    members: set[int] = set()
-    stack = [root for root in _roots(parents, capability_ids) if root in parents]
-    while stack:  # down from each root; `members` also cuts a cycle
-        cap_id = stack.pop()
-        if cap_id not in members:
-            members.add(cap_id)
-            stack.extend(children.get(cap_id, []))
-    return members
 
 
 class StatusWrite:
@@ -171,9 +151,11 @@ class StatusWrite:
 
     def _assess(self) -> dict[int, StatusAssessment]:
         self.session.flush()
-        parents = _parents(self.session)
         # A move between hierarchies keeps both in scope: the one it left may move too.
-        self.scope |= hierarchy_members(parents, self.capability_ids)
+        if self.capability_ids is None:
+            self.scope |= set(_parents(self.session))
+        else:
+            self.scope |= hierarchy.members(self.session, self.capability_ids)
         scope = self.scope
         if not scope:
             return {}
