@@ -4,6 +4,7 @@ import datetime as dt
 from enum import StrEnum
 
 from pydantic import ConfigDict, model_validator
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
@@ -131,6 +132,9 @@ class EvidenceUpdate(SQLModel):
 
 
 class Evidence(EvidenceBase, table=True):
+    # The lists' default order, read a page at a time (keyset on the date, then the id).
+    __table_args__ = (Index("ix_evidence_date_id", "date", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
     capability_id: int = Field(foreign_key="capability.id", index=True)

@@ -1,4 +1,5 @@
-"""add data change log (what each data-version step touched, for incremental reads)
+"""add data change log (what each data-version step touched, for incremental reads), and
+indexes for the claims and evidence lists' default order
 
 Revision ID: 6e2b9d4c1a70
 Revises: 5d1c2a7e9f30
@@ -28,8 +29,16 @@ def upgrade() -> None:
         sa.Column("everything", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("version", name=op.f("pk_data_change")),
     )
+    with op.batch_alter_table("claim", schema=None) as batch_op:
+        batch_op.create_index("ix_claim_stated_on_id", ["stated_on", "id"], unique=False)
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.create_index("ix_evidence_date_id", ["date", "id"], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_index("ix_evidence_date_id")
+    with op.batch_alter_table("claim", schema=None) as batch_op:
+        batch_op.drop_index("ix_claim_stated_on_id")
     op.drop_table("data_change")
