@@ -253,6 +253,10 @@ def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None
             session.expunge(event)
         snap.event_slug = {e.id: e.slug for e in snap.events if e.id is not None}
     if not touched:
+        # Same rows: keep the lists already sorted and indexed from them.
+        for name in ("claims", "evidence", "capability_by_slug"):
+            if name in cached.__dict__:
+                snap.__dict__[name] = cached.__dict__[name]
         return None if _unlogged_rows(session, snap) else snap
 
     def whole(ids: set[int]) -> set[int]:
