@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import BindParameter, bindparam, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -95,15 +95,21 @@ def list_page(
             col(Claim.value).is_not(None) if has_figure else col(Claim.value).is_(None)
         )
     if contradicted is not None:
-        ids = [c.id for c in snap.claims if snap.contradicted(c.id)]
+        ids = _inline("contradicted", [c for c in snap.claims_by_id if snap.contradicted(c)])
         statement = statement.where(
             col(Claim.id).in_(ids) if contradicted else col(Claim.id).not_in(ids)
         )
     if verdict:
-        ids = [cid for cid, v in snap.verdicts.items() if v.code == verdict]
-        statement = statement.where(col(Claim.id).in_(ids))
+        statement = statement.where(
+            col(Claim.id).in_(
+                _inline("verdict", [cid for cid, v in snap.verdicts.items() if v.code == verdict])
+            )
+        )
     if overdue is not None:
-        overdue_ids = [c.id for c in snap.claims if snap.overdue_days(c) is not None]
+        overdue_ids = _inline(
+            "overdue",
+            [cid for cid, c in snap.claims_by_id.items() if snap.overdue_days(c) is not None],
+        )
         statement = statement.where(
             col(Claim.id).in_(overdue_ids) if overdue else col(Claim.id).not_in(overdue_ids)
         )
@@ -117,6 +123,14 @@ def list_page(
         cursor=cursor,
     )
     return [to_public(r, snap) for r in rows], next_cursor
+
+
+def _inline(name: str, ids: list[int]) -> BindParameter[list[int]]:
+    """Return ids rendered into the SQL: a large ledger would pass the drivers' parameter limit.
+
+    They are integers from the snapshot, never user text, so inlining them is safe.
+    """
+    return bindparam(name, ids, expanding=True, literal_execute=True)
 
 
 def get_by_slug(session: Session, slug: str) -> Claim:

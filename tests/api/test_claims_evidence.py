@@ -1,5 +1,6 @@
 """Claims and evidence: filters, pagination, validation and overdue flags."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_capabilities import auth
@@ -184,3 +185,32 @@ def test_events_and_levels(client: TestClient) -> None:
         "tested",
         "benchmarked",
     ]
+
+
+def test_verdict_filters_hold_past_the_drivers_parameter_limit(
+    client: TestClient, db_url: str
+) -> None:
+    """A filter's claim ids are inlined: a large ledger must not meet SQLite's variable limit."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the limit is set through sqlite3; PostgreSQL's is 65,535 parameters")
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from app.core.db import get_engine
+
+    engine = get_engine()
+
+    def few_variables(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 16)
+
+    event.listen(engine, "connect", few_variables)
+    engine.dispose()  # new connections get the limit
+    try:
+        for query in ("verdict=unverified", "overdue=false", "contradicted=false"):
+            response = client.get(f"/api/v1/claims?{query}&limit=5")
+            assert response.status_code == 200, (query, response.text)
+            assert response.json()["items"], query
+    finally:
+        event.remove(engine, "connect", few_variables)
+        engine.dispose()
