@@ -1,23 +1,28 @@
 """Evaluate many fixed-layout ``llm-training`` specs in vectorised calls of the training model.
 
-Specs are parsed one by one with the model's own parsers (so every check and default is the
-same as for one spec), grouped by what cannot vary inside one call of
-:func:`app.sim.training.core` (the hardware after overrides, the precision and any other
-non-numeric option), stacked into arrays and evaluated together. The result mappings are
-built from whole arrays by :func:`_summaries`, the same arithmetic as the model's
-:func:`~app.sim.training.summarize`; a few probe elements of every chunk are compared with
-``summarize`` itself, and if one differs the chunk is summarised one by one. One spec's error
-stays in its own entry.
+The specs' fields are read column-wise (:func:`_parse_columns`): every check and default of the
+model's own parsers (:func:`app.sim.training.parse_model`, :func:`~app.sim.training.parse_layout`)
+applied to whole arrays. A spec any of those checks refuses, or whose values are not the plain
+types a checked spec has, is parsed alone by the model's parsers, so its error is theirs. The
+rest are grouped by what cannot vary inside one call of :func:`app.sim.training.core` (the
+hardware after overrides, the precision, the training stack and which overlaps it decides),
+stacked into arrays and evaluated together. The result mappings are built from whole arrays by
+:func:`_summaries`, the same arithmetic as the model's :func:`~app.sim.training.summarize`.
+Probe elements of every chunk (the first, the last, one of each shape) are parsed and
+summarised by the model itself and compared; if one differs the chunk goes the slow, sure way.
+One spec's error stays in its own entry.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
@@ -33,7 +38,12 @@ def vectorisable(spec: dict[str, Any]) -> bool:
 
 
 def _hardware_key(hw: Any) -> str:
-    return hw if isinstance(hw, str) else json.dumps(hw, sort_keys=True)
+    if isinstance(hw, str):
+        return hw
+    try:  # orjson is ten times faster; the standard encoder takes what it refuses (big ints)
+        return orjson.dumps(hw, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(hw, sort_keys=True)
 
 
 _NUMBER_TYPES = frozenset((int, float, bool, np.float64, np.int64, np.bool_))
@@ -56,13 +66,385 @@ def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_NONE = type(None)
+_INTS: frozenset[type] = frozenset((int, _NONE))
+_FLAGS: frozenset[type] = frozenset((bool, _NONE))
+_NUMBERS: frozenset[type] = frozenset((int, float, _NONE))
+# Larger integers go one by one: below this, every value, product of two and quotient the
+# checks form is exact in float64, as it is in Python's integers.
+_INT_MAX = 2.0**31
+_OVERLAPS = ("dp_overlap", "param_gather_overlap", "tp_overlap")
+
+
+class _Columns:
+    """Parsed fields of many specs as float arrays, and which specs parsed cleanly (``ok``)."""
+
+    ok: np.ndarray
+    # Per spec: (hardware key, precision, stack, overlap keys given) and its optional keys.
+    keys: list[tuple[str, str, str, tuple[bool, bool, bool]]]
+    shapes: np.ndarray
+    systems: dict[str, System]
+    models: dict[str, np.ndarray]
+    lays: dict[str, np.ndarray]
+
+    def model(self, idx: np.ndarray) -> dict[str, Any]:
+        """Return the parsed models of specs ``idx``, as :func:`parse_model` keys them."""
+        return {k: v[idx] for k, v in self.models.items()}
+
+    def layout(self, idx: np.ndarray, key: tuple[str, str, str, Any]) -> dict[str, Any]:
+        """Return the parsed layouts of specs ``idx`` of one group, as :func:`parse_layout`."""
+        from app.sim.training import stack_defaults
+
+        _, precision, stack, given = key
+        dflt = stack_defaults(stack, precision)
+        c = {k: v[idx] for k, v in self.lays.items()}
+        zero, n = c["zero"], len(idx)
+        dp_ov_default = np.where(zero >= 3, 1.0, float(bool(dflt["dp_overlap"])))
+        return {
+            "tp": c["tp"],
+            "cp": c["cp"],
+            "pp": c["pp"],
+            "dp": c["dp"],
+            "interleave": c["interleave"],
+            "zero": zero,
+            "shard_group": c["shard_group"],
+            "sp": c["sp"],
+            "micro": c["micro"],
+            "global": c["global"],
+            "recompute": c["recompute"],
+            "dp_overlap": _default(c["dp_overlap"], dp_ov_default),
+            "param_gather_overlap": _default(
+                c["param_gather_overlap"], float(bool(dflt["param_gather_overlap"]))
+            ),
+            "tp_overlap": _default(c["tp_overlap"], dflt["tp_overlap"]),
+            "grad_bytes": np.full(n, dflt["grad_bytes"]),
+            "dropout": np.full(n, dflt["dropout"]),
+            "stack": stack,
+            "overlap_from_stack": [k for k, g in zip(_OVERLAPS, given, strict=True) if not g],
+        }
+
+
+def _default(values: np.ndarray, default: Any) -> np.ndarray:
+    """Return ``values`` with the absent ones (NaN) replaced by ``default``."""
+    return np.where(np.isnan(values), default, values)
+
+
+def _sections(specs: list[dict[str, Any]], key: str, ok: np.ndarray) -> list[dict[str, Any]]:
+    """Return each spec's ``key`` mapping (empty if absent, as :func:`spec.section` reads it)."""
+    rows: list[Any] = [s.get(key) for s in specs]
+    if set(map(type, rows)) != {dict}:
+        for j, row in enumerate(rows):
+            if row is None:
+                rows[j] = {}
+            elif type(row) is not dict:
+                ok[j], rows[j] = False, {}
+    return rows
+
+
+def _numbers(
+    rows: list[dict[str, Any]], key: str, types: frozenset[type], ok: np.ndarray
+) -> np.ndarray:
+    """Return ``row[key]`` of every row as floats, NaN where absent or null (the default).
+
+    A value of another type, a non-finite float or a large integer clears the row's ``ok``.
+    """
+    col: list[Any] = [r.get(key) for r in rows]
+    kinds = set(map(type, col))
+    if not kinds <= types or float in kinds:
+        for j, v in enumerate(col):
+            t = type(v)
+            if t not in types or (t is float and not math.isfinite(v)):
+                ok[j], col[j] = False, None
+    try:
+        out = np.array(col, dtype=float)
+    except OverflowError:  # an integer beyond float64
+        for j, v in enumerate(col):
+            if type(v) is int and abs(v) >= _INT_MAX:
+                ok[j], col[j] = False, None
+        out = np.array(col, dtype=float)
+    ok[np.abs(out) >= _INT_MAX] = False
+    return out
+
+
+def _choices(
+    rows: list[dict[str, Any]],
+    key: str,
+    options: tuple[str, ...],
+    default: str,
+    ok: np.ndarray,
+    absent: list[np.ndarray],
+) -> list[str]:
+    """Return ``row[key]`` of every row, ``default`` where absent or null (as :func:`choice`).
+
+    Appends to ``absent`` where the default was taken.
+    """
+    col: list[Any] = [r.get(key) for r in rows]
+    allowed = {*options, None}
+    if not set(map(type, col)) <= {str, _NONE} or not set(col) <= allowed:
+        for j, v in enumerate(col):
+            if v is not None and (type(v) is not str or v not in allowed):
+                ok[j], col[j] = False, None
+    if None in col:
+        absent.append(np.array([v is None for v in col]))
+        col = [default if v is None else v for v in col]
+    return col
+
+
+def _parse_columns(specs: list[dict[str, Any]]) -> _Columns:
+    """Parse many checked specs column-wise, with every check of the model's parsers.
+
+    The checks and defaults are those of :func:`app.sim.training.parse_model`, the precision's
+    :func:`app.sim.spec.choice` and :func:`app.sim.training.parse_layout`, in whole arrays; a
+    spec any of them refuses is marked not ``ok`` (its error comes from parsing it alone).
+    """
+    from app.sim.training import PRECISIONS, RECOMPUTE, STACKS
+
+    n = len(specs)
+    cols = _Columns()
+    ok = np.ones(n, dtype=bool)
+    absent: list[np.ndarray] = []  # where each optional value took its default
+
+    def optional(rows: list[dict[str, Any]], key: str, types: frozenset[type]) -> np.ndarray:
+        values = _numbers(rows, key, types, ok)
+        absent.append(np.isnan(values))
+        return values
+
+    def choose(rows: list[Any], key: str, options: tuple[str, ...], default: str) -> list[str]:
+        return _choices(rows, key, options, default, ok, absent)
+
+    model = _sections(specs, "model", ok)
+    par = _sections(specs, "parallelism", ok)
+    bat = _sections(specs, "batch", ok)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # ---- parse_model ----
+        layers, hidden, heads, seq = (
+            _numbers(model, k, _INTS, ok) for k in ("layers", "hidden", "heads", "seq_len")
+        )
+        kv = _default(optional(model, "kv_heads", _INTS), heads)
+        ffn = _default(optional(model, "ffn_hidden", _INTS), 4 * hidden)
+        vocab = _default(optional(model, "vocab", _INTS), 51200.0)
+        gated = [v == "swiglu" for v in choose(model, "mlp", ("gelu", "swiglu"), "gelu")]
+        flash = [
+            v == "flash" for v in choose(model, "attention", ("standard", "flash"), "standard")
+        ]
+        # NaN (a required value absent) fails every comparison, so such a spec is not ok.
+        ok &= (layers >= 1) & (hidden >= 1) & (heads >= 1) & (seq >= 1) & (ffn >= 1)
+        ok &= (vocab >= 1) & (kv >= 1) & (kv <= heads)
+        ok &= (hidden % heads == 0) & (heads % kv == 0)
+        cols.models = {
+            "layers": layers,
+            "hidden": hidden,
+            "heads": heads,
+            "kv_heads": kv,
+            "ffn_hidden": ffn,
+            "seq_len": seq,
+            "vocab": vocab,
+            "gated": np.array(gated, dtype=float),
+            "flash": np.array(flash, dtype=float),
+        }
+        precision = choose(specs, "precision", PRECISIONS, "bf16")
+
+        # ---- parse_layout ----
+        stack = choose(specs, "stack", STACKS, "megatron-2021")
+        tp, cp, pp, dp, v = (
+            _default(optional(par, k, _INTS), 1.0) for k in ("tp", "cp", "pp", "dp", "interleave")
+        )
+        fsdp = np.array([s == "fsdp" for s in stack])
+        zero = _default(optional(par, "zero", _INTS), np.where(fsdp, 3.0, 0.0))
+        shard = _default(optional(par, "shard_group", _INTS), dp)
+        micro = _default(optional(bat, "micro", _INTS), 1.0)
+        glob = _default(optional(bat, "global", _INTS), micro * dp)
+        rc = choose(specs, "recompute", tuple(RECOMPUTE), "none")
+        sp = _default(optional(par, "sequence_parallel", _FLAGS), 0.0)
+        tp_ov = optional(par, "tp_overlap", _NUMBERS)
+        ok &= (tp >= 1) & (cp >= 1) & (pp >= 1) & (dp >= 1) & (v >= 1) & (shard >= 1)
+        ok &= (zero >= 0) & (zero <= 3) & (micro >= 1) & (glob >= 1)
+        ok &= np.isnan(tp_ov) | ((tp_ov >= 0) & (tp_ov <= 1))
+        ok &= heads % tp == 0
+        ok &= pp * v <= layers + 2
+        ok &= (cp == 1) | (seq % (2 * cp) == 0)
+        ok &= dp % shard == 0
+        ok &= glob % (micro * dp) == 0
+        m = glob // (micro * dp)
+        ok &= (v == 1) | ((pp > 1) & (m % pp == 0))
+        n_acc = tp * cp * pp * dp
+        ok &= n_acc <= 2.0**50  # exact in float64, as Python's integer product is
+        cols.lays = {
+            "tp": tp,
+            "cp": cp,
+            "pp": pp,
+            "dp": dp,
+            "interleave": v,
+            "zero": zero,
+            "shard_group": shard,
+            "sp": ((sp > 0) & (tp > 1)).astype(float),
+            "micro": micro,
+            "global": glob,
+            "recompute": np.array([RECOMPUTE[x] for x in rc], dtype=float),
+            "dp_overlap": optional(par, "dp_overlap", _FLAGS),
+            "param_gather_overlap": optional(par, "param_gather_overlap", _FLAGS),
+            "tp_overlap": tp_ov,
+        }
+
+    # ---- the hardware: resolved once per distinct value; the layout must fit in it ----
+    hardware = [s.get("hardware") for s in specs]
+    hw_keys = [h if type(h) is str else _key_or_blank(h) for h in hardware]
+    cols.systems = {}
+    n_accel_of: dict[str, float] = {"": -1.0}  # hardware without a key: parsed alone
+    for j, key in enumerate(hw_keys):
+        if key in n_accel_of:
+            continue
+        try:
+            cols.systems[key] = resolve(hardware[j])
+            n_accel_of[key] = cols.systems[key].n_accel
+        except Exception:  # reported when the spec is parsed alone
+            n_accel_of[key] = -1.0
+    ok &= n_acc <= np.array([n_accel_of[k] for k in hw_keys])
+
+    given = [(_OVERLAPS[0] in p, _OVERLAPS[1] in p, _OVERLAPS[2] in p) for p in par]
+    cols.keys = list(zip(hw_keys, precision, stack, given, strict=True))
+    # Which defaults each spec took, as bits: parses of different shapes differ most.
+    cols.shapes = np.zeros(n, dtype=np.int64)
+    for bit, mask in enumerate(absent):
+        cols.shapes |= mask.astype(np.int64) << bit
+    cols.ok = ok
+    return cols
+
+
+def _key_or_blank(hw: Any) -> str:
+    try:
+        return _hardware_key(hw)
+    except Exception:  # not a value a checked spec holds; reported when parsed alone
+        return ""
+
+
 def evaluate_training_batch(
     items: list[tuple[int, dict[str, Any]]], finish: Finish
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(index, result or error)`` for each checked ``(index, spec)``.
 
-    ``finish(result, compare, claims, numbers_checked)`` adds the claim comparisons and checks the result, as
-    :func:`app.sim.api.evaluate` does for one spec.
+    ``finish(result, compare, claims, numbers_checked)`` adds the claim comparisons and checks
+    the result, as :func:`app.sim.api.evaluate` does for one spec.
+    """
+    specs = [spec for _, spec in items]
+    cols = _parse_columns(specs)
+    slow: list[int] = np.flatnonzero(~cols.ok).tolist()
+    groups: dict[Any, list[int]] = {}
+    for j in np.flatnonzero(cols.ok).tolist():
+        groups.setdefault(cols.keys[j], []).append(j)
+    for key, members in groups.items():
+        if len(members) == 1:  # alone, exactly as one spec is evaluated
+            slow += members
+            continue
+        system, precision = cols.systems[key[0]], key[1]
+        for start in range(0, len(members), EVAL_CHUNK):
+            chunk = members[start : start + EVAL_CHUNK]
+            idx = np.array(chunk)
+            models, lays = cols.model(idx), cols.layout(idx, key)
+            parsed: dict[int, dict[str, Any]] = {}
+            if all(
+                _parse_agrees(specs[chunk[pos]], system, models, lays, pos, parsed)
+                for pos in _parse_probes(cols, chunk)
+            ):
+                yield from _evaluate_chunk(
+                    items, specs, chunk, system, models, lays, precision, parsed, finish
+                )
+            else:  # the model's parsers changed: parse each spec the slow, sure way
+                STATS["fallback"] += len(chunk)
+                slow += chunk
+    if slow:
+        slow.sort()
+        yield from _evaluate_one_by_one([items[j] for j in slow], finish)
+
+
+def _parse_agrees(
+    spec: dict[str, Any],
+    system: System,
+    models: dict[str, Any],
+    lays: dict[str, Any],
+    pos: int,
+    parsed: dict[int, dict[str, Any]],
+) -> bool:
+    """Return whether the model's parsers read element ``pos`` as the columns do (keeps the
+    parsed model in ``parsed``); a parser's error is a no."""
+    from app.sim.training import parse_layout, parse_model
+
+    try:
+        model = parsed[pos] = parse_model(spec)
+        return model == _element(models, pos) and parse_layout(spec, model, system) == _element(
+            lays, pos
+        )
+    except Exception:  # the spec is then parsed alone, and its error reported
+        return False
+
+
+def _element(columns: dict[str, Any], j: int) -> dict[str, Any]:
+    """Return element ``j`` of stacked columns (other values as they are)."""
+    return {k: v[j] if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+
+
+def _parse_probes(cols: _Columns, chunk: list[int]) -> list[int]:
+    """Return chunk positions whose parse is compared with the model's parsers: the first, the
+    last and the first of each shape (which defaults a spec took)."""
+    _, first = np.unique(cols.shapes[chunk], return_index=True)
+    return sorted({0, len(chunk) - 1, *first.tolist()})
+
+
+def _evaluate_chunk(
+    items: list[tuple[int, dict[str, Any]]],
+    specs: list[dict[str, Any]],
+    chunk: list[int],
+    system: System,
+    models: dict[str, Any],
+    lays: dict[str, Any],
+    precision: str,
+    parsed: dict[int, dict[str, Any]],
+    finish: Finish,
+) -> Iterator[tuple[int, Result]]:
+    """Evaluate one chunk of parsed specs in one vectorised call; yield each entry."""
+    from app.sim.training import core, parse_model, summarize
+
+    try:
+        r = core(system, models, lays, precision)
+        fast = _summaries(system, models, lays, precision, r, len(chunk))
+    except Exception as exc:  # the model failed for the whole group alike
+        for j in chunk:
+            yield items[j][0], error_entry(exc)
+        return
+
+    def model_of(pos: int) -> dict[str, Any]:
+        if pos not in parsed:
+            parsed[pos] = parse_model(specs[chunk[pos]])
+        return parsed[pos]
+
+    if not all(
+        _same(fast[pos], summarize, system, model_of(pos), lays, precision, r, pos)
+        for pos in _probes(fast)
+    ):
+        # The model's result mapping changed: build each one the slow, sure way.
+        STATS["fallback"] += len(chunk)
+        fast = [None] * len(chunk)
+    else:
+        STATS["vectorised"] += len(chunk)
+    for pos, j in enumerate(chunk):
+        i, spec = items[j]
+        try:
+            res = fast[pos]
+            if res is None:
+                res = summarize(system, model_of(pos), lays, precision, r, pos)
+                yield i, finish(res, spec.get("compare"), spec.get("claims"), False)
+            else:
+                yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
+        except Exception as exc:  # reported in this spec's entry
+            yield i, error_entry(exc)
+
+
+def _evaluate_one_by_one(
+    items: list[tuple[int, dict[str, Any]]], finish: Finish
+) -> Iterator[tuple[int, Result]]:
+    """Yield ``(index, result or error)`` for specs parsed one by one by the model's parsers.
+
+    Parsed specs are still grouped and evaluated in vectorised calls.
     """
     from app.sim.spec import choice
     from app.sim.training import PRECISIONS, core, parse_layout, parse_model, summarize
@@ -141,7 +523,8 @@ def _probes(fast: list[Result | None]) -> set[int]:
     return {0, len(fast) - 1, *seen.values()}
 
 
-# Results built by the vectorised summary, and by the model's own summarize when they differ.
+# Results built by the vectorised parse and summary, and those parsed or summarised one by one
+# by the model's own functions because a probe differed.
 STATS = {"vectorised": 0, "fallback": 0}
 
 

@@ -242,3 +242,40 @@ def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.Mo
     assert results[1]["fits"] is False and results[1]["note"] == "does not fit"
     assert results == [_alone(s) for s in specs]
     assert batch.STATS["fallback"] == before + 3
+
+
+def test_a_changed_parser_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_parse_layout = training.parse_layout
+
+    def parse_layout_with_a_new_field(*args: Any) -> dict[str, Any]:
+        return {**real_parse_layout(*args), "new_field": 1.0}
+
+    monkeypatch.setattr(training, "parse_layout", parse_layout_with_a_new_field)
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    before = batch.STATS["fallback"]
+    results = api.evaluate_many(specs)
+    assert results == [_alone(s) for s in specs]
+    assert batch.STATS["fallback"] == before + 3
+
+
+def test_unchecked_values_are_parsed_alone_by_the_model() -> None:
+    """Values a checked spec never holds take the model's own parsers and their errors."""
+    odd: list[Any] = [
+        {"tp": True},
+        {"tp": 2.0},
+        {"dp": 10**400},
+        {"dp": 2**40},
+        {"tp_overlap": math.nan},
+        {"tp_overlap": "0.5"},
+        {"sequence_parallel": 1},
+        {"zero": None},
+    ]
+    specs = [_training(**o) for o in odd] + [_training(), _training(dp=4)]
+    specs.append({**_training(), "hardware": {"base": "a100-80gb-dgx", "overrides": {"x": {1}}}})
+    specs.append({**_training(), "precision": ["bf16"]})
+    specs.append({**_training(), "model": {**GPT, "mlp": "relu"}})
+    items = list(enumerate(specs))
+    fast = dict(batch.evaluate_training_batch(items, api.finish))
+    alone = dict(batch._evaluate_one_by_one(items, api.finish))
+    assert fast == alone
+    assert "error" in fast[0] and "error" not in fast[1]
