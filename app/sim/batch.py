@@ -15,7 +15,6 @@ One spec's error stays in its own entry.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -580,21 +579,14 @@ def _summaries(
     everything = [*columns.values(), *memory.values(), *breakdown.values(), *used]
     everything += [c / 1e9 for cats in tiers for c in cats]
     ok = np.logical_and.reduce([np.isfinite(a) for a in everything]).tolist()
-    col = {k: v.tolist() for k, v in columns.items()}
-    mem = {k: v.tolist() for k, v in memory.items()}
-    brk = {k: v.tolist() for k, v in breakdown.items()}
-    tier_used = [u.tolist() for u in used]
-    tier_cats = [[(c / 1e9).tolist() for c in cats] for cats in tiers]
     fits = (arr(r["fits"]) > 0).tolist()
     n_acc = acc.astype(int).tolist()
     stages = np.asarray(r["stage_layers"])
-    stage = {k: arr(stages[s]).tolist() for s, k in enumerate(("first", "busiest_middle", "last"))}
     layout = _layouts(lay, n)
-    schedule = {
-        "stack": str(lay.get("stack", "megatron-2021")),
-        "from_stack_default": list(lay.get("overlap_from_stack", [])),
-    }
+    stack = str(lay.get("stack", "megatron-2021"))
+    from_stack = list(lay.get("overlap_from_stack", []))
     bounded = bool(np.isfinite(system.n_accel))
+    system_accelerators = int(system.n_accel) if bounded else None
     system_peak = (peak * system.n_accel / 1e15).tolist() if bounded else [None] * n
     tier_meta = [
         (t.name, None if t.capacity == float("inf") else t.capacity / 1e9, t.bandwidth / 1e9)
@@ -609,43 +601,52 @@ def _summaries(
         "hfu",
         "sustained_pflops",
     )
+    # Each nested mapping of every element, built row by row from whole columns (dict(zip())
+    # runs in C); the keys are in the order summarize writes them.
+    timings = _rows(timing_keys, [columns[k] for k in timing_keys])
+    breakdowns = _rows(tuple(breakdown), list(breakdown.values()))
+    stage_rows = _rows(("first", "busiest_middle", "last"), [arr(x) for x in stages])
+    memories = _rows(tuple(memory), list(memory.values()))
+    tier_used = [u.tolist() for u in used]
+    tier_cats = [_rows(CATEGORIES, [c / 1e9 for c in cats]) for cats in tiers]
+    params = columns["parameters_b"].tolist()
+    peak_pf = columns["peak_pflops"].tolist()
+    power = columns["power_kw"].tolist()
     out: list[Result | None] = []
     for j in range(n):
         if not ok[j]:
             out.append(None)
             continue
-        timing: dict[str, Any] = {k: col[k][j] for k in timing_keys}
-        timing["time_breakdown_s"] = {k: v[j] for k, v in brk.items()}
+        timing = timings[j]
+        timing["time_breakdown_s"] = breakdowns[j]
         timing["bottleneck"] = bottleneck[j]
         res: Result = {
             "kind": "llm-training",
             "hardware": system.id,
             "accelerator": system.accelerator,
             "num_accelerators": n_acc[j],
-            "parameters_b": col["parameters_b"][j],
+            "parameters_b": params[j],
             "layout": layout[j],
-            "stage_layers": {k: v[j] for k, v in stage.items()},
-            "schedule": {k: copy.copy(v) for k, v in schedule.items()},
+            "stage_layers": stage_rows[j],
+            "schedule": {"stack": stack, "from_stack_default": from_stack.copy()},
             "precision": precision,
             **(timing if fits[j] else dict.fromkeys(timing)),
-            "peak_pflops": col["peak_pflops"][j],
-            "system_accelerators": int(system.n_accel) if bounded else None,
+            "peak_pflops": peak_pf[j],
+            "system_accelerators": system_accelerators,
             "system_peak_pflops": system_peak[j],
-            "memory_per_accelerator_gb": {k: v[j] for k, v in mem.items()},
+            "memory_per_accelerator_gb": memories[j],
             "memory_tiers": [
                 {
                     "tier": name,
                     "capacity_gb": cap,
                     "bandwidth_gbps": bw,
                     "used_gb": tier_used[ti][j],
-                    "by_category_gb": {
-                        cat: tier_cats[ti][ci][j] for ci, cat in enumerate(CATEGORIES)
-                    },
+                    "by_category_gb": tier_cats[ti][j],
                 }
                 for ti, (name, cap, bw) in enumerate(tier_meta)
             ],
             "fits": fits[j],
-            "power_kw": col["power_kw"][j],
+            "power_kw": power[j],
         }
         if not fits[j]:
             res["would_be"] = timing
@@ -653,36 +654,48 @@ def _summaries(
     return out
 
 
+def _rows(keys: tuple[str, ...], columns: list[np.ndarray]) -> list[dict[str, Any]]:
+    """Return one mapping ``{key: value}`` per element of the equally long ``columns``."""
+    return [
+        dict(zip(keys, row, strict=True))
+        for row in zip(*(c.tolist() for c in columns), strict=True)
+    ]
+
+
 def _layouts(lay: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """Return :func:`app.sim.training._layout` of every element."""
     from app.sim.training import RECOMPUTE
 
-    def col(k: str, default: float | None = None) -> list[float]:
+    def col(k: str, default: float | None = None) -> np.ndarray:
         value = lay[k] if k in lay or default is None else default
-        return np.broadcast_to(np.asarray(value, dtype=float), (n,)).tolist()
+        return np.broadcast_to(np.asarray(value, dtype=float), (n,))
 
-    ints = {k: [int(x) for x in col(k)] for k in ("tp", "pp", "dp", "interleave", "zero")}
-    ints.update({k: [int(x) for x in col(k)] for k in ("micro", "global")})
-    cp = [int(x) for x in col("cp", 1)]
-    shard = [int(x) or d for x, d in zip(col("shard_group", 0), ints["dp"], strict=True)]
-    sp, dp_ov = [bool(x) for x in col("sp")], [bool(x) for x in col("dp_overlap")]
-    pg_ov = [bool(x) for x in col("param_gather_overlap", 0)]
-    tp_ov = col("tp_overlap")
+    def ints(k: str, default: float | None = None) -> np.ndarray:
+        return col(k, default).astype(np.int64)  # truncates toward zero, as int() does
+
+    keys: tuple[str, ...] = ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
+    columns: list[list[Any]] = [ints(k).tolist() for k in keys]
+    shard = ints("shard_group", 0)
     names = {v: k for k, v in RECOMPUTE.items()}
-    rc = [names[int(x)] for x in col("recompute")]
-    return [
-        {
-            **{k: v[j] for k, v in ints.items()},
-            "cp": cp[j],
-            "shard_group": shard[j],
-            "sequence_parallel": sp[j],
-            "recompute": rc[j],
-            "dp_overlap": dp_ov[j],
-            "param_gather_overlap": pg_ov[j],
-            "tp_overlap": tp_ov[j],
-        }
-        for j in range(n)
+    columns += [
+        ints("cp", 1).tolist(),
+        np.where(shard != 0, shard, ints("dp")).tolist(),  # int(x) or dp
+        (col("sp") != 0).tolist(),
+        [names[x] for x in ints("recompute").tolist()],
+        (col("dp_overlap") != 0).tolist(),
+        (col("param_gather_overlap", 0) != 0).tolist(),
+        col("tp_overlap").tolist(),
     ]
+    keys += (
+        "cp",
+        "shard_group",
+        "sequence_parallel",
+        "recompute",
+        "dp_overlap",
+        "param_gather_overlap",
+        "tp_overlap",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def error_entry(exc: Exception) -> Result:
