@@ -28,19 +28,46 @@ def _emit(obj: Any) -> None:
     _write(out)
 
 
+# Put between the items of a list, serialised in one call and then replaced by line breaks.
+_ITEM_MARK = "\x00\x01"
+_ITEM_MARK_JSON = b',"\\u0000\\u0001",'
+
+
 def _emit_list(items: list[Any]) -> None:
-    """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
-    lines = [orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items]
-    _write(b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]")
+    """Print a JSON array with one compact item per line (a batch can hold many thousands).
+
+    The array is serialised in one orjson call, with a marker string between the items that
+    then becomes the line break: half the time of one call per item, the same bytes. Only an
+    item that holds the marker itself as a list element could match; that is counted, and
+    then each item is serialised on its own.
+    """
+    if not items:
+        _write(b"[]")
+        return
+    marked = [_ITEM_MARK] * (2 * len(items) - 1)
+    marked[::2] = items
+    try:  # orjson's string-keys-only path is faster; the output is the same
+        out = orjson.dumps(marked, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:  # a key that is not a string
+        out = orjson.dumps(marked, default=_json_default, option=_JSON_OPTIONS)
+    body = out[1:-1].replace(_ITEM_MARK_JSON, b",\n")
+    if len(out) - 2 - len(body) != (len(items) - 1) * (len(_ITEM_MARK_JSON) - 2):
+        body = b",\n".join(
+            orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items
+        )
+    _write(b"[\n", body, b"\n]")
 
 
-def _write(out: bytes) -> None:
+def _write(*parts: bytes) -> None:
+    """Write ``parts`` and a line break to stdout (as bytes when it has a buffer)."""
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
-        sys.stdout.write(out.decode() + "\n")
+        sys.stdout.write(b"".join(parts).decode() + "\n")
         return
-    buffer.write(out + b"\n")
+    for part in parts:
+        buffer.write(part)
+    buffer.write(b"\n")
     buffer.flush()
 
 

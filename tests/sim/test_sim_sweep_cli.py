@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -104,3 +105,24 @@ def test_cli_sweep_and_validate(tmp_path: Path) -> None:
     out = runner.invoke(bench_app, ["validate"])
     assert out.exit_code == 0, out.output
     assert "MAPE KORTHIKANTI22_T5" in out.output
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"a": 1.5, "b": [1, "x"]}, {"a": None}, {"c": {"d": "e,f"}}],
+        [{"a": 1}],
+        [{"a": ["\x00\x01"]}, {"b": ["x", "\x00\x01", "y"]}, {"c": "\x00\x01"}],  # the marker
+        [{1: "non-string key"}, {"a": 2}],
+    ],
+)
+def test_list_output_is_one_item_per_line(
+    items: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import orjson
+
+    from app.benchmarks.cli import _JSON_OPTIONS, _emit_list
+
+    _emit_list(items)
+    lines = [orjson.dumps(item, option=_JSON_OPTIONS) for item in items]
+    assert capsys.readouterr().out == (b"[\n" + b",\n".join(lines) + b"\n]\n").decode()
