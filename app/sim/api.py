@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.sim import batch, scenarios, schema
-from app.sim.calibration import validate as _validate
 from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
@@ -243,6 +242,8 @@ def sweep(
 
 def validate() -> dict[str, Any]:
     """Predict every calibration row (A100 and H100); MAPE, worst row and fit per source."""
+    from app.sim.calibration import validate as _validate
+
     res = _validate()
     res["runner_version"] = RUNNER_VERSION
     return res
