@@ -80,7 +80,8 @@ class _Columns:
     """Parsed fields of many specs as float arrays, and which specs parsed cleanly (``ok``)."""
 
     ok: np.ndarray
-    # Per spec: (hardware key, precision, stack, overlap keys given) and its optional keys.
+    # Per spec: its group (hardware key, precision, stack, which overlap keys it gives) and its
+    # shape (a bit per optional value left to its default).
     keys: list[tuple[str, str, str, tuple[bool, bool, bool]]]
     shapes: np.ndarray
     systems: dict[str, System]
