@@ -31,19 +31,32 @@ def _emit(obj: Any) -> None:
 # Put between the items of a list, serialised in one call and then replaced by line breaks.
 _ITEM_MARK = "\x00\x01"
 _ITEM_MARK_JSON = b',"\\u0000\\u0001",'
+# Items serialised per call: big enough to amortise the call, small enough to stay in cache.
+_ITEMS_PER_CALL = 500
 
 
 def _emit_list(items: list[Any]) -> None:
-    """Print a JSON array with one compact item per line (a batch can hold many thousands).
-
-    The array is serialised in one orjson call, with a marker string between the items that
-    then becomes the line break: half the time of one call per item, the same bytes. Only an
-    item that holds the marker itself as a list element could match; that is counted, and
-    then each item is serialised on its own.
-    """
+    """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
     if not items:
         _write(b"[]")
         return
+    parts = [b"[\n"]
+    for start in range(0, len(items), _ITEMS_PER_CALL):
+        if start:
+            parts.append(b",\n")
+        parts.append(_compact_lines(items[start : start + _ITEMS_PER_CALL]))
+    parts.append(b"\n]")
+    _write(*parts)
+
+
+def _compact_lines(items: list[Any]) -> bytes:
+    """Return ``items`` as compact JSON, one a line, joined by commas.
+
+    They are serialised in one orjson call, with a marker string between them that then becomes
+    the line break: the same bytes in much less time than one call per item. Only an item that
+    holds the marker itself as a list element could match; that is counted, and then each item
+    is serialised on its own.
+    """
     marked = [_ITEM_MARK] * (2 * len(items) - 1)
     marked[::2] = items
     try:  # orjson's string-keys-only path is faster; the output is the same
@@ -51,11 +64,11 @@ def _emit_list(items: list[Any]) -> None:
     except TypeError:  # a key that is not a string
         out = orjson.dumps(marked, default=_json_default, option=_JSON_OPTIONS)
     body = out[1:-1].replace(_ITEM_MARK_JSON, b",\n")
-    if len(out) - 2 - len(body) != (len(items) - 1) * (len(_ITEM_MARK_JSON) - 2):
-        body = b",\n".join(
-            orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items
-        )
-    _write(b"[\n", body, b"\n]")
+    if len(out) - 2 - len(body) == (len(items) - 1) * (len(_ITEM_MARK_JSON) - 2):
+        return body
+    return b",\n".join(
+        orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items
+    )
 
 
 def _write(*parts: bytes) -> None:

@@ -114,6 +114,8 @@ def test_cli_sweep_and_validate(tmp_path: Path) -> None:
         [{"a": 1}],
         [{"a": ["\x00\x01"]}, {"b": ["x", "\x00\x01", "y"]}, {"c": "\x00\x01"}],  # the marker
         [{1: "non-string key"}, {"a": 2}],
+        # Several serialiser calls, one of which meets the marker.
+        [{"i": i, "x": ["a", "\x00\x01", "b"] if i == 700 else [i]} for i in range(1201)],
     ],
 )
 def test_list_output_is_one_item_per_line(
