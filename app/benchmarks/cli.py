@@ -20,7 +20,8 @@ from app.sim.spec import load_yaml
 bench_app = typer.Typer(help="Simulated hardware workloads.", no_args_is_help=True)
 
 
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS = api.JSON_OPTIONS
+_json_default = api.json_default
 
 
 def _emit(obj: Any) -> None:
@@ -28,47 +29,12 @@ def _emit(obj: Any) -> None:
     _write(out)
 
 
-# Put between the items of a list, serialised in one call and then replaced by line breaks.
-_ITEM_MARK = "\x00\x01"
-_ITEM_MARK_JSON = b',"\\u0000\\u0001",'
-# Items serialised per call: big enough to amortise the call, small enough to stay in cache.
-_ITEMS_PER_CALL = 500
-
-
-def _emit_list(items: list[Any]) -> None:
+def _emit_lines(lines: list[bytes]) -> None:
     """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
-    if not items:
+    if not lines:
         _write(b"[]")
         return
-    parts = [b"[\n"]
-    for start in range(0, len(items), _ITEMS_PER_CALL):
-        if start:
-            parts.append(b",\n")
-        parts.append(_compact_lines(items[start : start + _ITEMS_PER_CALL]))
-    parts.append(b"\n]")
-    _write(*parts)
-
-
-def _compact_lines(items: list[Any]) -> bytes:
-    """Return ``items`` as compact JSON, one a line, joined by commas.
-
-    They are serialised in one orjson call, with a marker string between them that then becomes
-    the line break: the same bytes in much less time than one call per item. Only an item that
-    holds the marker itself as a list element could match; that is counted, and then each item
-    is serialised on its own.
-    """
-    marked = [_ITEM_MARK] * (2 * len(items) - 1)
-    marked[::2] = items
-    try:  # orjson's string-keys-only path is faster; the output is the same
-        out = orjson.dumps(marked, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError:  # a key that is not a string
-        out = orjson.dumps(marked, default=_json_default, option=_JSON_OPTIONS)
-    body = out[1:-1].replace(_ITEM_MARK_JSON, b",\n")
-    if len(out) - 2 - len(body) == (len(items) - 1) * (len(_ITEM_MARK_JSON) - 2):
-        return body
-    return b",\n".join(
-        orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items
-    )
+    _write(b"[\n", b",\n".join(lines), b"\n]")
 
 
 def _write(*parts: bytes) -> None:
@@ -82,13 +48,6 @@ def _write(*parts: bytes) -> None:
         buffer.write(part)
     buffer.write(b"\n")
     buffer.flush()
-
-
-def _json_default(o: Any) -> Any:
-    try:
-        return float(o)
-    except (TypeError, ValueError):
-        return str(o)
 
 
 class SpecFileError(ValueError):
@@ -213,16 +172,16 @@ def run_cmd(
             raise typer.Exit(2) from None
     if isinstance(specs, list):
         try:
+            if as_json:
+                _emit_lines(api.evaluate_many_json(specs))
+                return
             results = api.evaluate_many(specs)
         except SpecError as exc:  # the batch as a whole is too large
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        if as_json:
-            _emit_list(results)
-        else:
-            for i, r in enumerate(results):
-                typer.echo(f"--- [{i}]")
-                _print_human(r)
+        for i, r in enumerate(results):
+            typer.echo(f"--- [{i}]")
+            _print_human(r)
         return
     try:
         res = api.evaluate(specs)

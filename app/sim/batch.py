@@ -6,8 +6,10 @@ applied to whole arrays. A spec any of those checks refuses, or whose values are
 types a checked spec has, is parsed alone by the model's parsers, so its error is theirs. The
 rest are grouped by what cannot vary inside one call of :func:`app.sim.training.core` (the
 hardware after overrides, the precision, the training stack and which overlaps it decides),
-stacked into arrays and evaluated together. The result mappings are built from whole arrays by
-:func:`_summaries`, the same arithmetic as the model's :func:`~app.sim.training.summarize`.
+stacked into arrays and evaluated together. The results are computed on whole arrays by
+:func:`_summary`, the same arithmetic as the model's :func:`~app.sim.training.summarize`, into
+columns and a skeleton of the result mapping; from these come either the mappings or, for
+:func:`app.sim.api.evaluate_many_json`, the JSON text of each result without building it.
 Probe elements of every chunk (the first, the last, one of each shape) are parsed and
 summarised by the model itself and compared; if one differs the chunk goes the slow, sure way.
 One spec's error stays in its own entry.
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
-from functools import cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,7 @@ from app.sim.limits import EVAL_CHUNK
 
 Result = dict[str, Any]
 Finish = Callable[[Result, Any, Any, bool], Result]
+ToJson = Callable[[Result], bytes]
 
 
 def vectorisable(spec: dict[str, Any]) -> bool:
@@ -320,12 +324,13 @@ def _key_or_blank(hw: Any) -> str:
 
 
 def evaluate_training_batch(
-    items: list[tuple[int, dict[str, Any]]], finish: Finish
-) -> Iterator[tuple[int, Result]]:
+    items: list[tuple[int, dict[str, Any]]], finish: Finish, to_json: ToJson | None = None
+) -> Iterator[tuple[int, Result | bytes]]:
     """Yield ``(index, result or error)`` for each checked ``(index, spec)``.
 
     ``finish(result, compare, claims, numbers_checked)`` adds the claim comparisons and checks
-    the result, as :func:`app.sim.api.evaluate` does for one spec.
+    the result, as :func:`app.sim.api.evaluate` does for one spec. With ``to_json``, a result
+    may come as the bytes ``to_json`` would give it, written from the arrays directly.
     """
     specs = [spec for _, spec in items]
     cols = _parse_columns(specs)
@@ -348,7 +353,7 @@ def evaluate_training_batch(
                 for pos in _parse_probes(cols, chunk)
             ):
                 yield from _evaluate_chunk(
-                    items, specs, chunk, system, models, lays, precision, parsed, finish
+                    items, specs, chunk, system, models, lays, precision, parsed, finish, to_json
                 )
             else:  # the model's parsers changed: parse each spec the slow, sure way
                 STATS["fallback"] += len(chunk)
@@ -401,41 +406,70 @@ def _evaluate_chunk(
     precision: str,
     parsed: dict[int, dict[str, Any]],
     finish: Finish,
-) -> Iterator[tuple[int, Result]]:
+    to_json: ToJson | None,
+) -> Iterator[tuple[int, Result | bytes]]:
     """Evaluate one chunk of parsed specs in one vectorised call; yield each entry."""
     from app.sim.training import core, parse_model, summarize
 
     try:
         r = core(system, models, lays, precision)
-        fast = _summaries(system, models, lays, precision, r, len(chunk))
+        summary = _summary(system, models, lays, precision, r, len(chunk))
+        fast = summary.mappings() if to_json is None else None
     except Exception as exc:  # the model failed for the whole group alike
         for j in chunk:
             yield items[j][0], error_entry(exc)
         return
+    lines: list[bytes | None] = [None] * len(chunk)
+    if to_json is not None:
+        try:
+            lines = summary.lines(to_json, finish)
+        except Exception:  # the results are then built as mappings and written one by one
+            STATS["fallback"] += len(chunk)
 
     def model_of(pos: int) -> dict[str, Any]:
         if pos not in parsed:
             parsed[pos] = parse_model(specs[chunk[pos]])
         return parsed[pos]
 
-    if not all(
-        _same(fast[pos], summarize, system, model_of(pos), lays, precision, r, pos)
-        for pos in _probes(fast)
-    ):
-        # The model's result mapping changed: build each one the slow, sure way.
-        STATS["fallback"] += len(chunk)
-        fast = [None] * len(chunk)
-    else:
+    def mapping(pos: int) -> Result | None:
+        return fast[pos] if fast is not None else summary.mapping(pos)
+
+    # Mappings are made (and so checked) only where there is no line: a spec with
+    # comparisons, or a result that is not finite.
+    need_mappings = to_json is None or any(
+        (line is None and good) or specs[j].get("compare") is not None
+        for line, good, j in zip(lines, summary.ok, chunk, strict=True)
+    )
+
+    def agrees(pos: int) -> bool:
+        args = (system, model_of(pos), lays, precision, r, pos)
+        if need_mappings and not _same(mapping(pos), summarize, *args):
+            return False
+        line = lines[pos]
+        return (
+            line is None or to_json is None or _same_line(line, to_json, finish, summarize, *args)
+        )
+
+    if all(agrees(pos) for pos in _probes(summary)):
         STATS["vectorised"] += len(chunk)
+        sure = True
+    else:  # the model's result mapping changed: build each one the slow, sure way
+        STATS["fallback"] += len(chunk)
+        sure = False
     for pos, j in enumerate(chunk):
         i, spec = items[j]
         try:
-            res = fast[pos]
+            compare = spec.get("compare")
+            line = lines[pos]
+            if sure and line is not None and compare is None:
+                yield i, line
+                continue
+            res = mapping(pos) if sure else None
             if res is None:
                 res = summarize(system, model_of(pos), lays, precision, r, pos)
-                yield i, finish(res, spec.get("compare"), spec.get("claims"), False)
+                yield i, finish(res, compare, spec.get("claims"), False)
             else:
-                yield i, finish(res, spec.get("compare"), spec.get("claims"), True)
+                yield i, finish(res, compare, spec.get("claims"), True)
         except Exception as exc:  # reported in this spec's entry
             yield i, error_entry(exc)
 
@@ -478,14 +512,15 @@ def _evaluate_one_by_one(
                 lays = _stack([lay for _, _, _, lay in chunk])
             try:
                 r = core(system, models, lays, precision)
-                fast = _summaries(system, models, lays, precision, r, len(chunk))
+                summary = _summary(system, models, lays, precision, r, len(chunk))
+                fast = summary.mappings()
             except Exception as exc:  # the model failed for the whole group alike
                 for i, *_ in chunk:
                     yield i, error_entry(exc)
                 continue
             if not all(
                 _same(fast[j], summarize, system, chunk[j][2], lays, precision, r, j)
-                for j in _probes(fast)
+                for j in _probes(summary)
             ):
                 # The model's result mapping changed: build each one the slow, sure way.
                 STATS["fallback"] += len(chunk)
@@ -514,14 +549,26 @@ def _same(fast: Result | None, summarize: Callable[..., Result], *args: Any) -> 
         return False
 
 
-def _probes(fast: list[Result | None]) -> set[int]:
+def _same_line(
+    line: bytes, to_json: ToJson, finish: Finish, summarize: Callable[..., Result], *args: Any
+) -> bool:
+    """Return whether a JSON line equals the model's own result, finished and written."""
+    try:
+        return line == to_json(finish(summarize(*args), None, None, False))
+    except Exception:  # the element is then summarised, and its error reported, on its own
+        return False
+
+
+def _probes(summary: _Summary) -> set[int]:
     """Return elements to compare with the model's summarize: the first, the last, and the
     first of each kind (fits or not, each bottleneck), where a result's shape could differ."""
     seen: dict[Any, int] = {}
-    for j, res in enumerate(fast):
-        if res is not None:
-            seen.setdefault((res["fits"], res["bottleneck"]), j)
-    return {0, len(fast) - 1, *seen.values()}
+    for j, (good, fits, bottleneck) in enumerate(
+        zip(summary.ok, summary.fits, summary.bottleneck, strict=True)
+    ):
+        if good:
+            seen.setdefault((fits, bottleneck), j)
+    return {0, len(summary.ok) - 1, *seen.values()}
 
 
 # Results built by the vectorised parse and summary, and those parsed or summarised one by one
@@ -529,23 +576,193 @@ def _probes(fast: list[Result | None]) -> set[int]:
 STATS = {"vectorised": 0, "fallback": 0}
 
 
-def _summaries(
+class _Col:
+    """A per-element value in a result skeleton: column ``k`` of :class:`_Summary`."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+
+class _Summary:
+    """Every element's :func:`app.sim.training.summarize` result, as columns and skeletons.
+
+    A skeleton is the result mapping of one element with a :class:`_Col` for every value that
+    varies; there is one for layouts that fit and one for those that do not. Both back-ends
+    (mappings, JSON lines) are made from the same skeletons.
+    """
+
+    columns: list[Any]  # arrays or lists, each n long
+    fit: Result
+    no_fit: Result
+    ok: list[bool]  # every number finite
+    fits: list[bool]
+    bottleneck: list[str]
+
+    @cached_property
+    def makers(self) -> tuple[Callable[..., Result], Callable[..., Result]]:
+        """Return the functions filling in the skeletons."""
+        return _compile(self.fit, len(self.columns)), _compile(self.no_fit, len(self.columns))
+
+    def mappings(self) -> list[Result | None]:
+        """Return each element's result mapping (``None`` where not ``ok``)."""
+        make_fit, make_no_fit = self.makers
+        rows = zip(
+            *(c.tolist() if isinstance(c, np.ndarray) else c for c in self.columns), strict=True
+        )
+        return [
+            None if not good else make_fit(*row) if fit else make_no_fit(*row)
+            for good, fit, row in zip(self.ok, self.fits, rows, strict=True)
+        ]
+
+    def mapping(self, j: int) -> Result | None:
+        """Return element ``j``'s result mapping (``None`` where not ``ok``)."""
+        if not self.ok[j]:
+            return None
+        row = [c[j].item() if isinstance(c, np.ndarray) else c[j] for c in self.columns]
+        make_fit, make_no_fit = self.makers
+        return make_fit(*row) if self.fits[j] else make_no_fit(*row)
+
+    def lines(self, to_json: ToJson, finish: Finish) -> list[bytes | None]:
+        """Return each element's finished result without comparisons as ``to_json`` writes it
+        (``None`` where not ``ok``, or for all if a skeleton does not make a template)."""
+        n = len(self.ok)
+        fit = [j for j in range(n) if self.ok[j] and self.fits[j]]
+        no_fit = [j for j in range(n) if self.ok[j] and not self.fits[j]]
+        # Columns in that order, so that each skeleton's elements are one slice of them.
+        order = fit + no_fit
+        take = np.array(order, dtype=np.intp)
+        tokens = [
+            _tokens(c[take] if isinstance(c, np.ndarray) else list(map(c.__getitem__, order)))
+            for c in self.columns
+        ]
+        out: list[bytes | None] = [None] * n
+        start = 0
+        for skeleton, members in ((self.fit, fit), (self.no_fit, no_fit)):
+            if not members:
+                continue
+            template = _template(finish(_marked(skeleton), None, None, True), to_json)
+            if template is None:
+                return [None] * n
+            segments, cols = template
+            end = start + len(members)
+            lines = _fill(segments, [tokens[k][start:end] for k in cols], len(members))
+            for j, line in zip(members, lines, strict=True):
+                out[j] = line
+            start = end
+        return out
+
+
+def _compile(skeleton: Result, n: int) -> Callable[..., Result]:
+    """Return ``f(*column_values)`` giving the skeleton filled in: one nested display.
+
+    It is compiled once per chunk, as namedtuple compiles its class, and builds a result in
+    a fraction of the time of filling the mappings key by key; every list in it is new.
+    """
+    consts: dict[str, Any] = {}
+
+    def code(node: Any) -> str:
+        if isinstance(node, _Col):
+            return f"c{node.k}"
+        if isinstance(node, dict):
+            return "{" + ", ".join(f"{code(k)}: {code(v)}" for k, v in node.items()) + "}"
+        if isinstance(node, list):
+            return "[" + ", ".join(code(v) for v in node) + "]"
+        name = f"k{len(consts)}"
+        consts[name] = node
+        return name
+
+    body = code(skeleton)
+    return eval(f"lambda {', '.join(f'c{i}' for i in range(n))}: {body}", consts)
+
+
+_MARK = re.compile(rb'"\\u0000(\d+)\\u0001"')
+
+
+def _marked(node: Any) -> Any:
+    """Return a copy of a skeleton with each column written as a marker string."""
+    if isinstance(node, _Col):
+        return f"\x00{node.k}\x01"
+    if isinstance(node, dict):
+        return {k: _marked(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_marked(v) for v in node]
+    return node
+
+
+def _template(marked: Result, to_json: ToJson) -> tuple[list[bytes], list[int]] | None:
+    """Return the text of a marked skeleton as ``to_json`` writes it, cut at the markers,
+    and the column of each cut; ``None`` if the text is not one line or holds a marker of its
+    own."""
+    text = to_json(marked)
+    parts = _MARK.split(text)
+    order = [int(k) for k in parts[1::2]]
+    markers = text.count(b"\\u0000")
+    if b"\n" in text or markers != len(order) or markers != _count_columns(marked):
+        return None
+    return parts[0::2], order
+
+
+def _fill(segments: list[bytes], columns: list[list[bytes]], m: int) -> list[bytes]:
+    """Return the ``m`` lines ``segments[0] + columns[0][e] + segments[1] + ...``.
+
+    The pieces of all lines go into one list by slice assignment and are joined once: a few
+    C-level passes instead of formatting each line.
+    """
+    width = len(segments) + len(columns)
+    flat = [b""] * (width * m)
+    for i, segment in enumerate(segments[:-1]):
+        flat[2 * i :: width] = [segment] * m
+    flat[width - 1 :: width] = [segments[-1] + b"\n"] * m
+    for i, column in enumerate(columns):
+        flat[2 * i + 1 :: width] = column
+    return b"".join(flat).split(b"\n")[:-1]
+
+
+def _count_columns(node: Any) -> int:
+    if isinstance(node, dict):
+        return sum(_count_columns(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_columns(v) for v in node)
+    return int(isinstance(node, str) and node.startswith("\x00") and node.endswith("\x01"))
+
+
+def _tokens(column: Any) -> list[bytes]:
+    """Return each value of a column as orjson writes it (numbers never hold a comma)."""
+    if isinstance(column, np.ndarray):
+        text = orjson.dumps(np.ascontiguousarray(column), option=orjson.OPT_SERIALIZE_NUMPY)
+        return text[1:-1].split(b",")
+    if all(type(v) is str for v in column):
+        words = {v: orjson.dumps(v) for v in set(column)}
+        return [words[v] for v in column]
+    return orjson.dumps(column)[1:-1].split(b",")
+
+
+def _summary(
     system: System,
     model: dict[str, Any],
     lay: dict[str, Any],
     precision: str,
     r: dict[str, np.ndarray],
     n: int,
-) -> list[Result | None]:
+) -> _Summary:
     """Return :func:`app.sim.training.summarize` of every element, computed on whole arrays.
 
     The arithmetic is the same, in the same order, so every number is bit-identical; an
-    element with a non-finite number gets ``None`` (it is summarised and reported one by one).
+    element with a non-finite number is not ``ok`` (it is summarised and reported alone).
     """
-    from app.sim.training import BREAKDOWN, CATEGORIES, model_params
+    from app.sim.training import BREAKDOWN, CATEGORIES, RECOMPUTE, model_params
 
     def arr(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+    out = _Summary()
+    out.columns = []
+
+    def col(values: Any) -> _Col:
+        out.columns.append(values)
+        return _Col(len(out.columns) - 1)
 
     it, acc, peak = arr(r["iteration_time_s"]), arr(r["n_acc"]), arr(r["peak"])
     model_tf = arr(r["model_flops"]) / (it * acc) / 1e12
@@ -564,8 +781,11 @@ def _summaries(
     breakdown = {k[:-2]: arr(r[k]) for k in BREAKDOWN}
     names = list(breakdown)
     # argmax takes the first of equal maxima, as max() over the mapping does.
-    bottleneck = [names[x] for x in np.argmax(np.stack(list(breakdown.values())), axis=0).tolist()]
+    out.bottleneck = [
+        names[x] for x in np.argmax(np.stack(list(breakdown.values())), axis=0).tolist()
+    ]
     used = [np.asarray(sum(cats)) / 1e9 for cats in tiers]  # sum() from 0, as in summarize
+    by_category = [[c / 1e9 for c in cats] for cats in tiers]
     columns = {
         "parameters_b": arr(model_params(model)) / 1e9,
         "iteration_time_s": it,
@@ -579,158 +799,90 @@ def _summaries(
         "power_kw": system.power_w_per_accel * acc / 1e3,
     }
     everything = [*columns.values(), *memory.values(), *breakdown.values(), *used]
-    everything += [c / 1e9 for cats in tiers for c in cats]
-    ok = np.logical_and.reduce([np.isfinite(a) for a in everything]).tolist()
-    fits = (arr(r["fits"]) > 0).tolist()
-    n_acc = acc.astype(int).tolist()
+    everything += [c for cats in by_category for c in cats]
+    out.ok = np.logical_and.reduce([np.isfinite(a) for a in everything]).tolist()
+    out.fits = (arr(r["fits"]) > 0).tolist()
     stages = np.asarray(r["stage_layers"])
-    layout = _layouts(lay, n)
-    stack = str(lay.get("stack", "megatron-2021"))
-    from_stack = list(lay.get("overlap_from_stack", []))
     bounded = bool(np.isfinite(system.n_accel))
-    system_accelerators = int(system.n_accel) if bounded else None
-    system_peak = (peak * system.n_accel / 1e15).tolist() if bounded else [None] * n
-    tier_meta = [
-        (t.name, None if t.capacity == float("inf") else t.capacity / 1e9, t.bandwidth / 1e9)
-        for t in system.tiers
-    ]
-    timing_keys = (
-        "iteration_time_s",
-        "tokens_per_s",
-        "model_tflops_per_accelerator",
-        "hardware_tflops_per_accelerator",
-        "mfu",
-        "hfu",
-        "sustained_pflops",
-    )
-    # Each nested mapping of every element, built from whole columns by a dict display per
-    # row (see _maker); the keys are in the order summarize writes them.
-    timings = _rows(
-        (*timing_keys, "time_breakdown_s", "bottleneck"),
-        [
-            *(columns[k].tolist() for k in timing_keys),
-            _rows(tuple(breakdown), [*breakdown.values()]),
-            bottleneck,
-        ],
-    )
-    untimed = dict.fromkeys(timings[0]) if timings else {}
-    stage_rows = _rows(("first", "busiest_middle", "last"), [arr(x) for x in stages])
-    memories = _rows(tuple(memory), [*memory.values()])
-    per_tier = [
-        [
-            {
-                "tier": name,
-                "capacity_gb": cap,
-                "bandwidth_gbps": bw,
-                "used_gb": u,
-                "by_category_gb": c,
-            }
-            for u, c in zip(
-                used[ti].tolist(), _rows(CATEGORIES, [c / 1e9 for c in tiers[ti]]), strict=True
-            )
-        ]
-        for ti, (name, cap, bw) in enumerate(tier_meta)
-    ]
-    out: list[Result | None] = []
-    for good, fit, timing, n_j, params, lay_j, stage_j, peak_j, sys_peak, mem, tier_j, power in zip(
-        ok,
-        fits,
-        timings,
-        n_acc,
-        columns["parameters_b"].tolist(),
-        layout,
-        stage_rows,
-        columns["peak_pflops"].tolist(),
-        system_peak,
-        memories,
-        zip(*per_tier, strict=True),
-        columns["power_kw"].tolist(),
-        strict=True,
-    ):
-        if not good:
-            out.append(None)
-            continue
-        res: Result = {
-            "kind": "llm-training",
-            "hardware": system.id,
-            "accelerator": system.accelerator,
-            "num_accelerators": n_j,
-            "parameters_b": params,
-            "layout": lay_j,
-            "stage_layers": stage_j,
-            "schedule": {"stack": stack, "from_stack_default": from_stack.copy()},
-            "precision": precision,
-            **(timing if fit else untimed),
-            "peak_pflops": peak_j,
-            "system_accelerators": system_accelerators,
-            "system_peak_pflops": sys_peak,
-            "memory_per_accelerator_gb": mem,
-            "memory_tiers": list(tier_j),
-            "fits": fit,
-            "power_kw": power,
-        }
-        if not fit:
-            res["would_be"] = timing
-        out.append(res)
-    return out
 
-
-@cache
-def _maker(keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
-    """Return ``f(*values)`` giving ``{keys[0]: values[0], ...}``.
-
-    ``f`` is a dict display, compiled once per key tuple as namedtuple compiles its class: it
-    builds a mapping in half the time ``dict(zip(keys, values))`` takes. The keys are the
-    model's own names, never a spec's text.
-    """
-    args = [f"v{i}" for i in range(len(keys))]
-    display = ", ".join(f"{key!r}: {arg}" for key, arg in zip(keys, args, strict=True))
-    return eval(f"lambda {', '.join(args)}: {{{display}}}", {})
-
-
-def _rows(keys: tuple[str, ...], columns: list[Any]) -> list[dict[str, Any]]:
-    """Return one mapping ``{key: value}`` per element of the equally long ``columns`` (arrays
-    or lists)."""
-    lists = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
-    if len({len(c) for c in lists}) > 1:
-        raise ValueError("columns of different lengths")
-    return list(map(_maker(keys), *lists))
-
-
-def _layouts(lay: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """Return :func:`app.sim.training._layout` of every element."""
-    from app.sim.training import RECOMPUTE
-
-    def col(k: str, default: float | None = None) -> np.ndarray:
-        value = lay[k] if k in lay or default is None else default
-        return np.broadcast_to(np.asarray(value, dtype=float), (n,))
-
+    # The skeletons, keys in the order summarize and _layout write them.
     def ints(k: str, default: float | None = None) -> np.ndarray:
-        return col(k, default).astype(np.int64)  # truncates toward zero, as int() does
+        value = lay[k] if k in lay or default is None else default
+        return arr(value).astype(np.int64)  # truncates toward zero, as int() does
 
-    keys: tuple[str, ...] = ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
-    columns: list[list[Any]] = [ints(k).tolist() for k in keys]
+    def flags(k: str, default: float | None = None) -> np.ndarray:
+        value = lay[k] if k in lay or default is None else default
+        return arr(value) != 0  # as bool() does
+
+    layout: Result = {k: col(ints(k)) for k in ("tp", "pp", "dp", "interleave", "zero")}
+    layout.update({k: col(ints(k)) for k in ("micro", "global")})
     shard = ints("shard_group", 0)
-    names = {v: k for k, v in RECOMPUTE.items()}
-    columns += [
-        ints("cp", 1).tolist(),
-        np.where(shard != 0, shard, ints("dp")).tolist(),  # int(x) or dp
-        (col("sp") != 0).tolist(),
-        [names[x] for x in ints("recompute").tolist()],
-        (col("dp_overlap") != 0).tolist(),
-        (col("param_gather_overlap", 0) != 0).tolist(),
-        col("tp_overlap").tolist(),
-    ]
-    keys += (
-        "cp",
-        "shard_group",
-        "sequence_parallel",
-        "recompute",
-        "dp_overlap",
-        "param_gather_overlap",
-        "tp_overlap",
+    rc_names = {v: k for k, v in RECOMPUTE.items()}
+    layout.update(
+        {
+            "cp": col(ints("cp", 1)),
+            "shard_group": col(np.where(shard != 0, shard, ints("dp"))),  # int(x) or dp
+            "sequence_parallel": col(flags("sp")),
+            "recompute": col([rc_names[x] for x in ints("recompute").tolist()]),
+            "dp_overlap": col(flags("dp_overlap")),
+            "param_gather_overlap": col(flags("param_gather_overlap", 0)),
+            "tp_overlap": col(arr(lay["tp_overlap"])),
+        }
     )
-    return _rows(keys, columns)
+    head: Result = {
+        "kind": "llm-training",
+        "hardware": system.id,
+        "accelerator": system.accelerator,
+        "num_accelerators": col(acc.astype(np.int64)),
+        "parameters_b": col(columns["parameters_b"]),
+        "layout": layout,
+        "stage_layers": {
+            k: col(arr(stages[s])) for s, k in enumerate(("first", "busiest_middle", "last"))
+        },
+        "schedule": {
+            "stack": str(lay.get("stack", "megatron-2021")),
+            "from_stack_default": list(lay.get("overlap_from_stack", [])),
+        },
+        "precision": precision,
+    }
+    timing: Result = {
+        k: col(columns[k])
+        for k in (
+            "iteration_time_s",
+            "tokens_per_s",
+            "model_tflops_per_accelerator",
+            "hardware_tflops_per_accelerator",
+            "mfu",
+            "hfu",
+            "sustained_pflops",
+        )
+    }
+    timing["time_breakdown_s"] = {k: col(v) for k, v in breakdown.items()}
+    timing["bottleneck"] = col(out.bottleneck)
+    tail: Result = {
+        "peak_pflops": col(columns["peak_pflops"]),
+        "system_accelerators": int(system.n_accel) if bounded else None,
+        "system_peak_pflops": col(peak * system.n_accel / 1e15) if bounded else None,
+        "memory_per_accelerator_gb": {k: col(v) for k, v in memory.items()},
+        "memory_tiers": [
+            {
+                "tier": t.name,
+                "capacity_gb": None if t.capacity == float("inf") else t.capacity / 1e9,
+                "bandwidth_gbps": t.bandwidth / 1e9,
+                "used_gb": col(used[ti]),
+                "by_category_gb": {
+                    cat: col(by_category[ti][ci]) for ci, cat in enumerate(CATEGORIES)
+                },
+            }
+            for ti, t in enumerate(system.tiers)
+        ],
+    }
+    power = col(columns["power_kw"])
+    out.fit = {**head, **timing, **tail, "fits": True, "power_kw": power}
+    # A layout that does not fit never ran: its timing is only what it would be.
+    out.no_fit = {**head, **dict.fromkeys(timing), **tail, "fits": False, "power_kw": power}
+    out.no_fit["would_be"] = timing
+    return out
 
 
 def error_entry(exc: Exception) -> Result:

@@ -72,10 +72,12 @@ def test_non_finite_results_become_errors_naming_the_field(monkeypatch: pytest.M
         return r
 
     monkeypatch.setattr(training, "core", core_with_a_hole)
-    results = api.evaluate_many([_training(dp=d) for d in (1, 2, 4)])
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    results = api.evaluate_many(specs)
     assert "error" not in results[0] and "error" not in results[2]
     assert results[1]["field"].startswith("result.")
     json.dumps(results, allow_nan=False)
+    assert api.evaluate_many_json(specs) == _json(results)
 
     from app.sim import kernels
 
@@ -197,9 +199,7 @@ def mixed_specs(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def _json(results: list[dict[str, Any]]) -> list[bytes]:
     """Return each result as `ledger bench run --json` prints it."""
-    from app.benchmarks.cli import _JSON_OPTIONS, _json_default
-
-    return [orjson.dumps(r, default=_json_default, option=_JSON_OPTIONS) for r in results]
+    return [orjson.dumps(r, default=api.json_default, option=api.JSON_OPTIONS) for r in results]
 
 
 @settings(
@@ -215,6 +215,8 @@ def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
     alone = [_alone(s) for s in specs]
     assert results == alone
     assert _json(results) == _json(alone)  # the same bytes: ints stay ints, floats floats
+    # Written straight from the arrays: the same bytes again.
+    assert api.evaluate_many_json(specs) == _json(alone)
     json.dumps(results, allow_nan=False)
     for res in results:
         if "error" in res:
@@ -242,6 +244,8 @@ def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.Mo
     assert results[1]["fits"] is False and results[1]["note"] == "does not fit"
     assert results == [_alone(s) for s in specs]
     assert batch.STATS["fallback"] == before + 3
+    assert api.evaluate_many_json(specs) == _json(results)
+    assert batch.STATS["fallback"] == before + 6
 
 
 def test_a_changed_parser_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,3 +283,21 @@ def test_unchecked_values_are_parsed_alone_by_the_model() -> None:
     alone = dict(batch._evaluate_one_by_one(items, api.finish))
     assert fast == alone
     assert "error" in fast[0] and "error" not in fast[1]
+
+
+def test_a_changed_json_writer_falls_back_to_the_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
+    def rounded(node: Any) -> Any:
+        if isinstance(node, float):
+            return round(node, 3)
+        if isinstance(node, dict):
+            return {k: rounded(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rounded(v) for v in node]
+        return node
+
+    monkeypatch.setattr(api, "result_json", lambda res: orjson.dumps(rounded(res)))
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    before = batch.STATS["fallback"]
+    lines = api.evaluate_many_json(specs)
+    assert lines == [orjson.dumps(rounded(_alone(s))) for s in specs]
+    assert batch.STATS["fallback"] == before + 3

@@ -107,24 +107,23 @@ def test_cli_sweep_and_validate(tmp_path: Path) -> None:
     assert "MAPE KORTHIKANTI22_T5" in out.output
 
 
-@pytest.mark.parametrize(
-    "items",
-    [
-        [{"a": 1.5, "b": [1, "x"]}, {"a": None}, {"c": {"d": "e,f"}}],
-        [{"a": 1}],
-        [{"a": ["\x00\x01"]}, {"b": ["x", "\x00\x01", "y"]}, {"c": "\x00\x01"}],  # the marker
-        [{1: "non-string key"}, {"a": 2}],
-        # Several serialiser calls, one of which meets the marker.
-        [{"i": i, "x": ["a", "\x00\x01", "b"] if i == 700 else [i]} for i in range(1201)],
-    ],
-)
-def test_list_output_is_one_item_per_line(
-    items: list[Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    import orjson
-
-    from app.benchmarks.cli import _JSON_OPTIONS, _emit_list
-
-    _emit_list(items)
-    lines = [orjson.dumps(item, option=_JSON_OPTIONS) for item in items]
-    assert capsys.readouterr().out == (b"[\n" + b",\n".join(lines) + b"\n]\n").decode()
+def test_cli_list_output_is_one_result_per_line(tmp_path: Path) -> None:
+    training = {
+        "kind": "llm-training",
+        "hardware": "a100-80gb-dgx",
+        "model": {"layers": 24, "hidden": 2048, "heads": 16, "seq_len": 2048},
+        "parallelism": {"tp": 2, "pp": 2, "dp": 2},
+        "batch": {"micro": 1, "global": 32},
+    }
+    big = {**training, "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}}
+    compared = {**training, "compare": [{"claim": "c", "field": "mfu", "relation": "info"}]}
+    specs: list[Any] = [training, big, compared, {**training, "kind": "nope"}, training]
+    specs.append(api.load_scenario("dojo-node-gemm")["spec"])
+    f = tmp_path / "specs.json"
+    f.write_text(json.dumps(specs))
+    out = runner.invoke(bench_app, ["run", str(f), "--json"])
+    assert out.exit_code == 0, out.output
+    lines = [api.result_json(r) for r in api.evaluate_many(specs)]
+    assert out.stdout_bytes == b"[\n" + b",\n".join(lines) + b"\n]\n"
+    f.write_text("[]")
+    assert runner.invoke(bench_app, ["run", str(f), "--json"]).stdout_bytes == b"[]\n"
