@@ -230,7 +230,7 @@ def _evaluate_many(
         raise SpecError(
             "specs", f"{len(items):,} specs exceed the batch limit of {MAX_BATCH_SPECS:,}"
         )
-    out: list[Any] = [{} for _ in items]
+    out: list[Any] = [None] * len(items)  # every entry is filled in below
     vectorised: list[tuple[int, dict[str, Any]]] = []
     for i, spec in enumerate(items):
         try:
