@@ -20,7 +20,8 @@ from app.sim.spec import load_yaml
 bench_app = typer.Typer(help="Simulated hardware workloads.", no_args_is_help=True)
 
 
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS = api.JSON_OPTIONS
+_json_default = api.json_default
 
 
 def _emit(obj: Any) -> None:
@@ -28,27 +29,25 @@ def _emit(obj: Any) -> None:
     _write(out)
 
 
-def _emit_list(items: list[Any]) -> None:
+def _emit_lines(lines: list[bytes]) -> None:
     """Print a JSON array with one compact item per line (a batch can hold many thousands)."""
-    lines = [orjson.dumps(item, default=_json_default, option=_JSON_OPTIONS) for item in items]
-    _write(b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]")
+    if not lines:
+        _write(b"[]")
+        return
+    _write(b"[\n", b",\n".join(lines), b"\n]")
 
 
-def _write(out: bytes) -> None:
+def _write(*parts: bytes) -> None:
+    """Write ``parts`` and a line break to stdout (as bytes when it has a buffer)."""
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
-        sys.stdout.write(out.decode() + "\n")
+        sys.stdout.write(b"".join(parts).decode() + "\n")
         return
-    buffer.write(out + b"\n")
+    for part in parts:
+        buffer.write(part)
+    buffer.write(b"\n")
     buffer.flush()
-
-
-def _json_default(o: Any) -> Any:
-    try:
-        return float(o)
-    except (TypeError, ValueError):
-        return str(o)
 
 
 class SpecFileError(ValueError):
@@ -173,16 +172,16 @@ def run_cmd(
             raise typer.Exit(2) from None
     if isinstance(specs, list):
         try:
+            if as_json:
+                _emit_lines(api.evaluate_many_json(specs))
+                return
             results = api.evaluate_many(specs)
         except SpecError as exc:  # the batch as a whole is too large
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        if as_json:
-            _emit_list(results)
-        else:
-            for i, r in enumerate(results):
-                typer.echo(f"--- [{i}]")
-                _print_human(r)
+        for i, r in enumerate(results):
+            typer.echo(f"--- [{i}]")
+            _print_human(r)
         return
     try:
         res = api.evaluate(specs)

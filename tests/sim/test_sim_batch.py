@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,10 +72,12 @@ def test_non_finite_results_become_errors_naming_the_field(monkeypatch: pytest.M
         return r
 
     monkeypatch.setattr(training, "core", core_with_a_hole)
-    results = api.evaluate_many([_training(dp=d) for d in (1, 2, 4)])
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    results = api.evaluate_many(specs)
     assert "error" not in results[0] and "error" not in results[2]
     assert results[1]["field"].startswith("result.")
     json.dumps(results, allow_nan=False)
+    assert api.evaluate_many_json(specs) == _json(results)
 
     from app.sim import kernels
 
@@ -94,6 +97,8 @@ HARDWARE = st.sampled_from(
         {"base": "h100-80gb-dgx", "overrides": {"memory.hbm.capacity_gb": 40}},
     ]
 )
+# Models too large for one accelerator's memory on small layouts: results that do not fit.
+BIG = {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}
 
 
 @st.composite
@@ -112,14 +117,18 @@ def training_specs(draw: st.DrawFn) -> dict[str, Any]:
         "heads": heads,
         "seq_len": draw(st.sampled_from([128, 1024, 2048, 4096])),
     }
+    if draw(st.integers(0, 9)) == 0:
+        model = dict(BIG)
     if draw(st.booleans()):
-        model["kv_heads"] = draw(st.sampled_from([h for h in (1, 2, 4, 8) if heads % h == 0]))
+        model["kv_heads"] = draw(st.sampled_from([h for h in (1, 2, 4, 8, 3) if heads % h == 0]))
     if draw(st.booleans()):
         model["mlp"] = draw(st.sampled_from(["gelu", "swiglu"]))
     if draw(st.booleans()):
         model["attention"] = draw(st.sampled_from(["standard", "flash"]))
     if draw(st.booleans()):
         model["vocab"] = draw(st.integers(1000, 256_000))
+    if draw(st.integers(0, 4)) == 0:
+        model["ffn_hidden"] = draw(st.integers(1, 40_000))
     dp = draw(st.sampled_from([1, 2, 4, 8, 64]))
     micro = draw(st.sampled_from([1, 2, 4]))
     tp = draw(st.sampled_from([t for t in (1, 2, 4, 8) if heads % t == 0] + [8]))
@@ -128,37 +137,92 @@ def training_specs(draw: st.DrawFn) -> dict[str, Any]:
         ("zero", [0, 0, 1, 1, 3, 2]),
         ("sequence_parallel", [True, False]),
         ("dp_overlap", [True, False]),
-        ("tp_overlap", [0.0, 0.5, 1.0]),
+        ("param_gather_overlap", [True, False]),
+        ("tp_overlap", [0.0, 0.5, 1.0, 1, 0]),
+        ("cp", [1, 2, 4, 3]),
+        ("shard_group", [1, 2, dp, 3]),
     ):
-        if draw(st.booleans()):
+        if draw(st.integers(0, 2)) == 0:
             par[key] = draw(st.sampled_from(values))
+    bat: dict[str, Any] = {"micro": micro, "global": micro * dp * pp * draw(st.integers(1, 8))}
+    if draw(st.integers(0, 5)) == 0:  # the defaults: micro 1, global micro x dp
+        bat.pop(draw(st.sampled_from(["micro", "global"])))
     spec: dict[str, Any] = {
         "kind": "llm-training",
         "hardware": draw(HARDWARE),
         "model": model,
         "parallelism": par,
-        "batch": {"micro": micro, "global": micro * dp * pp * draw(st.integers(1, 8))},
+        "batch": bat,
     }
     for key, values in (
         ("precision", ["bf16", "bf16", "fp16", "fp8"]),
         ("recompute", ["none", "selective", "full"]),
+        ("stack", ["megatron-2021", "megatron-core", "nemo", "fsdp"]),
     ):
         if draw(st.booleans()):
             spec[key] = draw(st.sampled_from(values))
+    if draw(st.integers(0, 5)) == 0:
+        spec["compare"] = [{"claim": "c", "field": "mfu", "relation": ">=", "tolerance": 0.1}]
+        spec["claims"] = [{"slug": "c", "value": 0.4, "unit": ""}]
     return spec
 
 
+def _break(spec: dict[str, Any], how: int) -> dict[str, Any]:
+    """Return ``spec`` with one problem the schema (not the model) must name."""
+    spec = json.loads(json.dumps(spec))
+    if how == 0:
+        spec["parallelism"]["tensor"] = 2  # unknown key
+    elif how == 1:
+        spec["model"]["seq_len"] = math.inf
+    elif how == 2:
+        spec["hardware"] = "a100-80gb-dgx\x00"
+    elif how == 3:
+        spec["parallelism"]["tp"] = True
+    elif how == 4:
+        spec["model"]["hidden"] = 2048.0
+    elif how == 5:
+        del spec["model"]["layers"]
+    else:
+        spec["batch"]["global"] = 0
+    return spec
+
+
+@st.composite
+def mixed_specs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Training specs with a few the schema rejects mixed in."""
+    specs = draw(st.lists(training_specs(), min_size=20, max_size=60))
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(specs) - 1))
+        specs[i] = _break(specs[i], draw(st.integers(0, 6)))
+    return specs
+
+
+def _json(results: list[dict[str, Any]]) -> list[bytes]:
+    """Return each result as `ledger bench run --json` prints it."""
+    return [orjson.dumps(r, default=api.json_default, option=api.JSON_OPTIONS) for r in results]
+
+
 @settings(
-    max_examples=8,
+    max_examples=12,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.lists(training_specs(), min_size=20, max_size=60))
+@given(mixed_specs())
 def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
     before = dict(batch.STATS)
     results = api.evaluate_many(specs)
-    assert results == [_alone(s) for s in specs]
+    alone = [_alone(s) for s in specs]
+    assert results == alone
+    assert _json(results) == _json(alone)  # the same bytes: ints stay ints, floats floats
+    # Written straight from the arrays: the same bytes again.
+    assert api.evaluate_many_json(specs) == _json(alone)
+    json.dumps(results, allow_nan=False)
+    for res in results:
+        if "error" in res:
+            assert res["error"].startswith(res["field"])
+        elif not res["fits"]:
+            assert res["iteration_time_s"] is None and res["would_be"]["iteration_time_s"] > 0
     assert batch.STATS["fallback"] == before["fallback"]
     assert batch.STATS["vectorised"] > before["vectorised"] or all("error" in r for r in results)
 
@@ -179,4 +243,61 @@ def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.Mo
     results = api.evaluate_many(specs)
     assert results[1]["fits"] is False and results[1]["note"] == "does not fit"
     assert results == [_alone(s) for s in specs]
+    assert batch.STATS["fallback"] == before + 3
+    assert api.evaluate_many_json(specs) == _json(results)
+    assert batch.STATS["fallback"] == before + 6
+
+
+def test_a_changed_parser_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_parse_layout = training.parse_layout
+
+    def parse_layout_with_a_new_field(*args: Any) -> dict[str, Any]:
+        return {**real_parse_layout(*args), "new_field": 1.0}
+
+    monkeypatch.setattr(training, "parse_layout", parse_layout_with_a_new_field)
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    before = batch.STATS["fallback"]
+    results = api.evaluate_many(specs)
+    assert results == [_alone(s) for s in specs]
+    assert batch.STATS["fallback"] == before + 3
+
+
+def test_unchecked_values_are_parsed_alone_by_the_model() -> None:
+    """Values a checked spec never holds take the model's own parsers and their errors."""
+    odd: list[Any] = [
+        {"tp": True},
+        {"tp": 2.0},
+        {"dp": 10**400},
+        {"dp": 2**40},
+        {"tp_overlap": math.nan},
+        {"tp_overlap": "0.5"},
+        {"sequence_parallel": 1},
+        {"zero": None},
+    ]
+    specs = [_training(**o) for o in odd] + [_training(), _training(dp=4)]
+    specs.append({**_training(), "hardware": {"base": "a100-80gb-dgx", "overrides": {"x": {1}}}})
+    specs.append({**_training(), "precision": ["bf16"]})
+    specs.append({**_training(), "model": {**GPT, "mlp": "relu"}})
+    items = list(enumerate(specs))
+    fast = dict(batch.evaluate_training_batch(items, api.finish))
+    alone = dict(batch._evaluate_one_by_one(items, api.finish))
+    assert fast == alone
+    assert "error" in fast[0] and "error" not in fast[1]
+
+
+def test_a_changed_json_writer_falls_back_to_the_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
+    def rounded(node: Any) -> Any:
+        if isinstance(node, float):
+            return round(node, 3)
+        if isinstance(node, dict):
+            return {k: rounded(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rounded(v) for v in node]
+        return node
+
+    monkeypatch.setattr(api, "result_json", lambda res: orjson.dumps(rounded(res)))
+    specs = [_training(dp=d) for d in (1, 2, 4)]
+    before = batch.STATS["fallback"]
+    lines = api.evaluate_many_json(specs)
+    assert lines == [orjson.dumps(rounded(_alone(s))) for s in specs]
     assert batch.STATS["fallback"] == before + 3

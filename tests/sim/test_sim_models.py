@@ -216,6 +216,18 @@ def test_every_hardware_number_has_a_source() -> None:
     assert bad == []
 
 
+def test_hardware_library_reads_as_the_pure_python_loader_reads_it() -> None:
+    import yaml
+
+    from app.sim.paths import seed_dir
+
+    pure = {}
+    for path in sorted((seed_dir() / "hardware").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        pure[str(doc["id"])] = doc
+    assert library() == pure
+
+
 def test_override_and_unknown_path() -> None:
     fast = resolve(
         {"base": "a100-80gb-dgx", "overrides": {"network.inter_node.bandwidth_gbps": 800}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -104,3 +105,25 @@ def test_cli_sweep_and_validate(tmp_path: Path) -> None:
     out = runner.invoke(bench_app, ["validate"])
     assert out.exit_code == 0, out.output
     assert "MAPE KORTHIKANTI22_T5" in out.output
+
+
+def test_cli_list_output_is_one_result_per_line(tmp_path: Path) -> None:
+    training = {
+        "kind": "llm-training",
+        "hardware": "a100-80gb-dgx",
+        "model": {"layers": 24, "hidden": 2048, "heads": 16, "seq_len": 2048},
+        "parallelism": {"tp": 2, "pp": 2, "dp": 2},
+        "batch": {"micro": 1, "global": 32},
+    }
+    big = {**training, "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}}
+    compared = {**training, "compare": [{"claim": "c", "field": "mfu", "relation": "info"}]}
+    specs: list[Any] = [training, big, compared, {**training, "kind": "nope"}, training]
+    specs.append(api.load_scenario("dojo-node-gemm")["spec"])
+    f = tmp_path / "specs.json"
+    f.write_text(json.dumps(specs))
+    out = runner.invoke(bench_app, ["run", str(f), "--json"])
+    assert out.exit_code == 0, out.output
+    lines = [api.result_json(r) for r in api.evaluate_many(specs)]
+    assert out.stdout_bytes == b"[\n" + b",\n".join(lines) + b"\n]\n"
+    f.write_text("[]")
+    assert runner.invoke(bench_app, ["run", str(f), "--json"]).stdout_bytes == b"[]\n"
