@@ -6,10 +6,7 @@ answer (dashboard), and the history grows by exactly the winner's rows.
 
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tests.ops.helpers import free_port
+from tests.ops.helpers import live_app
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 32
@@ -49,33 +46,9 @@ class Live:
 
 @pytest.fixture
 def live(db_url: str, write_token: str) -> Iterator[Live]:
-    port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": db_url, "LEDGER_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(base + "/api/v1/status-levels", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the live server did not start")
-            time.sleep(0.2)
+    with live_app(env, "/api/v1/status-levels", timeout=60) as base:
         yield Live(base, db_url, write_token)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def race(send: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:

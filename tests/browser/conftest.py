@@ -5,16 +5,15 @@ where they fail instead. Screenshots go to test-artifacts/screenshots (printed a
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.ops.helpers import live_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path(os.environ.get("LEDGER_CHROMIUM", "/usr/bin/chromium"))
@@ -40,12 +39,6 @@ def _skip_or_fail(reason: str) -> None:
     if _browser_required():
         pytest.fail(reason + " (required because CI=true or LEDGER_REQUIRE_BROWSER=1)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:
@@ -119,7 +112,6 @@ def live_server(
     db_url = f"sqlite:///{db_path}"
     previous = os.environ.get("LEDGER_DATABASE_URL")
     migrate_and_seed(db_url)
-    port = _free_port()
     env = {
         **os.environ,
         "LEDGER_DATABASE_URL": db_url,
@@ -127,36 +119,13 @@ def live_server(
         "LEDGER_INPROCESS_WORKER": "false",
         "LEDGER_LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     # Generous: on a loaded machine a cold interpreter takes a while to import the app.
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/api/v1/capabilities", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            exited = process.poll()
-            process.kill()
-            pytest.fail(f"the live server did not start (exit code {exited})")
-        time.sleep(0.2)
-    server = LiveServer(url, db_url, env)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nBrowser-test screenshots: {SCREENSHOTS}")
-    yield server
-    server.stop_worker()
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with live_app(env, "/api/v1/capabilities", timeout=120) as url:
+        server = LiveServer(url, db_url, env)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        print(f"\nBrowser-test screenshots: {SCREENSHOTS}")
+        yield server
+        server.stop_worker()
     if previous is not None:
         os.environ["LEDGER_DATABASE_URL"] = previous
 
