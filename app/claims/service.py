@@ -43,7 +43,7 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
             "capability": snap.capability_slug.get(claim.capability_id, "?"),
             "event": snap.event_slug.get(claim.event_id, "?"),
             "figure": figure,
-            "restates": snap.claim_slug.get(claim.restates_id) if claim.restates_id else None,
+            "restates": snap.claim_slug(claim.restates_id),
             "overdue_days": snap.overdue_days(claim),
             "contradicted": snap.contradicted(claim.id),
             "verdict": verdict.code,

@@ -42,7 +42,7 @@ def to_public(item: Evidence, snap: snapshot.Snapshot) -> EvidencePublic:
         item,
         update={
             "capability": snap.capability_slug.get(item.capability_id, "?"),
-            "claim": snap.claim_slug.get(item.claim_id) if item.claim_id else None,
+            "claim": snap.claim_slug(item.claim_id),
             "counts_toward_status": snap.ladder.counts(item),
         },
     )

@@ -52,7 +52,6 @@ class Snapshot:
     assessments: dict[int, StatusAssessment]
     verdicts: dict[int, ClaimVerdict]
     claims_by_id: dict[int, Claim]
-    claim_slug: dict[int, str]
     evidence_by_claim: dict[int, list[Evidence]]
     restated_by: dict[int, list[int]]
     capability_slug: dict[int, str] = field(default_factory=dict)
@@ -72,6 +71,11 @@ class Snapshot:
     def evidence(self) -> list[Evidence]:
         """Every evidence item, by id."""
         return sorted(chain.from_iterable(self.evidence_by_capability.values()), key=_ID)
+
+    def claim_slug(self, claim_id: int | None) -> str | None:
+        """Return a claim's slug, or None for no claim."""
+        claim = self.claims_by_id.get(claim_id) if claim_id is not None else None
+        return claim.slug if claim is not None else None
 
     @cached_property
     def capability_by_slug(self) -> dict[str, Capability]:
@@ -164,7 +168,6 @@ def load(session: Session, version: int | None = None) -> Snapshot:
         assessments=assess(capabilities, claims, evidence, ladder, verdicts, rules, day),
         verdicts=verdicts,
         claims_by_id=claims_by_id,
-        claim_slug={cid: c.slug for cid, c in claims_by_id.items()},
         evidence_by_claim=evidence_by_claim,
         restated_by=restated_by,
         event_slug={e.id: e.slug for e in events if e.id is not None},
@@ -313,18 +316,16 @@ def _apply(
         **_partition(evidence, scope),
     }
     snap.claims_by_id = dict(cached.claims_by_id)
-    snap.claim_slug = dict(cached.claim_slug)
     snap.verdicts = dict(cached.verdicts)
     snap.restated_by = dict(cached.restated_by)
     for claim in old_claims:
         assert claim.id is not None
-        for index in (snap.claims_by_id, snap.claim_slug, snap.verdicts):
+        for index in (snap.claims_by_id, snap.verdicts):
             index.pop(claim.id, None)
         _regroup(snap.restated_by, claim.restates_id, drop=claim.id)
     for claim in claims:
         assert claim.id is not None
         snap.claims_by_id[claim.id] = claim
-        snap.claim_slug[claim.id] = claim.slug
         _regroup(snap.restated_by, claim.restates_id, add=claim.id)
     snap.evidence_by_claim = dict(cached.evidence_by_claim)
     for item in old_evidence:
