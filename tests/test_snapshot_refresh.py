@@ -28,7 +28,7 @@ def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
         "verdicts": dict(snap.verdicts),
         "capability_slug": snap.capability_slug,
         "event_slug": snap.event_slug,
-        "children": {k: sorted(v) for k, v in snap.children.items()},
+        "children": {k: snap.children(k) for k in snap.capability_slug},
         "parent_of": snap.parent_of,
         "child_ids": {k: sorted(v) for k, v in snap.child_ids.items()},
         "top_ids": snap.top_ids,

@@ -24,7 +24,7 @@ def to_public(cap: Capability, snap: snapshot.Snapshot) -> CapabilityPublic:
         cap,
         update={
             "parent": snap.capability_slug.get(cap.parent_id) if cap.parent_id else None,
-            "children": snap.children.get(cap.id, []),
+            "children": snap.children(cap.id),
             "assessment": snap.assessments[cap.id],
         },
     )

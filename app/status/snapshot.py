@@ -56,7 +56,6 @@ class Snapshot:
     restated_by: dict[int, list[int]]
     capability_slug: dict[int, str] = field(default_factory=dict)
     event_slug: dict[int, str] = field(default_factory=dict)
-    children: dict[int, list[str]] = field(default_factory=dict)
     parent_of: dict[int, int | None] = field(default_factory=dict)
     child_ids: dict[int, list[int]] = field(default_factory=dict)
     # The highest id of each table it holds: a row above them was written outside the log.
@@ -71,6 +70,10 @@ class Snapshot:
     def evidence(self) -> list[Evidence]:
         """Every evidence item, by id."""
         return sorted(chain.from_iterable(self.evidence_by_capability.values()), key=_ID)
+
+    def children(self, capability_id: int) -> list[str]:
+        """Return the slugs of a capability's direct parts, by id."""
+        return [self.capability_slug[i] for i in self.child_ids.get(capability_id, [])]
 
     def claim_slug(self, claim_id: int | None) -> str | None:
         """Return a claim's slug, or None for no claim."""
@@ -187,13 +190,12 @@ def _index_capabilities(snap: Snapshot, fresh: Iterable[Capability] | None = Non
     """
     if fresh is None:
         fresh = snap.capabilities
-        snap.capability_slug, snap.parent_of, snap.children, snap.child_ids = {}, {}, {}, {}
+        snap.capability_slug, snap.parent_of, snap.child_ids = {}, {}, {}
     for cap in fresh:
         assert cap.id is not None
         snap.capability_slug[cap.id] = cap.slug
         snap.parent_of[cap.id] = cap.parent_id
         if cap.parent_id is not None:
-            snap.children.setdefault(cap.parent_id, []).append(cap.slug)
             snap.child_ids.setdefault(cap.parent_id, []).append(cap.id)
     return snap
 
@@ -302,7 +304,6 @@ def _apply(
     snap.capabilities = sorted(kept + capabilities, key=_ID)
     snap.capability_slug = {k: v for k, v in cached.capability_slug.items() if k not in scope}
     snap.parent_of = {k: v for k, v in cached.parent_of.items() if k not in scope}
-    snap.children = {k: v for k, v in cached.children.items() if k not in scope}
     snap.child_ids = {k: v for k, v in cached.child_ids.items() if k not in scope}
     _index_capabilities(snap, capabilities)
     snap.top_ids = (
