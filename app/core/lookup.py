@@ -1,5 +1,7 @@
-"""Find rows by slug: one place for the 404, 409 and 422 answers every domain gives."""
+"""Find rows by slug: one place for the 404, 409 and 422 answers every domain gives; and read
+rows by many ids in bounded batches."""
 
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from sqlmodel import Session, select
@@ -7,6 +9,14 @@ from sqlmodel import Session, select
 from app.core.errors import ProblemError, not_found
 
 Row = TypeVar("Row")
+IN_CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
+
+
+def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """Yield the distinct ids, sorted, in lists of at most IN_CHUNK."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
 
 
 def by_slug(session: Session, model: type[Row], slug: str) -> Row | None:

@@ -98,10 +98,8 @@ def list_page(
 
 def titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """Return the titles of the evidence items given, by id."""
-    wanted = sorted(set(ids))
     found: dict[int, str] = {}
-    for start in range(0, len(wanted), 500):  # bounded IN lists on every driver
-        chunk = wanted[start : start + 500]
+    for chunk in lookup.id_chunks(ids):
         statement = select(Evidence.id, Evidence.title).where(col(Evidence.id).in_(chunk))
         found.update({i: t for i, t in session.exec(statement).all() if i is not None})
     return found

@@ -7,7 +7,7 @@ by capability so that a refresh costs what the write touched, not the ledger's s
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import chain
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
 from app.claims.models import Claim
+from app.core import lookup
 from app.core.config import get_settings
 from app.events.models import Event
 from app.evidence.models import Evidence
@@ -112,7 +113,6 @@ _cached: Snapshot | None = None
 # Refresh in place while the touched hierarchies stay under this share of the ledger; beyond
 # it, one full load is cheaper than scoped queries.
 REFRESH_SHARE = 0.5
-_IN_CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
 
 
 def _partition(rows: Iterable[Row], scope: Iterable[int] = ()) -> dict[int, list[Row]]:
@@ -200,16 +200,10 @@ def _index_capabilities(snap: Snapshot, fresh: Iterable[Capability] | None = Non
     return snap
 
 
-def _chunks(ids: set[int]) -> Iterator[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _IN_CHUNK):
-        yield ordered[start : start + _IN_CHUNK]
-
-
 def _rows_in(session: Session, model: Any, column: Any, ids: set[int]) -> list[Any]:
     rows = [
         row
-        for chunk in _chunks(ids)
+        for chunk in lookup.id_chunks(ids)
         for row in session.exec(
             select(model).where(col(column).in_(chunk)).order_by(col(model.id))
         ).all()
