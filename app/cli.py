@@ -139,17 +139,25 @@ def token_create(
 
 
 @token_app.command("revoke")
-def token_revoke(prefix_or_id: str) -> None:
-    """Revoke a token by its prefix or id."""
+def token_revoke(
+    prefix: Annotated[
+        str | None, typer.Argument(help="The token's prefix, as `token list` shows it.")
+    ] = None,
+    token_id: Annotated[
+        int | None, typer.Option("--id", help="The token's id instead of its prefix.")
+    ] = None,
+) -> None:
+    """Revoke a token by its prefix, or by its id with --id."""
     from app.auth.service import revoke
     from app.core.errors import ProblemError
 
+    # A prefix is eight hex digits and may be all decimal digits, so it is never read as an id.
+    if (prefix is None) == (token_id is None):
+        typer.echo("error: give a token prefix or --id, not both.", err=True)
+        raise typer.Exit(2)
     with Session(get_engine()) as session:
         try:
-            if prefix_or_id.isdigit():
-                token = revoke(session, token_id=int(prefix_or_id))
-            else:
-                token = revoke(session, prefix=prefix_or_id)
+            token = revoke(session, token_id=token_id, prefix=prefix)
         except ProblemError as exc:
             typer.echo(f"error: {exc.detail}", err=True)
             raise typer.Exit(1) from exc

@@ -47,6 +47,28 @@ def test_token_create_prints_once_and_revoke_works(db_url: str) -> None:
         assert verify(session, plaintext) is None
 
 
+def test_an_all_digit_prefix_is_revoked_as_a_prefix(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefix of decimal digits (about 2% of them) names the token, not an id."""
+    import secrets
+
+    from app.auth.service import verify
+    from app.core.db import get_engine
+
+    invoke("token", "create", "first", "--scope", "write")
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "43795783" if n == 4 else "ab" * n)
+    plaintext = invoke("token", "create", "digits", "--scope", "write").strip()
+    assert plaintext.split("_")[1] == "43795783"
+    assert "revoked 43795783 (digits)" in invoke("token", "revoke", "43795783")
+    with Session(get_engine()) as session:
+        assert verify(session, plaintext) is None
+    first_id = invoke("token", "list").splitlines()[-1].split("\t")[0]
+    assert "(first)" in invoke("token", "revoke", "--id", first_id)
+    refused = runner.invoke(cli, ["token", "revoke", "43795783", "--id", first_id])
+    assert refused.exit_code == 2 and "not both" in refused.output
+
+
 def test_bad_scope_is_refused(db_url: str) -> None:
     result = runner.invoke(cli, ["token", "create", "bot", "--scope", "root"])
     assert result.exit_code == 2
