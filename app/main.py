@@ -1,6 +1,9 @@
 """Build the FastAPI application."""
 
 import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
@@ -12,6 +15,7 @@ from app.core.errors import install_error_handlers
 from app.dashboard import setup as dashboard_setup
 from app.ops import setup as ops_setup
 from app.registry import ROUTERS
+from app.status import snapshot
 
 API_DESCRIPTION = """
 Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
@@ -19,6 +23,19 @@ Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
 and, on updates, `If-Match` with the ETag from your last GET (412 if stale, 428 if missing).
 Errors are `application/problem+json`. Lists paginate with an opaque `cursor`.
 """
+
+
+@asynccontextmanager
+async def warm_snapshot(app: FastAPI) -> AsyncIterator[None]:
+    """Build the status snapshot beside start-up, so the first request need not wait for it.
+
+    A request that comes first waits on the snapshot's lock and then reads what was built.
+    """
+    warming = threading.Thread(target=snapshot.warm, name="snapshot-warm", daemon=True)
+    warming.start()
+    yield
+    # Joined so that no snapshot of this app's database lands after it stopped.
+    warming.join(timeout=30)
 
 
 def create_app() -> FastAPI:
@@ -36,6 +53,7 @@ def create_app() -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # Raises what InputLimitsMiddleware found wrong with the path, query or body.
         dependencies=[Depends(reject_invalid_input)],
+        lifespan=warm_snapshot,
     )
     # A per-process salt keeps cached ETags from matching across restarts with other code.
     app.state.cache_salt = secrets.token_hex(4)

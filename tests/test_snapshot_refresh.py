@@ -4,7 +4,9 @@ Every write is made through the API, as a user would; after each one the cached 
 brought up to date from the data-change log and compared, field by field, with a full load.
 """
 
+import datetime as dt
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +51,8 @@ def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
             if v
         },
         "claims_by_id": sorted(snap.claims_by_id),
+        "day": snap.day,
+        "overdue_days": {c.id: snap.overdue_days(c) for c in snap.claims},
     }
 
 
@@ -200,3 +204,62 @@ def test_a_write_outside_the_log_falls_back_to_a_full_load(
         after = snapshot.get(session)
     assert "sneaked-in" in {claim.slug for claim in after.claims}
     assert len(after.claims) == len(before.claims) + 1
+
+
+def test_a_new_day_reassesses_the_cached_rows_without_reading_them(
+    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overnight, deadlines pass: the assessments move, and no row is read again."""
+    with Session(get_engine()) as session:
+        first = snapshot.get(session)
+    deadlines = sorted(c.deadline for c in first.claims if c.deadline is not None)
+    days = [deadlines[0] - dt.timedelta(days=1), deadlines[-1] + dt.timedelta(days=1)]
+    monkeypatch.setattr(snapshot, "today", lambda: days[0])
+    with Session(get_engine()) as session:
+        early = snapshot.get(session)
+        assert _digest(early) == _digest(snapshot.load(session))
+    assert not any(a.overdue for a in early.assessments.values())
+
+    def no_full_load(session: Session, version: int | None = None) -> snapshot.Snapshot:
+        raise AssertionError("a new day read every row again")
+
+    real_load = snapshot.load
+    monkeypatch.setattr(snapshot, "load", no_full_load)
+    monkeypatch.setattr(snapshot, "today", lambda: days[1])
+    with Session(get_engine()) as session:
+        late = snapshot.get(session)
+        assert _digest(late) == _digest(real_load(session))
+    assert any(a.overdue for a in late.assessments.values())
+    assert late.claims_by_id is early.claims_by_id  # the very rows, not a reload
+
+    # A write and a new day at once: the write's hierarchy is refreshed, then all re-assessed.
+    # A capability alone in its hierarchy: the refresh stays within its share of the ledger.
+    slug = next(
+        c.slug for c in first.capabilities if c.parent_id is None and c.id not in first.child_ids
+    )
+    etag = client.get(f"/api/v1/capabilities/{slug}").headers["etag"]
+    response = client.patch(
+        f"/api/v1/capabilities/{slug}",
+        json={"description": "Re-read overnight."},
+        headers={**auth(write_token), "If-Match": etag},
+    )
+    assert response.status_code == 200, response.text
+    monkeypatch.setattr(snapshot, "today", lambda: days[0])
+    with Session(get_engine()) as session:
+        both = snapshot.get(session)
+        assert _digest(both) == _digest(real_load(session))
+    assert both.capability_by_slug[slug].description == "Re-read overnight."
+
+
+def test_the_app_builds_its_snapshot_at_start_up(db_url: str) -> None:
+    """The first request reads a snapshot built beside start-up, not one it must build."""
+    from app.main import create_app
+
+    snapshot.invalidate()
+    with TestClient(create_app()):
+        warming = [t for t in threading.enumerate() if t.name == "snapshot-warm"]
+        for thread in warming:
+            thread.join(timeout=30)
+        assert snapshot._cached is not None, "no snapshot was built at start-up"
+        with Session(get_engine()) as session:
+            assert snapshot.get(session) is snapshot._cached

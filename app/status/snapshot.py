@@ -14,12 +14,15 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any, TypeVar
 
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
 from app.claims.models import Claim
 from app.core import lookup
 from app.core.config import get_settings
+from app.core.db import get_engine
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
@@ -29,6 +32,7 @@ from app.status.rules import Ladder, assess
 from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, verdict_for
 
 Row = TypeVar("Row", Claim, Evidence)
+log = structlog.get_logger(__name__)
 _ID = attrgetter("id")
 
 
@@ -252,10 +256,7 @@ def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None
             session.expunge(event)
         snap.event_slug = {e.id: e.slug for e in snap.events if e.id is not None}
     if not touched:
-        # Same rows: keep the lists already sorted and indexed from them.
-        for name in ("claims", "evidence", "capability_by_slug"):
-            if name in cached.__dict__:
-                snap.__dict__[name] = cached.__dict__[name]
+        _keep_derived(snap, cached)  # same rows
         return None if _unlogged_rows(session, snap) else snap
 
     def whole(ids: set[int]) -> set[int]:
@@ -406,23 +407,57 @@ def _unlogged_rows(session: Session, snap: Snapshot) -> bool:
 
 
 def get(session: Session) -> Snapshot:
-    """Return the snapshot for the current data version, refreshing the cached one if stale."""
+    """Return the snapshot for the current data version and day, refreshing the cached one."""
     global _cached
-    version = data_version(session)
+    version, day = data_version(session), today()
     cached = _cached
-    if cached is not None and cached.version == version and cached.day == today():
+    if cached is not None and cached.version == version and cached.day == day:
         return cached
     with _lock:
         cached = _cached
-        if cached is not None and cached.version == version and cached.day == today():
+        if cached is not None and cached.version == version and cached.day == day:
             return cached  # another request refreshed it while this one waited
         snap = None
-        if cached is not None and cached.day == today() and cached.version < version:
+        if cached is not None and cached.version == version:
+            snap = cached
+        elif cached is not None and cached.version < version:
             snap = refresh(session, cached, version)
+        if snap is not None and snap.day != day:
+            snap = for_day(snap, day)
         if snap is None:
             snap = load(session, version)
         _cached = snap
         return snap
+
+
+def for_day(cached: Snapshot, day: dt.date) -> Snapshot:
+    """Re-assess the cached rows for another day, without reading them again.
+
+    Rows change only with the data version; a new day only moves deadlines past, which the
+    assessment reads (verdicts do not depend on the day).
+    """
+    snap = replace(cached, day=day)
+    _keep_derived(snap, cached)
+    snap.assessments = assess(
+        snap.capabilities, snap.claims, snap.evidence, snap.ladder, snap.verdicts, snap.rules, day
+    )
+    return snap
+
+
+def _keep_derived(snap: Snapshot, cached: Snapshot) -> None:
+    """Reuse the lists and index that the cached snapshot derived from the same rows."""
+    for name in ("claims", "evidence", "capability_by_slug"):
+        if name in cached.__dict__:
+            snap.__dict__[name] = cached.__dict__[name]
+
+
+def warm() -> None:
+    """Build this process's snapshot before a request needs it (a database error only warns)."""
+    try:
+        with Session(get_engine()) as session:
+            get(session)
+    except SQLAlchemyError as exc:
+        log.warning("snapshot.not_warmed", error=type(exc).__name__)
 
 
 def invalidate() -> None:
