@@ -134,25 +134,30 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     points = result.get("points")
     if isinstance(points, list) and points and isinstance(points[0], dict):
         x_key = next((k for k in ("chips", "devices", "n", "size") if k in points[0]), None)
-        if x_key and "efficiency" in points[0]:
+        # A point that does not fit never ran: it is left off rather than drawn at 0 %.
+        ran = [p for p in points if isinstance(p, dict) and p.get("efficiency") is not None]
+        if x_key and "efficiency" in points[0] and ran:
             view["charts"].append(
                 {
                     "id": "scaling",
                     "title": "Scaling efficiency",
-                    "caption": f"Efficiency against {x_key}; 100 % is perfect linear scaling.",
+                    "caption": f"Efficiency against {x_key}; 100 % is perfect linear scaling."
+                    + (
+                        f" {len(points) - len(ran)} point(s) do not fit in memory and are not drawn."
+                        if len(ran) < len(points)
+                        else ""
+                    ),
                     "data": {
                         "kind": "lines",
-                        "labels": [p.get(x_key) for p in points],
+                        "labels": [p.get(x_key) for p in ran],
                         "datasets": [
                             {
                                 "label": "efficiency (%)",
-                                "values": [
-                                    round(100 * (p.get("efficiency") or 0), 2) for p in points
-                                ],
+                                "values": [round(100 * p["efficiency"], 2) for p in ran],
                             },
                             {
                                 "label": "ideal",
-                                "values": [100 for _ in points],
+                                "values": [100 for _ in ran],
                                 "dashed": True,
                                 "color": "#9ca3af",
                             },
@@ -162,8 +167,6 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
                     },
                 }
             )
-            view["points"] = points
-            view["points_key"] = x_key
     if comparisons:
         chart = charts.claimed_vs_simulated_comparisons(comparisons)
         if chart:

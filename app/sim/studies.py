@@ -185,8 +185,9 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
     dp_s = np.broadcast_to(r["dp_comm_s"], chips.shape)
     sus = np.broadcast_to(r["model_flops"], chips.shape) / it / 1e15
     peak = system.peak[precision]
-    points = [
-        {
+    points = []
+    for n, t, s, d, f, p in zip(chips, thr, it, dp_s, fits, sus, strict=True):
+        point: dict[str, Any] = {
             "chips": int(n),
             "tokens_per_s": float(t),
             "efficiency": float(t / (n * base)),
@@ -196,8 +197,12 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
             "sustained_pflops": float(p),
             "peak_pflops": float(n * peak / 1e15),
         }
-        for n, t, s, d, f, p in zip(chips, thr, it, dp_s, fits, sus, strict=True)
-    ]
+        if not f:
+            # It never ran: as for one llm-training layout, its timing is only what it would be.
+            timing = [k for k in point if k not in ("chips", "fits", "peak_pflops")]
+            point["would_be"] = {k: point[k] for k in timing}
+            point.update(dict.fromkeys(timing))
+        points.append(point)
     return {
         "kind": "llm-scaling",
         "hardware": system.id,
@@ -208,6 +213,9 @@ def evaluate_scaling(spec: dict[str, Any]) -> dict[str, Any]:
             float(system.n_accel * peak / 1e15) if np.isfinite(system.n_accel) else None
         ),
         "layout": f"data parallel, micro-batch {micro}, recompute {rc}",
+        "fits": bool(fits.all()),
         "points": points,
-        "chart": [{"chips": p["chips"], "efficiency": p["efficiency"]} for p in points],
+        "chart": [
+            {"chips": p["chips"], "efficiency": p["efficiency"]} for p in points if p["fits"]
+        ],
     }

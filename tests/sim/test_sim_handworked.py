@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from app.sim import api
+from app.sim.errors import SpecError
 from app.sim.training import stage_layers
 
 # A small GPT: 2 layers, h = 1024, 8 heads (MHA), ffn 4h = 4096, seq 2048, vocab 1000.
@@ -190,6 +191,33 @@ def test_layout_that_does_not_fit_reports_no_timing() -> None:
     for key in ("iteration_time_s", "tokens_per_s", "mfu", "sustained_pflops"):
         assert res[key] is None
     assert res["would_be"]["iteration_time_s"] > 0
+
+
+def test_scaling_points_that_do_not_fit_report_no_timing() -> None:
+    """A weak-scaling point that does not fit is not presented as if it had run."""
+    spec = {
+        "kind": "llm-scaling",
+        "hardware": "dojo-training-tile",
+        "model": {"layers": 48, "hidden": 4096, "heads": 32, "seq_len": 2048},
+        "chips": {"start": 1, "stop": 4},
+        "batch": {"per_chip_global": 8},
+    }
+    res = api.evaluate(spec)
+    assert res["fits"] is False and res["chart"] == []
+    for point in res["points"]:
+        assert point["fits"] is False and point["peak_pflops"] > 0
+        for key in ("tokens_per_s", "efficiency", "iteration_time_s", "sustained_pflops"):
+            assert point[key] is None
+            assert point["would_be"][key] > 0
+    field = "points[-1].sustained_pflops"
+    compare = [{"claim": "tile-peak-bf16-9-pflops", "field": field, "relation": "info"}]
+    with pytest.raises(SpecError, match="not a finite number"):
+        api.evaluate({**spec, "compare": compare})
+    fitting = api.evaluate(
+        {**spec, "model": {"layers": 6, "hidden": 192, "heads": 3, "seq_len": 1024, "vocab": 50257}}
+    )
+    assert fitting["fits"] is True and len(fitting["chart"]) == 4
+    assert all("would_be" not in point for point in fitting["points"])
 
 
 def test_fsd_split_pays_for_the_chip_link() -> None:
