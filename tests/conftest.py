@@ -1,7 +1,9 @@
 """Shared fixtures: a migrated, seeded database per backend, copied fresh for each test.
 
-SQLite always runs. PostgreSQL runs when LEDGER_TEST_POSTGRES_URL is set (CI sets it and makes
-it mandatory); each test gets its own database cloned from a seeded template, dropped after.
+SQLite always runs. PostgreSQL runs on LEDGER_TEST_POSTGRES_URL when it is set (CI sets it and
+makes it mandatory), else on a local server when one answers at 127.0.0.1:5432 as user postgres
+(set the variable empty to skip it); each test gets its own database cloned from a seeded
+template, dropped after.
 """
 
 import os
@@ -19,7 +21,29 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parent.parent
 # Tests drive workers explicitly; a live-server test that wants one sets this for its server.
 os.environ.setdefault("LEDGER_INPROCESS_WORKER", "false")
-POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_url() -> str | None:
+    """Return the PostgreSQL to test on: the configured one, else a local one that answers."""
+    configured = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if configured is not None:
+        return configured or None
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=2
+        ):
+            pass
+    except psycopg.Error:
+        return None
+    # Exported so that subprocesses and xdist workers test on the same server.
+    os.environ["LEDGER_TEST_POSTGRES_URL"] = LOCAL_POSTGRES
+    return LOCAL_POSTGRES
+
+
+POSTGRES_URL = _postgres_url()
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -87,7 +111,10 @@ def require_postgres() -> None:
     """Skip (or, under CI, fail) when no PostgreSQL is configured."""
     if POSTGRES_URL:
         return
-    reason = "LEDGER_TEST_POSTGRES_URL is unset; PostgreSQL tests skipped (CI sets it)."
+    reason = (
+        "no PostgreSQL: LEDGER_TEST_POSTGRES_URL is unset or empty and none answers at "
+        "127.0.0.1:5432; PostgreSQL tests skipped (CI sets it)."
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)

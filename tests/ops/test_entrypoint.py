@@ -3,7 +3,7 @@
 The PostgreSQL test creates a uniquely named database, starts the entrypoint on a free
 loopback port with two Uvicorn workers, waits for /readyz, checks the seeded capabilities,
 the request id, the JSON logs and the metrics of both workers, then sends SIGTERM and expects
-a clean exit. It is skipped when LEDGER_TEST_POSTGRES_URL is unset, and fails then under CI.
+a clean exit. It is skipped when no PostgreSQL is found (see conftest), and fails then under CI.
 """
 
 import json
