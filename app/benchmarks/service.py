@@ -225,8 +225,13 @@ def runs_for_capability(session: Session, slug: str, limit: int = 20) -> list[Be
 
 
 def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
-    """Return, per claim slug, the newest succeeded run's comparison with that claim."""
-    out: dict[str, dict[str, Any]] = {}
+    """Return, per claim slug, the newest succeeded run's comparison with that claim.
+
+    A check (==, <=, >=) from any run comes before context (`info`): the split mode's zero
+    independent SoCs, say, must not stand in for the check of the redundancy claim.
+    """
+    checks: dict[str, dict[str, Any]] = {}
+    context: dict[str, dict[str, Any]] = {}
     rows = session.exec(
         select(BenchmarkRun)
         .where(BenchmarkRun.state == RunState.succeeded.value)
@@ -236,9 +241,10 @@ def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
     for run in rows:
         for comparison in comparisons(run.result or {}):
             slug = comparison.get("claim")
-            if slug and slug not in out:
-                out[slug] = {**comparison, "run_id": run.id, "run_title": run.title}
-    return out
+            found = context if comparison.get("relation") == "info" else checks
+            if slug and slug not in found:
+                found[slug] = {**comparison, "run_id": run.id, "run_title": run.title}
+    return context | checks
 
 
 def comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:

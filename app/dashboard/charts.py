@@ -167,9 +167,14 @@ def claimed_vs_simulated(
     claims: Sequence[ClaimPublic], simulated: dict[str, dict[str, Any]]
 ) -> dict[str, Any] | None:
     """Latest simulated value of each claim of a capability, as a percentage of the claim."""
-    slugs = {c.slug for c in claims}
+    # A reader knows a claim by what it says, not by its slug.
+    texts = {c.slug: c.text for c in claims}
     return claimed_vs_simulated_comparisons(
-        [{**result, "claim": slug} for slug, result in simulated.items() if slug in slugs]
+        [
+            {**result, "claim": slug, "label": texts[slug]}
+            for slug, result in simulated.items()
+            if slug in texts
+        ]
     )
 
 
@@ -179,6 +184,8 @@ def claimed_vs_simulated_comparisons(
     """Chart data from a run's claim comparisons ({claim, claimed, simulated, unit, verdict})."""
     bars = []
     for item in comparisons:
+        if item.get("relation") == "info":
+            continue  # context, not a check of the claim: a bar would read as a verdict
         claimed, simulated = item.get("claimed"), item.get("simulated")
         if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
             continue
@@ -186,7 +193,7 @@ def claimed_vs_simulated_comparisons(
             continue
         bars.append(
             {
-                "label": _short(str(item.get("claim", "?")), 48),
+                "label": _short(str(item.get("label") or item.get("claim", "?")), 60),
                 "claimed": claimed,
                 "simulated": simulated,
                 "unit": item.get("unit", ""),
@@ -195,4 +202,13 @@ def claimed_vs_simulated_comparisons(
         )
     if not bars:
         return None
-    return {"kind": "claimed-vs-simulated", "bars": bars}
+    return {"kind": "claimed-vs-simulated", "bars": bars, "height": box_for_rows(len(bars))}
+
+
+# Rows each chart box holds at about 46 px a row (two lines of label), after the axis and legend.
+_BOX_ROWS = (("short", 3), ("normal", 5), ("tall", 8))
+
+
+def box_for_rows(rows: int) -> str:
+    """Return the chart box (a fixed height, so nothing shifts when it draws) that fits the rows."""
+    return next((box for box, fits in _BOX_ROWS if rows <= fits), "taller")

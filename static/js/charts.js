@@ -15,6 +15,17 @@
   var CLAIM_COLOR = "#b45309";
   var MS_DAY = 86400000;
 
+  // Chart.js draws an array label as lines: long claim texts wrap instead of eating the plot.
+  function wrapLabel(text, width) {
+    var lines = [], line = "";
+    String(text).split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > width) { lines.push(line); line = word; }
+      else { line = line ? line + " " + word : word; }
+    });
+    if (line) { lines.push(line); }
+    return lines;
+  }
+
   function toTime(value) {
     return Date.parse(String(value).slice(0, 10) + "T00:00:00Z");
   }
@@ -166,7 +177,7 @@
       return {
         type: "bar",
         data: {
-          labels: data.bars.map(function (b) { return b.label; }),
+          labels: data.bars.map(function (b) { return wrapLabel(b.label, 30); }),
           datasets: [
             { label: "Claimed (100 %)", data: data.bars.map(function () { return 100; }), backgroundColor: "rgba(180,83,9,0.35)", borderColor: CLAIM_COLOR, borderWidth: 1 },
             { label: "Simulated, % of claimed", data: data.bars.map(function (b) { return b.percent; }), backgroundColor: "#0f766e" }
@@ -174,7 +185,10 @@
         },
         options: {
           indexAxis: "y", maintainAspectRatio: false, animation: false,
-          scales: { x: { beginAtZero: true, title: { display: true, text: "% of the claimed figure" } } },
+          scales: {
+            x: { beginAtZero: true, title: { display: true, text: "% of the claimed figure" } },
+            y: { ticks: { autoSkip: false } }
+          },
           plugins: {
             legend: { position: "bottom" },
             tooltip: {
