@@ -13,6 +13,7 @@ from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
 from app.dashboard import auth, charts
 from app.dashboard.templating import fmt_number, is_fragment_request, page, render
+from app.status import snapshot
 
 # Forms check the editor themselves (auth.require_editor); read pages go through `page`.
 router = APIRouter(include_in_schema=False)
@@ -183,10 +184,15 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     return view
 
 
-def _run_context(run: Any) -> dict[str, Any]:
+def _run_context(session: Session, run: Any) -> dict[str, Any]:
     comparisons = (
         benchmarks_service.comparisons(run.result or {}) if run.state == "succeeded" else []
     )
+    if comparisons:
+        # A reader knows a claim by what it says; the slug stays in the link.
+        wanted = {c["claim"] for c in comparisons}
+        texts = {c.slug: c.text for c in snapshot.get(session).claims if c.slug in wanted}
+        comparisons = [{**c, "label": texts.get(c["claim"])} for c in comparisons]
     return {
         "run": run,
         "finished": run.state in FINISHED,
@@ -290,7 +296,7 @@ async def run_page(request: Request, run_id: IdPath):
     """One run: live progress while it runs, then its result."""
 
     def build(session: Session) -> dict[str, Any]:
-        return _run_context(benchmarks_service.get_run(session, run_id))
+        return _run_context(session, benchmarks_service.get_run(session, run_id))
 
     block = "run_status" if is_fragment_request(request, "run-status") else None
     return await page(request, "run.html", build, block=block)

@@ -52,3 +52,16 @@ def test_a_newer_runs_context_does_not_replace_an_older_runs_check(
     claim_page = client.get(f"/claims/{REDUNDANCY}").text
     assert f'href="/runs/{redundant}"' in claim_page
     assert f'href="/runs/{split}"' not in claim_page.split("<dt>Simulated</dt>")[1][:400]
+
+    # The run page names each claim by its text, draws only checks and calls context so.
+    run_page = client.get(f"/runs/{split}").text
+    assert "Two dual-redundant SoCs each process all camera input" in run_page
+    assert ">context<" in run_page
+    run_bars = json.loads(
+        html.unescape(
+            re.search(r'id="chart-claimed-vs-simulated"[^>]*data-chart="([^"]*)"', run_page).group(
+                1
+            )  # type: ignore[union-attr]
+        )
+    )["bars"]
+    assert [bar["label"] for bar in run_bars] == ["The FSD computer delivers 144 TOPS."]
