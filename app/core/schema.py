@@ -91,6 +91,15 @@ def period_end(start: date, precision: str) -> date:
     return start
 
 
+def shown_date(day: date, precision: str) -> str:
+    """Format a date no more precisely than known: 2021-08-19, Aug 2021 or 2021."""
+    if precision == DatePrecision.year:
+        return str(day.year)
+    if precision == DatePrecision.month:
+        return day.strftime("%b %Y")
+    return day.isoformat()
+
+
 def precision_problem(value: date | None, precision: str) -> str | None:
     """Return why a date does not fit its precision (it must be the period's first day)."""
     if value is None:

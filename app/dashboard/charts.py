@@ -7,6 +7,7 @@ from typing import Any
 
 from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
+from app.core.schema import shown_date
 from app.dashboard.templating import LADDER, LEVEL_LABELS, humanize, level_rank
 from app.evidence.models import EvidencePublic
 from app.history.models import StatusChange
@@ -28,7 +29,12 @@ def capability_timeline(
     """Claims, evidence and the shown status of one capability on a 2019→today time axis."""
     claim_levels = {c.slug: c.implied_status for c in claims}
     claim_points = [
-        {"x": c.stated_on, "y": level_rank(c.implied_status), "label": _short(c.text)}
+        {
+            "x": c.stated_on,
+            "when": shown_date(c.stated_on, c.date_precision),
+            "y": level_rank(c.implied_status),
+            "label": _short(c.text),
+        }
         for c in claims
     ]
     counting: list[dict[str, Any]] = []
@@ -38,11 +44,17 @@ def capability_timeline(
         if item.stance == "contradicts":
             level = claim_levels.get(item.claim or "", cap.assessment.claimed_status)
             contradicting.append(
-                {"x": item.date, "y": level_rank(level), "label": _short(item.title)}
+                {
+                    "x": item.date,
+                    "when": shown_date(item.date, item.date_precision),
+                    "y": level_rank(level),
+                    "label": _short(item.title),
+                }
             )
             continue
         point = {
             "x": item.date,
+            "when": shown_date(item.date, item.date_precision),
             "y": level_rank(item.level),
             "label": _short(item.title),
             "level": item.level,
@@ -92,8 +104,8 @@ def capability_timeline(
 def global_timeline(
     rows: Sequence[str],
     row_of: Mapping[int, int],
-    claims: Iterable[tuple[int, dt.date, int]],
-    evidence: Iterable[tuple[int, dt.date, str, str | None, str]],
+    claims: Iterable[tuple[int, dt.date, str, int]],
+    evidence: Iterable[tuple[int, dt.date, str, str, str | None, str]],
     changes: Iterable[tuple[int, str, str, dt.date]],
     outcomes: Iterable[Capability],
     event_names: Mapping[int, str],
@@ -103,26 +115,29 @@ def global_timeline(
 
     `row_of` maps a capability id to its row; capabilities without a row are left out, and
     several capabilities may share a row (a hierarchy folded into its top). The rows come as
-    plain tuples: claims (capability id, stated on, event id), evidence (capability id, date,
-    title, level, stance), changes (capability id, from, to, effective on), oldest first.
+    plain tuples: claims (capability id, stated on, its precision, event id), evidence
+    (capability id, date, its precision, title, level, stance), changes (capability id, from,
+    to, effective on), oldest first. A point's `when` is its date as precisely as known.
     """
-    grouped: dict[tuple[int, dt.date, int], int] = defaultdict(int)
-    for cap_id, stated_on, event_id in claims:
+    grouped: dict[tuple[int, dt.date, str, int], int] = defaultdict(int)
+    for cap_id, stated_on, precision, event_id in claims:
         row = row_of.get(cap_id)
         if row is not None:
-            grouped[(row, stated_on, event_id)] += 1
+            grouped[(row, stated_on, precision, event_id)] += 1
     claim_points = [
         {
             "x": date,
+            "when": shown_date(date, precision),
             "y": row - 0.22,
             "label": f"{count} claim{'s' if count > 1 else ''} at "
             + event_names.get(event, str(event)),
         }
-        for (row, date, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
+        for (row, date, precision, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
     ]
     evidence_points = [
         {
             "x": date,
+            "when": shown_date(date, precision),
             "y": row_of[cap_id],
             "label": _short(title) + ("" if stance == "supports" else f" ({humanize(stance)})"),
             # Inconclusive and not-found items move nothing: grey, never the contradiction red.
@@ -130,7 +145,7 @@ def global_timeline(
             if stance == "supports"
             else ("contradicts" if stance == "contradicts" else "not_assessed"),
         }
-        for cap_id, date, title, level, stance in evidence
+        for cap_id, date, precision, title, level, stance in evidence
         if cap_id in row_of
     ]
     change_points = [

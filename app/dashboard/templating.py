@@ -21,7 +21,7 @@ from starlette.responses import Response
 from app.core import cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
-from app.core.schema import LEVEL_RANK, Level
+from app.core.schema import LEVEL_RANK, Level, shown_date
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -99,11 +99,7 @@ def fmt_date(value: dt.date | dt.datetime | str | None, precision: str | None = 
         value = dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
-    if precision == "year":
-        return str(value.year)
-    if precision == "month":
-        return value.strftime("%b %Y")
-    return value.isoformat()
+    return shown_date(value, precision or "day")
 
 
 def video_link(url: str | None, offset: int | None) -> str | None:

@@ -141,6 +141,7 @@ class Index:
     # Claims, in the snapshot's order: capability, date stated, event.
     claim_cap: list[int]
     claim_date: list[dt.date]
+    claim_precision: list[str]
     claim_event: list[int]
     # Evidence, in the snapshot's order: capability, day, sort key; and each id's position.
     evidence_at: dict[int, int]
@@ -180,6 +181,7 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
 
     claim_cap = [c.capability_id for c in snap.claims]
     claim_date = [c.stated_on for c in snap.claims]
+    claim_precision = [c.date_precision for c in snap.claims]
     claim_event = [c.event_id for c in snap.claims]
     for cap_id, day in zip(claim_cap, claim_date, strict=True):
         seen(cap_id, day)
@@ -216,6 +218,7 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         events=events,
         claim_cap=claim_cap,
         claim_date=claim_date,
+        claim_precision=claim_precision,
         claim_event=claim_event,
         evidence_at={evidence_id: i for i, evidence_id in enumerate(evidence_id)},
         evidence_cap=evidence_cap,
@@ -331,6 +334,7 @@ def _entries(
             entries.append(
                 {
                     "date": event.date,
+                    "precision": event.date_precision,
                     "what": "claims",
                     "text": text,
                     "href": href,
@@ -348,6 +352,7 @@ def _entries(
             entries.append(
                 {
                     "date": item.date,
+                    "precision": item.date_precision,
                     "what": STANCE_ENTRY.get(item.stance, "evidence"),
                     "text": text,
                     "href": f"/capabilities/{cap.slug if cap else '?'}#evidence",
@@ -361,6 +366,7 @@ def _entries(
             entries.append(
                 {
                     "date": change.effective_on,
+                    "precision": "day",
                     "what": "status",
                     "text": f"{change.from_status} → {change.to_status}",
                     "from": change.from_status,
@@ -374,6 +380,7 @@ def _entries(
             entries.append(
                 {
                     "date": cap.outcome_date,
+                    "precision": "day",
                     "what": "outcome",
                     "text": f"{cap.name}: {cap.outcome}",
                     "href": f"/capabilities/{cap.slug}",
@@ -458,18 +465,18 @@ def _chart(snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows) -
     """Return the chart's data, reading only the rows of the capabilities it draws."""
     row_of = rows.row_of
 
-    def claims() -> Iterator[tuple[int, dt.date, int]]:
-        for cap_id, stated, event_id in zip(
-            idx.claim_cap, idx.claim_date, idx.claim_event, strict=True
+    def claims() -> Iterator[tuple[int, dt.date, str, int]]:
+        for cap_id, stated, precision, event_id in zip(
+            idx.claim_cap, idx.claim_date, idx.claim_precision, idx.claim_event, strict=True
         ):
             if cap_id in row_of:
-                yield cap_id, stated, event_id
+                yield cap_id, stated, precision, event_id
 
-    def evidence() -> Iterator[tuple[int, dt.date, str, str | None, str]]:
+    def evidence() -> Iterator[tuple[int, dt.date, str, str, str | None, str]]:
         for position, cap_id in enumerate(idx.evidence_cap):
             if cap_id in row_of:
                 item = snap.evidence[position]
-                yield cap_id, item.date, item.title, item.level, item.stance
+                yield cap_id, item.date, item.date_precision, item.title, item.level, item.stance
 
     return charts.global_timeline(
         rows.labels,

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from app.claims.models import Claim
-from app.core.schema import period_end
+from app.core.schema import period_end, shown_date
 from app.evidence.models import Evidence
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "verdict_rules.yaml"
@@ -78,7 +78,8 @@ def dated_before_claim(item: Evidence, claim: Claim, claims_by_id: Mapping[int, 
 
 
 def _describe(item: Evidence) -> str:
-    return f"{item.grade}-grade {item.kind.replace('_', ' ')} “{item.title}” ({item.date})"
+    when = shown_date(item.date, item.date_precision)
+    return f"{item.grade}-grade {item.kind.replace('_', ' ')} “{item.title}” ({when})"
 
 
 def verdict_for(

@@ -68,7 +68,7 @@
 
   function points(series) {
     return series.points.map(function (p) {
-      return { x: toTime(p.x), y: p.y, label: p.label, level: p.level };
+      return { x: toTime(p.x), when: p.when, y: p.y, label: p.label, level: p.level };
     });
   }
 
@@ -125,7 +125,8 @@
     return {
       callbacks: {
         title: function (items) {
-          return items.length ? fmtDate(items[0].raw.x) : "";
+          // `when` is the date as precisely as known ("Aug 2019"); x is only where it is drawn.
+          return items.length ? items[0].raw.when || fmtDate(items[0].raw.x) : "";
         },
         label: function (item) {
           var raw = item.raw;

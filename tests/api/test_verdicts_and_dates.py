@@ -1,5 +1,7 @@
 """Claim verdicts, stances and dates with their precision, through the API and the seed."""
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 
 from tests.api.test_capabilities import _evidence, _new_capability, auth
@@ -224,3 +226,20 @@ def test_restanced_seed_items(client: TestClient) -> None:
     assert client.get("/api/v1/claims/exapod-peak-1-1-eflops").json()["verdict"] == "supported"
     # The Q1-2023 ExaPOD is still overdue: silence does not meet a deadline.
     assert client.get("/api/v1/claims/exapod-q1-2023-deployment").json()["overdue_days"]
+
+
+def test_verdict_reasons_give_dates_no_more_precisely_than_known(client: TestClient) -> None:
+    """An item known only to the month is cited as 'Aug 2019', never as '2019-08-01'."""
+    evidence = _all_pages(client, "/api/v1/evidence?limit=200")
+    claims = {c["slug"]: c for c in _all_pages(client, "/api/v1/claims?limit=200")}
+    shown = {"month": "%b %Y", "year": "%Y"}
+    checked = 0
+    for item in evidence:
+        reasons = claims[item["claim"]]["verdict_reasons"] if item["claim"] else []
+        cited = [r for r in reasons if f"“{item['title']}”" in r]
+        if item["date_precision"] in shown and cited:
+            when = dt.date.fromisoformat(item["date"])
+            assert all(f"({when:{shown[item['date_precision']]}})" in r for r in cited), cited
+            assert not any(item["date"] in r for r in cited), cited
+            checked += 1
+    assert checked >= 5, "the seed cites too few month- or year-precision items to test"

@@ -1,5 +1,6 @@
 """The dashboard's HTML routes, through the TestClient: reading, fragments, feeds, editing."""
 
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -247,3 +248,30 @@ def test_token_page_needs_admin(client: TestClient, write_token: str, admin_toke
     )
     assert created.status_code == 201
     assert re.search(r"ldg_[0-9a-f]{8}_\S+", created.text)
+
+
+def test_lists_show_dates_no_more_precisely_than_known(client: TestClient) -> None:
+    """The HC31 live blog is known to the month: 'Aug 2019' on every list, never '2019-08-01'."""
+    pages = [
+        "/evidence?capability=fsd-computer-hw3",
+        "/timeline?capability=fsd-computer-hw3",
+        "/claims/fsd-hw3-dual-redundancy",
+        "/capabilities/fsd-computer-hw3",
+    ]
+    for path in pages:
+        page = client.get(path, headers=HTML).text
+        assert "HC31 live blog" in page, path
+        assert "Aug 2019" in page, path
+        # A chart draws the item at the month's first day; its tooltip shows `when`.
+        charts = [json.loads(html.unescape(m)) for m in re.findall(r'data-chart="([^"]*)"', page)]
+        text = re.sub(r'data-chart="[^"]*"', "", page)
+        assert "2019-08-01" not in text, path
+        drawn = [
+            point
+            for chart in charts
+            for series in chart.get("series", [])
+            for point in series["points"]
+            if point["x"] == "2019-08-01"
+        ]
+        assert all(point["when"] == "Aug 2019" for point in drawn), (path, drawn)
+        assert drawn or not path.startswith(("/timeline", "/capabilities")), path

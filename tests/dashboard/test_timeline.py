@@ -14,6 +14,7 @@ from app.capabilities import service as cap_service
 from app.capabilities.models import Capability
 from app.core import cache
 from app.core.db import get_engine
+from app.core.schema import shown_date
 from app.dashboard import queries, timeline
 from app.dashboard.templating import LEVEL_LABELS
 from app.status import snapshot
@@ -51,7 +52,14 @@ def expected_seed_entries(session: Session) -> list[tuple[str, str, str]]:
     per_event = Counter(snap.event_slug[c.event_id] for c in snap.claims)
     for event in snap.events:
         if per_event.get(event.slug):
-            rows.append((event.date, 0, f"{event.name}: {per_event[event.slug]} claim(s) recorded"))
+            rows.append(
+                (
+                    shown_date(event.date, event.date_precision),
+                    event.date,
+                    0,
+                    f"{event.name}: {per_event[event.slug]} claim(s) recorded",
+                )
+            )
     titles = Counter(e.title for e in snap.evidence)
     texts = {c.id: c.text for c in snap.claims}
     names = {c.id: c.name for c in snap.capabilities}
@@ -60,16 +68,16 @@ def expected_seed_entries(session: Session) -> list[tuple[str, str, str]]:
         if titles[text] > 1:
             about = texts.get(item.claim_id) or names[item.capability_id]
             text += f" (on “{about[:70]}{'…' if len(about) > 70 else ''}”)"
-        rows.append((item.date, 1, text))
+        rows.append((shown_date(item.date, item.date_precision), item.date, 1, text))
     for row in queries.history(session, newest_first=False):
-        rows.append((row.effective_on, 2, "history"))
+        rows.append((row.effective_on.isoformat(), row.effective_on, 2, "history"))
     for cap in caps:
         if cap.outcome != "active" and cap.outcome_date:
-            rows.append((cap.outcome_date, 3, f"{cap.name}: {cap.outcome}"))
-    rows.sort(key=lambda r: r[0], reverse=True)
-    return [
-        (r[0].isoformat(), ("claims", "evidence", "status", "outcome")[r[1]], r[2]) for r in rows
-    ]
+            rows.append(
+                (cap.outcome_date.isoformat(), cap.outcome_date, 3, f"{cap.name}: {cap.outcome}")
+            )
+    rows.sort(key=lambda r: r[1], reverse=True)
+    return [(r[0], ("claims", "evidence", "status", "outcome")[r[2]], r[3]) for r in rows]
 
 
 def test_seed_timeline_reads_as_before(client: TestClient, session: Session) -> None:
