@@ -100,6 +100,15 @@ def shown_date(day: date, precision: str) -> str:
     return day.isoformat()
 
 
+def iso_date(day: date, precision: str) -> str:
+    """Return ISO 8601 at the precision known (2021-08-19, 2021-08 or 2021), for machines."""
+    if precision == DatePrecision.year:
+        return f"{day.year:04d}"
+    if precision == DatePrecision.month:
+        return f"{day.year:04d}-{day.month:02d}"
+    return day.isoformat()
+
+
 def precision_problem(value: date | None, precision: str) -> str | None:
     """Return why a date does not fit its precision (it must be the period's first day)."""
     if value is None:

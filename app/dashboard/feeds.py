@@ -16,8 +16,9 @@ from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
 from app.core.config import get_settings
 from app.core.db import get_session
+from app.core.schema import iso_date
 from app.dashboard import queries
-from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS, fmt_date
+from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
@@ -68,7 +69,7 @@ def claim_review(
         rating["alternateName"] += f"; overdue by {claim.overdue_days} days"
     item_reviewed: dict[str, Any] = {
         "@type": "Claim",
-        "datePublished": fmt_date(claim.stated_on, claim.date_precision),
+        "datePublished": iso_date(claim.stated_on, claim.date_precision),
     }
     author = claimant(claim, event)
     if author is not None:
@@ -79,7 +80,7 @@ def claim_review(
         item_reviewed["firstAppearance"] = {
             "@type": "CreativeWork",
             "name": event.name,
-            "datePublished": fmt_date(event.date, event.date_precision),
+            "datePublished": iso_date(event.date, event.date_precision),
             **({"url": event.url} if event.url else {}),
         }
     return {

@@ -129,6 +129,16 @@ def test_forum_claim_review_names_no_author_and_gives_no_rating(client: TestClie
     assert "Unverified" in page
 
 
+def test_claim_review_dates_are_iso_at_the_precision_known(client: TestClient) -> None:
+    """A claim known to the month is published as ISO 8601 '2019-08', not 'Aug 2019'."""
+    page = client.get("/claims/fsd-hw3-dual-redundancy", headers=HTML).text
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert block
+    data = json.loads(block.group(1))
+    assert data["itemReviewed"]["datePublished"] == "2019-08"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["datePublished"])
+
+
 def test_claims_page_filters_by_verdict(client: TestClient) -> None:
     page = client.get("/claims?verdict=disputed", headers=HTML).text
     assert "Disputed" in page
