@@ -250,7 +250,9 @@ async def claim_page(request: Request, slug: str):
             "cap": cap,
             "event": event,
             "evidence": evidence,
-            "restated_by": [c.slug for c in snap.claims if c.restates_id == row.id],
+            # Claims are named by what they say; the slug stays in the link.
+            "restates": snap.claims_by_id.get(row.restates_id) if row.restates_id else None,
+            "restated_by": [snap.claims_by_id[i] for i in snap.restated_by.get(row.id or 0, [])],
             "simulated": queries.simulated_by_claim(session).get(slug),
             "sources": sources_service.by_keys(
                 session, [claim.source_key] + [e.source_key for e in evidence]

@@ -285,3 +285,14 @@ def test_lists_show_dates_no_more_precisely_than_known(client: TestClient) -> No
         ]
         assert all(point["when"] == "Aug 2019" for point in drawn), (path, drawn)
         assert drawn or not path.startswith(("/timeline", "/capabilities")), path
+
+
+def test_restatements_are_named_by_what_the_claims_say(client: TestClient) -> None:
+    claim = client.get("/api/v1/claims/fsd-hw3-dual-redundancy").json()
+    earlier = client.get(f"/api/v1/claims/{claim['restates']}").json()
+    page = client.get("/claims/fsd-hw3-dual-redundancy", headers=HTML).text
+    restates = page[page.index("<dt>Restates</dt>") :][:800]
+    assert f'href="/claims/{earlier["slug"]}">{html.escape(earlier["text"])}</a>' in restates
+    back = client.get(f"/claims/{earlier['slug']}", headers=HTML).text
+    restated_by = back[back.index("<dt>Restated by</dt>") :][:2000]
+    assert f'href="/claims/{claim["slug"]}">{html.escape(claim["text"])}</a>' in restated_by
