@@ -201,3 +201,19 @@ def test_every_page_without_console_errors(
 def chart_drawn_on(page: Any, path: str, canvas_id: str) -> bool:
     page.goto(path)
     return chart_drawn(page, canvas_id)
+
+
+# Each cell's content must fit its column: a table with a column too few in its fixed widths
+# squeezed the claims list's "Stated" column to one letter and drew badges over each other.
+OVERFLOWING_CELLS = """() => [...document.querySelectorAll("main table th, main table td")]
+    .filter(cell => cell.offsetParent !== null && cell.scrollWidth > cell.clientWidth + 1)
+    .map(cell => `${cell.dataset.label || cell.tagName}: ${cell.scrollWidth} > ${cell.clientWidth}`)"""
+
+
+@pytest.mark.parametrize("width", [1280, 1100, 1000, 800, 390])
+def test_table_cells_fit_their_columns(page: Any, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in ["/", "/claims", "/evidence", "/capabilities/fsd-computer-hw3"]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(OVERFLOWING_CELLS) == [], (path, width)
