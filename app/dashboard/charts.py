@@ -116,8 +116,9 @@ def global_timeline(
     `row_of` maps a capability id to its row; capabilities without a row are left out, and
     several capabilities may share a row (a hierarchy folded into its top). The rows come as
     plain tuples: claims (capability id, stated on, its precision, event id), evidence
-    (capability id, date, its precision, title, level, stance), changes (capability id, from,
-    to, effective on), oldest first. A point's `when` is its date as precisely as known.
+    (capability id, date, its precision, title, the level it counts toward or None, stance),
+    changes (capability id, from, to, effective on), oldest first. A point's `when` is its
+    date as precisely as known.
     """
     grouped: dict[tuple[int, dt.date, str, int], int] = defaultdict(int)
     for cap_id, stated_on, precision, event_id in claims:
@@ -139,9 +140,10 @@ def global_timeline(
             "x": date,
             "when": shown_date(date, precision),
             "y": row_of[cap_id],
-            "label": _short(title) + ("" if stance == "supports" else f" ({humanize(stance)})"),
-            # Inconclusive and not-found items move nothing: grey, never the contradiction red.
-            "level": level
+            "label": _short(title) + _evidence_note(level, stance),
+            # Items that move nothing (inconclusive, not found, or support that does not count,
+            # such as a simulation) are grey: never the contradiction red, never a level.
+            "level": (level or "not_assessed")
             if stance == "supports"
             else ("contradicts" if stance == "contradicts" else "not_assessed"),
         }
@@ -176,6 +178,12 @@ def global_timeline(
         "rows": list(rows),
         "series": [s for s in series if s["points"]],
     }
+
+
+def _evidence_note(level: str | None, stance: str) -> str:
+    if stance != "supports":
+        return f" ({humanize(stance)})"
+    return "" if level else " (does not count)"
 
 
 def claimed_vs_simulated(

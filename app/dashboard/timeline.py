@@ -476,7 +476,9 @@ def _chart(snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows) -
         for position, cap_id in enumerate(idx.evidence_cap):
             if cap_id in row_of:
                 item = snap.evidence[position]
-                yield cap_id, item.date, item.date_precision, item.title, item.level, item.stance
+                # Only support that counts has a level to colour by (a simulation has none).
+                level = item.level if snap.ladder.counts(item) else None
+                yield cap_id, item.date, item.date_precision, item.title, level, item.stance
 
     return charts.global_timeline(
         rows.labels,

@@ -257,3 +257,31 @@ def test_items_that_neither_support_nor_contradict_are_not_called_contradictions
     for point in series["Evidence"]:
         if point["label"].endswith(("(Inconclusive)", "(Not found)")):
             assert point["level"] == "not_assessed", point
+
+
+def test_only_evidence_that_counts_is_coloured_by_a_level(
+    client: TestClient, write_token: str, db_url: str, session: Session
+) -> None:
+    """A simulation supports a figure but moves no status: its dot is grey, not 'built' blue."""
+    from tests.api.test_benchmark_runs import _drain
+    from tests.api.test_capabilities import auth
+
+    response = client.post(
+        "/api/v1/benchmark-runs",
+        json={"scenario_id": "dojo-consistency"},
+        headers=auth(write_token),
+    )
+    assert response.status_code == 202, response.text
+    _drain(db_url)
+    chart = chart_of(client.get("/timeline", headers=HTML).text)
+    points = next(s["points"] for s in chart["series"] if s["name"] == "Evidence")
+    simulated = [p for p in points if p["label"].startswith("Simulation run")]
+    supporting = [p for p in simulated if p["label"].endswith("(does not count)")]
+    assert supporting and all(p["level"] == "not_assessed" for p in supporting)
+    # A simulation may still contradict a figure: that stays red.
+    others = [p for p in simulated if p not in supporting]
+    assert all(p["level"] in ("contradicts", "not_assessed") for p in others)
+    snap = snapshot.get(session)
+    counting = {e.title[:40] for e in snap.evidence if snap.ladder.counts(e)}
+    coloured = [p for p in points if p["level"] not in ("not_assessed", "contradicts")]
+    assert coloured and all(p["label"][:40] in counting for p in coloured)
