@@ -263,3 +263,45 @@ def test_the_app_builds_its_snapshot_at_start_up(db_url: str) -> None:
         assert snapshot._cached is not None, "no snapshot was built at start-up"
         with Session(get_engine()) as session:
             assert snapshot.get(session) is snapshot._cached
+
+
+def test_a_reader_that_waited_takes_a_newer_snapshot_instead_of_loading(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that saw version v, then waited while a write's refresh reached v+1, reads v+1.
+
+    Before, it fell through to a full load labelled with its stale version: seconds on a
+    large ledger, and one more full load the next request had to refresh from.
+    """
+    from dataclasses import replace
+
+    with Session(get_engine()) as session:
+        current = snapshot.get(session)
+    # The reader sees the current snapshot as stale (the database says v+1, it holds v) ...
+    stale_reader_version = current.version + 1
+    newer = replace(current, version=current.version + 2)
+    monkeypatch.setattr(snapshot, "data_version", lambda session: stale_reader_version)
+
+    def no_full_load(session: Session, version: int | None = None) -> snapshot.Snapshot:
+        raise AssertionError("the reader loaded everything again")
+
+    monkeypatch.setattr(snapshot, "load", no_full_load)
+    result: list[snapshot.Snapshot] = []
+    with snapshot._lock:  # ... and waits while a writer's refresh installs v+2
+        reader = threading.Thread(target=lambda: result.append(_read()))
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive(), "the reader did not wait for the lock"
+        snapshot._cached = newer
+    reader.join(timeout=30)
+    assert result == [newer]
+
+    # Without a refresh meanwhile, a cached label above the database's means it went back.
+    monkeypatch.setattr(snapshot, "data_version", lambda session: current.version)
+    monkeypatch.setattr(snapshot, "load", lambda session, version=None: current)
+    assert _read() is current
+
+
+def _read() -> snapshot.Snapshot:
+    with Session(get_engine()) as session:
+        return snapshot.get(session)

@@ -410,13 +410,20 @@ def get(session: Session) -> Snapshot:
     """Return the snapshot for the current data version and day, refreshing the cached one."""
     global _cached
     version, day = data_version(session), today()
-    cached = _cached
-    if cached is not None and cached.version == version and cached.day == day:
-        return cached
+    seen = _cached
+    if seen is not None and seen.version == version and seen.day == day:
+        return seen
     with _lock:
         cached = _cached
-        if cached is not None and cached.version == version and cached.day == day:
-            return cached  # another request refreshed it while this one waited
+        if (
+            cached is not None
+            and cached.day == day
+            and (cached.version == version or (cached is not seen and cached.version > version))
+        ):
+            # Another request refreshed it while this one waited, to this version or past it
+            # (a write landed meanwhile): newer than asked is still current enough. Without a
+            # refresh meanwhile, a newer label means the database went back: load it again.
+            return cached
         snap = None
         if cached is not None and cached.version == version:
             snap = cached
