@@ -6,18 +6,17 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from app.core.errors import not_found
+from app.core.schema import shown_date
 from app.sources.models import Source, SourceCreate, SourcePublic
 
 
 def format_date(day: dt.date | None, precision: str | None) -> str:
-    """Format a date no more precisely than known: '19 Aug 2021', 'Aug 2021' or '2021'."""
+    """Format a date as citations do, no more precisely than known: '19 Aug 2021', 'Aug 2021'."""
     if day is None:
         return ""
-    if precision == "year":
-        return str(day.year)
-    if precision == "month":
-        return day.strftime("%b %Y")
-    return f"{day.day} {day:%b %Y}"
+    if precision in (None, "day"):
+        return f"{day.day} {day:%b %Y}"
+    return shown_date(day, precision)
 
 
 def citation(source: Source | SourceCreate) -> str:
