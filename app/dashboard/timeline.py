@@ -13,7 +13,7 @@ import json
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -172,6 +172,23 @@ def index(session: Session, snap: snapshot.Snapshot) -> Index:
     return cached
 
 
+def _columns(rows: Sequence[Any], *names: str) -> list[list[Any]]:
+    """Return one list per column of the rows.
+
+    The snapshot's rows are detached and fully loaded, so their values sit in `__dict__`;
+    reading them there skips the ORM attribute's Python-level `__get__`, which is half the
+    cost of an index build on a large ledger. An attribute missing there is read normally.
+    """
+    out: list[list[Any]] = []
+    for name in names:
+        column = []
+        for row in rows:
+            values = row.__dict__
+            column.append(values[name] if name in values else getattr(row, name))
+        out.append(column)
+    return out
+
+
 def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
     latest: dict[int, dt.date] = {}
 
@@ -179,21 +196,20 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         if cap_id not in latest or latest[cap_id] < day:
             latest[cap_id] = day
 
-    claim_cap = [c.capability_id for c in snap.claims]
-    claim_date = [c.stated_on for c in snap.claims]
-    claim_precision = [c.date_precision for c in snap.claims]
-    claim_event = [c.event_id for c in snap.claims]
+    claim_cap, claim_date, claim_precision, claim_event = _columns(
+        snap.claims, "capability_id", "stated_on", "date_precision", "event_id"
+    )
     for cap_id, day in zip(claim_cap, claim_date, strict=True):
         seen(cap_id, day)
-    evidence_id = [e.id or 0 for e in snap.evidence]
-    evidence_cap = [e.capability_id for e in snap.evidence]
-    evidence_date = [e.date for e in snap.evidence]
+    evidence_id, evidence_cap, evidence_date, evidence_title = _columns(
+        snap.evidence, "id", "capability_id", "date", "title"
+    )
     evidence_key = [
         pack(d.toordinal(), EVIDENCE, i) for d, i in zip(evidence_date, evidence_id, strict=True)
     ]
     for cap_id, day in zip(evidence_cap, evidence_date, strict=True):
         seen(cap_id, day)
-    titles = Counter(e.title for e in snap.evidence)
+    titles = Counter(evidence_title)
     keys = list(evidence_key)
     for change in all_changes:
         keys.append(pack(change.effective_on.toordinal(), STATUS, change.id))
