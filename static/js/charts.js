@@ -16,13 +16,20 @@
   var MS_DAY = 86400000;
 
   // Chart.js draws an array label as lines: long claim texts wrap instead of eating the plot.
-  function wrapLabel(text, width) {
+  // Phones get narrower lines and at most two of them, so the axis never clips the text.
+  function wrapLabel(text) {
+    var narrow = window.innerWidth < 700;
+    var width = narrow ? 18 : 30, most = narrow ? 2 : 3;
     var lines = [], line = "";
     String(text).split(" ").forEach(function (word) {
       if (line && (line + " " + word).length > width) { lines.push(line); line = word; }
       else { line = line ? line + " " + word : word; }
     });
     if (line) { lines.push(line); }
+    if (lines.length > most) {
+      lines = lines.slice(0, most);
+      lines[most - 1] = lines[most - 1].replace(/…$/, "") + "…";
+    }
     return lines;
   }
 
@@ -178,7 +185,7 @@
       return {
         type: "bar",
         data: {
-          labels: data.bars.map(function (b) { return wrapLabel(b.label, 30); }),
+          labels: data.bars.map(function (b) { return wrapLabel(b.label); }),
           datasets: [
             { label: "Claimed (100 %)", data: data.bars.map(function () { return 100; }), backgroundColor: "rgba(180,83,9,0.35)", borderColor: CLAIM_COLOR, borderWidth: 1 },
             { label: "Simulated, % of claimed", data: data.bars.map(function (b) { return b.percent; }), backgroundColor: "#0f766e" }
