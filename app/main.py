@@ -1,6 +1,5 @@
 """Build the FastAPI application."""
 
-import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,8 +54,6 @@ def create_app() -> FastAPI:
         dependencies=[Depends(reject_invalid_input)],
         lifespan=warm_snapshot,
     )
-    # A per-process salt keeps cached ETags from matching across restarts with other code.
-    app.state.cache_salt = secrets.token_hex(4)
     app.state.settings = settings
     install_error_handlers(app)
     for router in ROUTERS:

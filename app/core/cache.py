@@ -1,11 +1,11 @@
-"""Serve GET responses (JSON reads, rendered pages) from a per-process cache on the data version.
+"""Serve GET responses (JSON reads, rendered pages) from a per-process cache on data versions.
 
-Every write bumps the data version stored in the database, so several processes never
-serve stale data: each reads the version (one primary-key row) before using its cache.
-An entry is stored once, with its gzip twin, and served to every client that may share it.
+Every write moves a version stored in the database: the ledger's, or the run queue's
+(`app.core.versions`). An entry keys on the versions of what it shows, read without I/O on
+the event loop and at most `versions.FRESH_S` behind another process's write. An entry is
+stored once, with its gzip twin, and served to every client that may share it.
 """
 
-import contextlib
 import gzip
 import hashlib
 import threading
@@ -18,13 +18,13 @@ import orjson
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core import versions
 from app.core.db import get_engine
-from app.status.snapshot import today
+from app.core.versions import Shows
 
 _MAX_ENTRIES = 512
 _MAX_BYTES = 64 * 1024 * 1024  # pages are larger than JSON lists; bound the memory, not the count
@@ -37,6 +37,7 @@ class _Entry:
     """One rendered response, with its gzip twin and raw headers prepared once."""
 
     version: str
+    shows: Shows
     body: bytes
     gzipped: bytes | None
     media_type: str
@@ -58,7 +59,6 @@ def _etag(key: str, version: str) -> str:
 
 _entries: "OrderedDict[str, _Entry]" = OrderedDict()
 _stored_bytes = 0
-_VERSION_SQL_TEXT = "SELECT counter FROM data_version WHERE id = 1"
 
 
 def clear() -> None:
@@ -67,7 +67,7 @@ def clear() -> None:
     with _lock:
         _entries.clear()
         _stored_bytes = 0
-    _probe.close()
+    versions.watch.reset()
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -110,71 +110,12 @@ def _store(key: str, entry: _Entry) -> None:
             _stored_bytes -= _entries.popitem(last=False)[1].size
 
 
-def _autocommit(driver_connection: Any, dialect: str) -> None:
-    # Leave no transaction open: a long-lived reader must not pin old snapshots or locks.
-    if dialect == "sqlite":
-        driver_connection.isolation_level = None
-    else:
-        driver_connection.autocommit = True
-
-
-class _VersionProbe:
-    """Hold one autocommit DBAPI connection for reading the data version cheaply.
-
-    A pooled checkout costs a ping and a rollback, and SQLAlchemy's execute path several
-    times the read itself; this is the hot path of every cached read.
-    """
-
-    def __init__(self) -> None:
-        self._raw: Any = None
-        self._engine: Engine | None = None
-
-    def read(self) -> int:
-        engine = get_engine()
-        for attempt in range(2):
-            try:
-                if self._raw is None or self._engine is not engine:
-                    self.close()
-                    self._raw = engine.raw_connection()
-                    _autocommit(self._raw.driver_connection, engine.dialect.name)
-                    self._engine = engine
-                cursor = self._raw.cursor()
-                try:
-                    cursor.execute(_VERSION_SQL_TEXT)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-                return int(row[0]) if row else 0
-            except engine.dialect.loaded_dbapi.Error as exc:
-                self.close()  # the server dropped us (restart, failover): reconnect once
-                if attempt:
-                    # As SQLAlchemy's error, so an outage answers 503 like any other query.
-                    raise OperationalError(_VERSION_SQL_TEXT, None, exc) from exc
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._raw is not None:
-            with contextlib.suppress(Exception):
-                self._raw.invalidate()  # never hand an autocommit connection back to the pool
-        self._raw = None
-
-
-# Only the event-loop thread probes, so one connection per process is enough.
-_probe = _VersionProbe()
-
-
-def _version_key(app: Any) -> str:
-    """Return what a cached response must match: data version, day (overdue counts), app."""
-    return f"{_probe.read()}:{today().isoformat()}:{app.state.cache_salt}"
-
-
 async def cached_json(
     request: Request, build: Callable[[Session], tuple[Any, dict[str, str]]]
 ) -> Response:
-    """Return the JSON for this URL at the current data version, with ETag and 304 support.
+    """Return the JSON for this URL at the ledger's version, with ETag and 304 support.
 
-    The version probe runs on the event loop on purpose: it is one indexed read, far cheaper
-    than the thread hand-offs a sync route costs under load. Only a cache miss goes to a thread.
+    Only a cache miss (or a version read past its staleness bound) goes to a thread.
     """
 
     def render() -> tuple[bytes, dict[str, str]]:
@@ -191,13 +132,14 @@ async def cached_response(
     *,
     media_type: str,
     unless_cookie: str | None = None,
+    shows: Shows = Shows.ledger,
 ) -> Response:
-    """Return this URL's body at the current data version, rendering it (in a thread) on a miss.
+    """Return this URL's body at the versions of what it `shows`, rendering it (in a thread) on a miss.
 
     The body must be the same for every client that sends this URL and these htmx headers:
     nothing per user (no CSRF token, no session) may be in it.
     """
-    version = _version_key(request.app)
+    version = (await versions.watch.current()).keys[shows]
     key = cache_key(request.scope)
     etag = _etag(key, version)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
@@ -215,6 +157,7 @@ async def cached_response(
         raw = [(k.lower().encode(), v.encode()) for k, v in {**headers, **extra}.items()]
         hit = _Entry(
             version,
+            shows,
             body,
             zipped,
             media_type,
@@ -233,7 +176,7 @@ async def cached_response(
 
 
 class CachedResponseMiddleware:
-    """Answer GETs of URLs already in the cache at the current data version, before routing.
+    """Answer GETs of URLs already in the cache at their current versions, before routing.
 
     Only URLs that a route validated and rendered once are ever in the cache, so skipping
     FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual.
@@ -252,7 +195,7 @@ class CachedResponseMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            version = _version_key(scope["app"])
+            version = (await versions.watch.current()).keys[hit.shows]
         except OperationalError:
             version = None  # the database is away: the route answers (503), not the cache
         if hit.version != version:

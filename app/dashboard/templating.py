@@ -22,6 +22,7 @@ from app.core import cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
+from app.core.versions import Shows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -247,8 +248,12 @@ async def page(
     build: Callable[[Session], dict[str, Any]],
     *,
     block: str | None = None,
+    shows: Shows = Shows.ledger,
 ) -> Response:
     """Render a read page: one shared, cached copy for readers, a fresh one for an editor.
+
+    `shows` names what the page shows (the ledger, the run queue, or both): its cached copy
+    lasts until that changes.
 
     A browser without the session cookie cannot be signed in, so the cache middleware serves
     it before routing; with a cookie, the session is checked first. A signed-in editor's page
@@ -272,5 +277,5 @@ async def page(
         return bytes(response.body), {"Vary": "HX-Request, HX-Target, Cookie, Accept-Encoding"}
 
     return await cache.cached_response(
-        request, shared, media_type=HTML, unless_cookie=auth.COOKIE_NAME
+        request, shared, media_type=HTML, unless_cookie=auth.COOKIE_NAME, shows=shows
     )

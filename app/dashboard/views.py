@@ -137,7 +137,6 @@ async def capability_page(request: Request, slug: str):
             ),
             "sim_chart": charts.claimed_vs_simulated(claims, simulated),
             "scenarios": _scenarios_for(slug, claims),
-            "runs": _runs_for(session, slug),
             "api_twin": f"/api/v1/capabilities/{slug}",
         }
 
@@ -153,10 +152,6 @@ def _scenarios_for(slug: str, claims: list) -> list[dict]:
         if slug in caps or claimed & claim_slugs:
             found.append(scenario)
     return found
-
-
-def _runs_for(session: Session, slug: str) -> list:
-    return list(benchmarks_service.runs_for_capability(session, slug))[:10]
 
 
 # ---- Claims -------------------------------------------------------------------------------
