@@ -2,7 +2,9 @@
 
 The metric definitions are prometheus-fastapi-instrumentator's own (`metrics.requests()` and
 `metrics.latency()`: `http_requests_total{handler,method,status}` and
-`http_request_duration_seconds{handler,method}`), so dashboards built for it work unchanged.
+`http_request_duration_seconds{handler,method}`), so dashboards built for it work unchanged;
+each labelled series is looked up once and kept, since `labels()` costs more than the cached
+read it would measure.
 Its middleware, though, re-matches every route before each request and builds Request and
 Response objects; this one reads the route template that the router stores in
 `scope["route"]` after dispatch. Requests answered before routing (the response cache of
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_fastapi_instrumentator import metrics as pfi_metrics
 from prometheus_fastapi_instrumentator import routing as pfi_routing
 from starlette.requests import Request
@@ -26,20 +28,54 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 UNMATCHED = "none"
 
 
+class _Requests:
+    """`metrics.requests()`: requests by handler, method and status, each series kept."""
+
+    def __init__(self, registry: CollectorRegistry, namespace: str) -> None:
+        self.metric = Counter(
+            "http_requests_total",
+            "Total number of requests by method, status and handler.",
+            labelnames=("handler", "method", "status"),
+            namespace=namespace,
+            registry=registry,
+        )
+        self.series: dict[tuple[str, str, str], Any] = {}
+
+    def __call__(self, info: pfi_metrics.Info) -> None:
+        key = (info.modified_handler, info.method, info.modified_status)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = self.metric.labels(*key)
+        series.inc()
+
+
+class _Latency:
+    """`metrics.latency(should_include_status=False)`: durations by handler and method."""
+
+    def __init__(self, registry: CollectorRegistry, namespace: str) -> None:
+        self.metric = Histogram(
+            "http_request_duration_seconds",
+            "Duration of HTTP requests in seconds",
+            labelnames=("handler", "method"),
+            buckets=LATENCY_BUCKETS,
+            namespace=namespace,
+            registry=registry,
+        )
+        self.series: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, info: pfi_metrics.Info) -> None:
+        key = (info.modified_handler, info.method)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = self.metric.labels(*key)
+        series.observe(info.modified_duration)
+
+
 def default_instrumentations(
     registry: CollectorRegistry, namespace: str = "ledger"
 ) -> list[Instrumentation]:
     """Request counts per route/method/status and latency histograms per route/method."""
-    made = [
-        pfi_metrics.requests(metric_namespace=namespace, registry=registry),
-        pfi_metrics.latency(
-            metric_namespace=namespace,
-            should_include_status=False,
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        ),
-    ]
-    return [m for m in made if m is not None]
+    return [_Requests(registry, namespace), _Latency(registry, namespace)]
 
 
 def _template_of(route: object) -> str | None:
