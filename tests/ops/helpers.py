@@ -42,9 +42,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_app(
-    env: dict[str, str], probe: str, timeout: float, workers: int = 1
-) -> Iterator[str]:
+def live_app(env: dict[str, str], probe: str, timeout: float, workers: int = 1) -> Iterator[str]:
     """Serve the app with Uvicorn on a free port; yield its base URL once `probe` answers 200.
 
     Fail the test if it exits or does not answer within `timeout` seconds; stop it after.

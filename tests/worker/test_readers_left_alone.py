@@ -16,7 +16,6 @@ import pytest
 from tests.ops.helpers import live_app
 from tests.worker.test_queue_faults import (
     SWEEP,
-    Process,
     _evidence_of,
     _queue,
     _run,
