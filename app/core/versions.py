@@ -11,12 +11,13 @@ every request. A process keeps the values it last read and uses them for at most
 seconds: that is how late it may see a write committed by another process (another worker or
 replica). Its own commits that move a counter expire them at once (`mark_moved`), so a process
 always reads its own writes. Past the bound, one thread reads them again while the requests
-arriving meanwhile wait for that one answer.
+arriving meanwhile await that one read: one thread hand-off per bound, not one per request.
 
 The ETag salt is the deployment's (`deployment_salt`): the same in every worker of the same
 code, so a conditional request matches whichever worker answers it.
 """
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -163,6 +164,8 @@ class VersionWatch:
         # Moves on every expiry; a read that started before one is not trusted after it.
         self._generation = 0
         self._read_generation = -1
+        self._pending: asyncio.Future[Versions] | None = None  # the read in flight, if any
+        self._pending_generation = -1
 
     def fresh(self) -> Versions | None:
         """Return the counters if they were read recently enough, else None (no I/O)."""
@@ -190,9 +193,31 @@ class VersionWatch:
             return known
 
     async def current(self) -> Versions:
-        """Return fresh counters; a read from the database goes to a thread, never the loop."""
+        """Return fresh counters; a read from the database goes to a thread, never the loop.
+
+        Requests that find them stale together share one read, unless it started before this
+        process's latest write: that one's reader must see it.
+        """
         known = self.fresh()
-        return known if known is not None else await run_in_threadpool(self.read)
+        if known is not None:
+            return known
+        pending = self._pending
+        if (
+            pending is None
+            or self._pending_generation != self._generation
+            or pending.get_loop() is not asyncio.get_running_loop()
+        ):
+            self._pending_generation = self._generation
+            pending = self._pending = asyncio.ensure_future(run_in_threadpool(self.read))
+            pending.add_done_callback(self._read_done)
+        # Shielded: a request that goes away does not cancel the read the others await.
+        return await asyncio.shield(pending)
+
+    def _read_done(self, done: "asyncio.Future[Versions]") -> None:
+        if self._pending is done:
+            self._pending = None
+        if not done.cancelled():
+            done.exception()  # retrieved: whoever awaited it has it; none left is no warning
 
     def expire(self) -> None:
         """Forget the counters: this process committed a write that moved one of them."""

@@ -212,3 +212,30 @@ def test_etags_are_the_same_in_every_worker_of_a_deployment(db_url: str) -> None
             etags.append((worker.get(PAGE).headers["etag"], worker.get(API).headers["etag"]))
     assert etags[0] == etags[1]
     assert versions.deployment_salt() == versions.deployment_salt.__wrapped__()
+
+
+def test_requests_that_find_the_versions_stale_share_one_read(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread hand-off per staleness bound, however many requests arrive meanwhile."""
+    import httpx
+
+    assert client.get("/api/v1/capabilities").status_code == 200  # now cached
+    hand_offs: list[object] = []
+    real = versions.run_in_threadpool
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hand_offs.append(function)
+        return await real(function, *args)
+
+    monkeypatch.setattr(versions, "run_in_threadpool", counted)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            versions.watch.expire()
+            answers = await asyncio.gather(*(http.get("/api/v1/capabilities") for _ in range(20)))
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(burst()) == [200] * 20
+    assert len(hand_offs) == 1
