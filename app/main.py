@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app.benchmarks import setup as benchmarks_setup
-from app.core.cache import CachedResponseMiddleware
+from app.core import cache
 from app.core.config import get_settings
 from app.core.edge import InputLimitsMiddleware, reject_invalid_input
 from app.core.errors import install_error_handlers
@@ -58,10 +58,10 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Innermost: the cache, then the input limits; the parts' middleware (ids, metrics,
-    # headers) wraps both.
-    app.add_middleware(CachedResponseMiddleware)
     app.add_middleware(InputLimitsMiddleware)
+    # The cache outside everything Starlette builds (so a hit skips those layers), inside the
+    # request ids and metrics that ops wraps around it.
+    cache.install(app)
     ops_setup.install(app)
     benchmarks_setup.install(app)
     dashboard_setup.install(app)

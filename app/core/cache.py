@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import versions
 from app.core.db import get_engine
@@ -59,6 +59,10 @@ def _etag(key: str, version: str) -> str:
 
 _entries: "OrderedDict[str, _Entry]" = OrderedDict()
 _stored_bytes = 0
+# Per URL: the entry, and the headers the layers between the middleware and the route added
+# to it (security headers), seen once on its way out and replayed on every hit.
+_outer: dict[str, tuple[_Entry, list[tuple[bytes, bytes]]]] = {}
+_OWN_HEADERS = frozenset((b"content-length", b"content-type", b"content-encoding"))
 
 
 def clear() -> None:
@@ -66,6 +70,7 @@ def clear() -> None:
     global _stored_bytes
     with _lock:
         _entries.clear()
+        _outer.clear()
         _stored_bytes = 0
     versions.watch.reset()
 
@@ -175,11 +180,28 @@ async def cached_response(
     return response
 
 
+def install(app: Any) -> None:
+    """Put the cache's middleware outside the stack Starlette builds (error handling, input
+    limits, compression, security headers); parts installed after it wrap it in turn.
+
+    A hit then costs none of those layers: their headers come with the entry (see below).
+    """
+    build_stack = app.build_middleware_stack
+
+    def build_with_cache() -> ASGIApp:
+        return CachedResponseMiddleware(build_stack())
+
+    setattr(app, "build_middleware_stack", build_with_cache)  # noqa: B010
+
+
 class CachedResponseMiddleware:
     """Answer GETs of URLs already in the cache at their current versions, before routing.
 
     Only URLs that a route validated and rendered once are ever in the cache, so skipping
-    FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual.
+    FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual. It sits
+    outside the layers Starlette builds: the headers they add to an entry's response (the
+    security headers) are taken from its first answer on the way out and replayed on hits,
+    so those layers must add only headers that are the same for every request of a URL.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -189,19 +211,21 @@ class CachedResponseMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        key = cache_key(scope)
         with _lock:
-            hit = _entries.get(cache_key(scope))
+            hit = _entries.get(key)
+            outer = _outer.get(key)
         if hit is None or (hit.unless_cookie is not None and _has_cookie(scope, hit.unless_cookie)):
-            await self.app(scope, receive, send)
+            await self._through(key, scope, receive, send)
             return
         try:
             version = (await versions.watch.current()).keys[hit.shows]
         except OperationalError:
             version = None  # the database is away: the route answers (503), not the cache
-        if hit.version != version:
-            await self.app(scope, receive, send)
+        if hit.version != version or outer is None or outer[0] is not hit:
+            await self._through(key, scope, receive, send)
             return
-        headers = list(hit.raw_headers)
+        headers = [*hit.raw_headers, *outer[1]]
         if _header(scope, b"if-none-match") == hit.etag.encode():
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
@@ -216,3 +240,26 @@ class CachedResponseMiddleware:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _through(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let the app answer; if it stored this URL's entry, keep the headers added to it."""
+        started: list[list[tuple[bytes, bytes]]] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                started.append(list(message.get("headers", ())))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if not started:
+            return
+        with _lock:
+            entry = _entries.get(key)
+        if entry is None or (b"etag", entry.etag.encode()) not in started[0]:
+            return  # not the shared entry's answer (a signed-in editor's page, say)
+        own = {name for name, _ in entry.raw_headers} | _OWN_HEADERS
+        added = [(name, value) for name, value in started[0] if name.lower() not in own]
+        with _lock:
+            if len(_outer) > 2 * _MAX_ENTRIES:
+                _outer.clear()  # evicted entries' leftovers; live ones come back on a miss
+            _outer[key] = (entry, added)

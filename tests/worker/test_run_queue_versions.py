@@ -239,3 +239,29 @@ def test_requests_that_find_the_versions_stale_share_one_read(
 
     assert asyncio.run(burst()) == [200] * 20
     assert len(hand_offs) == 1
+
+
+@pytest.mark.parametrize("url", ["/claims", "/api/v1/claims?limit=5", "/capabilities/dojo-d1"])
+def test_a_cache_hit_answers_with_the_headers_of_the_first_answer(
+    client: TestClient, url: str
+) -> None:
+    """The cache sits outside the layers that add security headers: a hit replays them."""
+    per_request = {"x-request-id", "date"}
+
+    def headers(response: Any) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in per_request}
+
+    first = client.get(url)
+    again = client.get(url)
+    assert first.status_code == again.status_code == 200
+    assert headers(again) == headers(first)
+    assert again.content == first.content
+    assert "x-content-type-options" in again.headers
+    if not url.startswith("/api/"):
+        assert "content-security-policy" in again.headers
+    zipped = [client.get(url, headers={"Accept-Encoding": "gzip"}) for _ in range(2)]
+    assert headers(zipped[1]) == headers(zipped[0])
+    assert zipped[1].content == first.content  # decoded by the client
+    unchanged = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert unchanged.status_code == 304
+    assert unchanged.headers["x-content-type-options"] == "nosniff"
