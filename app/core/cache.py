@@ -75,8 +75,15 @@ def clear() -> None:
     versions.watch.reset()
 
 
+_HEADERS = "ledger.cache.headers"
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    return next((value for key, value in scope["headers"] if key == name), None)
+    # A GET's headers as a dictionary, built once per request (the first of a repeated name).
+    found = scope.get(_HEADERS)
+    if found is None:
+        found = scope[_HEADERS] = dict(reversed(scope["headers"]))
+    return found.get(name)
 
 
 def cache_key(scope: Scope) -> str:
@@ -219,7 +226,8 @@ class CachedResponseMiddleware:
             await self._through(key, scope, receive, send)
             return
         try:
-            version = (await versions.watch.current()).keys[hit.shows]
+            known = versions.watch.fresh() or await versions.watch.current()
+            version = known.keys[hit.shows]
         except OperationalError:
             version = None  # the database is away: the route answers (503), not the cache
         if hit.version != version or outer is None or outer[0] is not hit:
