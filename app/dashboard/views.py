@@ -20,7 +20,7 @@ from app.dashboard.templating import (
 )
 from app.events import service as events_service
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
 from app.sources import service as sources_service
 from app.status import casebook, snapshot
 from app.status.verdicts import load_rules
@@ -272,18 +272,18 @@ async def evidence_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    provenance: Annotated[str | None, Query(max_length=40)] = None,
+    origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Every evidence item, newest first, with its grade, provenance and stance."""
+    """Every evidence item, newest first, with its grade, origin and stance."""
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
         filters = {
             "capability": capability if capability in snap.capability_slug.values() else None,
             "kind": _choice(kind, [k.value for k in EvidenceKind]),
-            "provenance": _choice(provenance, [p.value for p in Provenance]),
+            "origin": _choice(origin, [p.value for p in Origin]),
             "stance": _choice(stance, [s.value for s in Stance]),
         }
         items, next_cursor = evidence_service.list_page(
@@ -295,7 +295,7 @@ async def evidence_page(
             if filters["capability"]
             else "",
             humanize(filters["kind"]) if filters["kind"] else "",
-            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
         ]
         return {
@@ -304,7 +304,7 @@ async def evidence_page(
             "cursor": cursor,
             "filters": filters,
             "kinds": [k.value for k in EvidenceKind],
-            "provenances": [p.value for p in Provenance],
+            "origins": [p.value for p in Origin],
             "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
             "cap_names": cap_names,
             "claim_texts": {c.slug: c.text for c in snap.claims},

@@ -162,7 +162,7 @@ def test_supporting_evidence_needs_a_level(client: TestClient, write_token: str)
         json={
             "title": "x",
             "kind": "photo",
-            "provenance": "vendor_demo",
+            "origin": "claimant",
             "grade": "S",
             "date": "2022-01-01",
             "stance": "supports",

@@ -224,7 +224,7 @@ def test_add_evidence_escapes_markup(client: TestClient, write_token: str) -> No
     response = client.post(
         "/capabilities/dojo-2/evidence",
         data={"title": payload, "summary": payload, "kind": "photo",
-              "provenance": "third_party", "grade": "S", "date": "2024-05-01",
+              "origin": "reported", "grade": "S", "date": "2024-05-01",
               "stance": "supports", "level": "built", "csrf_token": csrf_of(form)},
         follow_redirects=False,
     )  # fmt: skip
@@ -240,7 +240,7 @@ def test_invalid_evidence_keeps_the_input(client: TestClient, write_token: str) 
     form = client.get("/capabilities/dojo-2/evidence/new", headers=HTML).text
     response = client.post(
         "/capabilities/dojo-2/evidence",
-        data={"title": "Half-typed item", "kind": "photo", "provenance": "third_party",
+        data={"title": "Half-typed item", "kind": "photo", "origin": "reported",
               "grade": "S", "date": "", "stance": "supports", "csrf_token": csrf_of(form)},
     )  # fmt: skip
     assert response.status_code == 422

@@ -61,7 +61,7 @@ def test_timeline_links_say_where_they_go(client: TestClient, write_token: str) 
         response = client.post(
             "/api/v1/evidence",
             json={"title": "Simulation run #99: one run, two claims", "kind": "simulation_run",
-                  "provenance": "simulation", "grade": "D", "date": "2024-06-01",
+                  "origin": "computed", "grade": "D", "date": "2024-06-01",
                   "stance": "supports", "capability": "dojo-training-tile", "claim": claim},
             headers={"authorization": f"Bearer {write_token}"},
         )  # fmt: skip
