@@ -179,4 +179,3 @@ def _claim_outcome(
 def worked_examples() -> list[tuple[dict[str, Any], list[str]]]:
     """Return every case with what the engine computes for it, for the explainer page."""
     return [(case, run(case).lines()) for case in cases()]
-
