@@ -74,6 +74,7 @@ async def overview(
             "ended": sum(1 for c in everything if c.outcome != "active"),
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+            "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
