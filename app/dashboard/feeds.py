@@ -16,7 +16,7 @@ from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
 from app.core.config import get_settings
 from app.core.db import get_session
-from app.core.schema import iso_date
+from app.core.schema import iso_date, shown_date
 from app.dashboard import queries
 from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
 from app.events.models import Event
@@ -127,7 +127,10 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
             f"{LEVEL_LABELS.get(row.from_status, row.from_status)} → "
             f"{LEVEL_LABELS.get(row.to_status, row.to_status)}"
         )
-        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {row.effective_on})"
+        effective = shown_date(
+            row.effective_on, snap.change_precision(row.effective_on, row.evidence_ids)
+        )
+        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {effective})"
         parts += [
             "<entry>",
             f"<title>{escape(title)}</title>",

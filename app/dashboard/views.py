@@ -126,6 +126,9 @@ async def capability_page(request: Request, slug: str):
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
+            "history_precision": {
+                row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
+            },
             "evidence_titles": evidence_service.titles(
                 session, [i for row in history for i in row.evidence_ids]
             ),

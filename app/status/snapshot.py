@@ -95,6 +95,16 @@ class Snapshot:
         """Every capability, by id."""
         return {c.id: c for c in self.capabilities if c.id is not None}
 
+    @cached_property
+    def evidence_by_id(self) -> dict[int, Evidence]:
+        """Every evidence item, by id."""
+        return {e.id: e for e in self.evidence if e.id is not None}
+
+    def change_precision(self, effective_on: dt.date, evidence_ids: Iterable[int]) -> str:
+        """Return how precisely a status change's day is known (day, month or year)."""
+        items = [self.evidence_by_id[i] for i in evidence_ids if i in self.evidence_by_id]
+        return history.change_precision(effective_on, items)
+
     def promise(self, claim: Claim) -> Promise | None:
         """Return the state of a claim's promise on the snapshot's day (None: no deadline)."""
         if claim.id is None or claim.deadline is None:
