@@ -257,6 +257,8 @@ def date_span(value: object, precision: object) -> tuple[dt.date, dt.date] | Non
     day = _date(value)
     if day is None:
         return None
+    if precision == "none":
+        return day, dt.date.max
     if precision == "year":
         return day, dt.date(day.year, 12, 31)
     if precision == "month":
@@ -274,6 +276,8 @@ def _precision(entry: Entry, date_field: str) -> Iterator[Problem]:
         yield entry.problem("a month-precision date must be the 1st of its month", date_field)
     if precision == "year" and (day.month, day.day) != (1, 1):
         yield entry.problem("a year-precision date must be 1 January", date_field)
+    if precision == "none" and entry.file != "evidence.yaml":
+        yield entry.problem("only an evidence item can say its source gives no date", date_field)
 
 
 def _urls(entry: Entry) -> Iterator[Problem]:

@@ -17,7 +17,7 @@ from app.history.models import DataChange, DataVersion, StatusChange
 Explanation = tuple[str, str, list[int]]
 
 
-PRECISION_ORDER = {"day": 0, "month": 1, "year": 2}
+PRECISION_ORDER = {"day": 0, "month": 1, "year": 2, "none": 3}
 
 
 def change_precision(effective_on: dt.date, items: Iterable[Evidence]) -> str:

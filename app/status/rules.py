@@ -236,8 +236,8 @@ def effective_date(
     An item known only to the month or year takes effect no earlier than the event it concerns:
     its claim's event, or else an event about its capability inside the item's period.
     """
-    if item.date_precision == DatePrecision.day:
-        return item.date
+    if item.date_precision in (DatePrecision.day, DatePrecision.none):
+        return item.date  # an undated item takes effect where it is placed
     end = period_end(item.date, item.date_precision)
     claim = claims_by_id.get(item.claim_id) if item.claim_id is not None else None
     event = events_by_id.get(claim.event_id) if claim is not None else None

@@ -431,3 +431,16 @@ def test_seed_promises_resolve(client: TestClient) -> None:
     assert overdue == {s for s, c in claims.items() if c["overdue_days"]}
     assert "exapod-q1-2023-deployment" not in overdue
     assert "dojo-v1-about-a-year-away" not in overdue
+
+
+def test_an_item_whose_source_gives_no_date_says_so(client: TestClient) -> None:
+    items = {e["slug"]: e for e in _all_pages(client, "/api/v1/evidence?limit=200")}
+    undated = items["petersen-museum-tile-display"]
+    assert undated["date_precision"] == "none"
+    page = client.get("/evidence", headers={"Accept": "text/html"}).text
+    assert "date not given" in page
+    claim = client.get("/api/v1/claims/gpu-cluster-rank-5").json()
+    assert any("date not given" in r for r in claim["verdict_reasons"])
+    csv_rows = client.get("/exports/evidence.csv").text.splitlines()
+    row = next(r for r in csv_rows if ",petersen-museum-tile-display," in r)
+    assert "2021-08-19" not in row
