@@ -46,6 +46,7 @@ class VerdictRules:
     meets_deadline: frozenset[str]
     documentation_kinds: frozenset[str] = frozenset()
     withdrawing_origins: frozenset[str] = frozenset()
+    every_reading_kinds: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -60,6 +61,7 @@ class VerdictRules:
             meets_deadline=frozenset(data["meets_deadline"]),
             documentation_kinds=frozenset(data["documentation_kinds"]),
             withdrawing_origins=frozenset(data["withdrawing_origins"]),
+            every_reading_kinds=frozenset(data["every_reading_kinds"]),
             raw=data,
         )
 
@@ -120,10 +122,16 @@ def item_signal(
     if dated_before_claim(item, claim, claims_by_id):
         return None, f"{said} is dated before the claim was made; not counted."
     if item.origin == "computed":
-        if item.stance == "contradicts":
+        if item.stance == "contradicts" and item.kind in rules.every_reading_kinds:
             return CONTRADICTS, (
                 f"{said} finds the figure inconsistent with other claimed figures under every "
                 "reading; that contradicts it."
+            )
+        if item.stance == "contradicts":
+            assumed = item.assumption or "the simulated scenario's own assumptions hold"
+            return INCONCLUSIVE, (
+                f"{said} finds the figure inconsistent only if {assumed}; a simulation that "
+                "depends on its assumptions is inconclusive, not a contradiction."
             )
         if item.stance == "inconclusive":
             return INCONCLUSIVE, f"{said} is inconclusive: it holds only if {item.assumption}."
@@ -156,12 +164,15 @@ def item_signal(
 
 
 def _consistency(items: Iterable[tuple[Evidence, str | None]]) -> str | None:
-    stances = {item.stance for item, _ in items if item.origin == "computed"}
-    if "contradicts" in stances:
+    """Return the one answer the computed items give: a contradiction under every reading wins,
+    then any item that holds only under an assumption, so that a simulation never reports
+    "consistent" where a check of the same figure is inconclusive."""
+    computed = [(item, signal) for item, signal in items if item.origin == "computed"]
+    if any(signal == CONTRADICTS for _, signal in computed):
         return "inconsistent"
-    if "inconclusive" in stances:
+    if any(signal == INCONCLUSIVE for _, signal in computed):
         return "inconclusive"
-    if "supports" in stances:
+    if any(item.stance == "supports" for item, _ in computed):
         return "consistent"
     return None
 
