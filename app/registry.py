@@ -29,6 +29,8 @@ from app.history.models import DataChange, DataVersion, StatusChange
 from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
 from app.ops.health import router as health_router
+from app.questions.models import Question
+from app.questions.routes import router as questions_router
 from app.sources.models import Source
 from app.sources.routes import router as sources_router
 
@@ -41,6 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events_router,
     ladder_router,
     sources_router,
+    questions_router,
     health_router,
     benchmarks_router,
     dashboard_views.router,
@@ -67,6 +70,7 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
         rows.StatusChangeRow,
         references={"evidence_ids": "evidence"},
     ),
+    ExportTable("questions", Question, rows.QuestionRow),
 )
 
 # Tables left out of the export on purpose: credentials, sessions, the cache counter, and the
