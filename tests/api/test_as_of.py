@@ -7,7 +7,7 @@ AI_DAY_2021 = "2021-08-19"
 
 
 def statuses(client: TestClient, as_of: str | None = None) -> dict[str, str]:
-    query = f"?as_of={as_of}&limit=500" if as_of else "?limit=500"
+    query = f"?as_of={as_of}&limit=200" if as_of else "?limit=200"
     body = client.get("/api/v1/capabilities" + query).json()
     return {c["slug"]: c["assessment"]["status"] for c in body["items"]}
 
@@ -35,30 +35,30 @@ def test_as_of_hides_what_came_later(client: TestClient) -> None:
 
 
 def test_claims_and_evidence_lists_keep_only_what_was_known(client: TestClient) -> None:
-    claims = client.get(f"/api/v1/claims?as_of={AI_DAY_2021}&limit=500").json()["items"]
+    claims = client.get(f"/api/v1/claims?as_of={AI_DAY_2021}&limit=200").json()["items"]
     assert claims and all(c["stated_on"] <= AI_DAY_2021 for c in claims)
     slugs = {c["slug"] for c in claims}
     assert "exapod-peak-1-1-eflops" in slugs
-    everything = client.get("/api/v1/claims?limit=500").json()["items"]
+    everything = client.get("/api/v1/claims?limit=200").json()["items"]
     assert len(everything) > len(claims)
-    items = client.get(f"/api/v1/evidence?as_of={AI_DAY_2021}&limit=500").json()["items"]
+    items = client.get(f"/api/v1/evidence?as_of={AI_DAY_2021}&limit=200").json()["items"]
     assert items and all(e["date"] <= AI_DAY_2021 for e in items)
     # Month precision is read conservatively: "Aug 2021" is not surely published by 19 Aug.
     assert not any(e["date"] == "2021-08-01" and e["date_precision"] == "month" for e in items)
 
 
 def test_a_claim_not_yet_made_is_not_found_as_of_then(client: TestClient) -> None:
-    later = client.get("/api/v1/claims?limit=500").json()["items"]
+    later = client.get("/api/v1/claims?limit=200").json()["items"]
     late = next(c for c in later if c["stated_on"] > "2022-01-01")
     assert client.get(f"/api/v1/claims/{late['slug']}").status_code == 200
     assert client.get(f"/api/v1/claims/{late['slug']}?as_of={AI_DAY_2021}").status_code == 404
 
 
 def test_verdicts_are_computed_from_evidence_known_then(client: TestClient) -> None:
-    now = {c["slug"]: c["verdict"] for c in client.get("/api/v1/claims?limit=500").json()["items"]}
+    now = {c["slug"]: c["verdict"] for c in client.get("/api/v1/claims?limit=200").json()["items"]}
     then = {
         c["slug"]: c["verdict"]
-        for c in client.get(f"/api/v1/claims?as_of={AI_DAY_2021}&limit=500").json()["items"]
+        for c in client.get(f"/api/v1/claims?as_of={AI_DAY_2021}&limit=200").json()["items"]
     }
     assert any(now[slug] != verdict for slug, verdict in then.items())
 
