@@ -165,6 +165,7 @@ class CapabilityAnswer(SQLModel):
 
 class EvidenceLink(SQLModel):
     id: int
+    claim: str = Field(description="The claim it bears on.")
     title: str
     stance: str
     benchmark_run_id: int | None = None

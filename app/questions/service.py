@@ -113,7 +113,11 @@ def answer(
         )
     evidence = [
         EvidenceLink(
-            id=item.id, title=item.title, stance=item.stance, benchmark_run_id=item.benchmark_run_id
+            id=item.id,
+            claim=claim.slug,
+            title=item.title,
+            stance=item.stance,
+            benchmark_run_id=item.benchmark_run_id,
         )
         for option in options
         for claim in option.claims

@@ -7,12 +7,15 @@ once its date has come, and a manual override as the history recorded it on that
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.core.as_of import surely_by
+from app.core.schema import period_end
+from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
 
@@ -83,3 +86,34 @@ def shown_ids(
             shown.add(cap_id)
             cap_id = parent_of.get(cap_id)  # type: ignore[assignment]
     return shown
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One event to step back to: the ledger as of the last day its date can stand for."""
+
+    slug: str
+    name: str
+    day: dt.date
+
+    @property
+    def short(self) -> str:
+        """The event's name without its subtitle: 'Hot Chips 34', 'AI Day 2021'."""
+        return self.name.split(":")[0].removeprefix("Tesla ").strip()
+
+
+# The events a reader most often steps back to, offered first.
+FEATURED = ("ai-day-2021", "hot-chips-34", "ai-day-2022")
+
+
+def presets(events: Iterable[Event], today: dt.date) -> list[Preset]:
+    """Return every event as a preset, oldest first (an event known to the month: its last day).
+
+    The featured ones come first. Events after today are left out.
+    """
+    found = [
+        Preset(e.slug, e.name, period_end(e.date, e.date_precision))
+        for e in sorted(events, key=lambda e: (e.date, e.id or 0))
+    ]
+    shown = [p for p in found if p.day < today]
+    return sorted(shown, key=lambda p: p.slug not in FEATURED)
