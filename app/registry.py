@@ -17,6 +17,7 @@ from app.core.docs import router as docs_router
 from app.dashboard import auth as dashboard_auth
 from app.dashboard import edit as dashboard_edit
 from app.dashboard import feeds as dashboard_feeds
+from app.dashboard import question_forms as dashboard_question_forms
 from app.dashboard import runs as dashboard_runs
 from app.dashboard import views as dashboard_views
 from app.events.models import Event
@@ -48,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     benchmarks_router,
     dashboard_views.router,
     dashboard_edit.router,
+    dashboard_question_forms.router,
     dashboard_runs.router,
     dashboard_auth.router,
     dashboard_feeds.router,
