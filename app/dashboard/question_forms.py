@@ -63,7 +63,7 @@ def _payload(form: dict[str, Any]) -> dict[str, Any]:
 
 def _errors(exc: ValidationError | ProblemError) -> tuple[dict[str, str], int]:
     if isinstance(exc, ValidationError):
-        found = {}
+        found: dict[str, str] = {}
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "form"
             found.setdefault(field, err["msg"].removeprefix("Value error, "))
