@@ -108,7 +108,7 @@ def answer(
                 name=cap.name,
                 status=assessment.status,
                 claimed_status=assessment.claimed_status,
-                outcome=cap.outcome,
+                outcome=str(view.outcome_of(cap).get("outcome", cap.outcome)),
             )
         )
     evidence = [

@@ -56,24 +56,28 @@ def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
     return found
 
 
-def capability_on(cap: Capability, day: dt.date, override: Override) -> Capability:
-    """Return the capability as it stood on the day: its outcome then, its override then.
+def capability_on(cap: Capability, override: Override) -> Capability:
+    """Return the capability with the manual override in force then (the row is never changed).
+
+    Only a capability whose override differs is copied: a shallow copy of the detached,
+    read-only row, never added to a session (a new table model costs far more on a large
+    ledger, where thousands would be built).
+    """
+    status, reason = override if override is not None else (None, None)
+    if (status, reason) == (cap.status_override, cap.override_reason):
+        return cap
+    return cap.model_copy(update={"status_override": status, "override_reason": reason})
+
+
+def outcome_on(cap: Capability, day: dt.date) -> dict[str, object]:
+    """Return what differs of a capability's outcome on the day: nothing once it has come.
 
     An outcome takes effect on its date; one without a date is not surely known by any past
-    day, so the capability reads as active then. The row itself is never changed.
+    day, so the capability reads as active then.
     """
-    ended = cap.outcome != "active" and cap.outcome_date is not None and cap.outcome_date <= day
-    status, reason = override if override is not None else (None, None)
-    if (ended or cap.outcome == "active") and (status, reason) == (
-        cap.status_override,
-        cap.override_reason,
-    ):
-        return cap
-    values = {name: getattr(cap, name) for name in Capability.model_fields}
-    values.update(status_override=status, override_reason=reason)
-    if not ended:
-        values.update(outcome="active", outcome_date=None, outcome_note=None)
-    return Capability(**values)
+    if cap.outcome == "active" or (cap.outcome_date is not None and cap.outcome_date <= day):
+        return {}
+    return {"outcome": "active", "outcome_date": None, "outcome_note": None}
 
 
 def shown_ids(

@@ -95,6 +95,10 @@ class Snapshot:
         """Every claim, by slug."""
         return {c.slug: c for c in self.claims_by_id.values()}
 
+    def outcome_of(self, cap: Capability) -> dict[str, object]:
+        """Return the outcome fields that differ on the day a view shows (empty for today)."""
+        return asof.outcome_on(cap, self.as_of) if self.as_of is not None else {}
+
     def overdue_days(self, claim: Claim) -> int | None:
         """Return how many days a claim's deadline has passed unmet, or None."""
         if claim.id is None or claim.deadline is None or claim.deadline >= self.day:
@@ -473,10 +477,16 @@ def _keep_derived(snap: Snapshot, cached: Snapshot) -> None:
 
 
 def warm() -> None:
-    """Build this process's snapshot before a request needs it (a database error only warns)."""
+    """Build this process's snapshot (and the featured as-of views) before a request needs it.
+
+    A database error only warns.
+    """
     try:
         with Session(get_engine()) as session:
-            get(session)
+            snap = current(session)
+            # And the ledger as of the featured events, which readers step back to first.
+            for preset in asof.presets(snap.events, snap.day)[: len(asof.FEATURED)]:
+                view(session, snap, preset.day)
     except SQLAlchemyError as exc:
         log.warning("snapshot.not_warmed", error=type(exc).__name__)
 
@@ -511,7 +521,7 @@ def view(session: Session, base: Snapshot, day: dt.date, *, cache: bool = True) 
     claims = [c for c in base.claims if asof.claim_known(c, day)]
     evidence = [e for e in base.evidence if asof.evidence_known(e, day)]
     overrides = asof.overrides_on(session, day)
-    every = [asof.capability_on(cap, day, overrides.get(cap.id or 0)) for cap in base.capabilities]
+    every = [asof.capability_on(cap, overrides.get(cap.id or 0)) for cap in base.capabilities]
     assessments, verdicts = assess_ledger(every, claims, evidence, base.ladder, base.rules, day)
     shown = asof.shown_ids(base.parent_of, claims, evidence)
     claims_by_id = {c.id: c for c in claims if c.id is not None}
