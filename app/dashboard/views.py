@@ -25,6 +25,7 @@ from app.evidence.models import EvidenceKind, Provenance, Stance
 from app.questions import service as questions_service
 from app.sources import service as sources_service
 from app.status import asof, casebook, snapshot
+from app.status.asof import evidence_known
 from app.status.verdicts import load_rules
 
 # Pages find out who is signed in themselves (app.dashboard.templating.page): a reader
@@ -275,7 +276,9 @@ async def claim_page(request: Request, slug: str):
         snap = snapshot.get(session)
         cap = cap_service.get_public(session, claim.capability)
         evidence = [
-            evidence_service.to_public(e, snap) for e in claims_service.evidence_for(session, row)
+            evidence_service.to_public(e, snap)
+            for e in claims_service.evidence_for(session, row)
+            if snap.as_of is None or evidence_known(e, snap.as_of)
         ]
         event = next((e for e in snap.events if e.slug == claim.event), None)
         return {

@@ -74,3 +74,20 @@ def test_invalid_as_of_is_422_on_the_api_and_400_on_pages(client: TestClient, va
     page = client.get(f"/?as_of={value}", headers={"Accept": "text/html"})
     assert page.status_code == 400
     assert "YYYY-MM-DD" in page.text
+
+
+def test_events_as_of_keep_those_surely_held_by_then(client: TestClient) -> None:
+    then = {
+        e["slug"]
+        for e in client.get(f"/api/v1/events?as_of={AI_DAY_2021}&limit=200").json()["items"]
+    }
+    assert "ai-day-2021" in then and "ai-day-2022" not in then
+    # Hot Chips 34 is known to the month (Aug 2022): surely held only from 31 Aug 2022.
+    aug = {
+        e["slug"] for e in client.get("/api/v1/events?as_of=2022-08-30&limit=200").json()["items"]
+    }
+    assert "hot-chips-34" not in aug
+    end = {
+        e["slug"] for e in client.get("/api/v1/events?as_of=2022-08-31&limit=200").json()["items"]
+    }
+    assert "hot-chips-34" in end
