@@ -6,7 +6,7 @@ already carried by the item's kind. The upgrade fills origin from provenance and
 downgrade fills provenance back from origin and kind.
 
 Revision ID: 3b7e51c9d2f4
-Revises: 6e2b9d4c1a70
+Revises: 3f7a9c2e5b14
 Create Date: 2026-12-06 23:55:00
 
 """
@@ -19,7 +19,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision: str = '3b7e51c9d2f4'
-down_revision: Union[str, Sequence[str], None] = '6e2b9d4c1a70'
+down_revision: Union[str, Sequence[str], None] = '3f7a9c2e5b14'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,4 +1,4 @@
-"""What a reader sees: figures in plain digits with units, open questions first, distinct links."""
+"""What a reader sees: figures in plain digits with units, questions and claims in doubt first, distinct links."""
 
 import re
 
@@ -41,11 +41,11 @@ def test_run_headlines_carry_their_units() -> None:
     assert not any(re.search(r"\de[+-]?\d", value) for value in shown.values())
 
 
-def test_capability_page_opens_with_its_open_questions(client: TestClient) -> None:
+def test_capability_page_opens_with_its_claims_in_doubt(client: TestClient) -> None:
     page = client.get("/capabilities/fsd-computer-hw3", headers=HTML).text
-    questions = page.index('id="open-h"')
-    assert questions < page.index('id="status-h"') < page.index('id="claims-h"')
-    section = page[questions : page.index("</section>", questions)]
+    doubts = page.index('id="doubt-h"')
+    assert doubts < page.index('id="status-h"') < page.index('id="claims-h"')
+    section = page[doubts : page.index("</section>", doubts)]
     # Contradicted first (47 W cannot be the HW2.5 board's power under every reading), then
     # the forum's question: capacity or redundancy?
     first = section.index("<li")
@@ -57,7 +57,7 @@ def test_capability_page_opens_with_its_open_questions(client: TestClient) -> No
     assert re.search(r"overdue [\d,]+ days", section)
     # The ExaPOD's promises are broken, their counters stopped: no longer open questions.
     exapod = client.get("/capabilities/dojo-exapod", headers=HTML).text
-    assert "overdue" not in exapod[exapod.index('id="open-h"') :].split("</section>")[0]
+    assert "overdue" not in exapod[exapod.index('id="doubt-h"') :].split("</section>")[0]
 
 
 def test_timeline_links_say_where_they_go(client: TestClient, write_token: str) -> None:
