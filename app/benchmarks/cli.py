@@ -314,5 +314,17 @@ def validate_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                 f"MAPE {src}: {g['mape_pct']:.2f}% over {g['rows']} rows (gate <= "
                 f"{g['limit_pct']}%), worst row {g['worst_row']}, {fit}: {state}"
             )
+        typer.echo("")
+        typer.echo("Unstated settings searched (auto) instead of assumed:")
+        for r in res["auto_rows"]:
+            if r["chosen"]:
+                chosen = " ".join(f"{k}={v}" for k, v in r["chosen"].items())
+                typer.echo(
+                    f"{r['row_id']:>15} {chosen:<44} {r['error_pct']:>8.1f} "
+                    f"{'yes' if r['fits'] else 'NO'}"
+                )
+        for src, mape in res["auto_mape_pct"].items():
+            typer.echo(f"MAPE {src} with auto: {mape:.2f}%")
+        typer.echo(f"every row fits with auto: {'yes' if res['auto_all_fit'] else 'NO'}")
     if not res["ok"]:
         sys.exit(1)

@@ -33,9 +33,7 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     if kind == "llm-training":
         if spec.get("parallelism") == "auto":
             return _auto_layout(spec)
-        from app.sim.training import evaluate_training
-
-        return evaluate_training(spec)
+        return batch.evaluate_training(spec)
     if kind == "nn-inference":
         from app.sim.inference import evaluate_inference
 
