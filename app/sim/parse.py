@@ -160,12 +160,15 @@ RULES: tuple[Rule, ...] = (
 MODEL_RULES = tuple(r for r in RULES if r.model)
 
 
-def first_broken(cols: Cols, rules: tuple[Rule, ...] = RULES, partial: bool = False) -> np.ndarray:
+def first_broken(
+    cols: Cols, rules: tuple[Rule, ...] | None = None, partial: bool = False
+) -> np.ndarray:
     """Return, per element, the index in ``rules`` of the first rule broken (-1: none).
 
     ``partial``: check only the rules whose columns are all given (a search filters part of a
     layout before it builds the rest).
     """
+    rules = RULES if rules is None else rules
     n = max(np.size(v) for v in cols.values())
     out = np.full(n, -1, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -330,7 +333,8 @@ def parse(specs: list[dict[str, Any]]) -> Parsed:
                 hw_errors[key] = exc
     n_accel = np.array([systems[k].n_accel if k in systems else np.nan for k in hw_keys])
     cols = {**models, **lays, "n_accel": n_accel}
-    broken = first_broken(cols)
+    rules = RULES
+    broken = first_broken(cols, rules)
     errors: list[SpecError | None] = [None] * n
     for j in range(n):
         if hw_keys[j] in hw_errors:
@@ -339,7 +343,7 @@ def parse(specs: list[dict[str, Any]]) -> Parsed:
             errors[j] = SpecError("recompute", f"must be one of {', '.join(RECOMPUTE)}")
         elif broken[j] >= 0:
             hw = systems[hw_keys[j]].id
-            errors[j] = rule_error(RULES, int(broken[j]), cols, j, hw)
+            errors[j] = rule_error(rules, int(broken[j]), cols, j, hw)
     given = [(OVERLAPS[0] in p, OVERLAPS[1] in p, OVERLAPS[2] in p) for p in pars]
     keys = list(zip(hw_keys, precision, stack, given, strict=True))
     return Parsed(models, lays, keys, systems, errors)
