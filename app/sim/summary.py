@@ -231,6 +231,7 @@ def summarize(
     it, acc, peak = arr(r["iteration_time_s"]), arr(r["n_acc"]), arr(r["peak"])
     model_tf = arr(r["model_flops"]) / (it * acc) / 1e12
     hw_tf = arr(r["hardware_flops"]) / (it * acc) / 1e12
+    model_tf_causal = arr(r["model_flops_causal"]) / (it * acc) / 1e12
     placed = np.asarray(r["placed"])
     tiers = [
         [arr(placed[ci, ti]) for ci in range(len(CATEGORIES))] for ti in range(len(system.tiers))
@@ -258,6 +259,8 @@ def summarize(
         "hardware_tflops_per_accelerator": hw_tf,
         "mfu": model_tf * 1e12 / peak,
         "hfu": hw_tf * 1e12 / peak,
+        "model_tflops_per_accelerator_causal": model_tf_causal,
+        "mfu_causal": model_tf_causal * 1e12 / peak,
         "sustained_pflops": model_tf * acc / 1e3,
         "peak_pflops": peak * acc / 1e15,
         "power_kw": system.power_w_per_accel * acc / 1e3,
@@ -319,6 +322,8 @@ def summarize(
             "hardware_tflops_per_accelerator",
             "mfu",
             "hfu",
+            "model_tflops_per_accelerator_causal",
+            "mfu_causal",
             "sustained_pflops",
         )
     }

@@ -428,6 +428,11 @@ def core(
     f_layer = layer_fwd_flops(_a(1.0), s, h, a, kv, f, gated)  # per sequence
     f_logit = 2 * s * h * V
     model_flops = gb * 3 * (L * f_layer + f_logit)
+    # The other convention: a causal decoder's attention scores and their product with V
+    # (4 s^2 h of a layer's forward per sequence) counted at half, as Megatron-Bridge and NeMo
+    # AutoModel count them; ``model_flops`` counts them in full, as NeMo 24.07 and Narayanan's
+    # Eq. 3 do.
+    model_flops_causal = model_flops - gb * 3 * L * 2 * s * s * h
     rc_flops = np.where(rc == 2, L * f_layer, np.where(rc == 1, L * 4 * s * s * h, 0.0))
     rc_flops = np.where((rc == 1) & flash, 0.0, rc_flops)
     hw_flops = model_flops + gb * rc_flops
@@ -439,6 +444,7 @@ def core(
         "n_acc": n_acc,
         "micro_batches": m,
         "model_flops": model_flops,
+        "model_flops_causal": model_flops_causal,
         "hardware_flops": hw_flops,
         "eq3_flops": eq3_flops,
         "compute_s": m * (t_stage_compute + t_logit),
