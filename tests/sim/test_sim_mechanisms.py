@@ -80,3 +80,23 @@ def test_a100_40gb_is_the_80gb_chip_with_the_datasheet_hbm() -> None:
     # No recompute policy brings it under 40 GB: this model really exceeds the device.
     auto = {**spec, "hardware": "a100-40gb-dgx", "recompute": "auto"}
     assert api.evaluate(auto)["auto"]["fitting"] == 0
+
+
+def test_fsd_split_mode_gives_the_range_of_frame_schedules() -> None:
+    split = api.evaluate_scenario("fsd-hw3-8cam-split")
+    redundant = api.evaluate_scenario("fsd-hw3-8cam-redundant")
+    assert split["frame_schedule"] == "one frame at a time"
+    low = split["speedup_over_redundant"]["one_frame_at_a_time"]
+    high = split["speedup_over_redundant"]["pipelined"]
+    assert low == pytest.approx(split["max_fps"] / redundant["max_fps"])
+    assert 1.3 < low < high <= 2.0  # the chip link costs a third of 2x one frame at a time
+    assert split["max_fps_pipelined"] > split["max_fps"]
+    # On a slow link the pipelined rate is the link's: one frame's remote features per cycle.
+    spec = api.load_scenario("fsd-hw3-8cam-split")["spec"]
+    spec["hardware"] = {"base": "fsd-hw3", "overrides": {"network.chip_link.bandwidth_gbps": 0.05}}
+    slow = api.evaluate(spec)
+    feat = spec["network"]["feature_bytes"]
+    link = resolve(spec["hardware"]).levels[1]
+    busy = 4 * feat / (link.bandwidth * link.efficiency)  # 4 of 8 cameras cross the link
+    assert slow["max_fps_pipelined"] == pytest.approx(1 / busy)
+    assert slow["max_fps"] < slow["max_fps_pipelined"]
