@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from app.sim.batch import evaluate_training
+from app.sim.batch import evaluate_training, evaluate_training_batch
 from app.sim.hardware import build_view
 from app.sim.parse import parse_one
 from app.sim.paths import calibration_csv
@@ -289,7 +289,142 @@ def validate(overrides: dict[str, dict[str, float]] | None = None) -> dict[str, 
         },
         "gates": gates,
         "ok": all(g["ok"] for g in gates.values()) and all(r["fits"] for r in auto_rows),
+        "leave_one_source_out": leave_one_source_out(),
     }
+
+
+# The values each fitted parameter may take (its bounds are the first and last).
+GRIDS: dict[str, dict[str, np.ndarray]] = {
+    H100: {
+        "compute.matmul_efficiency.max": np.arange(0.50, 0.901, 0.02),
+        "compute.matmul_efficiency.fp8_max": np.arange(0.40, 0.901, 0.02),
+        "compute.attention_efficiency": np.arange(0.30, 0.901, 0.02),
+        "network.inter_node.efficiency": np.arange(0.5, 0.951, 0.05),
+    },
+    HARDWARE: {
+        "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
+        "compute.matmul_efficiency.overhead_us": np.array([0, 2, 4, 6, 8, 10, 15, 20, 30]),
+        "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
+        "network.nvlink.efficiency": np.arange(0.6, 0.901, 0.05),
+        "network.inter_node.efficiency": np.arange(0.6, 0.951, 0.05),
+    },
+}
+
+
+def library_values(hardware: str) -> dict[str, float]:
+    """Return the library's values of the fitted parameters of one description."""
+    view = build_view(hardware)
+    out: dict[str, float] = {}
+    for path in H100_FIT_PATHS if hardware == H100 else FIT_PATHS:
+        node: Any = view
+        for k in path.split("."):
+            node = node[k]
+        out[path] = float(node["value"] if isinstance(node, dict) else node)
+    return out
+
+
+def _metrics(rows: list[dict[str, str]], hardware: str, values: dict[str, float]) -> np.ndarray:
+    """Return every row's |error| in percent (inf where it does not fit), in one batch."""
+    specs = [row_spec(r, {"base": hardware, "overrides": values}) for r in rows]
+    results: list[Any] = [None] * len(specs)
+    for i, res in evaluate_training_batch(list(enumerate(specs)), _unfinished):
+        results[i] = res
+    out = np.empty(len(rows))
+    for j, (row, spec, res) in enumerate(zip(rows, specs, results, strict=True)):
+        if not isinstance(res, dict) or "error" in res or not res["fits"]:
+            out[j] = np.inf
+            continue
+        it, n = res["iteration_time_s"], res["num_accelerators"]
+        m = spec["model"]
+        if row["source_id"].startswith("NARAYANAN"):
+            measured = float(row["tflops_per_accel"])
+            B, sq, L, h, V = (
+                spec["batch"]["global"],
+                m["seq_len"],
+                m["layers"],
+                m["hidden"],
+                m["vocab"],
+            )
+            eq3 = 96 * B * sq * L * h * h * (1 + sq / (6 * h) + V / (16 * L * h))
+            predicted = eq3 / (it * n) / 1e12
+        elif is_h100(row) and row.get("tokens_per_s_per_accel"):
+            measured = float(row["tokens_per_s_per_accel"])
+            predicted = spec["batch"]["global"] * m["seq_len"] / (it * n)
+        elif is_h100(row):
+            measured = float(row["tflops_per_accel"])
+            predicted = res["model_tflops_per_accelerator"]
+        else:
+            measured, predicted = float(row["iter_time_s"]), it
+        out[j] = abs(predicted - measured) / measured * 100.0
+    return out
+
+
+def _unfinished(res: dict[str, Any], compare: Any, claims: Any, checked: bool) -> dict[str, Any]:
+    return res
+
+
+def _score(hardware: str, errors: np.ndarray, sources: list[str], keep: set[str]) -> float:
+    """The fit's score over the sources in ``keep`` (see :func:`fit`)."""
+    by: dict[str, list[float]] = {}
+    for e, src in zip(errors, sources, strict=True):
+        if src in keep:
+            by.setdefault(src, []).append(float(e))
+    misfit = sum(not np.isfinite(v) for vals in by.values() for v in vals)
+    ratios = [
+        float(np.mean([v for v in vals if np.isfinite(v)] or [0.0])) / GATES.get(k, H100_GATE)
+        for k, vals in by.items()
+    ]
+    if hardware == H100:
+        return max(ratios) + 0.1 * float(np.mean(ratios)) + misfit
+    return float(np.mean(ratios)) + misfit
+
+
+def _best(
+    hardware: str, grid: np.ndarray, errors: list[np.ndarray], sources: list[str], keep: set[str]
+) -> float:
+    """Return the grid value whose errors score best over the sources in ``keep``."""
+    scores = [_score(hardware, e, sources, keep) for e in errors]
+    return round(float(grid[int(np.argmin(scores))]), 4)
+
+
+def leave_one_source_out() -> list[dict[str, Any]]:
+    """Return, for every fitted parameter, its bounds, library value, the best value over all
+    sources and the range of best values when each source in turn is left out.
+
+    A profile: one parameter moves over its grid while the others keep their library values
+    (a full refit per left-out source would take minutes; this takes seconds). Each grid value
+    is one batch of the description's calibration rows; leaving a source out only re-scores
+    the stored errors.
+    """
+    out = []
+    all_rows = load_rows()
+    for hardware in (HARDWARE, H100):
+        rows = [r for r in all_rows if is_h100(r) == (hardware == H100)]
+        sources = [r["source_id"] for r in rows]
+        names = sorted(set(sources))
+        base = library_values(hardware)
+        for path, grid in GRIDS[hardware].items():
+            errors = [_metrics(rows, hardware, {**base, path: float(g)}) for g in grid]
+
+            loso = {
+                src: _best(hardware, grid, errors, sources, set(names) - {src}) for src in names
+            }
+            lo, hi = round(float(grid[0]), 4), round(float(grid[-1]), 4)
+            values = [base[path], *loso.values()]
+            out.append(
+                {
+                    "hardware": hardware,
+                    "parameter": path,
+                    "bounds": [lo, hi],
+                    "value": base[path],
+                    "best_all_sources": _best(hardware, grid, errors, sources, set(names)),
+                    "loso_min": min(loso.values()),
+                    "loso_max": max(loso.values()),
+                    "loso": loso,
+                    "at_bound": any(abs(v - lo) < 1e-9 or abs(v - hi) < 1e-9 for v in values),
+                }
+            )
+    return out
 
 
 def fit(hardware: str = HARDWARE, steps: int = 3) -> dict[str, Any]:
@@ -300,31 +435,9 @@ def fit(hardware: str = HARDWARE, steps: int = 3) -> dict[str, Any]:
     tenth of the mean. Every row that does not fit adds a penalty of 1. Used once to set the
     library values (docs/simulator.md); never at run time.
     """
-    paths: tuple[str, ...]
-    if hardware == H100:
-        paths = H100_FIT_PATHS
-        grids = {
-            "compute.matmul_efficiency.max": np.arange(0.50, 0.901, 0.02),
-            "compute.matmul_efficiency.fp8_max": np.arange(0.40, 0.901, 0.02),
-            "compute.attention_efficiency": np.arange(0.30, 0.901, 0.02),
-            "network.inter_node.efficiency": np.arange(0.5, 0.951, 0.05),
-        }
-    else:
-        paths = FIT_PATHS
-        grids = {
-            "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
-            "compute.matmul_efficiency.overhead_us": np.array([0, 2, 4, 6, 8, 10, 15, 20, 30]),
-            "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
-            "network.nvlink.efficiency": np.arange(0.6, 0.901, 0.05),
-            "network.inter_node.efficiency": np.arange(0.6, 0.951, 0.05),
-        }
-    view = build_view(hardware)
-    cur: dict[str, float] = {}
-    for path in paths:
-        node: Any = view
-        for k in path.split("."):
-            node = node[k]
-        cur[path] = float(node["value"] if isinstance(node, dict) else node)
+    paths = H100_FIT_PATHS if hardware == H100 else FIT_PATHS
+    grids = GRIDS[hardware]
+    cur = library_values(hardware)
     rows = [r for r in load_rows() if is_h100(r) == (hardware == H100)]
 
     def score(vals: dict[str, float]) -> float:
