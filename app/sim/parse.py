@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,8 @@ from app.sim.training import PRECISIONS, RECOMPUTE, STACKS, stack_defaults
 
 Cols = Mapping[str, np.ndarray]
 OVERLAPS = ("dp_overlap", "param_gather_overlap", "tp_overlap")
-# Model fields: (key, default) where the default is a number, another field's name, or None
-# for a required field; the ffn default (4 x hidden) is filled in by hand.
+# Numeric model fields; layers, hidden, heads and seq_len are required, the others default to
+# heads (kv_heads), 4 x hidden (ffn_hidden) and 51,200 (vocab).
 MODEL_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "seq_len", "vocab")
 
 
@@ -250,7 +250,6 @@ class Parsed:
     keys: list[GroupKey]
     systems: dict[str, System]
     errors: list[SpecError | None]
-    order: list[int] = field(default_factory=list)
 
     def groups(self) -> dict[GroupKey, list[int]]:
         """Return the valid specs by what cannot vary in one call of the model: the hardware,
