@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 from starlette.responses import Response
 
-from app.core import cache
+from app.core import as_of, cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
@@ -38,6 +38,7 @@ LEVEL_LABELS = {
 LADDER = [level.value for level in Level]
 VERDICT_LABELS = {
     "supported": "Supported",
+    "documented": "Documented by the claimant",
     "contradicted": "Contradicted",
     "disputed": "Disputed",
     "unresolved": "Unresolved",
@@ -48,6 +49,20 @@ STANCE_LABELS = {
     "contradicts": "contradicts",
     "inconclusive": "inconclusive",
     "not_found": "searched, not found",
+    "partial": "partly delivered",
+}
+PROMISE_LABELS = {
+    "pending": "Pending",
+    "overdue": "Overdue",
+    "kept": "Kept",
+    "kept_late": "Kept late",
+    "broken": "Broken",
+}
+ORIGIN_LABELS = {
+    "claimant": "From the claimant",
+    "reported": "Reported",
+    "independent": "Independent",
+    "computed": "Computed",
 }
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
@@ -55,6 +70,16 @@ GRADE_LABELS = {
     "F": "F · forum only",
     "D": "D · own arithmetic",
 }
+
+
+def dated(url: str) -> str:
+    """Return a link that keeps the day this page shows the ledger as of (?as_of=)."""
+    day = as_of.current()
+    if day is None:
+        return url
+    path, _, fragment = url.partition("#")
+    joined = f"{path}{'&' if '?' in path else '?'}as_of={day.isoformat()}"
+    return joined + (f"#{fragment}" if fragment else "")
 
 
 def level_label(code: str | None) -> str:
@@ -175,9 +200,13 @@ env.globals.update(
     GRADE_LABELS=GRADE_LABELS,
     VERDICT_LABELS=VERDICT_LABELS,
     STANCE_LABELS=STANCE_LABELS,
+    PROMISE_LABELS=PROMISE_LABELS,
+    ORIGIN_LABELS=ORIGIN_LABELS,
     video_link=video_link,
     query_with=query_with,
     static_url=static_url,
+    dated=dated,
+    as_of_day=as_of.current,
     inline_css=lambda: inline_css()[0],
 )
 

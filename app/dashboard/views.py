@@ -1,5 +1,6 @@
 """Read pages: overview, capabilities, claims, evidence and the timeline."""
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -9,7 +10,7 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
-from app.dashboard import charts, feeds, queries, questions, timeline
+from app.dashboard import charts, doubts, feeds, queries, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -20,9 +21,11 @@ from app.dashboard.templating import (
 )
 from app.events import service as events_service
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
+from app.questions import service as questions_service
 from app.sources import service as sources_service
-from app.status import casebook, snapshot
+from app.status import asof, casebook, snapshot
+from app.status.asof import evidence_known
 from app.status.verdicts import load_rules
 
 # Pages find out who is signed in themselves (app.dashboard.templating.page): a reader
@@ -58,6 +61,8 @@ async def overview(
     def build(session: Session) -> dict[str, Any]:
         rows = queries.capabilities_with_depth(session)
         everything = [cap for cap, _depth in rows]
+        then = snapshot.get(session)
+        now = snapshot.current(session)
         shown = [
             (cap, depth)
             for cap, depth in rows
@@ -74,6 +79,7 @@ async def overview(
             "ended": sum(1 for c in everything if c.outcome != "active"),
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+            "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
@@ -86,10 +92,13 @@ async def overview(
             "status": status,
             "kind": kind,
             "kinds": KINDS,
+            "questions": questions_service.list_public(session),
             "page_title": "Capabilities: " + ", ".join(f for f in filtered if f)
             if status or kind
             else "What is real: Tesla AI Day hardware",
-            "api_twin": "/api/v1/capabilities" + feeds.api_query(status=status, kind=kind),
+            "api_twin": "/api/v1/capabilities"
+            + feeds.api_query(status=status, kind=kind, as_of=_iso(then.as_of)),
+            **_dated_context(then, now),
         }
 
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
@@ -101,7 +110,7 @@ async def overview(
 
 @router.get("/capabilities/{slug}")
 async def capability_page(request: Request, slug: str):
-    """One capability: open questions first, status and why, claims, evidence, history."""
+    """One capability: its questions and claims in doubt first, status and why, claims, evidence."""
 
     def build(session: Session) -> dict[str, Any]:
         cap = cap_service.get_public(session, slug)
@@ -109,9 +118,15 @@ async def capability_page(request: Request, slug: str):
         claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
         evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
         assert cap.id is not None
-        history = queries.history(session, cap.id)
+        history = [
+            row
+            for row in queries.history(session, cap.id)
+            if snap.as_of is None or row.effective_on <= snap.as_of
+        ]
         simulated = queries.simulated_by_claim(session)
         return {
+            **_dated_context(snap, snapshot.current(session)),
+            "questions": questions_service.list_public(session, capability=slug),
             "cap": cap,
             "ancestors": cap_service.lineage(session, slug),
             "children": [cap_service.get_public(session, child) for child in cap.children],
@@ -121,10 +136,13 @@ async def capability_page(request: Request, slug: str):
                 else None
             ),
             "claims": claims,
-            "open_questions": questions.open_questions(claims, evidence),
+            "claims_in_doubt": doubts.claims_in_doubt(claims, evidence),
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
+            "history_precision": {
+                row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
+            },
             "evidence_titles": evidence_service.titles(
                 session, [i for row in history for i in row.evidence_ids]
             ),
@@ -137,10 +155,30 @@ async def capability_page(request: Request, slug: str):
             ),
             "sim_chart": charts.claimed_vs_simulated(claims, simulated),
             "scenarios": _scenarios_for(slug, claims),
-            "api_twin": f"/api/v1/capabilities/{slug}",
+            "api_twin": f"/api/v1/capabilities/{slug}" + feeds.api_query(as_of=_iso(snap.as_of)),
         }
 
     return await page(request, "capability.html", build)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _dated_context(then: snapshot.Snapshot, now: snapshot.Snapshot) -> dict[str, Any]:
+    """What a page needs to show the ledger as of a day beside today: the control, the
+    presets, and today's assessment of each capability."""
+    return {
+        "as_of": then.as_of,
+        "today": now.day,
+        "presets": asof.presets(now.events, now.day),
+        "now": {
+            now.capability_slug[cap_id]: assessment
+            for cap_id, assessment in now.assessments.items()
+        }
+        if then.as_of
+        else {},
+    }
 
 
 def _scenarios_for(slug: str, claims: list) -> list[dict]:
@@ -237,7 +275,9 @@ async def claim_page(request: Request, slug: str):
         snap = snapshot.get(session)
         cap = cap_service.get_public(session, claim.capability)
         evidence = [
-            evidence_service.to_public(e, snap) for e in claims_service.evidence_for(session, row)
+            evidence_service.to_public(e, snap)
+            for e in claims_service.evidence_for(session, row)
+            if snap.as_of is None or evidence_known(e, snap.as_of)
         ]
         event = next((e for e in snap.events if e.slug == claim.event), None)
         return {
@@ -267,18 +307,18 @@ async def evidence_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    provenance: Annotated[str | None, Query(max_length=40)] = None,
+    origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Every evidence item, newest first, with its grade, provenance and stance."""
+    """Every evidence item, newest first, with its grade, origin and stance."""
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
         filters = {
             "capability": capability if capability in snap.capability_slug.values() else None,
             "kind": _choice(kind, [k.value for k in EvidenceKind]),
-            "provenance": _choice(provenance, [p.value for p in Provenance]),
+            "origin": _choice(origin, [p.value for p in Origin]),
             "stance": _choice(stance, [s.value for s in Stance]),
         }
         items, next_cursor = evidence_service.list_page(
@@ -290,7 +330,7 @@ async def evidence_page(
             if filters["capability"]
             else "",
             humanize(filters["kind"]) if filters["kind"] else "",
-            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
         ]
         return {
@@ -299,7 +339,7 @@ async def evidence_page(
             "cursor": cursor,
             "filters": filters,
             "kinds": [k.value for k in EvidenceKind],
-            "provenances": [p.value for p in Provenance],
+            "origins": [p.value for p in Origin],
             "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
             "cap_names": cap_names,
             "claim_texts": {c.slug: c.text for c in snap.claims},

@@ -1,4 +1,4 @@
-"""What a reader sees: figures in plain digits with units, open questions first, distinct links."""
+"""What a reader sees: figures in plain digits with units, questions and claims in doubt first, distinct links."""
 
 import re
 
@@ -41,19 +41,23 @@ def test_run_headlines_carry_their_units() -> None:
     assert not any(re.search(r"\de[+-]?\d", value) for value in shown.values())
 
 
-def test_capability_page_opens_with_its_open_questions(client: TestClient) -> None:
+def test_capability_page_opens_with_its_claims_in_doubt(client: TestClient) -> None:
     page = client.get("/capabilities/fsd-computer-hw3", headers=HTML).text
-    questions = page.index('id="open-h"')
-    assert questions < page.index('id="status-h"') < page.index('id="claims-h"')
-    section = page[questions : page.index("</section>", questions)]
-    # Capacity or redundancy? The forum's question comes first: nothing on this page is
-    # contradicted or disputed by the evidence.
+    doubts = page.index('id="doubt-h"')
+    assert doubts < page.index('id="status-h"') < page.index('id="claims-h"')
+    section = page[doubts : page.index("</section>", doubts)]
+    # Contradicted first (47 W cannot be the HW2.5 board's power under every reading), then
+    # the forum's question: capacity or redundancy?
     first = section.index("<li")
-    assert section.index("/claims/fsd-hw3-both-socs-for-capacity") < section.index("<li", first + 1)
+    second = section.index("<li", first + 1)
+    assert section.index("/claims/fsd-hw2-5-power-47-w") < second
+    assert second < section.index("/claims/fsd-hw3-both-socs-for-capacity")
     assert "forum only" in section
+    # The next-generation chip was promised in two years: only partly delivered, still overdue.
+    assert re.search(r"overdue [\d,]+ days", section)
+    # The ExaPOD's promises are broken, their counters stopped: no longer open questions.
     exapod = client.get("/capabilities/dojo-exapod", headers=HTML).text
-    section = exapod[exapod.index('id="open-h"') :]
-    assert re.search(r"overdue [\d,]+ days", section[: section.index("</section>")])
+    assert "overdue" not in exapod[exapod.index('id="doubt-h"') :].split("</section>")[0]
 
 
 def test_timeline_links_say_where_they_go(client: TestClient, write_token: str) -> None:
@@ -61,7 +65,7 @@ def test_timeline_links_say_where_they_go(client: TestClient, write_token: str) 
         response = client.post(
             "/api/v1/evidence",
             json={"title": "Simulation run #99: one run, two claims", "kind": "simulation_run",
-                  "provenance": "simulation", "grade": "D", "date": "2024-06-01",
+                  "origin": "computed", "grade": "D", "date": "2024-06-01",
                   "stance": "supports", "capability": "dojo-training-tile", "claim": claim},
             headers={"authorization": f"Bearer {write_token}"},
         )  # fmt: skip
