@@ -22,6 +22,7 @@ from app.core import cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
+from app.evidence.checks import is_check
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -175,6 +176,7 @@ env.globals.update(
     VERDICT_LABELS=VERDICT_LABELS,
     STANCE_LABELS=STANCE_LABELS,
     video_link=video_link,
+    is_check=is_check,
     query_with=query_with,
     static_url=static_url,
     inline_css=lambda: inline_css()[0],

@@ -15,7 +15,7 @@ from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
-RUNNER_VERSION = "0.2.1"  # 0.2.1: llm-scaling points that do not fit carry no timing
+RUNNER_VERSION = "0.2.2"  # 0.2.2: comparisons say their role (assumed inputs never "consistent")
 
 KINDS = schema.KINDS
 
