@@ -11,8 +11,15 @@ from app.core.schema import shown_date
 from app.dashboard.templating import LADDER, LEVEL_LABELS, humanize, level_rank
 from app.evidence.models import EvidencePublic
 from app.history.models import StatusChange
+from app.sim.consistency import UNITS
 
 TIMELINE_START = dt.date(2019, 1, 1)
+# A finding in these dimensions is throughput sustained beside a claimed peak.
+RATES = ("flop/s", "bytes/s")
+
+
+def _unit_key(unit: str) -> str:
+    return unit.strip().lower().replace(" ", "")
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -208,24 +215,28 @@ def claimed_vs_simulated_comparisons(
     """Chart data from claim comparisons ({claim, claimed, simulated, unit, verdict, role}).
 
     Only predictions are drawn: a figure the simulation assumes would come back at 100 % and
-    read as a confirmation, and arithmetic on the claims is not a simulation. A finding (the
-    sustained throughput beside a claimed peak) is drawn beside its claim, both in one bar
-    pair: the claim at 100 % and what the simulation predicts.
+    read as a confirmation, and arithmetic on the claims is not a simulation. A finding of
+    throughput (what a workload sustains beside a claimed peak) is drawn beside its claim, in
+    one bar pair: the peak at 100 % and what the simulation predicts. Other findings (a count
+    of SoCs, the frame rate of an illustrative network) are told in words, not drawn as if
+    they measured the claim.
     """
     bars = []
     for item in comparisons:
         if item.get("role") != "predicted":
+            continue
+        finding = item.get("relation") == "info"
+        if finding and UNITS.get(_unit_key(str(item.get("unit", ""))), ("",))[0] not in RATES:
             continue
         claimed, simulated = item.get("claimed"), item.get("simulated")
         if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
             continue
         if not claimed:
             continue
-        finding = item.get("relation") == "info"
         label = str(item.get("label") or item.get("claim", "?"))
         bars.append(
             {
-                "label": _short(label, 60) + (" (finding)" if finding else ""),
+                "label": _short(label, 60) + (" (sustained: a finding)" if finding else ""),
                 "claimed": claimed,
                 "simulated": simulated,
                 "unit": item.get("unit", ""),
