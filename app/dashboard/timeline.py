@@ -28,7 +28,7 @@ from app.core.http import DB_ID_MAX
 from app.core.limits import InputError, parse_json
 from app.dashboard import charts
 from app.events.models import Event
-from app.evidence.checks import is_check
+from app.evidence.checks import CHECK_COLUMNS, is_check_row
 from app.history.models import StatusChange
 from app.status import snapshot
 
@@ -211,7 +211,8 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
     evidence_key = [
         pack(d.toordinal(), EVIDENCE, i) for d, i in zip(evidence_date, evidence_id, strict=True)
     ]
-    evidence_check = [is_check(item) for item in snap.evidence]
+    check_columns = _columns(snap.evidence, *CHECK_COLUMNS)
+    evidence_check = [is_check_row(*values) for values in zip(*check_columns, strict=True)]
     for cap_id, day in zip(evidence_cap, evidence_date, strict=True):
         seen(cap_id, day)
     titles = Counter(evidence_title)

@@ -3,8 +3,8 @@
 A check (an arithmetic consistency check, or a simulation run recorded by the runner) is not
 evidence that the hardware exists or performs: lists of evidence leave checks out unless the
 reader asks for them, and pages show them in their own section. This module is the one place
-that says which items are checks; when evidence records its `origin`, both functions become
-`origin == "computed"`.
+that says which items are checks; when evidence records its `origin`, `CHECK_COLUMNS` becomes
+("origin",) and both predicates `origin == "computed"`.
 """
 
 from typing import Any, Literal
@@ -25,9 +25,18 @@ ChecksFilter = Literal["exclude", "include", "only"]
 CHECKS_FILTERS: tuple[ChecksFilter, ...] = ("exclude", "include", "only")
 
 
+# The columns that tell a check apart, for code that reads rows column by column.
+CHECK_COLUMNS = ("kind", "provenance")
+
+
+def is_check_row(kind: Any, provenance: Any) -> bool:
+    """Whether an item with these CHECK_COLUMNS values is one of the ledger's computations."""
+    return kind in COMPUTED_KINDS and provenance not in CLAIMANT_PROVENANCES
+
+
 def is_check(item: Any) -> bool:
     """Whether an evidence item (row or public view) is one of the ledger's own computations."""
-    return item.kind in COMPUTED_KINDS and item.provenance not in CLAIMANT_PROVENANCES
+    return is_check_row(*(getattr(item, name) for name in CHECK_COLUMNS))
 
 
 def check_clause() -> ColumnElement[bool]:

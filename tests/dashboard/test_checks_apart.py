@@ -47,8 +47,8 @@ def test_d1_and_tile_pages_never_show_an_assumed_input_as_consistent(
 ) -> None:
     tile = client.get("/capabilities/dojo-training-tile").text
     row = _claim_row(tile, "tile-d1-count-25")
-    assert "assumed as an input" in row, row
-    assert ": consistent" not in row, row  # was "simulated 25 chips" beside a check mark
+    assert "assumed as a simulation input" in row, row
+    assert "consistent" not in row, row  # was "simulated 25 chips: consistent"
     peak = _claim_row(tile, "tile-peak-bf16-9-pflops")
     assert "finding:" in peak and "% of the claim" in peak, peak
     bars = (_chart(tile, "sim-chart") or {}).get("bars", [])
@@ -58,7 +58,7 @@ def test_d1_and_tile_pages_never_show_an_assumed_input_as_consistent(
 
     d1 = client.get("/capabilities/dojo-d1").text
     sram = _claim_row(d1, "d1-sram-440-mb")
-    assert "assumed as an input" in sram
+    assert "assumed as a simulation input" in sram
     assert "simulated 442.5 MB: consistent" not in sram
     # The three off-chip readings cannot all be true: none is "consistent" at about 100 %.
     for slug in (
@@ -67,8 +67,8 @@ def test_d1_and_tile_pages_never_show_an_assumed_input_as_consistent(
         "d1-off-chip-bandwidth-16000-gbps-hamilton",
     ):
         row = _claim_row(d1, slug)
-        assert ": inconclusive" in row and "both directions" in row, row
-        assert ": consistent" not in row, row
+        assert ", inconclusive" in row and "holds only if" in row and "both directions" in row
+        assert "consistent" not in row, row
     chart = _chart(d1, "sim-chart")
     assert chart is None or all(bar["percent"] < 99 for bar in chart["bars"])
 
@@ -80,7 +80,7 @@ def test_exapod_page_shows_the_sustained_figure_beside_the_peak_claim(
     row = _claim_row(page, "exapod-peak-1-1-eflops")
     found = re.search(r"finding: (0\.3\d+) EFLOPS \((\d+(?:\.\d+)?) % of the claim\)", row)
     assert found, row
-    assert "assumed as an input" in row  # the 1.1 EFLOP/s peak is the model's input
+    assert "assumed as a simulation input" in row  # the 1.1 EFLOP/s peak is the model's input
     bars = _chart(page, "sim-chart")["bars"]  # type: ignore[index]
     sustained = [bar for bar in bars if "sustained" in bar["label"]]
     assert len(sustained) == 1 and sustained[0]["claimed"] == pytest.approx(1.1)
