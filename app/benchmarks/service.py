@@ -24,6 +24,7 @@ from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
+from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
 from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version
 
@@ -243,14 +244,21 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
     for run in rows:
         for comparison in comparisons(run.result or {}):
             slug = str(comparison.get("claim"))
-            key = (slug, run.scenario_id or "", str(comparison.get("field")))
+            kind = comparison_kind(comparison)
+            # An input is said once, however many scenarios take it.
+            key = (
+                (slug, "", kind)
+                if kind == "assumed"
+                else (slug, run.scenario_id or "", str(comparison.get("field")))
+            )
             if key in seen:
                 continue
             seen.add(key)
             found.setdefault(slug, []).append(
                 {
                     **comparison,
-                    "kind": comparison_kind(comparison),
+                    "kind": kind,
+                    "share": share_of_peak(comparison),
                     "run_id": run.id,
                     "run_title": run.title,
                 }
@@ -259,6 +267,25 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
     for items in found.values():
         items.sort(key=lambda c: order[c["kind"]])
     return found
+
+
+# Dimensions in which a finding is throughput sustained beside a claimed peak.
+RATES = ("flop/s", "bytes/s")
+
+
+def share_of_peak(comparison: dict[str, Any]) -> float | None:
+    """The percentage of a claimed peak that a finding of sustained throughput reaches.
+
+    None for anything else: a count of SoCs or the frame rate of an illustrative network is
+    not a share of what the claim measured, and must not read like one.
+    """
+    claimed, simulated = comparison.get("claimed"), comparison.get("simulated")
+    unit = UNITS.get(str(comparison.get("unit") or "").strip().lower().replace(" ", ""))
+    if comparison_kind(comparison) != "finding" or unit is None or unit[0] not in RATES:
+        return None
+    if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
+        return None
+    return round(100 * simulated / claimed, 1) if claimed else None
 
 
 def comparison_kind(comparison: dict[str, Any]) -> str:

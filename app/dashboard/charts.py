@@ -5,21 +5,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from app.benchmarks import service as benchmarks_service
 from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
 from app.core.schema import shown_date
 from app.dashboard.templating import LADDER, LEVEL_LABELS, humanize, level_rank
 from app.evidence.models import EvidencePublic
 from app.history.models import StatusChange
-from app.sim.consistency import UNITS
 
 TIMELINE_START = dt.date(2019, 1, 1)
-# A finding in these dimensions is throughput sustained beside a claimed peak.
-RATES = ("flop/s", "bytes/s")
-
-
-def _unit_key(unit: str) -> str:
-    return unit.strip().lower().replace(" ", "")
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -225,8 +219,8 @@ def claimed_vs_simulated_comparisons(
     for item in comparisons:
         if item.get("role") != "predicted":
             continue
-        finding = item.get("relation") == "info"
-        if finding and UNITS.get(_unit_key(str(item.get("unit", ""))), ("",))[0] not in RATES:
+        finding = benchmarks_service.comparison_kind(item) == "finding"
+        if finding and benchmarks_service.share_of_peak(item) is None:
             continue
         claimed, simulated = item.get("claimed"), item.get("simulated")
         if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):

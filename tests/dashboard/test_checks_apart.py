@@ -50,7 +50,7 @@ def test_d1_and_tile_pages_never_show_an_assumed_input_as_consistent(
     assert "assumed as a simulation input" in row, row
     assert "consistent" not in row, row  # was "simulated 25 chips: consistent"
     peak = _claim_row(tile, "tile-peak-bf16-9-pflops")
-    assert "finding:" in peak and "% of the claim" in peak, peak
+    assert "finding:" in peak and "% of the claimed peak" in peak, peak
     bars = (_chart(tile, "sim-chart") or {}).get("bars", [])
     # Only predictions are drawn: the sustained finding, never the 25 x 362 TFLOPS echo.
     assert bars and all(bar["percent"] < 50 for bar in bars), bars
@@ -78,7 +78,7 @@ def test_exapod_page_shows_the_sustained_figure_beside_the_peak_claim(
 ) -> None:
     page = client.get("/capabilities/dojo-exapod").text
     row = _claim_row(page, "exapod-peak-1-1-eflops")
-    found = re.search(r"finding: (0\.3\d+) EFLOPS \((\d+(?:\.\d+)?) % of the claim\)", row)
+    found = re.search(r"finding: (0\.3\d+) EFLOPS \((\d+(?:\.\d+)?) % of the claimed peak\)", row)
     assert found, row
     assert "assumed as a simulation input" in row  # the 1.1 EFLOP/s peak is the model's input
     bars = _chart(page, "sim-chart")["bars"]  # type: ignore[index]
