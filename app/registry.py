@@ -15,6 +15,7 @@ from app.claims.models import Claim
 from app.claims.routes import router as claims_router
 from app.core.docs import router as docs_router
 from app.dashboard import auth as dashboard_auth
+from app.dashboard import compare as dashboard_compare
 from app.dashboard import edit as dashboard_edit
 from app.dashboard import feeds as dashboard_feeds
 from app.dashboard import question_forms as dashboard_question_forms
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard_runs.router,
     dashboard_auth.router,
     dashboard_feeds.router,
+    dashboard_compare.router,
 )
 
 # In insert order: referenced tables first (self-references are patched after insert).

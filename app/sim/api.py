@@ -15,7 +15,8 @@ from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
-RUNNER_VERSION = "0.2.2"  # 0.2.2: comparisons say their role (assumed inputs never "consistent")
+# 0.3.0: auto settings, one spec parser, the contemporaries scenarios
+RUNNER_VERSION = "0.3.1"  # 0.3.1: comparisons say their role (assumed inputs never "consistent")
 
 KINDS = schema.KINDS
 
@@ -33,9 +34,7 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     if kind == "llm-training":
         if spec.get("parallelism") == "auto":
             return _auto_layout(spec)
-        from app.sim.training import evaluate_training
-
-        return evaluate_training(spec)
+        return batch.evaluate_training(spec)
     if kind == "nn-inference":
         from app.sim.inference import evaluate_inference
 
