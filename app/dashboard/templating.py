@@ -38,6 +38,7 @@ LEVEL_LABELS = {
 LADDER = [level.value for level in Level]
 VERDICT_LABELS = {
     "supported": "Supported",
+    "documented": "Documented by the claimant",
     "contradicted": "Contradicted",
     "disputed": "Disputed",
     "unresolved": "Unresolved",
@@ -48,6 +49,20 @@ STANCE_LABELS = {
     "contradicts": "contradicts",
     "inconclusive": "inconclusive",
     "not_found": "searched, not found",
+    "partial": "partly delivered",
+}
+PROMISE_LABELS = {
+    "pending": "Pending",
+    "overdue": "Overdue",
+    "kept": "Kept",
+    "kept_late": "Kept late",
+    "broken": "Broken",
+}
+ORIGIN_LABELS = {
+    "claimant": "From the claimant",
+    "reported": "Reported",
+    "independent": "Independent",
+    "computed": "Computed",
 }
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
@@ -185,6 +200,8 @@ env.globals.update(
     GRADE_LABELS=GRADE_LABELS,
     VERDICT_LABELS=VERDICT_LABELS,
     STANCE_LABELS=STANCE_LABELS,
+    PROMISE_LABELS=PROMISE_LABELS,
+    ORIGIN_LABELS=ORIGIN_LABELS,
     video_link=video_link,
     is_check=is_check,
     query_with=query_with,

@@ -22,7 +22,7 @@ from app.dashboard.templating import (
 from app.events import service as events_service
 from app.evidence import service as evidence_service
 from app.evidence.checks import CHECKS_FILTERS, COMPUTED_KINDS, ChecksFilter, is_check
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
 from app.questions import service as questions_service
 from app.sources import service as sources_service
 from app.status import asof, casebook, snapshot
@@ -80,6 +80,7 @@ async def overview(
             "ended": sum(1 for c in everything if c.outcome != "active"),
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+            "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
@@ -144,6 +145,9 @@ async def capability_page(request: Request, slug: str):
             "evidence": evidence,
             "checks": checks,
             "history": history,
+            "history_precision": {
+                row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
+            },
             "evidence_titles": evidence_service.titles(
                 session, [i for row in history for i in row.evidence_ids]
             ),
@@ -314,12 +318,12 @@ async def evidence_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    provenance: Annotated[str | None, Query(max_length=40)] = None,
+    origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
     checks: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Evidence about the world, newest first, with its grade, provenance and stance.
+    """Evidence about the world, newest first, with its grade, origin and stance.
 
     The ledger's own checks (arithmetic, simulations) have their own page; `checks=include`
     lists them here too.
@@ -330,9 +334,9 @@ async def evidence_page(
         filters: dict[str, Any] = {
             "capability": capability if capability in snap.capability_slug.values() else None,
             "kind": _choice(kind, [k.value for k in EvidenceKind]),
-            "provenance": _choice(provenance, [p.value for p in Provenance]),
+            "origin": _choice(origin, [p.value for p in Origin]),
             "stance": _choice(stance, [s.value for s in Stance]),
-            "checks": _checks_filter(checks, kind),
+            "checks": _checks_filter(checks, kind, origin),
         }
         items, next_cursor = evidence_service.list_page(
             session, **filters, sort="-date", limit=50, cursor=cursor or None
@@ -343,7 +347,7 @@ async def evidence_page(
             if filters["capability"]
             else "",
             humanize(filters["kind"]) if filters["kind"] else "",
-            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
             "with checks" if filters["checks"] == "include" else "",
         ]
@@ -353,7 +357,7 @@ async def evidence_page(
             "cursor": cursor,
             "filters": filters,
             "kinds": [k.value for k in EvidenceKind],
-            "provenances": [p.value for p in Provenance],
+            "origins": [p.value for p in Origin],
             "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
             "cap_names": cap_names,
             "claim_texts": {c.slug: c.text for c in snap.claims},
@@ -367,12 +371,12 @@ async def evidence_page(
     return await page(request, "evidence.html", build, block=block)
 
 
-def _checks_filter(value: str | None, kind: str | None) -> ChecksFilter:
+def _checks_filter(value: str | None, kind: str | None, origin: str | None) -> ChecksFilter:
     """Evidence lists leave the ledger's own checks out unless asked (or a check kind is)."""
     for choice in CHECKS_FILTERS:
         if value == choice:
             return choice
-    return "include" if kind in COMPUTED_KINDS else "exclude"
+    return "include" if kind in COMPUTED_KINDS or origin == "computed" else "exclude"
 
 
 @router.get("/checks")

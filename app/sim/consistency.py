@@ -220,13 +220,7 @@ def computed_figures() -> list[dict[str, Any]]:
             "2 SoCs x 36 W chip TDP (board power must be at least this)",
             "<=",
         ),
-        (
-            "gpu-cluster-5760-a100",
-            s34_nodes * gpn,
-            "count",
-            "720 nodes (Karpathy, CVPR 2021) x 8 A100",
-            "==",
-        ),
+        ("gpu-cluster-5760-a100", s34_nodes * gpn, "count", "720 nodes x 8 A100", "=="),
         (
             "gpu-cluster-1-8-eflops",
             s34_nodes * gpn * a100,

@@ -164,4 +164,4 @@ def test_timeline_and_picker_leave_checks_out(
 
 class _Item:
     def __init__(self, data: dict) -> None:
-        self.kind, self.provenance = data["kind"], data["provenance"]
+        self.origin = data["origin"]
