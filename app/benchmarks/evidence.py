@@ -23,11 +23,23 @@ def _claim_capability(session: Session, claim_slug: str) -> str | None:
     return cap.slug if cap else None
 
 
+# What a run's comparison with a claim records as evidence: only a test of a figure the
+# scenario predicts. An assumed figure is only its input echoed, and a finding (a prediction
+# the claim did not state) is shown beside the claim from the run's result; neither is
+# evidence either way. A test that holds only under an assumption is inconclusive under it.
+STANCE_OF = {"consistent": "supports", "contradicts": "contradicts", "inconclusive": "inconclusive"}
+
+
 def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
     if comparison is not None:
+        verdict = str(comparison.get("verdict", "compared"))
+        if verdict == "consistent":
+            verdict = "consistent with the claim (a computation, not a measurement)"
+        if comparison.get("assumption"):
+            verdict += f": holds only if {comparison['assumption']}"
         return (
             f"Claimed {comparison.get('claimed')} vs simulated {comparison.get('simulated')} "
-            f"{comparison.get('unit', '')} — {comparison.get('verdict', 'compared')}. "
+            f"{comparison.get('unit', '')}: {verdict}. "
             f"{comparison.get('note', '')}"
         ).strip()
     result = run.result or {}
@@ -36,9 +48,10 @@ def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
 
 
 def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
-    """Store one analytical evidence item per claim compared (or per capability otherwise).
+    """Store one evidence item per predicted figure tested (per capability if it compares none).
 
-    Simulations never raise a status; a comparison that contradicts a figure says so.
+    Simulations never raise a status; a comparison that contradicts a figure says so. Runs
+    whose comparisons only echo assumed inputs or state findings record nothing here.
     """
     assert run.id is not None
     if session.exec(select(Evidence).where(Evidence.benchmark_run_id == run.id)).first():
@@ -47,19 +60,19 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
     items = comparisons(run.result or {})
     targets: list[tuple[str, str | None, dict[str, Any] | None]] = []
     for item in items:
-        if item.get("verdict") not in ("consistent", "contradicts"):
-            continue  # 'info' rows are context shown with the run, not evidence either way
+        if item.get("verdict") not in STANCE_OF or item.get("role") == "assumed":
+            continue  # assumed inputs and findings are shown from the run's result
         claim_slug = item.get("claim")
         capability = _claim_capability(session, claim_slug) if claim_slug else None
         if capability:
             targets.append((capability, claim_slug, item))
-    if not targets:
+    if not targets and not items:
         targets = [(slug, None, None) for slug in run.capability_slugs or []]
     batch: list[EvidenceCreate] = []
     for capability, claim_slug, comparison in targets:
         if session.exec(select(Capability.id).where(Capability.slug == capability)).first() is None:
             continue
-        contradicts = bool(comparison and comparison.get("verdict") == "contradicts")
+        stance = STANCE_OF[comparison["verdict"]] if comparison else "supports"
         batch.append(
             EvidenceCreate(
                 slug=None,
@@ -71,7 +84,8 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
                 source_key=None,
                 url=None,
                 date=today,
-                stance="contradicts" if contradicts else "supports",  # type: ignore[arg-type]
+                stance=stance,  # type: ignore[arg-type]
+                assumption=(comparison or {}).get("assumption") or None,
                 level=None,
                 capability=capability,
                 claim=claim_slug,

@@ -26,6 +26,7 @@ from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
+from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
 from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
 
@@ -226,14 +227,16 @@ def runs_for_capability(session: Session, slug: str, limit: int = 20) -> list[Be
     return list_runs(session, capability=slug, limit=limit)[0]
 
 
-def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
-    """Return, per claim slug, the newest succeeded run's comparison with that claim.
+def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Return, per claim slug, the newest succeeded runs' comparisons with that claim.
 
-    A check (==, <=, >=) from any run comes before context (`info`): the split mode's zero
-    independent SoCs, say, must not stand in for the check of the redundancy claim.
+    One row per scenario and result field (the newest run's), so a claim shows each thing
+    the simulations say about it: a test of a predicted figure, a finding beside it (the
+    sustained throughput beside a peak), or that a scenario assumes it. Tests come first,
+    then findings, then assumptions.
     """
-    checks: dict[str, dict[str, Any]] = {}
-    context: dict[str, dict[str, Any]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    seen: set[tuple[str, str, str]] = set()
     rows = session.exec(
         select(BenchmarkRun)
         .where(BenchmarkRun.state == RunState.succeeded.value)
@@ -242,18 +245,70 @@ def latest_results_for_claims(session: Session) -> dict[str, dict[str, Any]]:
     ).all()
     for run in rows:
         for comparison in comparisons(run.result or {}):
-            slug = comparison.get("claim")
-            found = context if comparison.get("relation") == "info" else checks
-            if slug and slug not in found:
-                found[slug] = {**comparison, "run_id": run.id, "run_title": run.title}
-    return context | checks
+            slug = str(comparison.get("claim"))
+            kind = comparison_kind(comparison)
+            # An input is said once, however many scenarios take it.
+            key = (
+                (slug, "", kind)
+                if kind == "assumed"
+                else (slug, run.scenario_id or "", str(comparison.get("field")))
+            )
+            if key in seen:
+                continue
+            seen.add(key)
+            found.setdefault(slug, []).append(
+                {
+                    **comparison,
+                    "kind": kind,
+                    "share": share_of_peak(comparison),
+                    "run_id": run.id,
+                    "run_title": run.title,
+                }
+            )
+    order = {"test": 0, "finding": 1, "assumed": 2}
+    for items in found.values():
+        items.sort(key=lambda c: order[c["kind"]])
+    return found
+
+
+# Dimensions in which a finding is throughput sustained beside a claimed peak.
+RATES = ("flop/s", "bytes/s")
+
+
+def share_of_peak(comparison: dict[str, Any]) -> float | None:
+    """The percentage of a claimed peak that a finding of sustained throughput reaches.
+
+    None for anything else: a count of SoCs or the frame rate of an illustrative network is
+    not a share of what the claim measured, and must not read like one.
+    """
+    claimed, simulated = comparison.get("claimed"), comparison.get("simulated")
+    unit = UNITS.get(str(comparison.get("unit") or "").strip().lower().replace(" ", ""))
+    if comparison_kind(comparison) != "finding" or unit is None or unit[0] not in RATES:
+        return None
+    if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
+        return None
+    return round(100 * simulated / claimed, 1) if claimed else None
+
+
+def comparison_kind(comparison: dict[str, Any]) -> str:
+    """Say what a comparison is: `assumed` (an input echoed), `finding` or `test`.
+
+    Results from before comparisons said their role read `info` rows as findings.
+    """
+    if comparison.get("role") == "assumed" or comparison.get("verdict") == "assumed":
+        return "assumed"
+    if comparison.get("relation") == "info" or comparison.get("verdict") in ("info", "finding"):
+        return "finding"
+    return "test"
 
 
 def comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the claim comparisons a simulator result carries.
 
-    Each is {claim, claimed, simulated, unit, relation, verdict, note}; the verdict is
-    consistent, contradicts, or info (context such as sustained against peak).
+    Each is {claim, claimed, simulated, unit, relation, verdict, role, assumption, note}; the
+    verdict is consistent, contradicts, inconclusive (under the assumption), finding (a
+    prediction shown beside the claim, such as sustained against peak) or assumed (the
+    scenario takes the figure as an input).
     """
     return [c for c in result.get("comparisons") or [] if isinstance(c, dict) and c.get("claim")]
 

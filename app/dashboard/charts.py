@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from app.benchmarks import service as benchmarks_service
 from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
 from app.core.schema import shown_date
@@ -187,16 +188,17 @@ def _evidence_note(level: str | None, stance: str) -> str:
 
 
 def claimed_vs_simulated(
-    claims: Sequence[ClaimPublic], simulated: dict[str, dict[str, Any]]
+    claims: Sequence[ClaimPublic], simulated: Mapping[str, Sequence[dict[str, Any]]]
 ) -> dict[str, Any] | None:
-    """Latest simulated value of each claim of a capability, as a percentage of the claim."""
+    """What the latest simulations predict for a capability's claims, as % of each claim."""
     # A reader knows a claim by what it says, not by its slug.
     texts = {c.slug: c.text for c in claims}
     return claimed_vs_simulated_comparisons(
         [
             {**result, "claim": slug, "label": texts[slug]}
-            for slug, result in simulated.items()
+            for slug, results in simulated.items()
             if slug in texts
+            for result in results
         ]
     )
 
@@ -204,28 +206,53 @@ def claimed_vs_simulated(
 def claimed_vs_simulated_comparisons(
     comparisons: Sequence[dict[str, Any]],
 ) -> dict[str, Any] | None:
-    """Chart data from a run's claim comparisons ({claim, claimed, simulated, unit, verdict})."""
+    """Chart data from claim comparisons ({claim, claimed, simulated, unit, verdict, role}).
+
+    Only predictions are drawn: a figure the simulation assumes would come back at 100 % and
+    read as a confirmation, and arithmetic on the claims is not a simulation. A finding of
+    throughput (what a workload sustains beside a claimed peak) is drawn beside its claim, in
+    one bar pair: the peak at 100 % and what the simulation predicts. Other findings (a count
+    of SoCs, the frame rate of an illustrative network) are told in words, not drawn as if
+    they measured the claim.
+    """
     bars = []
     for item in comparisons:
-        if item.get("relation") == "info":
-            continue  # context, not a check of the claim: a bar would read as a verdict
+        if item.get("role") != "predicted":
+            continue
+        finding = benchmarks_service.comparison_kind(item) == "finding"
+        if finding and benchmarks_service.share_of_peak(item) is None:
+            continue
         claimed, simulated = item.get("claimed"), item.get("simulated")
         if not isinstance(claimed, int | float) or not isinstance(simulated, int | float):
             continue
         if not claimed:
             continue
+        label = str(item.get("label") or item.get("claim", "?"))
         bars.append(
             {
-                "label": _short(str(item.get("label") or item.get("claim", "?")), 60),
+                "label": _short(label, 60) + (" (sustained: a finding)" if finding else ""),
                 "claimed": claimed,
                 "simulated": simulated,
                 "unit": item.get("unit", ""),
                 "percent": round(100 * simulated / claimed, 1),
+                "finding": finding,
             }
         )
     if not bars:
         return None
     return {"kind": "claimed-vs-simulated", "bars": bars, "height": box_for_rows(len(bars))}
+
+
+def assumed_inputs(
+    claims: Sequence[ClaimPublic], simulated: Mapping[str, Sequence[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The claims of a capability that simulations take as inputs, with the runs that do."""
+    out = []
+    for claim in claims:
+        runs = [c for c in simulated.get(claim.slug, ()) if c.get("kind") == "assumed"]
+        if runs:
+            out.append({"claim": claim, "runs": runs})
+    return out
 
 
 # Rows each chart box holds at about 46 px a row (two lines of label), after the axis and legend.

@@ -48,7 +48,10 @@ def _form_errors(exc: ValidationError | ProblemError) -> tuple[dict[str, str], i
 
 def _status_context(session: Session, slug: str, form: dict[str, Any], **extra: Any) -> dict:
     cap = cap_service.get_public(session, slug)
-    evidence, _ = evidence_service.list_page(session, capability=slug, sort="-date", limit=500)
+    # Evidence about the world only: a check (arithmetic, a simulation) never sets a level.
+    evidence, _ = evidence_service.list_page(
+        session, capability=slug, checks="exclude", sort="-date", limit=500
+    )
     return {
         "cap": cap,
         "evidence": evidence,

@@ -41,10 +41,10 @@ def history(
     return list(session.exec(statement).all())
 
 
-def simulated_by_claim(session: Session) -> dict[str, dict[str, Any]]:
-    """Return the latest simulated value per claim slug, when runs exist."""
+def simulated_by_claim(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Return what the latest simulations say about each claim (tests, findings, assumptions)."""
     try:
-        return dict(benchmarks_service.latest_results_for_claims(session) or {})
+        return dict(benchmarks_service.latest_comparisons_for_claims(session) or {})
     except SQLAlchemyError:  # the runs table may not be migrated yet; the page still renders
         session.rollback()
         return {}

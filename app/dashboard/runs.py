@@ -175,8 +175,8 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
             view["charts"].append(
                 {
                     "id": "claimed-vs-simulated",
-                    "title": "Claimed against simulated",
-                    "caption": "Each simulated figure as a percentage of the claimed figure (100 % = the claim holds).",
+                    "title": "Claimed against predicted",
+                    "caption": "Each predicted figure as a percentage of the claimed figure; assumed inputs are not drawn.",
                     "data": chart,
                 }
             )

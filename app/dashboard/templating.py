@@ -23,6 +23,7 @@ from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
 from app.core.versions import Shows
+from app.evidence.checks import is_check
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -203,6 +204,7 @@ env.globals.update(
     PROMISE_LABELS=PROMISE_LABELS,
     ORIGIN_LABELS=ORIGIN_LABELS,
     video_link=video_link,
+    is_check=is_check,
     query_with=query_with,
     static_url=static_url,
     dated=dated,

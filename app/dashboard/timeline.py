@@ -9,6 +9,7 @@ rows, folding hierarchies into one row each when there are many capabilities.
 import base64
 import bisect
 import datetime as dt
+import heapq
 import json
 import threading
 import weakref
@@ -27,6 +28,7 @@ from app.core.http import DB_ID_MAX
 from app.core.limits import InputError, parse_json
 from app.dashboard import charts
 from app.events.models import Event
+from app.evidence.checks import CHECK_COLUMNS, is_check_row
 from app.history.models import StatusChange
 from app.status import snapshot
 
@@ -147,9 +149,11 @@ class Index:
     evidence_at: dict[int, int]
     evidence_cap: list[int]
     evidence_key: list[int]
+    evidence_check: list[bool]  # the ledger's own computations, left out unless asked for
     changes: dict[int, Change]  # by id, oldest first
     per_event: dict[int, int]  # claims recorded per event
-    whole: list[int]  # the whole ledger's list, sorted
+    whole: list[int]  # the whole ledger's list without checks, sorted
+    whole_with_checks: list[int]
     latest: dict[int, dt.date]  # each capability's latest dated item
     repeated_titles: set[str]  # evidence titles used more than once
 
@@ -213,10 +217,12 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
     evidence_key = [
         pack(d.toordinal(), EVIDENCE, i) for d, i in zip(evidence_date, evidence_id, strict=True)
     ]
+    check_columns = _columns(snap.evidence, *CHECK_COLUMNS)
+    evidence_check = [is_check_row(*values) for values in zip(*check_columns, strict=True)]
     for cap_id, day in zip(evidence_cap, evidence_date, strict=True):
         seen(cap_id, day)
     titles = Counter(evidence_title)
-    keys = list(evidence_key)
+    keys = [key for key, check in zip(evidence_key, evidence_check, strict=True) if not check]
     for change in all_changes:
         keys.append(pack(change.effective_on.toordinal(), STATUS, change.id))
         seen(change.capability_id, change.effective_on)
@@ -232,6 +238,7 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         if event_id in events
     )
     keys.sort()
+    checks = sorted(key for key, check in zip(evidence_key, evidence_check, strict=True) if check)
     return Index(
         snap=weakref.ref(snap),
         version=snap.version,
@@ -245,9 +252,11 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         evidence_at={evidence_id: i for i, evidence_id in enumerate(evidence_id)},
         evidence_cap=evidence_cap,
         evidence_key=evidence_key,
+        evidence_check=evidence_check,
         changes={change.id: change for change in all_changes},
         per_event=dict(per_event),
         whole=keys,
+        whole_with_checks=list(heapq.merge(keys, checks)) if checks else keys,
         latest=latest,
         repeated_titles={title for title, n in titles.items() if n > 1},
     )
@@ -290,21 +299,31 @@ def scope_of(order: list[tuple[Capability, int]], slug: str | None) -> Scope:
 # ---- The list -----------------------------------------------------------------------------
 
 
-def listing(idx: Index, scope: Scope) -> tuple[list[int], dict[tuple[int, int], int]]:
+def listing(
+    idx: Index, scope: Scope, with_checks: bool = False
+) -> tuple[list[int], dict[tuple[int, int], int]]:
     """Return the sorted keys of every entry in scope, and the claim counts they refer to.
 
     On the whole ledger claims are counted per event; on one hierarchy per event and
-    capability, so each count can link to the claims it counts.
+    capability, so each count can link to the claims it counts. The ledger's own checks are
+    left out unless `with_checks`.
     """
     if scope.top is None:
-        return idx.whole, {(event_id, 0): n for event_id, n in idx.per_event.items()}
+        whole = idx.whole_with_checks if with_checks else idx.whole
+        return whole, {(event_id, 0): n for event_id, n in idx.per_event.items()}
     ids = scope.ids
     counts: Counter[tuple[int, int]] = Counter(
         (event_id, cap_id)
         for cap_id, event_id in zip(idx.claim_cap, idx.claim_event, strict=True)
         if cap_id in ids
     )
-    keys = [key for cap, key in zip(idx.evidence_cap, idx.evidence_key, strict=True) if cap in ids]
+    keys = [
+        key
+        for cap, key, check in zip(
+            idx.evidence_cap, idx.evidence_key, idx.evidence_check, strict=True
+        )
+        if cap in ids and (with_checks or not check)
+    ]
     keys += [
         pack(change.effective_on.toordinal(), STATUS, change.id)
         for change in idx.changes.values()
@@ -506,7 +525,9 @@ def _chart_label(scope: Scope, rows: ChartRows) -> str:
     return f"Claims, evidence, status changes and outcomes for {covers}, 2019 to today"
 
 
-def _chart(snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows) -> dict[str, Any]:
+def _chart(
+    snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows, with_checks: bool = False
+) -> dict[str, Any]:
     """Return the chart's data, reading only the rows of the capabilities it draws."""
     row_of = rows.row_of
 
@@ -519,7 +540,7 @@ def _chart(snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows) -
 
     def evidence() -> Iterator[tuple[int, dt.date, str, str, str | None, str]]:
         for position, cap_id in enumerate(idx.evidence_cap):
-            if cap_id in row_of:
+            if cap_id in row_of and (with_checks or not idx.evidence_check[position]):
                 item = snap.evidence[position]
                 # Only support that counts has a level to colour by (a simulation has none).
                 level = item.level if snap.ladder.counts(item) else None
@@ -544,14 +565,19 @@ def _chart(snap: snapshot.Snapshot, idx: Index, scope: Scope, rows: ChartRows) -
 
 
 def page_context(
-    session: Session, *, capability: str | None, cursor: str | None, chart: bool = True
+    session: Session,
+    *,
+    capability: str | None,
+    cursor: str | None,
+    chart: bool = True,
+    with_checks: bool = False,
 ) -> dict[str, Any]:
     """Return what timeline.html shows: one page of the list and, unless asked not to, the chart."""
     position = decode_cursor(cursor) if cursor else None
     snap = snapshot.get(session)
     idx = index(session, snap)
     scope = scope_of(idx.order, capability)
-    keys, counts = listing(idx, scope)
+    keys, counts = listing(idx, scope, with_checks)
     start = bisect.bisect_right(keys, position) if position is not None else 0
     shown = keys[start : start + PAGE_SIZE]
     more = start + PAGE_SIZE < len(keys)
@@ -565,6 +591,7 @@ def page_context(
         "total": len(keys),
         "scope": scope.top,
         "scope_size": len(scope.members),
+        "with_checks": with_checks,
         "api_twin": "/api/v1/changes",
     }
     if scope.top is not None:
@@ -573,7 +600,7 @@ def page_context(
         rows = chart_rows(idx, scope)
         context["rows"] = rows
         context["chart_label"] = _chart_label(scope, rows)
-        context["timeline_chart"] = _chart(snap, idx, scope, rows)
+        context["timeline_chart"] = _chart(snap, idx, scope, rows, with_checks)
         if rows.folded or scope.top is not None:
             context["choices"] = idx.order
     return context

@@ -21,6 +21,7 @@ from app.dashboard.templating import (
 )
 from app.events import service as events_service
 from app.evidence import service as evidence_service
+from app.evidence.checks import CHECKS_FILTERS, COMPUTED_KINDS, ChecksFilter, is_check
 from app.evidence.models import EvidenceKind, Origin, Stance
 from app.questions import service as questions_service
 from app.sources import service as sources_service
@@ -116,7 +117,10 @@ async def capability_page(request: Request, slug: str):
         cap = cap_service.get_public(session, slug)
         snap = snapshot.get(session)
         claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
-        evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
+        everything, _ = evidence_service.list_page(session, capability=slug, limit=1000)
+        # Evidence about the world, and the ledger's own checks in a section of their own.
+        evidence = [e for e in everything if not is_check(e)]
+        checks = [e for e in everything if is_check(e)]
         assert cap.id is not None
         history = [
             row
@@ -139,6 +143,7 @@ async def capability_page(request: Request, slug: str):
             "claims_in_doubt": doubts.claims_in_doubt(claims, evidence),
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
+            "checks": checks,
             "history": history,
             "history_precision": {
                 row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
@@ -148,12 +153,13 @@ async def capability_page(request: Request, slug: str):
             ),
             "simulated": simulated,
             "sources": sources_service.by_keys(
-                session, [c.source_key for c in claims] + [e.source_key for e in evidence]
+                session, [c.source_key for c in claims] + [e.source_key for e in everything]
             ),
             "timeline_chart": charts.capability_timeline(
                 cap, claims, evidence, list(reversed(history)), snap.day
             ),
             "sim_chart": charts.claimed_vs_simulated(claims, simulated),
+            "assumed_inputs": charts.assumed_inputs(claims, simulated),
             "scenarios": _scenarios_for(slug, claims),
             "api_twin": f"/api/v1/capabilities/{slug}" + feeds.api_query(as_of=_iso(snap.as_of)),
         }
@@ -309,17 +315,23 @@ async def evidence_page(
     kind: Annotated[str | None, Query(max_length=40)] = None,
     origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
+    checks: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Every evidence item, newest first, with its grade, origin and stance."""
+    """Evidence about the world, newest first, with its grade, origin and stance.
+
+    The ledger's own checks (arithmetic, simulations) have their own page; `checks=include`
+    lists them here too.
+    """
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
-        filters = {
+        filters: dict[str, Any] = {
             "capability": capability if capability in snap.capability_slug.values() else None,
             "kind": _choice(kind, [k.value for k in EvidenceKind]),
             "origin": _choice(origin, [p.value for p in Origin]),
             "stance": _choice(stance, [s.value for s in Stance]),
+            "checks": _checks_filter(checks, kind, origin),
         }
         items, next_cursor = evidence_service.list_page(
             session, **filters, sort="-date", limit=50, cursor=cursor or None
@@ -332,6 +344,7 @@ async def evidence_page(
             humanize(filters["kind"]) if filters["kind"] else "",
             humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
+            "with checks" if filters["checks"] == "include" else "",
         ]
         return {
             "items": items,
@@ -353,6 +366,75 @@ async def evidence_page(
     return await page(request, "evidence.html", build, block=block)
 
 
+def _checks_filter(value: str | None, kind: str | None, origin: str | None) -> ChecksFilter:
+    """Evidence lists leave the ledger's own checks out unless asked (or a check kind is)."""
+    for choice in CHECKS_FILTERS:
+        if value == choice:
+            return choice
+    return "include" if kind in COMPUTED_KINDS or origin == "computed" else "exclude"
+
+
+@router.get("/checks")
+async def checks_page(
+    request: Request,
+    capability: Annotated[str | None, Query(max_length=120)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+):
+    """The ledger's own checks: arithmetic on the claimed figures and simulation runs.
+
+    What each says about its claim (consistent with the other claimed figures, contradicts,
+    inconclusive under an assumption), then what the latest simulations predict beside the
+    claims (findings) and which claimed figures they take as inputs (assumed).
+    """
+
+    def build(session: Session) -> dict[str, Any]:
+        snap = snapshot.get(session)
+        chosen = capability if capability in snap.capability_slug.values() else None
+        items, next_cursor = evidence_service.list_page(
+            session, capability=chosen, checks="only", sort="-date", limit=50, cursor=cursor or None
+        )
+        claims = [
+            c
+            for c in snap.claims
+            if chosen is None or snap.capability_slug.get(c.capability_id) == chosen
+        ]
+        simulated = queries.simulated_by_claim(session)
+        texts = {c.slug: c.text for c in claims}
+        findings = [
+            {**result, "label": texts[slug]}
+            for slug, results in simulated.items()
+            if slug in texts
+            for result in results
+            if result["kind"] == "finding"
+        ]
+        assumed = [
+            {**result, "label": texts[slug]}
+            for slug, results in simulated.items()
+            if slug in texts
+            for result in results
+            if result["kind"] == "assumed"
+        ]
+        cap_names = {c.slug: c.name for c in snap.capabilities}
+        return {
+            "items": items,
+            "next_cursor": next_cursor,
+            "cursor": cursor,
+            "filters": {"capability": chosen},
+            "findings": findings,
+            "assumed": assumed,
+            "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
+            "cap_names": cap_names,
+            "claim_texts": {c.slug: c.text for c in snap.claims},
+            "sources": sources_service.by_keys(session, [e.source_key for e in items]),
+            "page_title": "Checks" + (f": about {cap_names[chosen]}" if chosen else ""),
+            "api_twin": "/api/v1/evidence"
+            + feeds.api_query(capability=chosen, checks="only", sort="-date"),
+        }
+
+    block = "results" if is_fragment_request(request, "check-results") else None
+    return await page(request, "checks.html", build, block=block)
+
+
 # ---- Timeline -----------------------------------------------------------------------------
 
 
@@ -360,15 +442,23 @@ async def evidence_page(
 async def timeline_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
+    checks: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    """What was announced when, and when it was built, tested, abandoned; newest first."""
+    """What was announced when, and when it was built, tested, abandoned; newest first.
+
+    The ledger's own checks are left out unless `checks=include` asks for them.
+    """
     block = "entries" if is_fragment_request(request, "timeline-entries") else None
 
     def build(session: Session) -> dict[str, Any]:
         # An htmx "Older" swap replaces only the list: the chart is not built for it.
         return timeline.page_context(
-            session, capability=capability or None, cursor=cursor or None, chart=block is None
+            session,
+            capability=capability or None,
+            cursor=cursor or None,
+            chart=block is None,
+            with_checks=checks == "include",
         )
 
     return await page(request, "timeline.html", build, block=block)

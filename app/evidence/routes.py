@@ -13,6 +13,7 @@ from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, IdPath, Page, etag_for, matched_version
 from app.core.schema import Grade
 from app.evidence import service
+from app.evidence.checks import ChecksFilter
 from app.evidence.models import (
     EvidenceCreate,
     EvidenceKind,
@@ -37,6 +38,11 @@ async def list_evidence(
     grade: Grade | None = None,
     stance: Stance | None = None,
     q: str | None = Query(default=None, max_length=200),
+    checks: ChecksFilter = Query(
+        default="include",
+        description="The ledger's own arithmetic checks and simulation runs: `include` them "
+        "with the evidence about the world, `exclude` them, or list `only` them.",
+    ),
     sort: str = Query(default="date", pattern=r"^-?(date|slug|id)$"),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(default=None, max_length=500),
@@ -53,6 +59,7 @@ async def list_evidence(
             grade=grade,
             stance=stance,
             q=q,
+            checks=checks,
             sort=sort,
             limit=limit,
             cursor=cursor,

@@ -15,6 +15,7 @@ from app.core.as_of import known_by
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import precision_problem, slugify
+from app.evidence.checks import ChecksFilter, check_clause
 from app.evidence.models import (
     Evidence,
     EvidenceCreate,
@@ -60,15 +61,24 @@ def list_page(
     grade: str | None = None,
     stance: str | None = None,
     q: str | None = None,
+    checks: ChecksFilter = "include",
     sort: str = "date",
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[EvidencePublic], str | None]:
-    """Return one page of evidence matching the filters."""
+    """Return one page of evidence matching the filters.
+
+    `checks` says whether the ledger's own computations (app.evidence.checks) are left out
+    (`exclude`), listed with the evidence about the world (`include`) or listed alone (`only`).
+    """
     snap = snapshot.get(session)
     statement = select(Evidence)
     if snap.as_of is not None:
         statement = statement.where(known_by(Evidence.date, Evidence.date_precision, snap.as_of))
+    if checks == "exclude":
+        statement = statement.where(~check_clause())
+    elif checks == "only":
+        statement = statement.where(check_clause())
     if capability:
         cap_id = lookup.id_for_slug(session, Capability, capability)
         statement = statement.where(Evidence.capability_id == cap_id)

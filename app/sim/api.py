@@ -15,7 +15,8 @@ from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
-RUNNER_VERSION = "0.3.0"  # 0.3.0: auto settings, one spec parser, the contemporaries scenarios
+# 0.3.0: auto settings, one spec parser, the contemporaries scenarios
+RUNNER_VERSION = "0.3.1"  # 0.3.1: comparisons say their role (assumed inputs never "consistent")
 
 KINDS = schema.KINDS
 

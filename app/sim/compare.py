@@ -4,7 +4,13 @@ A scenario (or a spec) carries ``compare: [{claim, field, scale, unit, relation,
 note}]``. For each row the claimed figure comes from ``seed_data/claims.yaml`` (or from
 ``claims: [{slug, value, unit}]`` in the spec), the simulated value is ``result[field] x scale``
 and the verdict is ``consistent`` / ``contradicts`` for ``==``, ``<=``, ``>=`` (beyond the
-tolerance) or ``info`` (shown beside the claim, never a test of it).
+tolerance) or ``finding`` for ``info`` (a prediction shown beside the claim, never a test of it).
+
+Each row says its ``role``: ``predicted`` (an output of the model: sustained throughput, scaling
+efficiency, whether a model fits) or ``assumed`` (the claimed figure is one of the model's
+inputs, or plain arithmetic on them). A comparison with an assumed figure only echoes the input:
+its verdict is ``assumed``, never ``consistent``. A predicted row may name the ``assumption``
+under which alone it holds; then a match is ``inconclusive`` under that assumption.
 
 ``field`` is a dotted path into the result; list items are addressed as ``points[-1]`` or
 ``memory_tiers[tier=sram]``. ``note`` may quote result values as ``{field}`` or ``{field:.3g}``.
@@ -25,6 +31,9 @@ from app.sim.errors import SpecError
 from app.sim.paths import seed_dir
 
 RELATIONS = ("==", "<=", ">=", "info")
+ROLES = ("predicted", "assumed")
+# What a comparison can say about its claim. Only the first two test it.
+VERDICTS = ("consistent", "contradicts", "inconclusive", "finding", "assumed")
 DEFAULT_TOLERANCE = 0.05
 
 _MISSING = object()
@@ -173,6 +182,12 @@ def parse_compare(compare: Any, prefix: str = "compare") -> list[dict[str, Any]]
         tol = row.get("tolerance", DEFAULT_TOLERANCE)
         if _number(tol) is None or isinstance(tol, bool) or float(tol) < 0:
             raise SpecError(f"{p}.tolerance", "must be a number >= 0")
+        role = row.get("role", "predicted")
+        if role not in ROLES:
+            raise SpecError(f"{p}.role", f"must be one of {', '.join(ROLES)}")
+        assumption = str(row.get("assumption") or "")
+        if assumption and (role != "predicted" or rel == "info"):
+            raise SpecError(f"{p}.assumption", "only a predicted test (==, <=, >=) holds under one")
         rows.append(
             {
                 "claim": row["claim"].strip(),
@@ -182,9 +197,22 @@ def parse_compare(compare: Any, prefix: str = "compare") -> list[dict[str, Any]]
                 "relation": rel,
                 "tolerance": float(tol),
                 "note": str(row.get("note") or ""),
+                "role": role,
+                "assumption": assumption,
             }
         )
     return rows
+
+
+def verdict_of(role: str, relation: str, holds: bool | None, assumption: str = "") -> str:
+    """What a comparison says: an assumed figure is only echoed, an `info` row is a finding."""
+    if role == "assumed":
+        return "assumed"
+    if relation == "info" or holds is None:
+        return "finding"
+    if not holds:
+        return "contradicts"
+    return "inconclusive" if assumption else "consistent"
 
 
 def compare_result(
@@ -224,15 +252,16 @@ def compare_result(
             raise SpecError(f"{p}.unit", f"{unit!r} cannot be compared with {fig['unit']!r}")
         rel_diff = (simulated - claimed) / claimed if claimed else None
         tol = row["tolerance"]
+        holds: bool | None
         if rel == "info" or claimed is None:
-            verdict = "info"
+            holds = None
         elif rel == "==":
-            ok = abs(rel_diff) <= tol if rel_diff is not None else simulated == claimed
-            verdict = "consistent" if ok else "contradicts"
+            holds = abs(rel_diff) <= tol if rel_diff is not None else simulated == claimed
         elif rel == "<=":
-            verdict = "consistent" if simulated <= claimed * (1 + tol) else "contradicts"
+            holds = simulated <= claimed * (1 + tol)
         else:
-            verdict = "consistent" if simulated >= claimed * (1 - tol) else "contradicts"
+            holds = simulated >= claimed * (1 - tol)
+        verdict = verdict_of(row["role"], rel, holds, row["assumption"])
         out.append(
             {
                 "claim": slug,
@@ -247,6 +276,8 @@ def compare_result(
                 "scale": row["scale"],
                 "claimed_as": f"{fig['value']} {fig['unit']}".strip(),
                 "note": _format_note(row["note"], result, f"{p}.note"),
+                "role": row["role"],
+                "assumption": row["assumption"] if verdict == "inconclusive" else "",
             }
         )
     return out
@@ -256,7 +287,7 @@ def checks_as_comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``checks`` of a consistency result in the comparison shape, in the claim's unit."""
     out = []
     for c in result.get("checks") or []:
-        if not isinstance(c, dict) or c.get("verdict") not in ("consistent", "contradicts"):
+        if not isinstance(c, dict) or c.get("verdict") not in VERDICTS:
             continue
         claimed, computed = c.get("claimed"), c.get("computed")
         unit, factor = c.get("unit", ""), 1.0
@@ -282,6 +313,8 @@ def checks_as_comparisons(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "field": "checks",
                 "claimed_as": c.get("claimed_as"),
                 "note": c.get("formula", ""),
+                "role": c.get("role", "predicted"),
+                "assumption": c.get("assumption", ""),
             }
         )
     return out

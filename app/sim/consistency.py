@@ -242,6 +242,28 @@ def computed_figures() -> list[dict[str, Any]]:
     ]
 
 
+# Figures the hardware library takes as they were claimed: recomputing them only repeats the
+# input, so their comparison is "assumed", never "consistent".
+ASSUMED_INPUTS = frozenset({"tile-d1-count-25", "tray-tiles-6", "cabinet-trays-2"})
+
+# Figures the arithmetic reaches only under a reading the source does not state. The seed's
+# analytical checks of the same figures (evidence.yaml) state the same assumption, so the
+# simulation and the arithmetic give one answer: inconclusive under it.
+BOTH_DIRECTIONS = (
+    "the off-chip figure counts both directions: 576 SerDes lanes x 112 Gb/s give 8.06 TB/s "
+    "per direction, 16.13 TB/s both"
+)
+ASSUMPTIONS = {
+    "d1-off-chip-bandwidth-4x4-tbps": BOTH_DIRECTIONS
+    + ", so 4 TB/s on each of the 4 edges only if both directions are counted",
+    "d1-off-chip-bandwidth-4-tbps": BOTH_DIRECTIONS
+    + ", so 4 TB/s only if it is one of 4 edges and counts both directions",
+    "d1-off-chip-bandwidth-16000-gbps-hamilton": BOTH_DIRECTIONS
+    + ", so 16,000 GB/s only if both directions are counted",
+    "fsd-hw3-sram-2-tbps": "each NPU also writes 128 B per cycle to SRAM, a write path the source "
+    "does not state (read side alone: 768 GB/s per NPU)",
+}
+
 UNVERIFIABLE = {
     "exapod-4x-perf-same-cost": "cost-normalised; no cost data was published",
 }
@@ -290,6 +312,7 @@ def evaluate_consistency(spec: dict[str, Any]) -> dict[str, Any]:
     for fig, slug, claim in rows:
         row = {k: v for k, v in fig.items() if k != "aliases"}
         row["slug"] = slug
+        row["role"] = "assumed" if fig["slug"] in ASSUMED_INPUTS else "arithmetic"
         if claim is None:
             row.update({"claimed": None, "verdict": "no-claim"})
         else:
@@ -321,12 +344,22 @@ def evaluate_consistency(spec: dict[str, Any]) -> dict[str, Any]:
                 ok = fig["computed"] <= claimed * (1 + tol)
             else:
                 ok = abs(diff) <= tol
+            assumption = ASSUMPTIONS.get(slug, ASSUMPTIONS.get(fig["slug"], ""))
+            # A figure that holds only under a stated reading is inconclusive under it, whether
+            # or not the arithmetic without that reading reaches it: one question, one answer.
+            if row["role"] == "assumed":
+                verdict = "assumed"
+            elif assumption:
+                verdict = "inconclusive"
+            else:
+                verdict = "consistent" if ok else "contradicts"
             row.update(
                 {
                     "claimed": claimed,
                     "claimed_as": f"{claim['value']} {claim.get('unit', '')}".strip(),
                     "rel_diff": diff,
-                    "verdict": "consistent" if ok else "contradicts",
+                    "verdict": verdict,
+                    "assumption": assumption if verdict == "inconclusive" else "",
                 }
             )
         checks.append(row)

@@ -25,9 +25,48 @@ def _all() -> dict[str, dict[str, Any]]:
                 schema.check(sc)
             except SpecError as exc:
                 raise SpecError(f"workloads/{path.name}: {exc.field}", exc.message) from None
-            parse_compare(sc.get("compare"), f"workloads/{path.name}: compare")
+            rows = parse_compare(sc.get("compare"), f"workloads/{path.name}: compare")
+            _check_roles(sc, rows, f"workloads/{path.name}")
             out[str(sc["id"])] = {**sc, "compare": list(sc.get("compare") or [])}
     return out
+
+
+def assumed_claims(sc: dict[str, Any]) -> list[str]:
+    """The claimed figures a scenario takes as inputs: its `assumes` and its assumed rows."""
+    found = list(sc.get("assumes") or [])
+    for row in sc.get("compare") or []:
+        if row.get("role") == "assumed" and row["claim"] not in found:
+            found.append(row["claim"])
+    return found
+
+
+def predicted_claims(sc: dict[str, Any]) -> list[str]:
+    """The claims a scenario's outputs bear on: tested, or shown beside them as findings."""
+    found: list[str] = []
+    for row in sc.get("compare") or []:
+        if row.get("role", "predicted") == "predicted" and row["claim"] not in found:
+            found.append(row["claim"])
+    return found
+
+
+def _check_roles(sc: dict[str, Any], rows: list[dict[str, Any]], where: str) -> None:
+    """A bundled scenario declares what it assumes and what it predicts, and never tests an input.
+
+    Every compare row names its role; a predicted test (==, <=, >=) of a figure the scenario
+    assumes would only echo the input back, so it is refused.
+    """
+    if "assumes" not in sc:
+        raise SpecError(f"{where}: assumes", "list the claimed figures the scenario assumes")
+    for i, raw in enumerate(sc.get("compare") or []):
+        if "role" not in raw:
+            raise SpecError(f"{where}: compare[{i}].role", "say whether it is predicted or assumed")
+    assumed = set(assumed_claims(sc))
+    for i, row in enumerate(rows):
+        if row["role"] == "predicted" and row["relation"] != "info" and row["claim"] in assumed:
+            raise SpecError(
+                f"{where}: compare[{i}]",
+                f"tests {row['claim']!r}, which the scenario assumes: make it role 'assumed'",
+            )
 
 
 def list_scenarios() -> list[dict[str, Any]]:
@@ -40,6 +79,8 @@ def list_scenarios() -> list[dict[str, Any]]:
             "capabilities": list(sc.get("capabilities", [])),
             "claims": list(sc.get("claims", [])),
             "compared_claims": sorted({str(c["claim"]) for c in sc["compare"]}),
+            "assumes": assumed_claims(sc),
+            "predicts": predicted_claims(sc),
         }
         for sid, sc in _all().items()
     ]

@@ -144,6 +144,11 @@ class CompareRow(TypedDict, total=False):
     relation: Literal["==", "<=", ">=", "info"]
     tolerance: Annotated[Num, _between(0.0, 1e6, "relative tolerance")]
     note: Note
+    role: Annotated[
+        Literal["predicted", "assumed"],
+        Field(description="predicted: an output of the model; assumed: one of its inputs."),
+    ]
+    assumption: Annotated[str, _text(1000, "the reading under which alone a match holds")]
 
 
 @_with_config(STRICT)
@@ -532,6 +537,8 @@ class Scenario(TypedDict, total=False):
     title: Annotated[str, _text(300)]
     capabilities: Annotated[list[Name], Field(max_length=100)]
     claims: Annotated[list[Name], Field(max_length=100)]
+    # The claimed figures the model takes as inputs (compare rows say their own role).
+    assumes: Annotated[list[Name], Field(max_length=100)]
     compare: CompareList
     spec: Required[dict[str, Any]]
 

@@ -188,7 +188,7 @@
           labels: data.bars.map(function (b) { return wrapLabel(b.label); }),
           datasets: [
             { label: "Claimed (100 %)", data: data.bars.map(function () { return 100; }), backgroundColor: "rgba(180,83,9,0.35)", borderColor: CLAIM_COLOR, borderWidth: 1 },
-            { label: "Simulated, % of claimed", data: data.bars.map(function (b) { return b.percent; }), backgroundColor: "#0f766e" }
+            { label: "Predicted by the simulation, % of claimed", data: data.bars.map(function (b) { return b.percent; }), backgroundColor: "#0f766e" }
           ]
         },
         options: {
@@ -205,7 +205,7 @@
                   var b = data.bars[item.dataIndex];
                   return item.datasetIndex === 0
                     ? "Claimed: " + b.claimed + " " + b.unit
-                    : "Simulated: " + Number(b.simulated).toPrecision(4) + " " + b.unit + " (" + b.percent + " %)";
+                    : (b.finding ? "Predicted (finding): " : "Predicted: ") + Number(b.simulated).toPrecision(4) + " " + b.unit + " (" + b.percent + " %)";
                 }
               }
             }

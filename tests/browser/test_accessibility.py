@@ -23,6 +23,8 @@ READER_PAGES = [
     "/claims/exapod-peak-1-1-eflops",
     "/claims/fsd-hw3-both-socs-for-capacity",
     "/evidence",
+    "/evidence?checks=include",
+    "/checks",
     "/timeline",
     "/runs",
     "/capabilities/dojo-exapod",

@@ -175,6 +175,7 @@ def test_every_page_without_console_errors(
         "claims": "/claims",
         "claim-exapod-peak": "/claims/exapod-peak-1-1-eflops",
         "evidence": "/evidence",
+        "checks": "/checks",
         "timeline": "/timeline",
         "capability-exapod": "/capabilities/dojo-exapod",
         "capability-fsd": "/capabilities/fsd-computer-hw3",

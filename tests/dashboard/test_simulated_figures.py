@@ -1,4 +1,4 @@
-"""The simulated figure shown beside a claim is a check of that claim, never mere context."""
+"""What simulations say beside a claim: its test first, then findings; never an echoed input."""
 
 import html
 import json
@@ -36,27 +36,28 @@ def test_a_newer_runs_context_does_not_replace_an_older_runs_check(
     split = _queue(client, write_token, "fsd-hw3-8cam-split")
     _drain(db_url)
     split_rows = client.get(f"/api/v1/benchmark-runs/{split}").json()["result"]["comparisons"]
-    assert {"claim": REDUNDANCY, "relation": "info", "simulated": 0.0}.items() <= next(
+    assert {"claim": REDUNDANCY, "verdict": "finding", "simulated": 0.0}.items() <= next(
         row for row in split_rows if row["claim"] == REDUNDANCY
     ).items()
 
     page = client.get("/capabilities/fsd-computer-hw3").text
     row = page[page.index(f'id="claim-{REDUNDANCY}"') :]
     row = row[: row.index("</tr>")]
-    assert "simulated 2 SoCs" in row, row
+    assert "simulated 2 SoCs: consistent" in row, row
+    assert row.index("simulated 2 SoCs") < row.index("finding: 0 SoCs"), row
     bars = _sim_chart(page)["bars"]
     assert all(bar["percent"] > 0 for bar in bars), bars
-    # Context (info rows) is not drawn as a bar that reads as a verdict.
+    # A finding that is not throughput beside a peak is told in words, not drawn as a verdict.
     assert not any("what the forum claim would buy" in json.dumps(bar) for bar in bars)
 
     claim_page = client.get(f"/claims/{REDUNDANCY}").text
-    assert f'href="/runs/{redundant}"' in claim_page
-    assert f'href="/runs/{split}"' not in claim_page.split("<dt>Simulated</dt>")[1][:400]
+    first = claim_page.split("<dt>Checks</dt>")[1].split("</dd>")[0]
+    assert f'href="/runs/{redundant}"' in first and f'href="/runs/{split}"' not in first
 
-    # The run page names each claim by its text, draws only checks and calls context so.
+    # The run page names each claim by its text, draws only predictions and calls findings so.
     run_page = client.get(f"/runs/{split}").text
     assert "Two dual-redundant SoCs each process all camera input" in run_page
-    assert ">context<" in run_page
+    assert ">finding<" in run_page and "assumed input, not tested" in run_page
     run_bars = json.loads(
         html.unescape(
             re.search(r'id="chart-claimed-vs-simulated"[^>]*data-chart="([^"]*)"', run_page).group(
@@ -64,4 +65,6 @@ def test_a_newer_runs_context_does_not_replace_an_older_runs_check(
             )  # type: ignore[union-attr]
         )
     )["bars"]
-    assert [bar["label"] for bar in run_bars] == ["The FSD computer delivers 144 TOPS."]
+    assert [bar["label"] for bar in run_bars] == [
+        "The FSD computer delivers 144 TOPS. (sustained: a finding)"
+    ]

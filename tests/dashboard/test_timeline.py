@@ -17,6 +17,7 @@ from app.core.db import get_engine
 from app.core.schema import shown_date
 from app.dashboard import queries, timeline
 from app.dashboard.templating import LEVEL_LABELS
+from app.evidence.checks import is_check
 from app.status import snapshot
 from app.status.history import EVERYTHING, bump_data_version
 from tests.dashboard.test_pages import HTML
@@ -64,6 +65,8 @@ def expected_seed_entries(session: Session) -> list[tuple[str, str, str]]:
     texts = {c.id: c.text for c in snap.claims}
     names = {c.id: c.name for c in snap.capabilities}
     for item in snap.evidence:
+        if is_check(item):
+            continue  # the ledger's own arithmetic and simulations are listed on /checks
         text = item.title
         if titles[text] > 1:
             about = texts.get(item.claim_id) or names[item.capability_id]
@@ -97,7 +100,9 @@ def test_seed_timeline_reads_as_before(client: TestClient, session: Session) -> 
     snap = snapshot.get(session)
     assert chart["rows"] == [cap.name for cap, _ in cap_service.hierarchy_order(snap)]
     series = {s["name"]: s["points"] for s in chart["series"]}
-    assert len(series["Evidence"]) == len(snap.evidence)
+    world = [item for item in snap.evidence if not is_check(item)]
+    assert 0 < len(world) < len(snap.evidence)
+    assert len(series["Evidence"]) == len(world)
     assert len(series["Status change"]) == len(queries.history(session))
     assert {p["label"].split(" → ")[0] for p in series["Status change"]} <= set(
         LEVEL_LABELS.values()
@@ -274,7 +279,7 @@ def test_only_evidence_that_counts_is_coloured_by_a_level(
     )
     assert response.status_code == 202, response.text
     _drain(db_url)
-    chart = chart_of(client.get("/timeline", headers=HTML).text)
+    chart = chart_of(client.get("/timeline?checks=include", headers=HTML).text)
     points = next(s["points"] for s in chart["series"] if s["name"] == "Evidence")
     simulated = [p for p in points if p["label"].startswith("Simulation run")]
     supporting = [p for p in simulated if p["label"].endswith("(does not count)")]

@@ -14,7 +14,19 @@ from app.sim.compare import compare_result, resolve_field
 from app.sim.errors import SpecError
 from app.sim.paths import seed_dir
 
-KEYS = {"claim", "claimed", "simulated", "unit", "relation", "verdict", "rel_diff", "note"}
+KEYS = {
+    "claim",
+    "claimed",
+    "simulated",
+    "unit",
+    "relation",
+    "verdict",
+    "rel_diff",
+    "note",
+    "role",
+    "assumption",
+}
+VERDICTS = ("consistent", "contradicts", "inconclusive", "finding", "assumed")
 
 
 @pytest.fixture(scope="module")
@@ -53,32 +65,32 @@ def test_every_scenario_compares_and_resolves(
         for row in rows:
             assert set(row) >= KEYS, row
             assert row["claim"] in claim_slugs, row
-            assert row["verdict"] in ("consistent", "contradicts", "info"), row
+            assert row["verdict"] in VERDICTS, row
             assert isinstance(row["simulated"], float)
             assert "{" not in row["note"], row["note"]  # placeholders were filled
             if row["relation"] != "info":
                 assert row["claimed"] is not None and row["rel_diff"] is not None
 
 
-def test_exapod_peak_holds_but_sustained_is_far_below(results: dict[str, dict[str, Any]]) -> None:
+def test_exapod_peak_is_assumed_and_sustained_is_a_finding(
+    results: dict[str, dict[str, Any]],
+) -> None:
     res = results["exapod-gpt3-175b"]
     peak = _row(res, "exapod-peak-1-1-eflops", "==")
     sustained = _row(res, "exapod-peak-1-1-eflops", "info")
     assert peak["unit"] == sustained["unit"] == "EFLOPS"
     assert peak["claimed"] == pytest.approx(1.1)
-    assert peak["verdict"] == "consistent"
+    # 3,000 D1 x 362 TFLOPS is the model's input: the peak comes back, it is not confirmed.
+    assert peak["verdict"] == "assumed" and peak["role"] == "assumed"
     assert peak["simulated"] == pytest.approx(res["system_peak_pflops"] / 1000)
-    assert sustained["verdict"] == "info"
+    assert sustained["verdict"] == "finding" and sustained["role"] == "predicted"
     assert sustained["simulated"] == pytest.approx(res["sustained_pflops"] / 1000)
-    assert sustained["simulated"] < 0.5 * sustained["claimed"]
-    # the primary (==) row comes first, so "latest result per claim" shows the peak check
-    first = next(c for c in res["comparisons"] if c["claim"] == "exapod-peak-1-1-eflops")
-    assert first["relation"] == "=="
+    assert 0.3 < sustained["simulated"] < 0.5 * sustained["claimed"]
 
 
 def test_gpu_cluster_and_fsd_rows(results: dict[str, dict[str, Any]]) -> None:
     gpu = results["gpu-cluster-gpt3-175b"]
-    assert _row(gpu, "gpu-cluster-1-8-eflops", "==")["verdict"] == "consistent"
+    assert _row(gpu, "gpu-cluster-1-8-eflops", "==")["verdict"] == "assumed"
     assert _row(gpu, "gpu-cluster-1-8-eflops", "info")["simulated"] < 1.8
     red = results["fsd-hw3-8cam-redundant"]
     assert _row(red, "fsd-hw3-dual-redundancy", ">=")["verdict"] == "consistent"
@@ -90,6 +102,8 @@ def test_gpu_cluster_and_fsd_rows(results: dict[str, dict[str, Any]]) -> None:
 
 def test_wrong_scale_flips_the_verdict() -> None:
     sc = api.load_scenario("dojo-node-gemm")
+    sc["assumes"] = []
+    sc["compare"][0]["role"] = "predicted"
     assert api.evaluate(sc)["comparisons"][0]["verdict"] == "consistent"
     sc["compare"][0]["scale"] = 1.0  # TFLOP/s reported as GFLOPS: 1.024 vs 1024
     row = api.evaluate(sc)["comparisons"][0]
@@ -138,7 +152,7 @@ def test_claims_in_the_spec_override_the_file_and_units_convert() -> None:
     sc = api.load_scenario("dojo-node-gemm")
     spec = {
         **sc["spec"],
-        "compare": sc["compare"][:1],
+        "compare": [{**sc["compare"][0], "role": "predicted"}],
         "claims": [{"slug": "training-node-bf16-1024-gflops", "value": 2.048, "unit": "TFLOPS"}],
     }
     row = api.evaluate(spec)["comparisons"][0]
@@ -155,7 +169,7 @@ def test_claims_in_the_spec_override_the_file_and_units_convert() -> None:
         (">=", 94.0, "contradicts"),
         ("==", 95.5, "consistent"),
         ("==", 94.0, "contradicts"),
-        ("info", 1.0, "info"),
+        ("info", 1.0, "finding"),
     ],
 )
 def test_relations(relation: str, value: float, verdict: str) -> None:
@@ -172,8 +186,10 @@ def test_consistency_checks_are_also_comparisons(results: dict[str, dict[str, An
     assert by["exapod-peak-1-1-eflops"]["unit"] == "EFLOPS"
     assert by["exapod-peak-1-1-eflops"]["claimed"] == pytest.approx(1.1)
     assert by["exapod-peak-1-1-eflops"]["simulated"] == pytest.approx(1.0875, rel=1e-3)
-    assert by["fsd-hw3-sram-2-tbps"]["verdict"] == "contradicts"
-    checked = [c for c in res["checks"] if c["verdict"] in ("consistent", "contradicts")]
+    # Read side alone misses 2 TB/s; with the write path the source does not state, it holds.
+    assert by["fsd-hw3-sram-2-tbps"]["verdict"] == "inconclusive"
+    assert "write" in by["fsd-hw3-sram-2-tbps"]["assumption"]
+    checked = [c for c in res["checks"] if c["verdict"] in VERDICTS]
     assert len(res["comparisons"]) == len(checked)
 
 

@@ -10,13 +10,14 @@ from app.evidence.models import Evidence
 from app.sim import api as sim
 
 
+# One predicted test (each SoC runs the whole network): exactly one evidence item.
 def _claimed(session: Session) -> tuple[int, int, dict]:  # type: ignore[type-arg]
     run = service.create_run(
-        session, BenchmarkRunCreate(scenario_id="cabinet-allreduce"), actor="t"
+        session, BenchmarkRunCreate(scenario_id="fsd-hw3-8cam-redundant"), actor="t"
     )
     claimed = service.claim_next(session, "worker-a")
     assert claimed is not None and claimed.id == run.id
-    result = sim.evaluate(service.scenario_spec(sim.load_scenario("cabinet-allreduce")))
+    result = sim.evaluate(service.scenario_spec(sim.load_scenario("fsd-hw3-8cam-redundant")))
     return claimed.id, claimed.attempts, result
 
 

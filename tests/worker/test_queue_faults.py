@@ -329,7 +329,7 @@ def test_a_database_outage_kills_no_worker_and_loses_no_run(
 
     time.sleep(2.0)
     assert all(w.alive() for w in workers), "a worker process exited during the outage"
-    after = [_queue(url, scenario_id="cabinet-allreduce") for _ in range(4)]
+    after = [_queue(url, scenario_id="fsd-hw3-8cam-redundant") for _ in range(4)]
     for run_id in [during, *after]:
         _wait(lambda run_id=run_id: _run(url, run_id).state == "succeeded", 180, f"run {run_id}")
     assert all(p.alive() for p in processes), "a worker process exited after the outage"
