@@ -28,7 +28,14 @@ from app.ladder.models import StatusLevel
 from app.status import asof, hierarchy, history
 from app.status.history import data_version
 from app.status.rules import Ladder, assess, assess_ledger
-from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, promise_for, verdict_for
+from app.status.verdicts import (
+    ClaimVerdict,
+    VerdictRules,
+    load_rules,
+    pooled_evidence,
+    promise_for,
+    verdict_for,
+)
 
 Row = TypeVar("Row", Claim, Evidence)
 log = structlog.get_logger(__name__)
@@ -160,8 +167,9 @@ def _verdicts(
     claims_by_id: dict[int, Claim],
     rules: VerdictRules,
 ) -> dict[int, ClaimVerdict]:
+    pooled = pooled_evidence(claims_by_id, evidence_by_claim)
     return {
-        claim.id: verdict_for(claim, evidence_by_claim.get(claim.id, []), rules, claims_by_id)
+        claim.id: verdict_for(claim, pooled.get(claim.id, []), rules, claims_by_id)
         for claim in claims
         if claim.id is not None
     }

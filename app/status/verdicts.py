@@ -225,15 +225,54 @@ def verdict_for(
     raise ValueError("the verdict rules need a last rule with no needs")
 
 
+def pooled_evidence(
+    claims_by_id: Mapping[int, Claim], evidence_by_claim: Mapping[int, Sequence[Evidence]]
+) -> dict[int, list[Evidence]]:
+    """Return each claim's evidence together with that of the claims that are the same claim.
+
+    A claim that restates another, about the same capability and with the same deadline, is a
+    new appearance of the same claim: one question gets one answer, so the two share their
+    evidence and their verdict. A restatement with another deadline (a promise moved to a new
+    date) is a claim of its own.
+    """
+    root: dict[int, int] = {}
+
+    def find(claim_id: int) -> int:
+        while root.get(claim_id, claim_id) != claim_id:
+            claim_id = root[claim_id]
+        return claim_id
+
+    for claim_id, claim in claims_by_id.items():
+        first = claims_by_id.get(claim.restates_id) if claim.restates_id is not None else None
+        if (
+            first is not None
+            and first.capability_id == claim.capability_id
+            and first.deadline == claim.deadline
+        ):
+            a, b = find(claim_id), find(first.id or claim_id)
+            if a != b:
+                root[a] = b
+    members: dict[int, list[int]] = {}
+    for claim_id in claims_by_id:
+        members.setdefault(find(claim_id), []).append(claim_id)
+    pooled: dict[int, list[Evidence]] = {}
+    for group in members.values():
+        items = [item for member in group for item in evidence_by_claim.get(member, ())]
+        for member in group:
+            pooled[member] = items
+    return pooled
+
+
 def claim_verdicts(
     claims: Sequence[Claim], evidence: Iterable[Evidence], rules: VerdictRules
 ) -> dict[int, ClaimVerdict]:
     """Return the verdict of every claim."""
-    by_claim: dict[int, list[Evidence]] = {}
+    own: dict[int, list[Evidence]] = {}
     for item in evidence:
         if item.claim_id is not None:
-            by_claim.setdefault(item.claim_id, []).append(item)
+            own.setdefault(item.claim_id, []).append(item)
     claims_by_id = {c.id: c for c in claims if c.id is not None}
+    by_claim = pooled_evidence(claims_by_id, own)
     return {
         claim_id: verdict_for(claim, by_claim.get(claim_id, []), rules, claims_by_id)
         for claim_id, claim in claims_by_id.items()

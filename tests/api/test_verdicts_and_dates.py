@@ -444,3 +444,48 @@ def test_an_item_whose_source_gives_no_date_says_so(client: TestClient) -> None:
     csv_rows = client.get("/exports/evidence.csv").text.splitlines()
     row = next(r for r in csv_rows if ",petersen-museum-tile-display," in r)
     assert "2021-08-19" not in row
+
+
+def test_a_restatement_and_the_claim_it_restates_get_one_verdict(
+    client: TestClient, write_token: str
+) -> None:
+    """One question gets one answer: a claim said again is the same claim, with the same verdict."""
+    _new_capability(client, write_token, "test-chip")
+    first = _claim(client, write_token, "test-chip", "test-first", stated_on="2021-08-19")
+    assert first.is_success, first.text
+    again = _claim(client, write_token, "test-chip", "test-again", restates="test-first")
+    assert again.is_success, again.text
+    paper = _evidence(
+        client, write_token, "test-chip", claim="test-again", kind="paper", date="2023-05-31"
+    )
+    assert paper.status_code == 201, paper.text
+    verdicts = {
+        slug: client.get(f"/api/v1/claims/{slug}").json()["verdict"]
+        for slug in ("test-first", "test-again")
+    }
+    assert verdicts == {"test-first": "documented", "test-again": "documented"}
+    # A promise moved to a new date is a claim of its own, not the same claim.
+    moved = _claim(
+        client,
+        write_token,
+        "test-chip",
+        "test-moved",
+        restates="test-first",
+        deadline="2027-12-31",
+    )
+    assert moved.is_success, moved.text
+    assert client.get("/api/v1/claims/test-moved").json()["verdict"] == "unverified"
+
+
+def test_seed_restatements_agree_with_what_they_restate(client: TestClient) -> None:
+    claims = {c["slug"]: c for c in _all_pages(client, "/api/v1/claims?limit=200")}
+    for claim in claims.values():
+        first = claims.get(claim["restates"] or "")
+        same = first and (first["capability"], first["deadline"]) == (
+            claim["capability"],
+            claim["deadline"],
+        )
+        if same:
+            assert claim["verdict"] == first["verdict"], claim["slug"]
+    redundancy = claims["fsd-hw3-dual-redundant-socs-autonomy-day"]
+    assert redundancy["verdict"] == claims["fsd-hw3-dual-redundancy"]["verdict"] == "documented"
