@@ -140,6 +140,7 @@ async def capability_page(request: Request, slug: str):
                 else None
             ),
             "claims": claims,
+            "claim_texts": {c.slug: c.text for c in snap.claims},
             "claims_in_doubt": doubts.claims_in_doubt(claims, evidence),
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,

@@ -127,6 +127,15 @@ def test_no_page_shows_an_internal_reference(client: TestClient) -> None:
                     assert not INTERNAL_TEXT.search(value or ""), (export, row["slug"], column)
 
 
+def test_capability_pages_name_claims_by_their_words_not_their_keys(client: TestClient) -> None:
+    """A check or an evidence item 'on' a claim names the claim, not its internal slug."""
+    slugs = {c["slug"] for c in _every_claim(client)}
+    for cap in client.get("/api/v1/capabilities").json()["items"]:
+        page = client.get(f"/capabilities/{cap['slug']}", headers=HTML).text
+        shown = set(re.findall(r'<a href="/claims/[^"]+">([^<]+)</a>', page))
+        assert not shown & slugs, (cap["slug"], sorted(shown & slugs)[:3])
+
+
 def test_exports_give_dates_no_more_precisely_than_known(client: TestClient) -> None:
     claims = client.get("/exports/claims.csv").text.splitlines()
     row = next(line for line in claims if line.startswith("fsd-hw3-dual-redundancy,"))
