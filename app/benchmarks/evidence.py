@@ -30,6 +30,14 @@ def _claim_capability(session: Session, claim_slug: str) -> str | None:
 STANCE_OF = {"consistent": "supports", "contradicts": "contradicts", "inconclusive": "inconclusive"}
 
 
+def _figure(value: Any) -> str:
+    """A number as a reader writes it: 22.656, not 22.656000000000002; 362, not 362.0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    rounded = round(float(value), 3)
+    return f"{rounded:,.0f}" if rounded.is_integer() else f"{rounded:,}"
+
+
 def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
     if comparison is not None:
         verdict = str(comparison.get("verdict", "compared"))
@@ -38,7 +46,8 @@ def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
         if comparison.get("assumption"):
             verdict += f": holds only if {comparison['assumption']}"
         return (
-            f"Claimed {comparison.get('claimed')} vs simulated {comparison.get('simulated')} "
+            f"Claimed {_figure(comparison.get('claimed'))} vs simulated "
+            f"{_figure(comparison.get('simulated'))} "
             f"{comparison.get('unit', '')}: {verdict}. "
             f"{comparison.get('note', '')}"
         ).strip()
