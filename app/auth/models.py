@@ -4,11 +4,12 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
+from app.core.bounds import TOKEN_NAME_MAX
 from app.core.schema import utcnow
 
 
 class ApiTokenBase(SQLModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX)
     scopes: str = Field(default="read", max_length=200, description="Space-separated scopes.")
 
 

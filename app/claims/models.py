@@ -14,9 +14,11 @@ from app.core.schema import (
     Level,
     LongText,
     Number,
+    PartialUpdate,
     Slug,
     Url,
     WholeNumber,
+    not_null_fields,
     precision_problem,
     utcnow,
 )
@@ -94,7 +96,9 @@ class ClaimCreate(ClaimBase):
         return self
 
 
-class ClaimUpdate(SQLModel):
+class ClaimUpdate(PartialUpdate):
+    not_null = not_null_fields(ClaimBase)
+
     text: LongText | None = Field(default=None, min_length=3)
     implied_status: Level | None = None
     stated_on: IsoDate | None = None

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from app.benchmarks.models import BenchmarkRunBase
 from app.capabilities.models import CapabilityBase, ReasonCode
 from app.claims.models import ClaimBase
+from app.core.bounds import RowVersion
 from app.core.limits import JsonObject, check_json_value
 from app.core.schema import DbId, Grade, Level, LongText, ShortText, Slug
 from app.events.models import EventBase
@@ -20,7 +21,6 @@ from app.evidence.models import EvidenceBase, EvidenceKind
 from app.history.models import StatusChangeBase
 from app.sources.models import SourceBase, SourceKey
 
-Version = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Label = Annotated[str, Field(max_length=120)]
 
 
@@ -61,7 +61,7 @@ class SourceRow(SourceBase, RowSchema):
 class EventRow(EventBase, Timestamps):
     id: DbId
     slug: Slug
-    version: Version
+    version: RowVersion
 
 
 class CapabilityRow(CapabilityBase, Timestamps):
@@ -70,7 +70,7 @@ class CapabilityRow(CapabilityBase, Timestamps):
     parent_id: DbId | None
     status_override: Level | None
     override_reason: LongText | None = Field(max_length=2_000)
-    version: Version
+    version: RowVersion
 
 
 class ClaimRow(ClaimBase, Timestamps):
@@ -84,7 +84,7 @@ class ClaimRow(ClaimBase, Timestamps):
     unit: Annotated[str, Field(max_length=60)] | None
     datatype: Annotated[str, Field(max_length=60)] | None
     scale: Label | None
-    version: Version
+    version: RowVersion
 
 
 class EvidenceRow(EvidenceBase, Timestamps):
@@ -93,7 +93,7 @@ class EvidenceRow(EvidenceBase, Timestamps):
     capability_id: DbId
     claim_id: DbId | None
     benchmark_run_id: DbId | None
-    version: Version
+    version: RowVersion
 
 
 class StatusChangeRow(StatusChangeBase, RowSchema):

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
-from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_LAYOUTS, check_budget
+from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_GROUPS, MAX_SWEEP_LAYOUTS, check_budget
 from app.sim.spec import choice, num, section
 from app.sim.training import (
     PRECISIONS,
@@ -102,12 +102,23 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
+    # Each list is narrowed on its own first (duplicates, sizes no layout can take), and the
+    # tp x cp x pp product is sized before a single group is built.
+    tps = [t for t in dict.fromkeys(tps) if t <= n and not model["heads"] % t]
+    tps = [t for t in tps if not (node and t % node and node % t)]
+    cps = [c for c in dict.fromkeys(cps) if c <= n and not (c > 1 and model["seq_len"] % (2 * c))]
+    pps = [p for p in dict.fromkeys(pps) if p <= n]
+    check_budget(
+        "sweep",
+        len(tps) * len(cps) * len(pps),
+        MAX_SWEEP_GROUPS,
+        "tp x cp x pp groups",
+        "narrow sweep.tp, sweep.cp or sweep.pp",
+    )
     triples = [
         (tp, cp, pp)
         for tp, cp, pp in itertools.product(tps, cps, pps)
-        if not (model["heads"] % tp or tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
-        and not (cp > 1 and model["seq_len"] % (2 * cp))
-        and not (node and tp % node and node % tp)
+        if not (tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
     ]
     # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
     # can give a layout; the search's size is known before it is built.
