@@ -110,11 +110,8 @@ def _validate_table(table: ExportTable, rows: Any) -> list[dict[str, Any]]:
         if not isinstance(raw, dict):
             raise ImportFailure(f"{where}: must be an object.")
         try:
-            # Strictly, as JSON: "1" is not the integer 1, nor 1 the boolean true.
-            row = table.row_schema.model_validate_json(json.dumps(raw), strict=True)
-        except (ValueError, TypeError) as exc:
-            if not isinstance(exc, ValidationError):  # json.dumps: a value JSON cannot hold
-                raise ImportFailure(f"{where}: {exc}") from exc
+            row = table.row_schema.model_validate(raw)
+        except ValidationError as exc:
             raise ImportFailure(f"{where}: {_describe(exc)}") from exc
         values = {key: _plain(getattr(row, key)) for key in type(row).model_fields}
         for key in unique:
