@@ -10,6 +10,7 @@ own threads. The child sets its own limits before it starts (``resource.setrlimi
 - ``RLIMIT_AS``: ``LEDGER_RUN_MEMORY_MB_EVALUATE`` / ``..._SWEEP`` MB of address space beyond
   what the child holds when it starts (the interpreter and numpy); past it allocations fail.
 
+The child runs at a lower CPU priority (nice 10), so readers of the web process come first.
 The parent relays progress and polls (about once a second) whether to stop: a cancelled run,
 a lost claim or a shutting-down worker kills the child at once. Over a limit, the run ends with
 :class:`RunKilled` and the reason, which the worker stores as the run's error.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
 import signal
 import threading
@@ -34,6 +36,7 @@ from app.sim.errors import SpecError
 # Results larger than this (as pickled by the pipe) are refused: a run may not store more.
 MAX_RESULT_BYTES = 32 * 2**20
 _POLL_S = 1.0
+CHILD_NICENESS = 10
 _GRACE_S = 5  # between RLIMIT_CPU's soft limit (SIGXCPU) and its hard limit (SIGKILL)
 
 
@@ -85,6 +88,7 @@ def _child(conn: Connection, spec: dict[str, Any], mode: str, limits: RunLimits,
     """The child's body: set the limits, execute, send ("result" | "spec_error" | ...)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which kills us
+    os.nice(CHILD_NICENESS)  # readers of the web process come first on a busy machine
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + _GRACE_S))
     ceiling = _address_space() + limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
