@@ -1,6 +1,7 @@
 """Benchmark runs: queue, claim atomically, execute through the simulator, store as evidence."""
 
 import datetime as dt
+import hashlib
 import os
 import platform
 import subprocess
@@ -193,12 +194,30 @@ def check_quota(session: Session, actor: str) -> None:
         )
 
 
+def _lock_token_quota(session: Session, actor: str) -> None:
+    """Hold the token's quota lock until the transaction ends.
+
+    PostgreSQL: an advisory lock per token. SQLite: the write's one data-version bump comes
+    first, which takes the database's write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(_same_token(actor)[0].encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    bump_data_version(session, OUTSIDE_SNAPSHOT)
+
+
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
     """Queue a run of a scenario or a custom spec, within the token's quota."""
-    run = new_run(request, actor=actor)
+    # A token over its quota is refused at once, without waiting for any lock; then its
+    # submissions are counted again and added one at a time, so a burst of concurrent requests
+    # cannot all pass the count before any of them is added.
     check_quota(session, actor)
+    session.rollback()  # end the read: SQLite takes its write lock next
+    _lock_token_quota(session, actor)
+    check_quota(session, actor)
+    run = new_run(request, actor=actor)
     session.add(run)
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
     session.commit()
     session.refresh(run)
     return run

@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     # The run queue's bounds (docs/OPERATIONS.md, "Run limits"). Per token: how many of its
     # runs may wait or run at once, and how many it may submit per minute (else 429).
-    runs_queued_per_token: int = Field(default=20, ge=1, le=10_000)
-    runs_per_minute_per_token: int = Field(default=30, ge=1, le=10_000)
+    runs_queued_per_token: int = Field(default=5, ge=1, le=10_000)
+    runs_per_minute_per_token: int = Field(default=10, ge=1, le=10_000)
     # Each run executes in a child process with these limits (RLIMIT_CPU, RLIMIT_AS), per mode.
     run_cpu_seconds_evaluate: int = Field(default=60, ge=1, le=86_400)
     run_cpu_seconds_sweep: int = Field(default=300, ge=1, le=86_400)

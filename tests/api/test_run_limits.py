@@ -149,3 +149,23 @@ def test_the_capability_filter_reads_a_page_at_a_time(client: TestClient, write_
         url = f"/api/v1/benchmark-runs?capability=dojo-d1&limit=1&cursor={cursor}" if cursor else ""
     assert len(seen) == 3
     assert all("dojo-d1" in r["capability_slugs"] for r in seen)
+
+
+def test_a_concurrent_burst_gets_no_more_than_the_quota(
+    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent submissions all passed the count before any was added."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("LEDGER_RUNS_QUEUED_PER_TOKEN", "3")
+    get_settings.cache_clear()
+
+    def submit(_: int) -> int:
+        with TestClient(client.app) as own:
+            response = own.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(submit, range(16)))
+    assert codes.count(202) == 3, codes
+    assert set(codes) == {202, 429}, codes
