@@ -42,5 +42,13 @@ def seed_field(**kwargs: Any) -> Any:
 
 
 def token_actor(name: str, *, dashboard: bool = False) -> str:
-    """Return the history actor of a token (at most ACTOR_MAX characters for a valid name)."""
-    return f"{TOKEN_ACTOR_PREFIX}{name}{DASHBOARD_ACTOR_SUFFIX if dashboard else ''}"
+    """Return the history actor of a token, at most ACTOR_MAX characters.
+
+    A name within TOKEN_NAME_MAX always fits whole; a longer one (a token made before the
+    bound) is cut to fit, so its writes still commit.
+    """
+    suffix = DASHBOARD_ACTOR_SUFFIX if dashboard else ""
+    room = ACTOR_MAX - len(TOKEN_ACTOR_PREFIX) - len(suffix)
+    if len(name) > room:
+        name = name[: room - 1] + "…"
+    return f"{TOKEN_ACTOR_PREFIX}{name}{suffix}"

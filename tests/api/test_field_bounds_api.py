@@ -3,7 +3,7 @@ column or the import refused (token names, seeds), and PATCH of a required field
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.auth.service import create_token
 from app.core.db import get_engine
@@ -131,3 +131,25 @@ def test_patch_may_still_clear_an_optional_field(client: TestClient, write_token
     )
     assert response.status_code == 200, response.text
     assert response.json()["description"] is None
+
+
+def test_a_token_named_before_the_bound_still_writes(client: TestClient) -> None:
+    """A token whose 120-character name predates the bound: its actor is cut to fit."""
+    from app.auth.models import ApiToken
+
+    with Session(get_engine()) as session:
+        _token, plaintext = create_token(session, name="legacy", scopes=["write"])
+        token = session.exec(select(ApiToken).where(ApiToken.name == "legacy")).one()
+        token.name = "n" * 120
+        session.add(token)
+        session.commit()
+    got = client.get("/api/v1/capabilities/dojo-d1")
+    changed = client.patch(
+        "/api/v1/capabilities/dojo-d1",
+        json={"description": "Edited by a long-named token."},
+        headers=auth(plaintext, got.headers["etag"]),
+    )
+    assert changed.status_code == 200, changed.text
+    assert client.get("/api/v1/changes").status_code == 200
+    history = client.get("/api/v1/capabilities/dojo-d1/history")
+    assert history.status_code == 200
