@@ -19,6 +19,7 @@ a lost claim or a shutting-down worker kills the child at once. Over a limit, th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import resource
@@ -36,6 +37,7 @@ from app.sim.errors import SpecError
 # Results larger than this (as pickled by the pipe) are refused: a run may not store more.
 MAX_RESULT_BYTES = 32 * 2**20
 _POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1
 CHILD_NICENESS = 10
 _GRACE_S = 5  # between RLIMIT_CPU's soft limit (SIGXCPU) and its hard limit (SIGKILL)
 
@@ -84,8 +86,16 @@ def _address_space() -> int:
     return pages * resource.getpagesize()
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this child when its parent dies (a SIGKILLed worker's run)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _child(conn: Connection, spec: dict[str, Any], mode: str, limits: RunLimits, dask: Any) -> None:
     """The child's body: set the limits, execute, send ("result" | "spec_error" | ...)."""
+    _die_with_parent()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which kills us
     os.nice(CHILD_NICENESS)  # readers of the web process come first on a busy machine
