@@ -1,6 +1,5 @@
 """Build the FastAPI application."""
 
-import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,8 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app.benchmarks import setup as benchmarks_setup
+from app.core import cache
 from app.core.as_of import read_as_of
-from app.core.cache import CachedResponseMiddleware
 from app.core.config import get_settings
 from app.core.edge import InputLimitsMiddleware, reject_invalid_input
 from app.core.errors import install_error_handlers
@@ -60,16 +59,14 @@ def create_app() -> FastAPI:
         dependencies=[Depends(reject_invalid_input), Depends(read_as_of)],
         lifespan=warm_snapshot,
     )
-    # A per-process salt keeps cached ETags from matching across restarts with other code.
-    app.state.cache_salt = secrets.token_hex(4)
     app.state.settings = settings
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Innermost: the cache, then the input limits; the parts' middleware (ids, metrics,
-    # headers) wraps both.
-    app.add_middleware(CachedResponseMiddleware)
     app.add_middleware(InputLimitsMiddleware)
+    # The cache outside everything Starlette builds (so a hit skips those layers), inside the
+    # request ids and metrics that ops wraps around it.
+    cache.install(app)
     ops_setup.install(app)
     benchmarks_setup.install(app)
     dashboard_setup.install(app)

@@ -21,14 +21,16 @@ from app.benchmarks.models import (
     BenchmarkWorker,
     RunState,
 )
+from app.core import versions
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.config import get_settings
+from app.core.db import take_write_lock
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
 from app.sim.errors import SpecError
-from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version
+from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -197,14 +199,10 @@ def check_quota(session: Session, actor: str) -> None:
 def _lock_token_quota(session: Session, actor: str) -> None:
     """Hold the token's quota lock until the transaction ends.
 
-    PostgreSQL: an advisory lock per token. SQLite: the write's one data-version bump comes
-    first, which takes the database's write lock.
+    PostgreSQL: an advisory lock per token. SQLite: the database's write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(_same_token(actor)[0].encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    digest = hashlib.sha256(_same_token(actor)[0].encode()).digest()
+    take_write_lock(session, int.from_bytes(digest[:8], "big", signed=True))
 
 
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
@@ -218,6 +216,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
     check_quota(session, actor)
     run = new_run(request, actor=actor)
     session.add(run)
+    bump_runs_version(session)
     session.commit()
     session.refresh(run)
     return run
@@ -347,7 +346,7 @@ def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
         run.progress_message = f"cancelled by {actor}"
     run.cancel_requested = True
     session.add(run)
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    bump_runs_version(session)
     session.commit()
     session.refresh(run)
     return run
@@ -389,7 +388,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
             progress_message="started",
         )
     )
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    bump_runs_version(session)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -448,7 +447,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
     )
     count = (result.rowcount or 0) + (given_up.rowcount or 0)  # type: ignore[attr-defined]
     if count:
-        bump_data_version(session, OUTSIDE_SNAPSHOT)
+        bump_runs_version(session)
     session.commit()
     return count
 
@@ -465,7 +464,7 @@ def hand_back(session: Session, run_id: int, attempt: int) -> bool:
             progress_message="handed back by a stopping worker",
         )
     )
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    bump_runs_version(session)
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -494,7 +493,7 @@ def report_progress(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return Holding.lost
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    bump_runs_version(session)
     session.commit()
     flag = session.execute(
         text("SELECT cancel_requested FROM benchmark_run WHERE id = :id"), {"id": run_id}
@@ -554,15 +553,19 @@ def finish(
                 if state == RunState.succeeded:
                     run = unit.get(BenchmarkRun, run_id)
                     assert run is not None
-                    record_as_evidence(unit, run)
-                # Last, like every other write: the data version is a hot row to lock briefly.
-                bump_data_version(unit, OUTSIDE_SNAPSHOT)
+                    # Its evidence is the run's one ledger write (it moves the ledger's version).
+                    # Simulated figures that made no evidence still show on ledger pages.
+                    if not record_as_evidence(unit, run) and comparisons(result or {}):
+                        bump_data_version(unit, OUTSIDE_SNAPSHOT)
+                # Last, like every other write: a version is a hot row to lock briefly.
+                bump_runs_version(unit)
                 unit.flush()
             transaction.commit()
         except BaseException:
             if transaction.is_active:
                 transaction.rollback()
             raise
+    versions.expire()  # committed on the connection, not by a session: say so here
     return session.get(BenchmarkRun, run_id)
 
 
@@ -650,7 +653,7 @@ def queue_bundled_scenarios(session: Session, *, again: bool = False) -> list[in
         if item["id"] not in covered
     ]
     session.add_all(runs)
-    bump_data_version(session, OUTSIDE_SNAPSHOT)
+    bump_runs_version(session)
     session.flush()
     ids = [run.id for run in runs if run.id is not None]
     session.commit()  # one commit: the lock is held until every run is queued
@@ -668,12 +671,7 @@ def requeue_bundled_if_runner_changed(session: Session) -> list[int]:
 
 def _take_write_lock(session: Session) -> None:
     """Serialise concurrent queuers (several app processes start at once) before reading."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUEUE_LOCK_KEY})
-    else:
-        bump_data_version(
-            session, OUTSIDE_SNAPSHOT
-        )  # a write first: SQLite takes its write lock here
+    take_write_lock(session, _QUEUE_LOCK_KEY)
 
 
 _QUEUE_LOCK_KEY = 0x62656E6368  # "bench"

@@ -1,11 +1,11 @@
-"""Serve GET responses (JSON reads, rendered pages) from a per-process cache on the data version.
+"""Serve GET responses (JSON reads, rendered pages) from a per-process cache on data versions.
 
-Every write bumps the data version stored in the database, so several processes never
-serve stale data: each reads the version (one primary-key row) before using its cache.
-An entry is stored once, with its gzip twin, and served to every client that may share it.
+Every write moves a version stored in the database: the ledger's, or the run queue's
+(`app.core.versions`). An entry keys on the versions of what it shows, read without I/O on
+the event loop and at most `versions.FRESH_S` behind another process's write. An entry is
+stored once, with its gzip twin, and served to every client that may share it.
 """
 
-import contextlib
 import gzip
 import hashlib
 import threading
@@ -18,14 +18,14 @@ import orjson
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import versions
 from app.core.db import get_engine
 from app.core.encoding import accepts_gzip, gzip_etag, matching_tag
-from app.status.snapshot import today
+from app.core.versions import Shows
 
 _MAX_ENTRIES = 512
 _MAX_BYTES = 64 * 1024 * 1024  # pages are larger than JSON lists; bound the memory, not the count
@@ -38,6 +38,7 @@ class _Entry:
     """One rendered response, with its gzip twin and raw headers prepared once."""
 
     version: str
+    shows: Shows
     body: bytes
     gzipped: bytes | None
     media_type: str
@@ -59,7 +60,10 @@ def _etag(key: str, version: str) -> str:
 
 _entries: "OrderedDict[str, _Entry]" = OrderedDict()
 _stored_bytes = 0
-_VERSION_SQL_TEXT = "SELECT counter FROM data_version WHERE id = 1"
+# Per URL: the entry, and the headers the layers between the middleware and the route added
+# to it (security headers), seen once on its way out and replayed on every hit.
+_outer: dict[str, tuple[_Entry, list[tuple[bytes, bytes]]]] = {}
+_OWN_HEADERS = frozenset((b"content-length", b"content-type", b"content-encoding"))
 
 
 def clear() -> None:
@@ -67,12 +71,20 @@ def clear() -> None:
     global _stored_bytes
     with _lock:
         _entries.clear()
+        _outer.clear()
         _stored_bytes = 0
-    _probe.close()
+    versions.watch.reset()
+
+
+_HEADERS = "ledger.cache.headers"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    return next((value for key, value in scope["headers"] if key == name), None)
+    # A GET's headers as a dictionary, built once per request (the first of a repeated name).
+    found = scope.get(_HEADERS)
+    if found is None:
+        found = scope[_HEADERS] = dict(reversed(scope["headers"]))
+    return found.get(name)
 
 
 def cache_key(scope: Scope) -> str:
@@ -111,71 +123,12 @@ def _store(key: str, entry: _Entry) -> None:
             _stored_bytes -= _entries.popitem(last=False)[1].size
 
 
-def _autocommit(driver_connection: Any, dialect: str) -> None:
-    # Leave no transaction open: a long-lived reader must not pin old snapshots or locks.
-    if dialect == "sqlite":
-        driver_connection.isolation_level = None
-    else:
-        driver_connection.autocommit = True
-
-
-class _VersionProbe:
-    """Hold one autocommit DBAPI connection for reading the data version cheaply.
-
-    A pooled checkout costs a ping and a rollback, and SQLAlchemy's execute path several
-    times the read itself; this is the hot path of every cached read.
-    """
-
-    def __init__(self) -> None:
-        self._raw: Any = None
-        self._engine: Engine | None = None
-
-    def read(self) -> int:
-        engine = get_engine()
-        for attempt in range(2):
-            try:
-                if self._raw is None or self._engine is not engine:
-                    self.close()
-                    self._raw = engine.raw_connection()
-                    _autocommit(self._raw.driver_connection, engine.dialect.name)
-                    self._engine = engine
-                cursor = self._raw.cursor()
-                try:
-                    cursor.execute(_VERSION_SQL_TEXT)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-                return int(row[0]) if row else 0
-            except engine.dialect.loaded_dbapi.Error as exc:
-                self.close()  # the server dropped us (restart, failover): reconnect once
-                if attempt:
-                    # As SQLAlchemy's error, so an outage answers 503 like any other query.
-                    raise OperationalError(_VERSION_SQL_TEXT, None, exc) from exc
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._raw is not None:
-            with contextlib.suppress(Exception):
-                self._raw.invalidate()  # never hand an autocommit connection back to the pool
-        self._raw = None
-
-
-# Only the event-loop thread probes, so one connection per process is enough.
-_probe = _VersionProbe()
-
-
-def _version_key(app: Any) -> str:
-    """Return what a cached response must match: data version, day (overdue counts), app."""
-    return f"{_probe.read()}:{today().isoformat()}:{app.state.cache_salt}"
-
-
 async def cached_json(
     request: Request, build: Callable[[Session], tuple[Any, dict[str, str]]]
 ) -> Response:
-    """Return the JSON for this URL at the current data version, with ETag and 304 support.
+    """Return the JSON for this URL at the ledger's version, with ETag and 304 support.
 
-    The version probe runs on the event loop on purpose: it is one indexed read, far cheaper
-    than the thread hand-offs a sync route costs under load. Only a cache miss goes to a thread.
+    Only a cache miss (or a version read past its staleness bound) goes to a thread.
     """
 
     def render() -> tuple[bytes, dict[str, str]]:
@@ -192,13 +145,14 @@ async def cached_response(
     *,
     media_type: str,
     unless_cookie: str | None = None,
+    shows: Shows = Shows.ledger,
 ) -> Response:
-    """Return this URL's body at the current data version, rendering it (in a thread) on a miss.
+    """Return this URL's body at the versions of what it `shows`, rendering it (in a thread) on a miss.
 
     The body must be the same for every client that sends this URL and these htmx headers:
     nothing per user (no CSRF token, no session) may be in it.
     """
-    version = _version_key(request.app)
+    version = (await versions.watch.current()).keys[shows]
     key = cache_key(request.scope)
     etag = _etag(key, version)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
@@ -218,6 +172,7 @@ async def cached_response(
         raw = [(k.lower().encode(), v.encode()) for k, v in {**headers, **extra}.items()]
         hit = _Entry(
             version,
+            shows,
             body,
             zipped,
             media_type,
@@ -236,11 +191,28 @@ async def cached_response(
     return response
 
 
+def install(app: Any) -> None:
+    """Put the cache's middleware outside the stack Starlette builds (error handling, input
+    limits, compression, security headers); parts installed after it wrap it in turn.
+
+    A hit then costs none of those layers: their headers come with the entry (see below).
+    """
+    build_stack = app.build_middleware_stack
+
+    def build_with_cache() -> ASGIApp:
+        return CachedResponseMiddleware(build_stack())
+
+    setattr(app, "build_middleware_stack", build_with_cache)  # noqa: B010
+
+
 class CachedResponseMiddleware:
-    """Answer GETs of URLs already in the cache at the current data version, before routing.
+    """Answer GETs of URLs already in the cache at their current versions, before routing.
 
     Only URLs that a route validated and rendered once are ever in the cache, so skipping
-    FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual.
+    FastAPI's parameter handling on a hit loses nothing; a miss goes through as usual. It sits
+    outside the layers Starlette builds: the headers they add to an entry's response (the
+    security headers) are taken from its first answer on the way out and replayed on hits,
+    so those layers must add only headers that are the same for every request of a URL.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -250,19 +222,22 @@ class CachedResponseMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        key = cache_key(scope)
         with _lock:
-            hit = _entries.get(cache_key(scope))
+            hit = _entries.get(key)
+            outer = _outer.get(key)
         if hit is None or (hit.unless_cookie is not None and _has_cookie(scope, hit.unless_cookie)):
-            await self.app(scope, receive, send)
+            await self._through(key, scope, receive, send)
             return
         try:
-            version = _version_key(scope["app"])
+            known = versions.watch.fresh() or await versions.watch.current()
+            version = known.keys[hit.shows]
         except OperationalError:
             version = None  # the database is away: the route answers (503), not the cache
-        if hit.version != version:
-            await self.app(scope, receive, send)
+        if hit.version != version or outer is None or outer[0] is not hit:
+            await self._through(key, scope, receive, send)
             return
-        headers = list(hit.raw_headers)
+        headers = [*hit.raw_headers, *outer[1]]
         gzipped = hit.gzipped is not None and _accepts_gzip(scope)
         inm = _header(scope, b"if-none-match")
         held = matching_tag(inm.decode("latin-1"), hit.etag) if inm is not None else None
@@ -285,3 +260,26 @@ class CachedResponseMiddleware:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _through(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let the app answer; if it stored this URL's entry, keep the headers added to it."""
+        started: list[list[tuple[bytes, bytes]]] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                started.append(list(message.get("headers", ())))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if not started:
+            return
+        with _lock:
+            entry = _entries.get(key)
+        if entry is None or (b"etag", entry.etag.encode()) not in started[0]:
+            return  # not the shared entry's answer (a signed-in editor's page, say)
+        own = {name for name, _ in entry.raw_headers} | _OWN_HEADERS
+        added = [(name, value) for name, value in started[0] if name.lower() not in own]
+        with _lock:
+            if len(_outer) > 2 * _MAX_ENTRIES:
+                _outer.clear()  # evicted entries' leftovers; live ones come back on a miss
+            _outer[key] = (entry, added)

@@ -4,7 +4,7 @@ import json
 from collections.abc import Iterator
 from functools import lru_cache, partial
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -56,3 +56,19 @@ def get_session() -> Iterator[Session]:
     """Yield a session for one request."""
     with Session(get_engine()) as session:
         yield session
+
+
+def take_write_lock(session: Session, key: int) -> None:
+    """Hold a lock named by `key` until this session's transaction ends; wait for it if taken.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the database's write lock
+    (`BEGIN IMMEDIATE`), which every writer needs, so it serialises more than holders of `key`.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        return
+    dbapi = connection.connection.dbapi_connection
+    # Under pysqlite a transaction is open only once it has written: then it holds the lock.
+    if dbapi is not None and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

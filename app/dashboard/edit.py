@@ -15,7 +15,7 @@ from app.dashboard import auth
 from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceCreate, EvidenceKind, Origin, Stance
 from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
@@ -156,7 +156,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
         "cap": cap,
         "claims": claims,
         "kinds": [k.value for k in EvidenceKind],
-        "provenances": [p.value for p in Provenance],
+        "origins": [p.value for p in Origin],
         "levels": LADDER[1:],
         "form": form,
         "api_twin": "/api/v1/evidence",
@@ -164,7 +164,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
     }
 
 
-EVIDENCE_FIELDS = ("title", "summary", "kind", "provenance", "grade", "url", "archived_url",
+EVIDENCE_FIELDS = ("title", "summary", "kind", "origin", "grade", "url", "archived_url",
                    "date", "date_precision", "stance", "assumption", "level", "claim")  # fmt: skip
 
 
@@ -185,7 +185,7 @@ def evidence_submit(
     title: Annotated[str, Form(max_length=300)] = "",
     summary: Text = "",
     kind: Annotated[str, Form(max_length=40)] = "",
-    provenance: Annotated[str, Form(max_length=40)] = "",
+    origin: Annotated[str, Form(max_length=40)] = "",
     grade: Annotated[str, Form(max_length=2)] = "",
     url: Annotated[str, Form(max_length=2000)] = "",
     archived_url: Annotated[str, Form(max_length=2000)] = "",
@@ -201,7 +201,7 @@ def evidence_submit(
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     cap_service.get_by_slug(session, slug)
-    form = {"title": title, "summary": summary, "kind": kind, "provenance": provenance,
+    form = {"title": title, "summary": summary, "kind": kind, "origin": origin,
             "grade": grade, "url": url, "archived_url": archived_url, "date": date,
             "date_precision": date_precision, "stance": stance, "assumption": assumption,
             "level": level, "claim": claim}  # fmt: skip

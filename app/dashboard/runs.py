@@ -3,14 +3,15 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from sqlmodel import Session
 
 from app.benchmarks import service as benchmarks_service
 from app.core.db import get_session
-from app.core.errors import ProblemError
+from app.core.errors import ProblemError, not_found
 from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
+from app.core.versions import Shows
 from app.dashboard import auth, charts
 from app.dashboard.templating import fmt_number, is_fragment_request, page, render
 from app.status import snapshot
@@ -245,7 +246,31 @@ async def runs_page(request: Request, cursor: Annotated[str | None, Query(max_le
         }
 
     block = "runs_table" if is_fragment_request(request, "runs-table") else None
-    return await page(request, "runs.html", build, block=block)
+    return await page(request, "runs.html", build, block=block, shows=Shows.runs)
+
+
+@router.get("/capabilities/{slug}/runs")
+async def capability_runs_page(request: Request, slug: Annotated[str, Path(max_length=120)]):
+    """The latest runs bearing on a capability; its page loads this part on its own.
+
+    Kept apart from the capability's page, whose cached copy lasts until the ledger changes:
+    a run's progress moves this part only.
+    """
+
+    def build(session: Session) -> dict[str, Any]:
+        cap = snapshot.get(session).capability_by_slug.get(slug)
+        if cap is None:
+            raise not_found("capability", slug)
+        runs = benchmarks_service.runs_for_capability(session, slug, limit=10)
+        return {
+            "cap": cap,
+            "runs": runs,
+            "active": any(r.state not in FINISHED for r in runs),
+            "api_twin": f"/api/v1/benchmark-runs?capability={slug}",
+        }
+
+    block = "recent_runs" if is_fragment_request(request, "recent-runs") else None
+    return await page(request, "capability_runs.html", build, block=block, shows=Shows.both)
 
 
 @router.get("/runs/new")
@@ -322,7 +347,8 @@ async def run_page(request: Request, run_id: IdPath):
         return _run_context(session, benchmarks_service.get_run(session, run_id))
 
     block = "run_status" if is_fragment_request(request, "run-status") else None
-    return await page(request, "run.html", build, block=block)
+    # Its state and progress, and the claims its result compares with.
+    return await page(request, "run.html", build, block=block, shows=Shows.both)
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -163,24 +163,35 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, policy: str) -> None:
         self.app = app
         self.policy = policy
+        # Prepared once: what every response gets, and what pages and the docs add.
+        common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        self.api_headers = common
+        self.page_headers = [
+            *common,
+            (b"content-security-policy", policy.encode()),
+            (b"x-frame-options", b"DENY"),
+        ]
+        # Swagger UI sets inline styles; scripts stay self-only everywhere.
+        self.docs_headers = [
+            *common,
+            (b"content-security-policy", DOCS_POLICY.encode()),
+            (b"x-frame-options", b"DENY"),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
-        if not scope["path"].startswith("/api/v1/"):
-            # Swagger UI sets inline styles; scripts stay self-only everywhere.
-            policy = DOCS_POLICY if scope["path"] == "/api/docs" else self.policy
-            extra += [
-                (b"content-security-policy", policy.encode()),
-                (b"x-frame-options", b"DENY"),
-            ]
+        path = scope["path"]
+        if path.startswith("/api/v1/"):
+            extra = self.api_headers
+        else:
+            extra = self.docs_headers if path == "/api/docs" else self.page_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                headers = list(message.get("headers", []))
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
                 headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)

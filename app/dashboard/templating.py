@@ -22,6 +22,7 @@ from app.core import as_of, cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
+from app.core.versions import Shows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -37,6 +38,7 @@ LEVEL_LABELS = {
 LADDER = [level.value for level in Level]
 VERDICT_LABELS = {
     "supported": "Supported",
+    "documented": "Documented by the claimant",
     "contradicted": "Contradicted",
     "disputed": "Disputed",
     "unresolved": "Unresolved",
@@ -47,6 +49,20 @@ STANCE_LABELS = {
     "contradicts": "contradicts",
     "inconclusive": "inconclusive",
     "not_found": "searched, not found",
+    "partial": "partly delivered",
+}
+PROMISE_LABELS = {
+    "pending": "Pending",
+    "overdue": "Overdue",
+    "kept": "Kept",
+    "kept_late": "Kept late",
+    "broken": "Broken",
+}
+ORIGIN_LABELS = {
+    "claimant": "From the claimant",
+    "reported": "Reported",
+    "independent": "Independent",
+    "computed": "Computed",
 }
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
@@ -184,6 +200,8 @@ env.globals.update(
     GRADE_LABELS=GRADE_LABELS,
     VERDICT_LABELS=VERDICT_LABELS,
     STANCE_LABELS=STANCE_LABELS,
+    PROMISE_LABELS=PROMISE_LABELS,
+    ORIGIN_LABELS=ORIGIN_LABELS,
     video_link=video_link,
     query_with=query_with,
     static_url=static_url,
@@ -259,8 +277,12 @@ async def page(
     build: Callable[[Session], dict[str, Any]],
     *,
     block: str | None = None,
+    shows: Shows = Shows.ledger,
 ) -> Response:
     """Render a read page: one shared, cached copy for readers, a fresh one for an editor.
+
+    `shows` names what the page shows (the ledger, the run queue, or both): its cached copy
+    lasts until that changes.
 
     A browser without the session cookie cannot be signed in, so the cache middleware serves
     it before routing; with a cookie, the session is checked first. A signed-in editor's page
@@ -284,5 +306,5 @@ async def page(
         return bytes(response.body), {"Vary": "HX-Request, HX-Target, Cookie, Accept-Encoding"}
 
     return await cache.cached_response(
-        request, shared, media_type=HTML, unless_cookie=auth.COOKIE_NAME
+        request, shared, media_type=HTML, unless_cookie=auth.COOKIE_NAME, shows=shows
     )

@@ -21,7 +21,7 @@ from app.dashboard.templating import (
 )
 from app.events import service as events_service
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
 from app.questions import service as questions_service
 from app.sources import service as sources_service
 from app.status import asof, casebook, snapshot
@@ -79,6 +79,7 @@ async def overview(
             "ended": sum(1 for c in everything if c.outcome != "active"),
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+            "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
@@ -139,6 +140,9 @@ async def capability_page(request: Request, slug: str):
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
+            "history_precision": {
+                row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
+            },
             "evidence_titles": evidence_service.titles(
                 session, [i for row in history for i in row.evidence_ids]
             ),
@@ -151,7 +155,6 @@ async def capability_page(request: Request, slug: str):
             ),
             "sim_chart": charts.claimed_vs_simulated(claims, simulated),
             "scenarios": _scenarios_for(slug, claims),
-            "runs": _runs_for(session, slug),
             "api_twin": f"/api/v1/capabilities/{slug}" + feeds.api_query(as_of=_iso(snap.as_of)),
         }
 
@@ -187,10 +190,6 @@ def _scenarios_for(slug: str, claims: list) -> list[dict]:
         if slug in caps or claimed & claim_slugs:
             found.append(scenario)
     return found
-
-
-def _runs_for(session: Session, slug: str) -> list:
-    return list(benchmarks_service.runs_for_capability(session, slug))[:10]
 
 
 # ---- Claims -------------------------------------------------------------------------------
@@ -308,18 +307,18 @@ async def evidence_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    provenance: Annotated[str | None, Query(max_length=40)] = None,
+    origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Every evidence item, newest first, with its grade, provenance and stance."""
+    """Every evidence item, newest first, with its grade, origin and stance."""
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
         filters = {
             "capability": capability if capability in snap.capability_slug.values() else None,
             "kind": _choice(kind, [k.value for k in EvidenceKind]),
-            "provenance": _choice(provenance, [p.value for p in Provenance]),
+            "origin": _choice(origin, [p.value for p in Origin]),
             "stance": _choice(stance, [s.value for s in Stance]),
         }
         items, next_cursor = evidence_service.list_page(
@@ -331,7 +330,7 @@ async def evidence_page(
             if filters["capability"]
             else "",
             humanize(filters["kind"]) if filters["kind"] else "",
-            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
         ]
         return {
@@ -340,7 +339,7 @@ async def evidence_page(
             "cursor": cursor,
             "filters": filters,
             "kinds": [k.value for k in EvidenceKind],
-            "provenances": [p.value for p in Provenance],
+            "origins": [p.value for p in Origin],
             "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
             "cap_names": cap_names,
             "claim_texts": {c.slug: c.text for c in snap.claims},

@@ -56,7 +56,7 @@ def list_page(
     capability: str | None = None,
     claim: str | None = None,
     kind: str | None = None,
-    provenance: str | None = None,
+    origin: str | None = None,
     grade: str | None = None,
     stance: str | None = None,
     q: str | None = None,
@@ -77,7 +77,7 @@ def list_page(
         statement = statement.where(Evidence.claim_id == claim_id)
     for column, value in (
         (Evidence.kind, kind),
-        (Evidence.provenance, provenance),
+        (Evidence.origin, origin),
         (Evidence.grade, grade),
         (Evidence.stance, stance),
     ):

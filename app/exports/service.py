@@ -89,6 +89,7 @@ def import_data(session: Session, data: Any) -> dict[str, int]:
             _insert(session, table, validated[table.name])
         _reset_sequences(session)
         history_service.bump_data_version(session, history_service.EVERYTHING)
+        history_service.bump_runs_version(session)  # the export carries runs too
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()

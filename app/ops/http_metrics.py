@@ -3,17 +3,22 @@
 The metric definitions are prometheus-fastapi-instrumentator's own (`metrics.requests()` and
 `metrics.latency()`: `http_requests_total{handler,method,status}` and
 `http_request_duration_seconds{handler,method}`), so dashboards built for it work unchanged.
+They are counted in plain dictionaries on the event loop and turned into those series when
+scraped: prometheus_client's labelled, locked series cost more per request than a cached read.
 Its middleware, though, re-matches every route before each request and builds Request and
 Response objects; this one reads the route template that the router stores in
 `scope["route"]` after dispatch. Requests answered before routing (the response cache of
 `app.core.cache`) are matched once per path and remembered.
 """
 
-from collections.abc import Callable, Iterable, Sequence
-from time import perf_counter
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from time import perf_counter, time
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import metrics as pfi_metrics
 from prometheus_fastapi_instrumentator import routing as pfi_routing
 from starlette.requests import Request
@@ -26,20 +31,61 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 UNMATCHED = "none"
 
 
+class HttpObservations(Collector):
+    """Requests by handler, method and status, and durations by handler and method.
+
+    Counted on the event loop in dictionaries and exported at scrape time under the names and
+    labels of prometheus-fastapi-instrumentator's `metrics.requests()` and `metrics.latency()`.
+    """
+
+    def __init__(self, registry: CollectorRegistry, namespace: str = "ledger") -> None:
+        self.prefix = f"{namespace}_" if namespace else ""
+        self.requests: dict[tuple[str, str, str], int] = {}
+        # Per handler and method: a count per bucket (the last one is +Inf), then the sum.
+        self.latency: dict[tuple[str, str], list[float]] = {}
+        self.created = time()
+        registry.register(self)
+
+    def __call__(self, info: pfi_metrics.Info) -> None:
+        key = (info.modified_handler, info.method, info.modified_status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        row = self.latency.get(key[:2])
+        if row is None:
+            row = self.latency[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        seconds = info.modified_duration
+        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bucket it fits (le)
+        row[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        """Return the series as they are now (called by the scrape, in another thread)."""
+        requests = CounterMetricFamily(
+            self.prefix + "http_requests",
+            "Total number of requests by method, status and handler.",
+            labels=("handler", "method", "status"),
+        )
+        for series, count in list(self.requests.items()):
+            requests.add_metric(series, count, created=self.created)
+        yield requests
+        latency = HistogramMetricFamily(
+            self.prefix + "http_request_duration_seconds",
+            "Duration of HTTP requests in seconds",
+            labels=("handler", "method"),
+        )
+        bounds = [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
+        for pair, row in list(self.latency.items()):
+            cumulative, buckets = 0.0, []
+            for bound, in_bucket in zip(bounds, row[:-1], strict=True):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            latency.add_metric(pair, buckets, row[-1])
+        yield latency
+
+
 def default_instrumentations(
     registry: CollectorRegistry, namespace: str = "ledger"
 ) -> list[Instrumentation]:
     """Request counts per route/method/status and latency histograms per route/method."""
-    made = [
-        pfi_metrics.requests(metric_namespace=namespace, registry=registry),
-        pfi_metrics.latency(
-            metric_namespace=namespace,
-            should_include_status=False,
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        ),
-    ]
-    return [m for m in made if m is not None]
+    return [HttpObservations(registry, namespace)]
 
 
 def _template_of(route: object) -> str | None:

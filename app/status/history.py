@@ -1,24 +1,46 @@
-"""The append-only status history and the data version that keys caches.
+"""The append-only status history, and the versions that key caches.
 
-Rows are appended only by the unit of work (app/status/unit_of_work.py).
+Rows are appended only by the unit of work (app/status/unit_of_work.py). The ledger's version
+moves with every ledger write and logs what it touched; the run queue's moves apart from it
+(app/core/versions.py), so a run's progress never invalidates a ledger page.
 """
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select, update
 
 from app.capabilities.models import StatusAssessment
+from app.core import versions
+from app.evidence.models import Evidence
 from app.history.models import DataChange, DataVersion, StatusChange
 
 # For one capability: the reason code, the reason in words, and the evidence that caused it.
 Explanation = tuple[str, str, list[int]]
 
 
+PRECISION_ORDER = {"day": 0, "month": 1, "year": 2, "none": 3}
+
+
+def change_precision(effective_on: dt.date, items: Iterable[Evidence]) -> str:
+    """Return how precisely a status change's day is known, from the items that moved it.
+
+    To the day when an item known to the day is dated on it (or every item is known to the
+    day); otherwise as coarsely as the items known only to the month or year: a change that an
+    item dated "Aug 2021" caused is shown as Aug 2021, not as the 1st or as an event's day.
+    """
+    moved = list(items)
+    coarse = [i.date_precision for i in moved if i.date_precision != "day"]
+    if not coarse or any(i.date_precision == "day" and i.date == effective_on for i in moved):
+        return "day"
+    return max(coarse, key=lambda p: PRECISION_ORDER.get(p, 0))
+
+
 def data_version(session: Session) -> int:
-    """Return the counter that grows with every write."""
-    row = session.get(DataVersion, 1)
+    """Return the ledger's counter, which grows with every ledger write."""
+    row = session.get(DataVersion, versions.LEDGER_ROW)
     return row.counter if row else 0
 
 
@@ -38,7 +60,7 @@ class Touched:
 
 EVERYTHING = Touched(everything=True)
 EVENTS = Touched(events=True)
-# Runs and queue state live outside the snapshot; the version still moves for page caches.
+# A ledger write the snapshot does not hold: questions, a run's simulated figures without evidence.
 OUTSIDE_SNAPSHOT = Touched()
 
 # Readers further behind than this reload everything, so the log stays small.
@@ -46,10 +68,11 @@ KEEP_CHANGES = 5000
 
 
 def bump_data_version(session: Session, touched: Touched) -> int:
-    """Advance the data version inside the caller's transaction and log what it touched."""
+    """Advance the ledger's version inside the caller's transaction and log what it touched."""
+    versions.mark_moved(session)
     result = session.execute(
         update(DataVersion)
-        .where(col(DataVersion.id) == 1)
+        .where(col(DataVersion.id) == versions.LEDGER_ROW)
         .values(counter=DataVersion.counter + 1)
         .returning(col(DataVersion.counter))
     ).first()
@@ -70,6 +93,25 @@ def bump_data_version(session: Session, touched: Touched) -> int:
     if version % 500 == 0:
         session.execute(delete(DataChange).where(col(DataChange.version) <= version - KEEP_CHANGES))
     return version
+
+
+def bump_runs_version(session: Session) -> int:
+    """Advance the run queue's version inside the caller's transaction (ledger pages keep theirs).
+
+    An upsert, so the first bump on a database that never had the row cannot race another.
+    """
+    versions.mark_moved(session)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = (
+        insert(DataVersion)
+        .values(id=versions.RUNS_ROW, counter=1)
+        .on_conflict_do_update(
+            index_elements=[col(DataVersion.id)], set_={"counter": DataVersion.counter + 1}
+        )
+        .returning(col(DataVersion.counter))
+    )
+    return int(session.execute(upsert).scalar_one())
 
 
 def changes_since(session: Session, after: int, upto: int) -> list[DataChange] | None:

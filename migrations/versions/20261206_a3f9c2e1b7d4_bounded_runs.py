@@ -2,7 +2,7 @@
 the run lists filter on and what a token's quota counts
 
 Revision ID: a3f9c2e1b7d4
-Revises: 3f7a9c2e5b14
+Revises: 3b7e51c9d2f4
 Create Date: 2026-12-06 23:50:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "a3f9c2e1b7d4"
-down_revision: Union[str, Sequence[str], None] = "3f7a9c2e5b14"
+down_revision: Union[str, Sequence[str], None] = "3b7e51c9d2f4"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -42,7 +42,7 @@ def _evidence(**overrides: object) -> dict[str, object]:
     return {
         "title": "Node photo",
         "kind": "photo",
-        "provenance": "vendor_demo",
+        "origin": "claimant",
         "grade": "S",
         "date": "2022-09-30",
         "stance": "supports",
@@ -295,14 +295,15 @@ def test_a_cached_read_answers_503_while_the_database_is_away(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from app.core import cache
+    from app.core import versions
 
     assert client.get("/api/v1/capabilities").status_code == 200  # now cached
 
-    def away() -> int:
+    def away() -> tuple[int, int]:
         raise OperationalError("SELECT counter FROM data_version", None, Exception("down"))
 
-    monkeypatch.setattr(cache._probe, "read", away)
+    monkeypatch.setattr(versions.watch.probe, "read", away)
+    versions.watch.expire()  # the versions are read again past their staleness bound
     response = client.get("/api/v1/capabilities")
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"]

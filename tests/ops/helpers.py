@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_app(env: dict[str, str], probe: str, timeout: float) -> Iterator[str]:
+def live_app(env: dict[str, str], probe: str, timeout: float, workers: int = 1) -> Iterator[str]:
     """Serve the app with Uvicorn on a free port; yield its base URL once `probe` answers 200.
 
     Fail the test if it exits or does not answer within `timeout` seconds; stop it after.
@@ -50,7 +50,8 @@ def live_app(env: dict[str, str], probe: str, timeout: float) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--workers", str(workers)],
         cwd=ROOT,
         env=env,
     )  # fmt: skip

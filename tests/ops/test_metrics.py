@@ -195,3 +195,44 @@ def test_the_inprocess_worker_thread_has_its_own_gauge(client: TestClient) -> No
     assert value(scrape(client), "ledger_inprocess_worker_up") == 1
     Stub.status = "dead"
     assert value(scrape(client), "ledger_inprocess_worker_up") == 0
+
+
+def test_http_series_match_prometheus_clients_own() -> None:
+    """The dictionaries exported at scrape time give the very series the client would."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_fastapi_instrumentator.metrics import Info
+
+    from app.ops.http_metrics import LATENCY_BUCKETS, HttpObservations
+
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    observe = HttpObservations(ours, "ledger")
+    count = Counter(
+        "http_requests_total", "", ("handler", "method", "status"), namespace="ledger",
+        registry=theirs,
+    )  # fmt: skip
+    latency = Histogram(
+        "http_request_duration_seconds", "", ("handler", "method"), namespace="ledger",
+        buckets=LATENCY_BUCKETS, registry=theirs,
+    )  # fmt: skip
+    durations = [0.0001, 0.005, 0.0051, 0.3, 10.0, 12.5, 0.01]
+    for index, seconds in enumerate(durations):
+        handler, status = ("/a", "200") if index % 2 else ("/b", "404")
+        observe(
+            Info(
+                request=None, response=None, method="GET", modified_handler=handler,  # type: ignore[arg-type]
+                modified_status=status, modified_duration=seconds,
+                modified_duration_without_streaming=seconds,
+            )
+        )  # fmt: skip
+        count.labels(handler, "GET", status).inc()
+        latency.labels(handler, "GET").observe(seconds)
+
+    def samples(registry: CollectorRegistry) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+        return {
+            (s.name, tuple(sorted(s.labels.items())), round(s.value, 9))
+            for family in registry.collect()
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    assert samples(ours) == samples(theirs)
