@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.core.encoding import tag_list
 from app.core.errors import ProblemError
 from app.core.limits import InputError, check_number, check_text, parse_json
 
@@ -44,7 +45,7 @@ def check_if_match(request: Request, current_etag: str) -> None:
             "Send If-Match with the ETag from your last GET, so concurrent edits are not lost.",
             current_etag=current_etag,
         )
-    candidates = [part.strip() for part in header.split(",")]
+    candidates = tag_list(header)
     if current_etag not in candidates and "*" not in candidates:
         raise ProblemError(
             412,

@@ -151,15 +151,15 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
                     ),
                     "data": {
                         "kind": "lines",
-                        "labels": [p.get(x_key) for p in ran],
+                        "labels": [p.get(x_key) for p in _sampled(ran)],
                         "datasets": [
                             {
                                 "label": "efficiency (%)",
-                                "values": [round(100 * p["efficiency"], 2) for p in ran],
+                                "values": [round(100 * p["efficiency"], 2) for p in _sampled(ran)],
                             },
                             {
                                 "label": "ideal",
-                                "values": [100 for _ in ran],
+                                "values": [100 for _ in _sampled(ran)],
                                 "dashed": True,
                                 "color": "#9ca3af",
                             },
@@ -185,6 +185,31 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
     return view
 
 
+# A run page shows at most this much of a result's JSON; the API link has all of it.
+MAX_SHOWN_RESULT_CHARS = 60_000
+# A chart draws at most this many points; longer series are sampled evenly (ends kept).
+MAX_CHART_POINTS = 400
+
+
+def _result_json(result: dict[str, Any] | None) -> dict[str, Any]:
+    if not result:
+        return {"result_json": None, "result_json_chars": 0, "result_json_shown": 0}
+    text = json.dumps(result, indent=2, sort_keys=True, default=str)
+    shown = text
+    if len(text) > MAX_SHOWN_RESULT_CHARS:
+        cut = text.rfind("\n", 0, MAX_SHOWN_RESULT_CHARS)
+        shown = text[: cut if cut > 0 else MAX_SHOWN_RESULT_CHARS] + "\n…"
+    return {"result_json": shown, "result_json_chars": len(text), "result_json_shown": len(shown)}
+
+
+def _sampled(items: list[Any], most: int = MAX_CHART_POINTS) -> list[Any]:
+    """At most ``most`` items, evenly spaced, the first and the last kept."""
+    if len(items) <= most:
+        return items
+    step = (len(items) - 1) / (most - 1)
+    return [items[round(i * step)] for i in range(most)]
+
+
 def _run_context(session: Session, run: Any) -> dict[str, Any]:
     comparisons = (
         benchmarks_service.comparisons(run.result or {}) if run.state == "succeeded" else []
@@ -199,9 +224,7 @@ def _run_context(session: Session, run: Any) -> dict[str, Any]:
         "finished": run.state in FINISHED,
         "view": result_view(run.result if run.state == "succeeded" else None, comparisons),
         "spec_json": json.dumps(run.spec, indent=2, sort_keys=True, default=str),
-        "result_json": json.dumps(run.result, indent=2, sort_keys=True, default=str)
-        if run.result
-        else None,
+        **_result_json(run.result),
         "environment": run.environment or {},
         "api_twin": f"/api/v1/benchmark-runs/{run.id}",
     }

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.assets import STATIC_DIR, static_version
+from app.core.encoding import accepts_gzip, gzip_etag
 from app.core.errors import ProblemError
 from app.dashboard import auth
 from app.dashboard.templating import inline_css, render
@@ -134,9 +135,24 @@ class CompressionMiddleware(GZipMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and any(
-            key == b"accept-encoding" and b"gzip" in value for key, value in scope["headers"]
+            key == b"accept-encoding" and accepts_gzip(value) for key, value in scope["headers"]
         ):
-            await super().__call__(scope, receive, send)
+
+            async def send_with_gzip_etag(message: Message) -> None:
+                # The gzip body is another representation: it gets its own ETag.
+                if message["type"] == "http.response.start":
+                    headers = message.get("headers", [])
+                    if any(k == b"content-encoding" and v == b"gzip" for k, v in headers):
+                        message = {
+                            **message,
+                            "headers": [
+                                (k, gzip_etag(v.decode("latin-1")).encode() if k == b"etag" else v)
+                                for k, v in headers
+                            ],
+                        }
+                await send(message)
+
+            await super().__call__(scope, receive, send_with_gzip_etag)
         else:
             await self.app(scope, receive, send)
 
