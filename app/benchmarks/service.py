@@ -20,11 +20,12 @@ from app.benchmarks.models import (
     BenchmarkWorker,
     RunState,
 )
-from app.core.errors import ProblemError, not_found
+from app.core.errors import ProblemError, check_filter, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
 from app.sim.errors import SpecError
+from app.status import snapshot
 from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
@@ -197,7 +198,9 @@ def list_runs(
     state: str | None = None,
     capability: str | None = None,
 ) -> tuple[list[BenchmarkRun], str | None]:
-    """Return runs, newest first."""
+    """Return runs, newest first (an unknown capability is refused, listing those that exist)."""
+    if capability:
+        check_filter("capability", capability, snapshot.get(session).capability_slug.values())
     statement = select(BenchmarkRun)
     if scenario_id:
         statement = statement.where(BenchmarkRun.scenario_id == scenario_id)

@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.core import lookup
 from app.core.errors import ProblemError, not_found
-from app.core.http import keyset_page
+from app.core.http import count, keyset_page
 from app.core.schema import precision_problem, slugify
 from app.evidence.models import (
     Evidence,
@@ -48,7 +49,7 @@ def to_public(item: Evidence, snap: snapshot.Snapshot) -> EvidencePublic:
     )
 
 
-def list_page(
+def _matching(
     session: Session,
     *,
     capability: str | None = None,
@@ -58,18 +59,14 @@ def list_page(
     grade: str | None = None,
     stance: str | None = None,
     q: str | None = None,
-    sort: str = "date",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[EvidencePublic], str | None]:
-    """Return one page of evidence matching the filters."""
-    snap = snapshot.get(session)
+) -> SelectOfScalar[Evidence]:
+    """Return the statement of the evidence matching the filters (an unknown slug: 422)."""
     statement = select(Evidence)
     if capability:
-        cap_id = lookup.id_for_slug(session, Capability, capability)
+        cap_id = lookup.filter_id(session, Capability, capability, "capability")
         statement = statement.where(Evidence.capability_id == cap_id)
     if claim:
-        claim_id = lookup.id_for_slug(session, Claim, claim)
+        claim_id = lookup.filter_id(session, Claim, claim, "claim")
         statement = statement.where(Evidence.claim_id == claim_id)
     for column, value in (
         (Evidence.kind, kind),
@@ -84,9 +81,22 @@ def list_page(
         statement = statement.where(
             or_(col(Evidence.title).ilike(pattern), col(Evidence.summary).ilike(pattern))
         )
+    return statement
+
+
+def list_page(
+    session: Session,
+    *,
+    sort: str = "date",
+    limit: int = 50,
+    cursor: str | None = None,
+    **filters: Any,
+) -> tuple[list[EvidencePublic], str | None]:
+    """Return one page of evidence matching the filters (see `_matching`)."""
+    snap = snapshot.get(session)
     rows, next_cursor = keyset_page(
         session,
-        statement,
+        _matching(session, **filters),
         id_column=col(Evidence.id),
         sort=sort,
         sortable=SORTABLE,
@@ -94,6 +104,11 @@ def list_page(
         cursor=cursor,
     )
     return [to_public(r, snap) for r in rows], next_cursor
+
+
+def count_matching(session: Session, **filters: Any) -> int:
+    """Return how many evidence items match the filters (all of them without filters)."""
+    return count(session, _matching(session, **filters))
 
 
 def titles(session: Session, ids: Iterable[int]) -> dict[int, str]:

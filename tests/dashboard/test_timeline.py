@@ -164,7 +164,7 @@ def test_older_page_as_an_htmx_fragment(
 def test_bad_cursor_is_a_400(client: TestClient, cursor: str) -> None:
     response = client.get(f"/timeline?cursor={cursor}", headers=HTML)
     assert response.status_code == 400, response.text[:300]
-    assert "Invalid cursor" in response.text
+    assert "This link has expired or was altered" in response.text
 
 
 def test_overlong_cursor_is_refused_at_the_edge(client: TestClient) -> None:
