@@ -61,7 +61,9 @@ def form_errors(
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             field = next((p for p in loc if p in fields), ".".join(loc) or "form")
-            errors.setdefault(field, advice(str(err.get("msg", ""))))
+            # An empty field arrives as None: whatever type it wanted, it needs filling in.
+            empty = err.get("input", "") is None and str(err.get("type", "")).endswith("_type")
+            errors.setdefault(field, "Fill this in." if empty else advice(str(err.get("msg", ""))))
         return errors, 422
     named = re.match(r"^(\w+): (.+)$", exc.detail, re.DOTALL)
     if named and named.group(1) in fields:
