@@ -49,6 +49,17 @@ def advice(message: str) -> str:
     return message[:1].upper() + message[1:] if message else "Check this value."
 
 
+def _message(err: Any) -> str:
+    """Return the instruction for one validation error; an empty field arrives as None."""
+    if err.get("input", "") is None:
+        kind = str(err.get("type", ""))
+        if kind in ("enum", "literal_error"):
+            return "Choose one."
+        if kind.endswith("_type") or kind == "missing":
+            return "Fill this in."
+    return advice(str(err.get("msg", "")))
+
+
 def form_errors(
     exc: ValidationError | ProblemError, fields: Sequence[str]
 ) -> tuple[dict[str, str], int]:
@@ -61,9 +72,7 @@ def form_errors(
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             field = next((p for p in loc if p in fields), ".".join(loc) or "form")
-            # An empty field arrives as None: whatever type it wanted, it needs filling in.
-            empty = err.get("input", "") is None and str(err.get("type", "")).endswith("_type")
-            errors.setdefault(field, "Fill this in." if empty else advice(str(err.get("msg", ""))))
+            errors.setdefault(field, _message(err))
         return errors, 422
     named = re.match(r"^(\w+): (.+)$", exc.detail, re.DOTALL)
     if named and named.group(1) in fields:
