@@ -154,7 +154,7 @@ def install(app: FastAPI) -> None:
                     request, 404, "Not found", f"There is no page at {request.url.path}."
                 )
             detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
-            return error_page(request, 400, "Invalid request", detail)
+            return error_page(request, 422, "Invalid request", detail)
         assert api_validation is not None
         return await api_validation(request, exc)  # type: ignore[misc]
 
