@@ -12,6 +12,7 @@ from app.capabilities.models import Capability
 from app.claims import search
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure, Verdict
 from app.core import lookup
+from app.core.as_of import known_by
 from app.core.errors import ProblemError
 from app.core.http import count, keyset_page
 from app.core.schema import precision_problem
@@ -70,6 +71,8 @@ def _matching(
 ) -> tuple[SelectOfScalar[Claim], list[int] | None]:
     """Return the statement of the claims matching the filters, and the search's ranked ids."""
     statement = select(Claim)
+    if snap.as_of is not None:
+        statement = statement.where(known_by(Claim.stated_on, Claim.date_precision, snap.as_of))
     for model, slug, column, field in (
         (Capability, capability, Claim.capability_id, "capability"),
         (Event, event, Claim.event_id, "event"),
@@ -177,8 +180,11 @@ def get_by_slug(session: Session, slug: str) -> Claim:
 
 
 def get_public(session: Session, slug: str) -> ClaimPublic:
-    """Return the public view of one claim."""
-    return to_public(get_by_slug(session, slug), snapshot.get(session))
+    """Return the public view of one claim (404 for a claim not yet made as of the day read)."""
+    claim, snap = get_by_slug(session, slug), snapshot.get(session)
+    if claim.id not in snap.claims_by_id:
+        raise ProblemError(404, "Not found", f"No claim '{slug}' had been made by {snap.as_of}.")
+    return to_public(claim, snap)
 
 
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:
