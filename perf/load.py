@@ -220,7 +220,7 @@ async def _evidence(client: httpx.AsyncClient, stats: Stats, slugs: list[str]) -
     body = {
         "title": f"Load suite observation {random.getrandbits(40):x}",
         "kind": "third_party_report",
-        "provenance": "third_party",
+        "origin": "reported",
         "grade": "S",
         "date": "2023-01-15",
         "stance": "supports",

@@ -156,7 +156,7 @@ def measure(server: Server, repeats: int) -> dict[str, float]:
         record("claims list after a write", server.call("GET", "/api/v1/claims?limit=50")[0])
         record("claims list (cached)", server.call("GET", "/api/v1/claims?limit=50")[0])
         record("evidence creation", server.call("POST", "/api/v1/evidence", {
-            "title": "Scale run item", "kind": "third_party_report", "provenance": "third_party",
+            "title": "Scale run item", "kind": "third_party_report", "origin": "reported",
             "grade": "S", "date": "2024-05-01", "stance": "supports", "level": "built",
             "capability": slug})[0])  # fmt: skip
         record("capability page", server.call("GET", f"/capabilities/{slug}")[0])

@@ -136,7 +136,7 @@ def test_reseeding_with_new_evidence_only_appends_history(db_url: str, tmp_path:
             "capability": "dojo-training-node",
             "title": "Independent node benchmark",
             "kind": "benchmark_result",
-            "provenance": "independent_measurement",
+            "origin": "independent",
             "source": "S18",
             "grade": "P",
             "date": "2026-06-01",

@@ -70,7 +70,7 @@ def _add_a_run_with_evidence() -> None:
                 slug="simulated-d1-gemm",
                 title="Simulated D1 GEMM",
                 kind="simulation_run",
-                provenance="simulation",
+                origin="computed",
                 grade="D",
                 date=run.created_at.date(),
                 stance="supports",

@@ -100,7 +100,7 @@ class Ledger:
     def new_evidence(self) -> None:
         stance = self.rng.choice(["supports", "supports", "contradicts"])
         self._send("POST", "/api/v1/evidence", {
-            "title": self._name("Refresh item"), "kind": "photo", "provenance": "third_party",
+            "title": self._name("Refresh item"), "kind": "photo", "origin": "reported",
             "grade": self.rng.choice(["P", "S"]), "date": "2024-05-01", "stance": stance,
             "level": self.rng.choice(["built", "tested"]) if stance == "supports" else None,
             "capability": self._pick("capabilities"),

@@ -66,7 +66,7 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
                 title=f"Simulation run #{run.id}: {run.title}"[:300],
                 summary=_summary(run, comparison),
                 kind="simulation_run",  # type: ignore[arg-type]
-                provenance="simulation",  # type: ignore[arg-type]
+                origin="computed",  # type: ignore[arg-type]
                 grade="D",  # type: ignore[arg-type]
                 source_key=None,
                 url=None,

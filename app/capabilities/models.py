@@ -122,8 +122,15 @@ class StatusAssessment(SQLModel):
     )
     overridden: bool = False
     override_reason: str | None = None
-    overdue: list[OverdueClaim] = []
-    contradicted_claims: int = 0
+    overdue: list[OverdueClaim] = Field(
+        default=[], description="Its promises that are overdue (not kept, broken or pending)."
+    )
+    contradicted_claims: int = Field(
+        default=0, description="Its claims that deciding evidence contradicts and none supports."
+    )
+    disputed_claims: int = Field(
+        default=0, description="Its claims with independent support and a contradiction."
+    )
 
 
 class CapabilityPublic(CapabilityBase):

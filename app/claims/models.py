@@ -2,12 +2,14 @@
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, StringConstraints, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
+    CleanText,
     DatePrecision,
     Grade,
     IsoDate,
@@ -21,15 +23,65 @@ from app.core.schema import (
     utcnow,
 )
 
+# A claimant's name: a company, a person or an outlet (the column holds 120 characters).
+ShortName = Annotated[
+    str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True), CleanText
+]
+
 
 class Verdict(StrEnum):
     """A claim's computed verdict; seed_data/verdict_rules.yaml says when each applies."""
 
     supported = "supported"
+    documented = "documented"
     contradicted = "contradicted"
     disputed = "disputed"
     unresolved = "unresolved"
     unverified = "unverified"
+
+
+class ClaimantKind(StrEnum):
+    """Who made a claim: the company, one of its executives or staff, or someone reading it."""
+
+    company = "company"
+    executive = "executive"
+    employee = "employee"
+    press = "press"
+    analyst = "analyst"
+    forum = "forum"
+
+
+class PromiseState(StrEnum):
+    """Where a dated commitment stands; seed_data/verdict_rules.yaml says when each applies."""
+
+    pending = "pending"
+    overdue = "overdue"
+    kept = "kept"
+    kept_late = "kept_late"
+    broken = "broken"
+
+
+class Promise(SQLModel):
+    """The state of a claim with a deadline."""
+
+    state: PromiseState
+    deadline: IsoDate
+    resolved_on: IsoDate | None = Field(
+        default=None, description="When it was kept or broken; null while pending or overdue."
+    )
+    days_late: int | None = Field(
+        default=None,
+        description="Days past the deadline: fixed once kept late or broken, counting while "
+        "overdue, null while pending.",
+    )
+
+
+class Consistency(StrEnum):
+    """What a computation says of a figure against the other claimed figures."""
+
+    consistent = "consistent"
+    inconsistent = "inconsistent"
+    inconclusive = "inconclusive"
 
 
 class Figure(SQLModel):
@@ -42,6 +94,10 @@ class Figure(SQLModel):
 
 class ClaimBase(SQLModel):
     text: LongText = Field(min_length=3)
+    claimant: ShortName = Field(
+        default="Tesla", description="Who made the claim: the company, a person or an outlet."
+    )
+    claimant_kind: ClaimantKind = ClaimantKind.company
     implied_status: Level
     stated_on: IsoDate
     date_precision: DatePrecision = Field(
@@ -96,6 +152,8 @@ class ClaimCreate(ClaimBase):
 
 class ClaimUpdate(SQLModel):
     text: LongText | None = Field(default=None, min_length=3)
+    claimant: ShortName | None = None
+    claimant_kind: ClaimantKind | None = None
     implied_status: Level | None = None
     stated_on: IsoDate | None = None
     date_precision: DatePrecision | None = None
@@ -118,6 +176,8 @@ class Claim(ClaimBase, table=True):
     event_id: int = Field(foreign_key="event.id", index=True)
     restates_id: int | None = Field(default=None, foreign_key="claim.id")
     implied_status: str = Field(max_length=20)  # type: ignore[assignment]
+    claimant: str = Field(default="Tesla", max_length=120)
+    claimant_kind: str = Field(default="company", max_length=12)  # type: ignore[assignment]
     grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
     date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
     metric: str | None = Field(default=None, max_length=120)
@@ -138,9 +198,19 @@ class ClaimPublic(ClaimBase):
     figure: Figure | None
     restates: str | None
     overdue_days: int | None = Field(
-        default=None, description="Days past the deadline with no supporting evidence."
+        default=None, description="Days past the deadline while the promise is overdue."
     )
-    contradicted: bool = Field(description="Deciding evidence contradicts this claim.")
+    promise: Promise | None = Field(
+        default=None, description="For a claim with a deadline: kept, broken, overdue or pending."
+    )
+    contradicted: bool = Field(
+        description="Deciding evidence contradicts this claim and none supports it."
+    )
     verdict: Verdict = Field(description="What the evidence decides about the claim.")
     verdict_reasons: list[str] = Field(description="Why, item by item.")
+    consistency: Consistency | None = Field(
+        default=None,
+        description="What the ledger's own arithmetic or simulation says about the figure, on a "
+        "line of its own: consistent, inconsistent or inconclusive. It never supports a claim.",
+    )
     version: int

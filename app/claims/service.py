@@ -48,6 +48,8 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
             "figure": figure,
             "restates": snap.claim_slug(claim.restates_id),
             "overdue_days": snap.overdue_days(claim),
+            "promise": snap.promise(claim),
+            "consistency": verdict.consistency,
             "contradicted": snap.contradicted(claim.id),
             "verdict": verdict.code,
             "verdict_reasons": list(verdict.reasons),

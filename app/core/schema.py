@@ -79,10 +79,15 @@ class DatePrecision(StrEnum):
     day = "day"
     month = "month"
     year = "year"
+    # The source gives no date: the stored date only places the item (usually at the event it
+    # concerns), pages say "date not given", and it never counts as earlier than anything.
+    none = "none"
 
 
 def period_end(start: date, precision: str) -> date:
     """Return the last day a date known to this precision can stand for."""
+    if precision == DatePrecision.none:
+        return date.max
     if precision == DatePrecision.year:
         return date(start.year, 12, 31)
     if precision == DatePrecision.month:
@@ -92,7 +97,9 @@ def period_end(start: date, precision: str) -> date:
 
 
 def shown_date(day: date, precision: str) -> str:
-    """Format a date no more precisely than known: 2021-08-19, Aug 2021 or 2021."""
+    """Format a date no more precisely than known: 2021-08-19, Aug 2021, 2021 or not given."""
+    if precision == DatePrecision.none:
+        return "date not given"
     if precision == DatePrecision.year:
         return str(day.year)
     if precision == DatePrecision.month:
@@ -102,6 +109,8 @@ def shown_date(day: date, precision: str) -> str:
 
 def iso_date(day: date, precision: str) -> str:
     """Return ISO 8601 at the precision known (2021-08-19, 2021-08 or 2021), for machines."""
+    if precision == DatePrecision.none:
+        return ""
     if precision == DatePrecision.year:
         return f"{day.year:04d}"
     if precision == DatePrecision.month:

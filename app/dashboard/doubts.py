@@ -48,7 +48,12 @@ def claims_in_doubt(
                 verdict=claim_verdict if claim_verdict in DOUBT_VERDICTS else "",
                 overdue_days=claim.overdue_days or None,
                 against=sum(1 for item in bearing if item.stance == "contradicts"),
-                for_=sum(1 for item in bearing if item.stance == "supports"),
+                # Only independent items count for a claim: restatements and reports never do.
+                for_=sum(
+                    1
+                    for item in bearing
+                    if item.stance == "supports" and item.origin == "independent"
+                ),
             )
         )
     rank = {name: index for index, name in enumerate(DOUBT_VERDICTS)}

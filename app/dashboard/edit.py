@@ -15,7 +15,7 @@ from app.dashboard import auth, forms
 from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceCreate, EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceCreate, EvidenceKind, Origin, Stance
 from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
@@ -145,7 +145,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
         "cap": cap,
         "claims": claims,
         "kinds": [k.value for k in EvidenceKind],
-        "provenances": [p.value for p in Provenance],
+        "origins": [p.value for p in Origin],
         "levels": LADDER[1:],
         "form": form,
         "api_twin": "/api/v1/evidence",
@@ -154,7 +154,7 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
 
 
 # In the form's order: the first field in error takes the focus.
-EVIDENCE_FIELDS = ("title", "summary", "kind", "provenance", "grade", "date", "date_precision",
+EVIDENCE_FIELDS = ("title", "summary", "kind", "origin", "grade", "date", "date_precision",
                    "stance", "assumption", "level", "claim", "url", "archived_url")  # fmt: skip
 
 
@@ -175,7 +175,7 @@ def evidence_submit(
     title: Annotated[str, Form(max_length=300)] = "",
     summary: Text = "",
     kind: Annotated[str, Form(max_length=40)] = "",
-    provenance: Annotated[str, Form(max_length=40)] = "",
+    origin: Annotated[str, Form(max_length=40)] = "",
     grade: Annotated[str, Form(max_length=2)] = "",
     url: Annotated[str, Form(max_length=2000)] = "",
     archived_url: Annotated[str, Form(max_length=2000)] = "",
@@ -191,7 +191,7 @@ def evidence_submit(
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     cap_service.get_by_slug(session, slug)
-    form = {"title": title, "summary": summary, "kind": kind, "provenance": provenance,
+    form = {"title": title, "summary": summary, "kind": kind, "origin": origin,
             "grade": grade, "url": url, "archived_url": archived_url, "date": date,
             "date_precision": date_precision, "stance": stance, "assumption": assumption,
             "level": level, "claim": claim}  # fmt: skip

@@ -16,12 +16,13 @@ from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
 from app.core.config import get_settings
 from app.core.db import get_session
-from app.core.schema import iso_date
+from app.core.schema import iso_date, shown_date
 from app.dashboard import queries
 from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
+from app.sources import service as sources_service
 from app.status import snapshot
 
 router = APIRouter(include_in_schema=False)
@@ -35,19 +36,24 @@ def api_query(**params: Any) -> str:
     return ("?" + urlencode(kept)) if kept else ""
 
 
-# The claim's own verdict on a 1-5 scale; an unverified claim gets no number.
-VERDICT_RATINGS = {"contradicted": 1, "disputed": 2, "unresolved": 3, "supported": 5}
-# Events at which Tesla itself speaks: its presentations, talks, calls, papers and posts.
-TESLA_EVENT_KINDS = {"presentation", "conference", "earnings_call", "report", "social_post"}
+# The claim's own verdict on a 1-5 scale: documented by the claimant is not confirmed, so not 5;
+# an unverified claim (nothing but restatements, reports or forum posts) gets no number.
+VERDICT_RATINGS = {
+    "contradicted": 1,
+    "disputed": 2,
+    "unresolved": 3,
+    "documented": 4,
+    "supported": 5,
+}
+PEOPLE_KINDS = {"executive", "employee"}
 
 
-def claimant(claim: ClaimPublic, event: Event | None) -> dict[str, Any] | None:
-    """Return who made the claim: Tesla, the outlet that reported it, or nobody named (forum)."""
-    if claim.grade == "F":
+def claimant(claim: ClaimPublic) -> dict[str, Any] | None:
+    """Return who made the claim, as the claim itself names them; a forum poster is not named."""
+    if claim.claimant_kind == "forum":
         return None
-    if event is None or event.kind in TESLA_EVENT_KINDS:
-        return {"@type": "Organization", "name": "Tesla, Inc."}
-    return {"@type": "Organization", "name": event.venue or event.name}
+    kind = "Person" if claim.claimant_kind in PEOPLE_KINDS else "Organization"
+    return {"@type": kind, "name": claim.claimant}
 
 
 def claim_review(
@@ -71,7 +77,7 @@ def claim_review(
         "@type": "Claim",
         "datePublished": iso_date(claim.stated_on, claim.date_precision),
     }
-    author = claimant(claim, event)
+    author = claimant(claim)
     if author is not None:
         item_reviewed["author"] = author
     if claim.source_url:
@@ -121,7 +127,10 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
             f"{LEVEL_LABELS.get(row.from_status, row.from_status)} → "
             f"{LEVEL_LABELS.get(row.to_status, row.to_status)}"
         )
-        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {row.effective_on})"
+        effective = shown_date(
+            row.effective_on, snap.change_precision(row.effective_on, row.evidence_ids)
+        )
+        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {effective})"
         parts += [
             "<entry>",
             f"<title>{escape(title)}</title>",
@@ -178,14 +187,16 @@ def _csv_response(header: list[str], rows: Iterator[list[Any]], filename: str) -
     )
 
 
+# Dates at the precision known (2021-08 for a month); sources cited by outlet, title and date.
 CLAIM_COLUMNS = [
-    "slug", "capability", "event", "stated_on", "text", "metric", "value", "unit", "datatype",
-    "scale", "implied_status", "grade", "source_key", "source_url", "video_offset_s", "deadline",
-    "overdue_days", "contradicted", "verdict", "restates",
+    "slug", "capability", "event", "stated_on", "text", "claimant", "claimant_kind", "metric",
+    "value", "unit", "datatype", "scale", "implied_status", "grade", "source", "source_url",
+    "video_offset_s", "deadline", "promise", "promise_resolved_on", "days_late", "overdue_days",
+    "contradicted", "verdict", "consistency", "restates",
 ]  # fmt: skip
 EVIDENCE_COLUMNS = [
-    "id", "slug", "capability", "claim", "date", "title", "summary", "kind", "provenance",
-    "grade", "stance", "assumption", "level", "counts_toward_status", "source_key", "url", "archived_url",
+    "id", "slug", "capability", "claim", "date", "title", "summary", "kind", "origin",
+    "grade", "stance", "assumption", "level", "counts_toward_status", "source", "url", "archived_url",
     "benchmark_run_id",
 ]  # fmt: skip
 
@@ -208,16 +219,22 @@ def claims_csv(session: SessionDep) -> Response:
         lambda cursor: claims_service.list_page(session, sort="id", limit=500, cursor=cursor)
     )
 
+    cited = sources_service.by_keys(session, (c.source_key for c in claims))
+
     def rows() -> Iterator[list[Any]]:
         for c in claims:
-            figure = c.figure
+            figure, promise = c.figure, c.promise
+            source = cited.get(c.source_key or "")
             yield [
-                c.slug, c.capability, c.event, c.stated_on, c.text,
+                c.slug, c.capability, c.event, iso_date(c.stated_on, c.date_precision), c.text,
+                c.claimant, c.claimant_kind,
                 figure.metric if figure else None, figure.value if figure else None,
                 figure.unit if figure else None, figure.datatype if figure else None,
-                figure.scale if figure else None, c.implied_status, c.grade, c.source_key,
-                c.source_url, c.video_offset_s, c.deadline, c.overdue_days, c.contradicted,
-                c.verdict, c.restates,
+                figure.scale if figure else None, c.implied_status, c.grade,
+                source.citation if source else None, c.source_url, c.video_offset_s, c.deadline,
+                promise.state if promise else None, promise.resolved_on if promise else None,
+                promise.days_late if promise else None, c.overdue_days, c.contradicted,
+                c.verdict, c.consistency, c.restates,
             ]  # fmt: skip
 
     return _csv_response(CLAIM_COLUMNS, rows(), "claims.csv")
@@ -225,13 +242,19 @@ def claims_csv(session: SessionDep) -> Response:
 
 @router.get("/exports/evidence.csv")
 def evidence_csv(session: SessionDep) -> Response:
-    """Every evidence item with its provenance, grade and stance, as CSV."""
+    """Every evidence item with its origin, grade and stance, as CSV."""
     items: list[EvidencePublic] = _every_page(
         lambda cursor: evidence_service.list_page(session, sort="id", limit=500, cursor=cursor)
     )
+    cited = sources_service.by_keys(session, (e.source_key for e in items))
 
     def rows() -> Iterator[list[Any]]:
         for e in items:
-            yield [getattr(e, name) for name in EVIDENCE_COLUMNS]
+            source = cited.get(e.source_key or "")
+            shown = {
+                "date": iso_date(e.date, e.date_precision),
+                "source": source.citation if source else None,
+            }
+            yield [shown[name] if name in shown else getattr(e, name) for name in EVIDENCE_COLUMNS]
 
     return _csv_response(EVIDENCE_COLUMNS, rows(), "evidence.csv")

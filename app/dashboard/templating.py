@@ -43,6 +43,20 @@ STANCE_LABELS = {
     "contradicts": "contradicts",
     "inconclusive": "inconclusive",
     "not_found": "searched, not found",
+    "partial": "partly delivered",
+}
+PROMISE_LABELS = {
+    "pending": "Pending",
+    "overdue": "Overdue",
+    "kept": "Kept",
+    "kept_late": "Kept late",
+    "broken": "Broken",
+}
+ORIGIN_LABELS = {
+    "claimant": "From the claimant",
+    "reported": "Reported",
+    "independent": "Independent",
+    "computed": "Computed",
 }
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
@@ -180,6 +194,8 @@ env.globals.update(
     GRADE_LABELS=GRADE_LABELS,
     VERDICT_LABELS=VERDICT_LABELS,
     STANCE_LABELS=STANCE_LABELS,
+    PROMISE_LABELS=PROMISE_LABELS,
+    ORIGIN_LABELS=ORIGIN_LABELS,
     video_link=video_link,
     query_with=query_with,
     static_url=static_url,

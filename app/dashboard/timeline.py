@@ -13,7 +13,7 @@ import json
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -337,8 +337,31 @@ def _claim_text(snap: snapshot.Snapshot, claim_id: int | None) -> str:
     return next((c.text for c in snap.claims if c.id == claim_id), "")
 
 
+def _change_precisions(
+    session: Session, snap: snapshot.Snapshot, idx: Index, keys: Sequence[int]
+) -> dict[int, str]:
+    """Return how precisely each shown status change's day is known, by change id."""
+    ids = []
+    for key in keys:
+        _day, rank, first, _second = unpack(key)
+        if rank == STATUS:
+            ids.append(idx.changes[first].id)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa_select(
+            col(StatusChange.id), col(StatusChange.effective_on), col(StatusChange.evidence_ids)
+        ).where(col(StatusChange.id).in_(ids))
+    ).all()
+    return {row[0]: snap.change_precision(row[1], row[2] or []) for row in rows}
+
+
 def _entries(
-    snap: snapshot.Snapshot, idx: Index, keys: Iterable[int], counts: dict[tuple[int, int], int]
+    snap: snapshot.Snapshot,
+    idx: Index,
+    keys: Iterable[int],
+    counts: dict[tuple[int, int], int],
+    precisions: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Build the display entries of one page (same wording as the chart's tooltips)."""
     entries: list[dict[str, Any]] = []
@@ -387,7 +410,7 @@ def _entries(
             entries.append(
                 {
                     "date": change.effective_on,
-                    "precision": "day",
+                    "precision": (precisions or {}).get(change.id, "day"),
                     "what": "status",
                     "text": f"{change.from_status} → {change.to_status}",
                     "from": change.from_status,
@@ -532,7 +555,9 @@ def page_context(
     shown = keys[start : start + PAGE_SIZE]
     more = start + PAGE_SIZE < len(keys)
     context: dict[str, Any] = {
-        "entries": _entries(snap, idx, shown, counts),
+        "entries": _entries(
+            snap, idx, shown, counts, _change_precisions(session, snap, idx, shown)
+        ),
         "cursor": cursor,
         "next_cursor": encode_cursor(shown[-1]) if more and shown else None,
         "first_shown": start + 1,

@@ -23,7 +23,7 @@ from app.dashboard.templating import (
 )
 from app.events import service as events_service
 from app.evidence import service as evidence_service
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
 from app.questions import service as questions_service
 from app.sources import service as sources_service
 from app.status import asof, casebook, snapshot
@@ -92,6 +92,7 @@ async def overview(
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
             "verdicts": _verdict_split(session),
+            "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
@@ -175,6 +176,9 @@ async def capability_page(request: Request, slug: str):
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
+            "history_precision": {
+                row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
+            },
             "evidence_titles": evidence_service.titles(
                 session, [i for row in history for i in row.evidence_ids]
             ),
@@ -350,18 +354,18 @@ async def evidence_page(
     request: Request,
     capability: Annotated[str | None, Query(max_length=120)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    provenance: Annotated[str | None, Query(max_length=40)] = None,
+    origin: Annotated[str | None, Query(max_length=40)] = None,
     stance: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
-    """Every evidence item, newest first, with its grade, provenance and stance."""
+    """Every evidence item, newest first, with its grade, origin and stance."""
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
         filters = {
             "capability": check_filter("capability", capability, snap.capability_slug.values()),
             "kind": check_filter("kind", kind, [k.value for k in EvidenceKind]),
-            "provenance": check_filter("provenance", provenance, [p.value for p in Provenance]),
+            "origin": check_filter("origin", origin, [p.value for p in Origin]),
             "stance": check_filter("stance", stance, [s.value for s in Stance]),
         }
         items, next_cursor = evidence_service.list_page(
@@ -374,7 +378,7 @@ async def evidence_page(
             if filters["capability"]
             else "",
             humanize(filters["kind"]) if filters["kind"] else "",
-            humanize(filters["provenance"]) if filters["provenance"] else "",
+            humanize(filters["origin"]) if filters["origin"] else "",
             humanize(filters["stance"]) if filters["stance"] else "",
         ]
         return {
@@ -385,7 +389,7 @@ async def evidence_page(
             "cursor": cursor,
             "filters": filters,
             "kinds": [k.value for k in EvidenceKind],
-            "provenances": [p.value for p in Provenance],
+            "origins": [p.value for p in Origin],
             "capabilities": [c for c, _ in queries.capabilities_with_depth(session)],
             "cap_names": cap_names,
             "claim_texts": {c.slug: c.text for c in snap.claims},

@@ -31,15 +31,16 @@ class EvidenceKind(StrEnum):
     benchmark_result = "benchmark_result"
     analytical_check = "analytical_check"
     simulation_run = "simulation_run"
+    filing = "filing"
 
 
-class Provenance(StrEnum):
-    vendor_statement = "vendor_statement"
-    vendor_demo = "vendor_demo"
-    vendor_paper = "vendor_paper"
-    third_party = "third_party"
-    independent_measurement = "independent_measurement"
-    simulation = "simulation"
+class Origin(StrEnum):
+    """Where an item comes from, relative to the claimant of the claim it bears on."""
+
+    claimant = "claimant"  # the claimant itself: its staff, slides, papers, filings, calls
+    reported = "reported"  # a third party repeating or paraphrasing what the claimant said
+    independent = "independent"  # a third party that observed, measured or tore down the thing
+    computed = "computed"  # the ledger's own arithmetic or simulation
 
 
 class Stance(StrEnum):
@@ -49,6 +50,7 @@ class Stance(StrEnum):
     contradicts = "contradicts"
     inconclusive = "inconclusive"  # holds only under a named assumption
     not_found = "not_found"  # searched for and absent: never contradicts
+    partial = "partial"  # part of what was claimed or promised was delivered, not all of it
 
 
 def stance_problem(stance: str | None, assumption: str | None) -> str | None:
@@ -62,7 +64,10 @@ class EvidenceBase(SQLModel):
     title: ShortText
     summary: LongText | None = None
     kind: EvidenceKind
-    provenance: Provenance
+    origin: Origin = Field(
+        description="Where the item comes from, relative to the claim's claimant: the claimant, "
+        "a third party reporting it, an independent third party, or the ledger's own computation."
+    )
     grade: Grade
     source_key: str | None = Field(default=None, max_length=20)
     url: Url | None = None
@@ -88,7 +93,7 @@ class EvidenceCreate(EvidenceBase):
                 {
                     "title": "Dojo cabinet shown on stage",
                     "kind": "photo",
-                    "provenance": "vendor_demo",
+                    "origin": "claimant",
                     "grade": "S",
                     "url": "https://newsotp.com/teslas-dojo-supercomputer-tripped-the-grid",
                     "date": "2022-09-30",
@@ -118,7 +123,7 @@ class EvidenceUpdate(SQLModel):
     title: ShortText | None = None
     summary: LongText | None = None
     kind: EvidenceKind | None = None
-    provenance: Provenance | None = None
+    origin: Origin | None = None
     grade: Grade | None = None
     source_key: str | None = Field(default=None, max_length=20)
     url: Url | None = None
@@ -140,7 +145,7 @@ class Evidence(EvidenceBase, table=True):
     capability_id: int = Field(foreign_key="capability.id", index=True)
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
     kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
-    provenance: str = Field(max_length=40)  # type: ignore[assignment]
+    origin: str = Field(max_length=12)  # type: ignore[assignment]
     grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
     stance: str = Field(max_length=20)  # type: ignore[assignment]
     date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]

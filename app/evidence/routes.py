@@ -18,7 +18,7 @@ from app.evidence.models import (
     EvidenceKind,
     EvidencePublic,
     EvidenceUpdate,
-    Provenance,
+    Origin,
     Stance,
 )
 
@@ -33,7 +33,7 @@ async def list_evidence(
     capability: str | None = Query(default=None, max_length=120),
     claim: str | None = Query(default=None, max_length=120),
     kind: EvidenceKind | None = None,
-    provenance: Provenance | None = None,
+    origin: Origin | None = None,
     grade: Grade | None = None,
     stance: Stance | None = None,
     q: str | None = Query(default=None, max_length=200),
@@ -49,7 +49,7 @@ async def list_evidence(
             capability=capability,
             claim=claim,
             kind=kind,
-            provenance=provenance,
+            origin=origin,
             grade=grade,
             stance=stance,
             q=q,

@@ -57,7 +57,7 @@ def _matching(
     capability: str | None = None,
     claim: str | None = None,
     kind: str | None = None,
-    provenance: str | None = None,
+    origin: str | None = None,
     grade: str | None = None,
     stance: str | None = None,
     q: str | None = None,
@@ -75,7 +75,7 @@ def _matching(
         statement = statement.where(Evidence.claim_id == claim_id)
     for column, value in (
         (Evidence.kind, kind),
-        (Evidence.provenance, provenance),
+        (Evidence.origin, origin),
         (Evidence.grade, grade),
         (Evidence.stance, stance),
     ):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from app.capabilities.models import CapabilityKind, Outcome
+from app.claims.models import ClaimantKind
 from app.core.schema import (
     DatePrecision,
     Grade,
@@ -28,7 +29,7 @@ from app.core.schema import (
     Url,
 )
 from app.events.models import EventKind
-from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.evidence.models import EvidenceKind, Origin, Stance
 from app.questions.check import summary_problems
 from app.questions.models import (
     MAX_LINKS,
@@ -42,11 +43,12 @@ from app.sources.models import SourceKey
 ClaimLevel = Literal["aspirational", "built", "tested", "benchmarked"]
 NON_RAISING_KINDS = {"analytical_check", "simulation_run"}
 # Reader-facing text must not point at the internal fact sheet or show a bare source key.
-INTERNAL_TEXT = re.compile(r"fact[- ]sheet|§|\bS\d{2,3}b?\b", re.IGNORECASE)
+# That covers the fact sheet's claim numbers too: "(facts C39)", "(C30 holds)", "C37b".
+INTERNAL_TEXT = re.compile(r"fact[- ]sheet|§|\bfacts\s+[CS]\d|\b[CS]\d{1,3}[a-z]?\b", re.IGNORECASE)
 READER_FIELDS = {
     "events.yaml": ("name", "venue", "description"),
     "capabilities.yaml": ("name", "description", "outcome_note"),
-    "claims.yaml": ("text",),
+    "claims.yaml": ("text", "claimant"),
     "evidence.yaml": ("title", "summary", "assumption"),
     "sources.yaml": ("outlet", "title"),
     "status_levels.yaml": ("label", "description", "exit_criteria"),
@@ -115,6 +117,8 @@ class ClaimEntry(_Entry):
     capability: Slug
     event: Slug
     text: LongText = Field(min_length=3)
+    claimant: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    claimant_kind: ClaimantKind
     figure: FigureEntry | None = None
     implied_status: ClaimLevel
     source: SourceKey
@@ -134,7 +138,7 @@ class EvidenceEntry(_Entry):
     title: ShortText
     summary: LongText = Field(min_length=3)
     kind: EvidenceKind
-    provenance: Provenance
+    origin: Origin
     source: SourceKey
     url: Url | None = None
     archived_url: Url | None = None
@@ -288,6 +292,8 @@ def date_span(value: object, precision: object) -> tuple[dt.date, dt.date] | Non
     day = _date(value)
     if day is None:
         return None
+    if precision == "none":
+        return day, dt.date.max
     if precision == "year":
         return day, dt.date(day.year, 12, 31)
     if precision == "month":
@@ -305,6 +311,8 @@ def _precision(entry: Entry, date_field: str) -> Iterator[Problem]:
         yield entry.problem("a month-precision date must be the 1st of its month", date_field)
     if precision == "year" and (day.month, day.day) != (1, 1):
         yield entry.problem("a year-precision date must be 1 January", date_field)
+    if precision == "none" and entry.file != "evidence.yaml":
+        yield entry.problem("only an evidence item can say its source gives no date", date_field)
 
 
 def _urls(entry: Entry) -> Iterator[Problem]:
@@ -507,7 +515,7 @@ def _evidence(
         yield entry.problem("an inconclusive item must name its assumption", "stance")
     if data.get("assumption") and stance != "inconclusive":
         yield entry.problem("only an inconclusive item carries an assumption", "assumption")
-    if stance in {"contradicts", "inconclusive", "not_found"}:
+    if stance in {"contradicts", "inconclusive", "not_found", "partial"}:
         if level is not None:
             yield entry.problem(f"a '{stance}' item supports no level", "level")
         if not data.get("claim"):
@@ -522,6 +530,13 @@ def _evidence(
             yield entry.problem(f"{kind} cannot establish '{level}' on the ladder", "kind")
     if kind == "analytical_check" and grade != "D":
         yield entry.problem("an analytical check is own arithmetic: grade D", "kind")
+    origin = data.get("origin")
+    if (kind == "analytical_check" or grade == "D") and origin != "computed":
+        yield entry.problem("own arithmetic or simulation has origin 'computed'", "origin")
+    if origin == "computed" and (kind not in NON_RAISING_KINDS or grade != "D"):
+        yield entry.problem(
+            "a computed item is an analytical check or a simulation run, grade D", "origin"
+        )
     unlinked = data.get("url") is None and source is not None and source.data.get("url") is None
     if unlinked and grade not in {"D", "F"}:
         yield entry.problem("neither the item nor its source has a url", "source")
@@ -533,11 +548,11 @@ def _evidence(
         yield entry.problem(
             f"its claim '{claim.name}' is about '{claim.data.get('capability')}'", "capability"
         )
-    origin = _origin(claim.name, claims)
+    first = _origin(claim.name, claims)
     mine = date_span(data.get("date"), data.get("date_precision"))
-    stated = date_span(origin.data.get("stated_on"), origin.data.get("date_precision"))
+    stated = date_span(first.data.get("stated_on"), first.data.get("date_precision"))
     if mine and stated and mine[1] < stated[0]:
         yield entry.problem(
-            f"dated before the claim it bears on ('{origin.name}', {origin.data.get('stated_on')})",
+            f"dated before the claim it bears on ('{first.name}', {first.data.get('stated_on')})",
             "date",
         )

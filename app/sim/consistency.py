@@ -196,7 +196,7 @@ def computed_figures() -> list[dict[str, Any]]:
             "fsd-hw3-sram-2-tbps",
             socs * npu_sram_bw,
             "bytes/s",
-            "(256 + 128) B/cycle x 2 GHz per NPU, read side only (facts C39), x 2 NPUs",
+            "(256 + 128) B/cycle x 2 GHz per NPU, read side only, x 2 NPUs",
             "==",
         ),
         (
@@ -220,7 +220,7 @@ def computed_figures() -> list[dict[str, Any]]:
             "2 SoCs x 36 W chip TDP (board power must be at least this)",
             "<=",
         ),
-        ("gpu-cluster-5760-a100", s34_nodes * gpn, "count", "720 nodes (S34) x 8 A100", "=="),
+        ("gpu-cluster-5760-a100", s34_nodes * gpn, "count", "720 nodes x 8 A100", "=="),
         (
             "gpu-cluster-1-8-eflops",
             s34_nodes * gpn * a100,
@@ -243,7 +243,7 @@ def computed_figures() -> list[dict[str, Any]]:
 
 
 UNVERIFIABLE = {
-    "exapod-4x-perf-same-cost": "cost-normalised; no cost data was published (facts C31)",
+    "exapod-4x-perf-same-cost": "cost-normalised; no cost data was published",
 }
 
 

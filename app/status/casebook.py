@@ -18,7 +18,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
 from app.status.rules import Ladder, assess_ledger, replay
-from app.status.verdicts import load_rules
+from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, promise_for
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 CASEBOOK_FILE = SEED_DIR / "verdict_casebook.yaml"
@@ -40,10 +40,18 @@ class Outcome:
             + (f", from {fields['inherited_from']}" if fields.get("inherited_from") else "")
             for slug, fields in self.capabilities.items()
         ]
-        out += [
-            f"claim {slug}: {fields['verdict']}" + (", overdue" if fields["overdue"] else "")
-            for slug, fields in self.claims.items()
-        ]
+        for slug, fields in self.claims.items():
+            line = f"claim {slug}: {fields['verdict']}"
+            if fields.get("consistency"):
+                line += f"; computation: {fields['consistency']}"
+            promise = fields.get("promise")
+            if promise:
+                line += f"; promise {promise['state'].replace('_', ' ')}"
+                if promise.get("days_late"):
+                    line += f", {promise['days_late']:,} days past the deadline"
+                if promise.get("resolved_on"):
+                    line += f" (resolved {promise['resolved_on']})"
+            out.append(line)
         out += [f"{h['capability']} → {h['to']} on {h['day']}" for h in self.history]
         return out
 
@@ -80,6 +88,8 @@ def run(case: dict[str, Any]) -> Outcome:
             critical=row.get("critical", True),
             parent_id=parent.id if parent else None,
             status_override=overrides.get(row["slug"]),
+            outcome=row.get("outcome", "active"),
+            outcome_date=_day(row["outcome_date"]) if row.get("outcome_date") else None,
         )
     claims: dict[str, Claim] = {}
     events: list[Event] = []
@@ -97,6 +107,8 @@ def run(case: dict[str, Any]) -> Outcome:
             implied_status=row.get("implied_status", "aspirational"),
             stated_on=stated,
             grade=row["grade"],
+            claimant=row.get("claimant", "Tesla"),
+            claimant_kind=row.get("claimant_kind", "company"),
             deadline=_day(row["deadline"]) if row.get("deadline") else None,
         )
     evidence = [
@@ -105,7 +117,7 @@ def run(case: dict[str, Any]) -> Outcome:
             slug=f"item-{n}",
             title=row["title"],
             kind=row["kind"],
-            provenance=row.get("provenance", "third_party"),
+            origin=row["origin"],
             grade=row["grade"],
             stance=row["stance"],
             assumption=row.get("assumption"),
@@ -121,19 +133,14 @@ def run(case: dict[str, Any]) -> Outcome:
     cap_list, claim_list = list(caps.values()), list(claims.values())
     assessments, verdicts = assess_ledger(cap_list, claim_list, evidence, ladder(), rules, today)
     slug_of = {c.id: slug for slug, c in caps.items()}
+    caps_by_id = {c.id: c for c in caps.values() if c.id is not None}
     return Outcome(
         capabilities={
             slug: assessments[cap.id].model_dump(mode="json")  # type: ignore[index]
             for slug, cap in caps.items()
         },
         claims={
-            slug: {
-                "verdict": verdicts[claim.id].code,  # type: ignore[index]
-                "overdue": claim.deadline is not None
-                and claim.deadline < today
-                and verdicts[claim.id].code not in rules.meets_deadline,  # type: ignore[index]
-                "reasons": list(verdicts[claim.id].reasons),  # type: ignore[index]
-            }
+            slug: _claim_outcome(claim, verdicts[claim.id], caps_by_id, rules, today)  # type: ignore[index]
             for slug, claim in claims.items()
         },
         history=[
@@ -145,6 +152,27 @@ def run(case: dict[str, Any]) -> Outcome:
             for change in replay(cap_list, claim_list, events, evidence, ladder(), rules, today)
         ],
     )
+
+
+def _claim_outcome(
+    claim: Claim,
+    verdict: ClaimVerdict,
+    caps_by_id: dict[int, Capability],
+    rules: VerdictRules,
+    today: dt.date,
+) -> dict[str, Any]:
+    cap = caps_by_id[claim.capability_id]
+    promise = promise_for(claim, verdict, rules, (cap.outcome, cap.outcome_date), today)
+    return {
+        "verdict": verdict.code,
+        "consistency": verdict.consistency,
+        "promise": promise.model_dump(mode="json") if promise else None,
+        "overdue": promise is not None and promise.state == "overdue",
+        "promise_state": promise.state.value if promise else None,
+        "days_late": promise.days_late if promise else None,
+        "resolved_on": promise.resolved_on.isoformat() if promise and promise.resolved_on else None,
+        "reasons": list(verdict.reasons),
+    }
 
 
 @lru_cache

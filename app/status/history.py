@@ -10,10 +10,28 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, delete, select, update
 
 from app.capabilities.models import StatusAssessment
+from app.evidence.models import Evidence
 from app.history.models import DataChange, DataVersion, StatusChange
 
 # For one capability: the reason code, the reason in words, and the evidence that caused it.
 Explanation = tuple[str, str, list[int]]
+
+
+PRECISION_ORDER = {"day": 0, "month": 1, "year": 2, "none": 3}
+
+
+def change_precision(effective_on: dt.date, items: Iterable[Evidence]) -> str:
+    """Return how precisely a status change's day is known, from the items that moved it.
+
+    To the day when an item known to the day is dated on it (or every item is known to the
+    day); otherwise as coarsely as the items known only to the month or year: a change that an
+    item dated "Aug 2021" caused is shown as Aug 2021, not as the 1st or as an event's day.
+    """
+    moved = list(items)
+    coarse = [i.date_precision for i in moved if i.date_precision != "day"]
+    if not coarse or any(i.date_precision == "day" and i.date == effective_on for i in moved):
+        return "day"
+    return max(coarse, key=lambda p: PRECISION_ORDER.get(p, 0))
 
 
 def data_version(session: Session) -> int:

@@ -10,16 +10,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.capabilities.models import Capability, OverdueClaim, StatusAssessment
-from app.claims.models import Claim
+from app.claims.models import Claim, PromiseState
 from app.core.schema import LEVEL_RANK, DatePrecision, Level, period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
-from app.status.verdicts import ClaimVerdict, VerdictRules, claim_verdicts
+from app.status.verdicts import ClaimVerdict, VerdictRules, claim_verdicts, promise_for
 
 # Analytical evidence can contradict a figure but never moves a capability up the ladder.
 ANALYTICAL_KINDS = {"simulation_run", "analytical_check"}
-INDEPENDENT_PROVENANCES = {"third_party", "independent_measurement"}
 CLAIM_GRADES_THAT_COUNT = {"P", "S"}
 
 
@@ -43,7 +42,7 @@ class Ladder:
         """Return whether one evidence item meets the exit criteria of the level it supports."""
         if evidence.stance != "supports" or not evidence.level:
             return False
-        if evidence.provenance == "simulation" or evidence.kind in ANALYTICAL_KINDS:
+        if evidence.origin == "computed" or evidence.kind in ANALYTICAL_KINDS:
             return False
         return evidence.kind in self.accepted_kinds.get(
             evidence.level, frozenset()
@@ -156,28 +155,29 @@ def assess(
                 rolled, limited_by = _lower(known, parts_status), weakest_part.slug
         qualifier = None
         if rolled == Level.benchmarked and evidence_status == Level.benchmarked:
-            independent = any(
-                e.level == "benchmarked" and e.provenance in INDEPENDENT_PROVENANCES for e in own
-            )
+            independent = any(e.level == "benchmarked" and e.origin == "independent" for e in own)
             qualifier = "independent" if independent else "vendor-reported"
         status = Level(cap.status_override) if cap.status_override else rolled
         cap_claims = claims_by_cap.get(cap.id, [])
         claimed = _max_level(
             c.implied_status for c in cap_claims if c.grade in CLAIM_GRADES_THAT_COUNT
         )
+        outcome = (cap.outcome, cap.outcome_date)
+        promises = [
+            (c, promise_for(c, verdicts[c.id], rules, outcome, today))
+            for c in cap_claims
+            if c.deadline is not None and c.id is not None
+        ]
         overdue = sorted(
             (
                 OverdueClaim(
                     slug=c.slug,
                     text=c.text,
-                    deadline=c.deadline,
-                    days_overdue=(today - c.deadline).days,
+                    deadline=p.deadline,
+                    days_overdue=p.days_late or 0,
                 )
-                for c in cap_claims
-                if c.deadline is not None
-                and c.deadline < today
-                and c.id is not None
-                and verdicts[c.id].code not in rules.meets_deadline
+                for c, p in promises
+                if p is not None and p.state == PromiseState.overdue
             ),
             key=lambda o: -o.days_overdue,
         )
@@ -197,9 +197,10 @@ def assess(
             override_reason=cap.override_reason,
             overdue=overdue,
             contradicted_claims=sum(
-                1
-                for c in cap_claims
-                if c.id is not None and verdicts[c.id].code in ("contradicted", "disputed")
+                1 for c in cap_claims if c.id is not None and verdicts[c.id].code == "contradicted"
+            ),
+            disputed_claims=sum(
+                1 for c in cap_claims if c.id is not None and verdicts[c.id].code == "disputed"
             ),
         )
         results[cap.id] = result
@@ -235,8 +236,8 @@ def effective_date(
     An item known only to the month or year takes effect no earlier than the event it concerns:
     its claim's event, or else an event about its capability inside the item's period.
     """
-    if item.date_precision == DatePrecision.day:
-        return item.date
+    if item.date_precision in (DatePrecision.day, DatePrecision.none):
+        return item.date  # an undated item takes effect where it is placed
     end = period_end(item.date, item.date_precision)
     claim = claims_by_id.get(item.claim_id) if item.claim_id is not None else None
     event = events_by_id.get(claim.event_id) if claim is not None else None

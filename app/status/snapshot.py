@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
-from app.claims.models import Claim
+from app.claims.models import Claim, Promise, PromiseState
 from app.core import as_of, lookup
 from app.core.db import get_engine
 from app.events.models import Event
@@ -28,7 +28,7 @@ from app.ladder.models import StatusLevel
 from app.status import asof, hierarchy, history
 from app.status.history import data_version
 from app.status.rules import Ladder, assess, assess_ledger
-from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, verdict_for
+from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, promise_for, verdict_for
 
 Row = TypeVar("Row", Claim, Evidence)
 log = structlog.get_logger(__name__)
@@ -91,6 +91,29 @@ class Snapshot:
         return {c.slug: c for c in self.capabilities}
 
     @cached_property
+    def capability_by_id(self) -> dict[int, Capability]:
+        """Every capability, by id."""
+        return {c.id: c for c in self.capabilities if c.id is not None}
+
+    @cached_property
+    def evidence_by_id(self) -> dict[int, Evidence]:
+        """Every evidence item, by id."""
+        return {e.id: e for e in self.evidence if e.id is not None}
+
+    def change_precision(self, effective_on: dt.date, evidence_ids: Iterable[int]) -> str:
+        """Return how precisely a status change's day is known (day, month or year)."""
+        items = [self.evidence_by_id[i] for i in evidence_ids if i in self.evidence_by_id]
+        return history.change_precision(effective_on, items)
+
+    def promise(self, claim: Claim) -> Promise | None:
+        """Return the state of a claim's promise on the snapshot's day (None: no deadline)."""
+        if claim.id is None or claim.deadline is None:
+            return None
+        cap = self.capability_by_id.get(claim.capability_id)
+        outcome = (cap.outcome, cap.outcome_date) if cap is not None else ("active", None)
+        return promise_for(claim, self.verdicts[claim.id], self.rules, outcome, self.day)
+
+    @cached_property
     def claim_by_slug(self) -> dict[str, Claim]:
         """Every claim, by slug."""
         return {c.slug: c for c in self.claims_by_id.values()}
@@ -100,19 +123,15 @@ class Snapshot:
         return asof.outcome_on(cap, self.as_of) if self.as_of is not None else {}
 
     def overdue_days(self, claim: Claim) -> int | None:
-        """Return how many days a claim's deadline has passed unmet, or None."""
-        if claim.id is None or claim.deadline is None or claim.deadline >= self.day:
+        """Return how many days an overdue promise is past its deadline, or None."""
+        promise = self.promise(claim)
+        if promise is None or promise.state != PromiseState.overdue:
             return None
-        if self.verdicts[claim.id].code in self.rules.meets_deadline:
-            return None
-        return (self.day - claim.deadline).days
+        return promise.days_late
 
     def contradicted(self, claim_id: int | None) -> bool:
-        """Return whether deciding evidence contradicts the claim (alone or disputed)."""
-        return claim_id is not None and self.verdicts[claim_id].code in (
-            "contradicted",
-            "disputed",
-        )
+        """Return whether deciding evidence contradicts the claim and none supports it."""
+        return claim_id is not None and self.verdicts[claim_id].code == "contradicted"
 
 
 def load_ladder(session: Session) -> Ladder:

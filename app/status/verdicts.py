@@ -1,4 +1,9 @@
-"""Claim verdicts: which evidence decides a claim, by the rules in seed_data/verdict_rules.yaml."""
+"""Claim verdicts and promise states, by the rules in seed_data/verdict_rules.yaml.
+
+Every function here is pure: a verdict is a function of the claim, the evidence linked to it
+and the rules; a promise's state adds the claim's capability outcome and the day. Reading the
+ledger as of a date is running these over the evidence published by then.
+"""
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
@@ -9,11 +14,19 @@ from typing import Any
 
 import yaml
 
-from app.claims.models import Claim
+from app.claims.models import Claim, Promise, PromiseState
 from app.core.schema import period_end, shown_date
 from app.evidence.models import Evidence
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "verdict_rules.yaml"
+
+# What one item counts as, once the rules have read its origin, kind, grade and stance.
+SUPPORTS = "supports"  # independent confirmation of the figure or statement
+DOCUMENTS = "documents"  # the claimant's own paper, filing or live demonstration
+CONTRADICTS = "contradicts"
+INCONCLUSIVE = "inconclusive"
+PARTIAL = "partial"  # part of a promise delivered
+ENDED_OUTCOMES = frozenset({"abandoned", "superseded"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,9 @@ class VerdictRules:
     deciding_grades: frozenset[str]
     verdicts: tuple[VerdictRule, ...]
     meets_deadline: frozenset[str]
+    documentation_kinds: frozenset[str] = frozenset()
+    withdrawing_origins: frozenset[str] = frozenset()
+    every_reading_kinds: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -43,6 +59,9 @@ class VerdictRules:
                 for v in data["verdicts"]
             ),
             meets_deadline=frozenset(data["meets_deadline"]),
+            documentation_kinds=frozenset(data["documentation_kinds"]),
+            withdrawing_origins=frozenset(data["withdrawing_origins"]),
+            every_reading_kinds=frozenset(data["every_reading_kinds"]),
             raw=data,
         )
 
@@ -57,6 +76,13 @@ def load_rules(path: Path = RULES_FILE) -> VerdictRules:
 class ClaimVerdict:
     code: str
     reasons: tuple[str, ...]
+    # What the ledger's own arithmetic or simulation says, on a line of its own: consistent,
+    # inconsistent or inconclusive; None without such an item. It never supports a claim.
+    consistency: str | None = None
+    # For promises: the first item that supports or documents it (its date and the last day
+    # that date can stand for), and the first contradiction from a withdrawing origin.
+    delivered: tuple[dt.date, dt.date] | None = None
+    withdrawn: dt.date | None = None
 
 
 def first_statement(claim: Claim, claims_by_id: Mapping[int, Claim]) -> dt.date:
@@ -79,7 +105,85 @@ def dated_before_claim(item: Evidence, claim: Claim, claims_by_id: Mapping[int, 
 
 def _describe(item: Evidence) -> str:
     when = shown_date(item.date, item.date_precision)
-    return f"{item.grade}-grade {item.kind.replace('_', ' ')} “{item.title}” ({when})"
+    origin = {
+        "claimant": "from the claimant",
+        "reported": "reporting the claimant",
+        "independent": "independent",
+        "computed": "the ledger's own computation",
+    }.get(item.origin, item.origin)
+    return f"{item.kind.replace('_', ' ').capitalize()} “{item.title}” ({origin}, {when})"
+
+
+def item_signal(
+    item: Evidence, claim: Claim, rules: VerdictRules, claims_by_id: Mapping[int, Claim]
+) -> tuple[str | None, str]:
+    """Return what one item counts as for its claim (None: nothing), with the reason."""
+    said = _describe(item)
+    if dated_before_claim(item, claim, claims_by_id):
+        return None, f"{said} is dated before the claim was made; not counted."
+    if item.origin == "computed":
+        if item.stance == "contradicts" and item.kind in rules.every_reading_kinds:
+            return CONTRADICTS, (
+                f"{said} finds the figure inconsistent with other claimed figures under every "
+                "reading; that contradicts it."
+            )
+        if item.stance == "contradicts":
+            assumed = item.assumption or "the simulated scenario's own assumptions hold"
+            return INCONCLUSIVE, (
+                f"{said} finds the figure inconsistent only if {assumed}; a simulation that "
+                "depends on its assumptions is inconclusive, not a contradiction."
+            )
+        if item.stance == "inconclusive":
+            return INCONCLUSIVE, f"{said} is inconclusive: it holds only if {item.assumption}."
+        if item.stance == "supports":
+            return None, (
+                f"{said} finds the figure consistent with other claimed figures; a computation "
+                "never supports a claim about the real hardware."
+            )
+        return None, f"{said} decides nothing."
+    if item.grade not in rules.deciding_grades:
+        return None, f"{said} {item.stance.replace('_', ' ')} it; forum items never decide a claim."
+    if item.stance == "not_found":
+        return None, f"{said} searched for it and found nothing (not a contradiction)."
+    if item.stance == "partial":
+        return PARTIAL, f"{said} shows part of it delivered, not all of it."
+    if item.stance == "inconclusive":
+        return INCONCLUSIVE, f"{said} is inconclusive: it holds only if {item.assumption}."
+    if item.stance == "contradicts":
+        return CONTRADICTS, f"{said} contradicts it."
+    if item.origin == "independent":
+        return SUPPORTS, f"{said} confirms it."
+    if item.origin == "claimant" and item.kind in rules.documentation_kinds:
+        return (
+            DOCUMENTS,
+            f"{said} documents it; the claimant's own documentation, not confirmation.",
+        )
+    return None, (
+        f"{said} says it again; a restatement by the claimant or a report of it never supports it."
+    )
+
+
+def _consistency(items: Iterable[tuple[Evidence, str | None]]) -> str | None:
+    """Return the one answer the computed items give: a contradiction under every reading wins,
+    then any item that holds only under an assumption, so that a simulation never reports
+    "consistent" where a check of the same figure is inconclusive."""
+    computed = [(item, signal) for item, signal in items if item.origin == "computed"]
+    if any(signal == CONTRADICTS for _, signal in computed):
+        return "inconsistent"
+    if any(signal == INCONCLUSIVE for _, signal in computed):
+        return "inconclusive"
+    if any(item.stance == "supports" for item, _ in computed):
+        return "consistent"
+    return None
+
+
+def _signals(
+    claim: Claim, items: Iterable[Evidence], rules: VerdictRules, claims_by_id: Mapping[int, Claim]
+) -> list[tuple[Evidence, str | None, str]]:
+    return [
+        (item, *item_signal(item, claim, rules, claims_by_id))
+        for item in sorted(items, key=lambda e: (e.date, e.id or 0))
+    ]
 
 
 def verdict_for(
@@ -89,26 +193,35 @@ def verdict_for(
     claims_by_id: Mapping[int, Claim],
 ) -> ClaimVerdict:
     """Decide one claim from the evidence linked to it, with a reason per item."""
-    deciding: set[str] = set()
-    reasons: list[str] = []
-    for item in sorted(items, key=lambda e: (e.date, e.id or 0)):
-        said = {
-            "inconclusive": f"is inconclusive: it holds only if {item.assumption}",
-            "not_found": "searched for it and found nothing (not a contradiction)",
-        }.get(item.stance, f"{item.stance} it")
-        if dated_before_claim(item, claim, claims_by_id):
-            reasons.append(f"{_describe(item)} is dated before the claim was made; not counted.")
-        elif item.grade not in rules.deciding_grades:
-            reasons.append(
-                f"{_describe(item)} {said}; forum and derived items never decide a claim alone."
-            )
-        else:
-            if item.stance != "not_found":
-                deciding.add(item.stance)
-            reasons.append(f"{_describe(item)} {said}.")
+    read = _signals(claim, items, rules, claims_by_id)
+    deciding = {signal for _, signal, _ in read if signal is not None}
+    reasons = [reason for _, _, reason in read]
+    consistency = _consistency((item, signal) for item, signal, _ in read)
+    delivered = next(
+        (
+            (item.date, period_end(item.date, item.date_precision))
+            for item, signal, _ in read
+            if signal in (SUPPORTS, DOCUMENTS)
+        ),
+        None,
+    )
+    withdrawn = next(
+        (
+            item.date
+            for item, signal, _ in read
+            if signal == CONTRADICTS and item.origin in rules.withdrawing_origins
+        ),
+        None,
+    )
     for rule in rules.verdicts:
         if rule.needs <= deciding:
-            return ClaimVerdict(rule.code, (*reasons, f"{rule.label}: {rule.description}"))
+            return ClaimVerdict(
+                rule.code,
+                (*reasons, f"{rule.label}: {rule.description}"),
+                consistency,
+                delivered,
+                withdrawn,
+            )
     raise ValueError("the verdict rules need a last rule with no needs")
 
 
@@ -125,3 +238,50 @@ def claim_verdicts(
         claim_id: verdict_for(claim, by_claim.get(claim_id, []), rules, claims_by_id)
         for claim_id, claim in claims_by_id.items()
     }
+
+
+def promise_for(
+    claim: Claim,
+    verdict: ClaimVerdict,
+    rules: VerdictRules,
+    outcome: tuple[str, dt.date | None],
+    today: dt.date,
+) -> Promise | None:
+    """Return the state of a claim with a deadline (None without one).
+
+    Kept when its verdict meets the deadline (supported or documented) through an item dated by
+    the deadline, kept late through a later one; broken when the claimant withdrew it or its
+    capability ended undelivered, with the days fixed at that date; else pending until the
+    deadline, then overdue. A partial delivery keeps nothing: it stays overdue, or broken once
+    the programme ends.
+    """
+    deadline = claim.deadline
+    if deadline is None:
+        return None
+    if verdict.code in rules.meets_deadline and verdict.delivered is not None:
+        on, latest = verdict.delivered
+        if on <= today:
+            if latest <= deadline:
+                return Promise(state=PromiseState.kept, deadline=deadline, resolved_on=on)
+            return Promise(
+                state=PromiseState.kept_late,
+                deadline=deadline,
+                resolved_on=on,
+                days_late=max(0, (on - deadline).days),
+            )
+    ends = [verdict.withdrawn] if verdict.withdrawn is not None else []
+    state, ended_on = outcome
+    if state in ENDED_OUTCOMES and ended_on is not None:
+        ends.append(ended_on)
+    ended = [day for day in ends if day <= today]
+    if ended:
+        end = min(ended)
+        return Promise(
+            state=PromiseState.broken,
+            deadline=deadline,
+            resolved_on=end,
+            days_late=max(0, (end - deadline).days),
+        )
+    if today <= deadline:
+        return Promise(state=PromiseState.pending, deadline=deadline)
+    return Promise(state=PromiseState.overdue, deadline=deadline, days_late=(today - deadline).days)

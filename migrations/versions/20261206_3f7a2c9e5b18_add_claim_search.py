@@ -2,7 +2,7 @@
 GIN index on PostgreSQL (both kept current by the database on every write)
 
 Revision ID: 3f7a2c9e5b18
-Revises: 3f7a9c2e5b14
+Revises: 3b7e51c9d2f4
 Create Date: 2026-12-06 23:50:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "3f7a2c9e5b18"
-down_revision: Union[str, Sequence[str], None] = "3f7a9c2e5b14"
+down_revision: Union[str, Sequence[str], None] = "3b7e51c9d2f4"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -43,7 +43,7 @@ def test_scenario_run_is_queued_executed_and_recorded_as_evidence(
 
     evidence = client.get("/api/v1/evidence?kind=simulation_run&limit=200").json()["items"]
     mine = [e for e in evidence if e["benchmark_run_id"] == run["id"]]
-    assert mine and all(e["provenance"] == "simulation" for e in mine)
+    assert mine and all(e["origin"] == "computed" for e in mine)
     assert all(e["counts_toward_status"] is False for e in mine)
     after = client.get("/api/v1/capabilities/dojo-d1").json()["assessment"]["status"]
     assert after == before  # a simulation never raises a status

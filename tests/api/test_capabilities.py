@@ -122,7 +122,7 @@ def _evidence(client: TestClient, token: str, capability: str, **fields: object)
     body = {
         "title": "A photo of the part",
         "kind": "photo",
-        "provenance": "vendor_demo",
+        "origin": "claimant",
         "grade": "S",
         "date": "2022-09-30",
         "stance": "supports",
@@ -159,7 +159,7 @@ def test_simulation_and_forum_evidence_never_raise_status(
         write_token,
         "test-chip",
         kind="simulation_run",
-        provenance="simulation",
+        origin="computed",
         level="benchmarked",
         grade="D",
     )
@@ -230,7 +230,7 @@ def test_benchmark_is_labelled_vendor_reported_or_independent(
         "test-chip",
         kind="benchmark_result",
         level="benchmarked",
-        provenance="independent_measurement",
+        origin="independent",
         title="MLPerf-style run",
     )
     assessment = client.get("/api/v1/capabilities/test-chip").json()["assessment"]

@@ -74,7 +74,7 @@ def test_overdue_claim_has_days_since_deadline(client: TestClient, write_token: 
         "/api/v1/claims",
         json={
             "slug": "test-deadline",
-            "capability": "dojo-exapod",
+            "capability": "tesla-gpu-cluster",
             "event": "ai-day-2022",
             "text": "Shipping next quarter",
             "implied_status": "built",
@@ -86,9 +86,10 @@ def test_overdue_claim_has_days_since_deadline(client: TestClient, write_token: 
     )
     assert response.status_code == 201
     assert response.json()["overdue_days"] > 1000
+    assert response.json()["promise"]["state"] == "overdue"
     overdue = client.get("/api/v1/claims?overdue=true&limit=200").json()["items"]
     assert "test-deadline" in {c["slug"] for c in overdue}
-    cap = client.get("/api/v1/capabilities/dojo-exapod").json()["assessment"]
+    cap = client.get("/api/v1/capabilities/tesla-gpu-cluster").json()["assessment"]
     assert "test-deadline" in {o["slug"] for o in cap["overdue"]}
 
 
@@ -162,7 +163,7 @@ def test_supporting_evidence_needs_a_level(client: TestClient, write_token: str)
         json={
             "title": "x",
             "kind": "photo",
-            "provenance": "vendor_demo",
+            "origin": "claimant",
             "grade": "S",
             "date": "2022-01-01",
             "stance": "supports",

@@ -42,7 +42,7 @@ def _evidence(**overrides: object) -> dict[str, object]:
     return {
         "title": "Node photo",
         "kind": "photo",
-        "provenance": "vendor_demo",
+        "origin": "claimant",
         "grade": "S",
         "date": "2022-09-30",
         "stance": "supports",

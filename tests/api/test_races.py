@@ -169,7 +169,7 @@ def test_concurrent_evidence_without_slug_all_succeed(live: Live) -> None:
     body = {
         "title": "Same title from every writer",
         "kind": "third_party_report",
-        "provenance": "third_party",
+        "origin": "reported",
         "grade": "S",
         "date": "2024-05-01",
         "stance": "supports",
@@ -193,7 +193,7 @@ def test_concurrent_evidence_writes_a_transition_once(live: Live) -> None:
     history_before = live.history_rows()
     body = {
         "kind": "benchmark_result",
-        "provenance": "third_party",
+        "origin": "reported",
         "grade": "S",
         "date": "2025-01-15",
         "stance": "supports",

@@ -28,6 +28,7 @@ def test_verdict_rules_are_served_as_data(client: TestClient) -> None:
         "disputed",
         "contradicted",
         "supported",
+        "documented",
         "unresolved",
         "unverified",
     ]
@@ -36,8 +37,23 @@ def test_verdict_rules_are_served_as_data(client: TestClient) -> None:
         "contradicts",
         "inconclusive",
         "not_found",
+        "partial",
     }
+    assert [o["code"] for o in rules["origins"]] == [
+        "claimant",
+        "reported",
+        "independent",
+        "computed",
+    ]
+    assert [p["code"] for p in rules["promise_states"]] == [
+        "pending",
+        "overdue",
+        "kept",
+        "kept_late",
+        "broken",
+    ]
     assert rules["deciding_grades"] == ["P", "S"]
+    assert rules["meets_deadline"] == ["supported", "documented"]
 
 
 def test_inconclusive_needs_an_assumption(client: TestClient, write_token: str) -> None:
@@ -80,6 +96,9 @@ def test_not_found_never_contradicts_but_keeps_a_deadline_overdue(
     assert claim["verdict"] == "unverified"
     assert claim["contradicted"] is False
     assert claim["overdue_days"] and claim["overdue_days"] > 0
+    assert claim["promise"]["state"] == "overdue"
+    assert claim["promise"]["days_late"] == claim["overdue_days"]
+    assert claim["promise"]["resolved_on"] is None
 
 
 def test_support_and_contradiction_make_a_claim_disputed(
@@ -87,7 +106,14 @@ def test_support_and_contradiction_make_a_claim_disputed(
 ) -> None:
     _new_capability(client, write_token, "test-chip")
     assert _claim(client, write_token, "test-chip", "test-claim").is_success
-    _evidence(client, write_token, "test-chip", claim="test-claim", date="2022-10-01")
+    _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-claim",
+        date="2022-10-01",
+        origin="independent",
+    )
     assert client.get("/api/v1/claims/test-claim").json()["verdict"] == "supported"
     _evidence(
         client,
@@ -103,6 +129,11 @@ def test_support_and_contradiction_make_a_claim_disputed(
     assert claim["verdict"] == "disputed"
     filtered = client.get("/api/v1/claims", params={"verdict": "disputed", "limit": 200}).json()
     assert "test-claim" in {c["slug"] for c in filtered["items"]}
+    # "Contradicted" means contradicted: a disputed claim is neither flagged nor filtered as one.
+    assert claim["contradicted"] is False
+    flagged = _all_pages(client, "/api/v1/claims?contradicted=true&limit=200")
+    assert "test-claim" not in {c["slug"] for c in flagged}
+    assert flagged and all(c["verdict"] == "contradicted" for c in flagged)
 
 
 def test_forum_support_alone_never_decides(client: TestClient, write_token: str) -> None:
@@ -111,7 +142,7 @@ def test_forum_support_alone_never_decides(client: TestClient, write_token: str)
     _evidence(client, write_token, "test-chip", claim="test-claim", grade="F", date="2022-10-01")
     claim = client.get("/api/v1/claims/test-claim").json()
     assert claim["verdict"] == "unverified"
-    assert any("never decide a claim alone" in r for r in claim["verdict_reasons"])
+    assert any("forum items never decide a claim" in r for r in claim["verdict_reasons"])
 
 
 def test_evidence_older_than_the_claim_it_supports_is_refused(
@@ -141,7 +172,14 @@ def test_a_restated_claim_accepts_evidence_from_its_first_statement(
     first = {"event": "ai-day-2021", "stated_on": "2021-08-19"}
     assert _claim(client, write_token, "test-chip", "test-first", **first).is_success
     assert _claim(client, write_token, "test-chip", "test-again", restates="test-first").is_success
-    between = _evidence(client, write_token, "test-chip", claim="test-again", date="2022-01-10")
+    between = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-again",
+        date="2022-01-10",
+        origin="independent",
+    )
     assert between.status_code == 201, between.text
     assert client.get("/api/v1/claims/test-again").json()["verdict"] == "supported"
 
@@ -222,10 +260,9 @@ def test_restanced_seed_items(client: TestClient) -> None:
     assert items["check-c12-serdes-vs-4x4"]["stance"] == "inconclusive"
     assert "both directions" in items["check-c12-serdes-vs-4x4"]["assumption"]
     assert items["check-c39-fsd-2-tbps"]["stance"] == "inconclusive"
-    assert items["hc34-exapod-1-eflop"]["stance"] == "supports"
-    assert client.get("/api/v1/claims/exapod-peak-1-1-eflops").json()["verdict"] == "supported"
-    # The Q1-2023 ExaPOD is still overdue: silence does not meet a deadline.
-    assert client.get("/api/v1/claims/exapod-q1-2023-deployment").json()["overdue_days"]
+    # Tesla saying "1 EFLOP" again at HC34 is its own restatement: it supports nothing.
+    assert items["hc34-exapod-1-eflop"]["origin"] == "claimant"
+    assert client.get("/api/v1/claims/exapod-peak-1-1-eflops").json()["verdict"] == "unverified"
 
 
 def test_verdict_reasons_give_dates_no_more_precisely_than_known(client: TestClient) -> None:
@@ -239,7 +276,171 @@ def test_verdict_reasons_give_dates_no_more_precisely_than_known(client: TestCli
         cited = [r for r in reasons if f"“{item['title']}”" in r]
         if item["date_precision"] in shown and cited:
             when = dt.date.fromisoformat(item["date"])
-            assert all(f"({when:{shown[item['date_precision']]}})" in r for r in cited), cited
+            assert all(f", {when:{shown[item['date_precision']]}})" in r for r in cited), cited
             assert not any(item["date"] in r for r in cited), cited
             checked += 1
     assert checked >= 5, "the seed cites too few month- or year-precision items to test"
+
+
+# ---------------------------------------------------------------- issue 15: who confirmed what
+
+
+def test_a_restatement_never_supports(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    for kind, origin in (("slide", "claimant"), ("third_party_report", "reported")):
+        made = _evidence(
+            client,
+            write_token,
+            "test-chip",
+            claim="test-claim",
+            kind=kind,
+            origin=origin,
+            level="aspirational",
+            date="2022-10-01",
+            title=f"The figure said again ({origin})",
+        )
+        assert made.status_code == 201, made.text
+    claim = client.get("/api/v1/claims/test-claim").json()
+    assert claim["verdict"] == "unverified"
+    assert sum("a restatement" in r for r in claim["verdict_reasons"]) == 2
+
+
+def test_claimant_documentation_is_documented_not_supported(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    paper = _evidence(
+        client, write_token, "test-chip", claim="test-claim", kind="paper", date="2023-05-01"
+    )
+    assert paper.status_code == 201, paper.text
+    assert paper.json()["origin"] == "claimant"
+    assert client.get("/api/v1/claims/test-claim").json()["verdict"] == "documented"
+
+
+def test_a_computation_never_supports_and_is_shown_on_its_own_line(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(client, write_token, "test-chip", "test-claim").is_success
+    check = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-claim",
+        kind="analytical_check",
+        origin="computed",
+        grade="D",
+        level=None,
+        date="2022-10-01",
+    )
+    assert check.status_code == 201, check.text
+    claim = client.get("/api/v1/claims/test-claim").json()
+    assert claim["verdict"] == "unverified"
+    assert claim["consistency"] == "consistent"
+
+
+def test_a_promise_kept_late_has_its_days_fixed(client: TestClient, write_token: str) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(
+        client, write_token, "test-chip", "test-by-2023", deadline="2023-03-31"
+    ).is_success
+    delivered = _evidence(
+        client,
+        write_token,
+        "test-chip",
+        claim="test-by-2023",
+        kind="filing",
+        date="2023-07-19",
+    )
+    assert delivered.status_code == 201, delivered.text
+    claim = client.get("/api/v1/claims/test-by-2023").json()
+    assert claim["promise"] == {
+        "state": "kept_late",
+        "deadline": "2023-03-31",
+        "resolved_on": "2023-07-19",
+        "days_late": 110,
+    }
+    assert claim["overdue_days"] is None
+
+
+def test_a_promise_of_an_abandoned_programme_is_broken_and_stops_counting(
+    client: TestClient, write_token: str
+) -> None:
+    _new_capability(client, write_token, "test-chip")
+    assert _claim(
+        client, write_token, "test-chip", "test-by-2023", deadline="2023-03-31"
+    ).is_success
+    assert client.get("/api/v1/claims/test-by-2023").json()["promise"]["state"] == "overdue"
+    cap = client.get("/api/v1/capabilities/test-chip")
+    assert cap.json()["assessment"]["overdue"]
+    ended = client.patch(
+        "/api/v1/capabilities/test-chip",
+        json={"outcome": "abandoned", "outcome_date": "2024-01-01"},
+        headers={**auth(write_token), "If-Match": cap.headers["etag"]},
+    )
+    assert ended.status_code == 200, ended.text
+    claim = client.get("/api/v1/claims/test-by-2023").json()
+    assert claim["promise"] == {
+        "state": "broken",
+        "deadline": "2023-03-31",
+        "resolved_on": "2024-01-01",
+        "days_late": 276,
+    }
+    assert claim["overdue_days"] is None
+    assert client.get("/api/v1/capabilities/test-chip").json()["assessment"]["overdue"] == []
+
+
+def test_seed_verdicts_say_who_confirmed_what(client: TestClient) -> None:
+    claims = {c["slug"]: c for c in _all_pages(client, "/api/v1/claims?limit=200")}
+    # Repetition by Tesla and reports of it: not supported.
+    assert claims["ai5-40x-ai4"]["verdict"] == "unverified"
+    assert claims["exapod-4x-perf-same-cost"]["verdict"] not in ("supported", "documented")
+    # The maker's peer-reviewed paper documents; a foundry's report confirms.
+    assert claims["d1-sram-440-mb"]["verdict"] == "documented"
+    assert claims["tile-d1-count-25"]["verdict"] == "supported"
+    assert claims["ai5-40x-ai4"]["claimant"] == "Elon Musk"
+    assert claims["ai5-40x-ai4"]["claimant_kind"] == "executive"
+    assert claims["fsd-hw3-efficiency-4-9-tops-per-w"]["claimant"] == "WikiChip Fuse"
+    assert all(c["claimant"] and c["claimant_kind"] for c in claims.values())
+    assert all((c["promise"] is None) == (c["deadline"] is None) for c in claims.values())
+    evidence = _all_pages(client, "/api/v1/evidence?limit=200")
+    assert {e["origin"] for e in evidence} == {"claimant", "reported", "independent", "computed"}
+    assert all("provenance" not in e for e in evidence)
+
+
+def test_seed_promises_resolve(client: TestClient) -> None:
+    claims = {c["slug"]: c for c in _all_pages(client, "/api/v1/claims?limit=200")}
+    assert claims["dojo-v1-about-a-year-away"]["promise"] == {
+        "state": "kept_late",
+        "deadline": "2021-08-31",
+        "resolved_on": "2023-07-19",
+        "days_late": 687,
+    }
+    exapod = claims["exapod-q1-2023-deployment"]["promise"]
+    assert exapod["state"] == "broken"
+    assert exapod["resolved_on"] <= "2025-08-08"
+    assert (
+        exapod["days_late"]
+        == (dt.date.fromisoformat(exapod["resolved_on"]) - dt.date(2023, 3, 31)).days
+    )
+    assert claims["exapod-seven-palo-alto-q1-2023"]["promise"]["state"] == "broken"
+    assert claims["dojo-production-july-2023"]["promise"]["state"] == "kept"
+    overdue = {s for s, c in claims.items() if c["promise"] and c["promise"]["state"] == "overdue"}
+    assert overdue == {s for s, c in claims.items() if c["overdue_days"]}
+    assert "exapod-q1-2023-deployment" not in overdue
+    assert "dojo-v1-about-a-year-away" not in overdue
+
+
+def test_an_item_whose_source_gives_no_date_says_so(client: TestClient) -> None:
+    items = {e["slug"]: e for e in _all_pages(client, "/api/v1/evidence?limit=200")}
+    undated = items["petersen-museum-tile-display"]
+    assert undated["date_precision"] == "none"
+    page = client.get("/evidence", headers={"Accept": "text/html"}).text
+    assert "date not given" in page
+    claim = client.get("/api/v1/claims/gpu-cluster-rank-5").json()
+    assert any("date not given" in r for r in claim["verdict_reasons"])
+    csv_rows = client.get("/exports/evidence.csv").text.splitlines()
+    row = next(r for r in csv_rows if ",petersen-museum-tile-display," in r)
+    assert "2021-08-19" not in row

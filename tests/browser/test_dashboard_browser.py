@@ -155,7 +155,7 @@ def test_xss_payload_stays_inert(page: Any, live_server: LiveServer) -> None:
     page.get_by_label("Title (required)").fill("XSS probe " + payload)
     page.get_by_label("Summary").fill(payload)
     page.get_by_label("Kind (required)").select_option("photo")
-    page.get_by_label("Provenance (required)").select_option("third_party")
+    page.get_by_label("Origin (required)").select_option("reported")
     page.get_by_label("Date (required)").fill("2024-05-01")
     page.get_by_label("Level it supports").select_option("built")
     screenshot(page, "evidence-form")

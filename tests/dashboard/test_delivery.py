@@ -112,7 +112,7 @@ def test_a_cached_page_follows_a_write(client: TestClient, write_token: str) -> 
     assert "Cache-follows-write probe" not in before
     response = client.post(
         "/api/v1/evidence",
-        json={"title": "Cache-follows-write probe", "kind": "photo", "provenance": "third_party",
+        json={"title": "Cache-follows-write probe", "kind": "photo", "origin": "reported",
               "grade": "S", "date": "2024-05-02", "stance": "supports", "level": "built",
               "capability": "dojo-2"},
         headers={"authorization": f"Bearer {write_token}"},

@@ -1,12 +1,16 @@
 """The dashboard's HTML routes, through the TestClient: reading, fragments, feeds, editing."""
 
+import csv
 import html
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
+
+from app.seed.check import INTERNAL_TEXT
 
 HTML = {"accept": "text/html"}
 PAGES = [
@@ -76,6 +80,61 @@ def test_overview_lists_every_capability_with_both_statuses(client: TestClient) 
     assert "Evidence supports" in page and "Claims implied" in page
 
 
+def test_overview_counts_say_exactly_what_they_count(client: TestClient) -> None:
+    page = client.get("/", headers=HTML).text
+    claims = _every_claim(client)
+    contradicted = sum(c["verdict"] == "contradicted" for c in claims)
+    overdue = sum(bool(c["promise"] and c["promise"]["state"] == "overdue") for c in claims)
+    line = re.search(r'id="summary-line">(.*?)</p>', page, re.S)
+    assert line
+    text = re.sub(r"<[^>]+>", "", line.group(1))
+    assert f"{contradicted} claims contradicted by evidence" in " ".join(text.split())
+    assert f"{overdue} dated commitments are overdue" in " ".join(text.split())
+    assert 'href="/claims?verdict=contradicted"' in line.group(1)
+
+
+def _every_claim(client: TestClient) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/claims", params=params).json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def test_no_page_shows_an_internal_reference(client: TestClient) -> None:
+    """No reader-facing page carries a fact-sheet check number or a bare source key."""
+    paths = ["/", "/claims", "/evidence", "/timeline", "/runs"]
+    paths += [
+        f"/capabilities/{c['slug']}" for c in client.get("/api/v1/capabilities").json()["items"]
+    ]
+    paths += [f"/claims/{c['slug']}" for c in _every_claim(client)]
+    for path in paths:
+        page = client.get(path, headers=HTML)
+        assert page.status_code == 200, path
+        body = re.sub(r"<script.*?</script>|<style.*?</style>", "", page.text, flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", body)
+        found = INTERNAL_TEXT.search(text)
+        assert found is None, (path, text[max(0, found.start() - 80) : found.end() + 40])
+    identifiers = {"slug", "capability", "event", "claim", "restates", "url", "archived_url",
+                   "source_url"}  # fmt: skip
+    for export in ("/exports/claims.csv", "/exports/evidence.csv"):
+        for row in csv.DictReader(io.StringIO(client.get(export).text)):
+            for column, value in row.items():
+                if column not in identifiers:
+                    assert not INTERNAL_TEXT.search(value or ""), (export, row["slug"], column)
+
+
+def test_exports_give_dates_no_more_precisely_than_known(client: TestClient) -> None:
+    claims = client.get("/exports/claims.csv").text.splitlines()
+    row = next(line for line in claims if line.startswith("fsd-hw3-dual-redundancy,"))
+    assert ",2019-08," in row and "2019-08-01" not in row
+    evidence = client.get("/exports/evidence.csv").text
+    assert "S01" not in evidence and "VideoCardz" in evidence
+
+
 def test_overview_filter_fragment_for_htmx(client: TestClient) -> None:
     full = client.get("/?kind=chip", headers=HTML).text
     fragment = client.get(
@@ -112,11 +171,43 @@ def test_claim_page_embeds_claim_review(client: TestClient) -> None:
     assert block
     data = json.loads(block.group(1))
     assert data["@type"] == "ClaimReview"
-    # The claim's own verdict: HC34's "1 EFLOP" is 1.1 EF rounded, so it supports the claim.
-    assert data["reviewRating"]["ratingValue"] == data["reviewRating"]["bestRating"] == 5
-    assert data["reviewRating"]["alternateName"].startswith("Supported")
-    assert data["itemReviewed"]["author"]["name"] == "Tesla, Inc."
+    # Tesla and the press saying 1.1 EF again confirm nothing: the claim is not rated at all.
+    assert "ratingValue" not in data["reviewRating"]
+    assert data["reviewRating"]["alternateName"].startswith("Unverified")
+    assert data["itemReviewed"]["author"] == {"@type": "Organization", "name": "Tesla"}
     assert "1.1" in data["claimReviewed"] or "EFLOP" in data["claimReviewed"].upper()
+
+
+def _claim_review(client: TestClient, slug: str) -> dict:
+    page = client.get(f"/claims/{slug}", headers=HTML).text
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert block
+    return json.loads(block.group(1))
+
+
+def test_claim_review_names_the_claimant_as_author(client: TestClient) -> None:
+    authors = {
+        "fsd-hw3-efficiency-4-9-tops-per-w": {"@type": "Organization", "name": "WikiChip Fuse"},
+        "d1-off-chip-bandwidth-16000-gbps-hamilton": {
+            "@type": "Organization",
+            "name": "James Hamilton",
+        },
+        "dojo-4-exaflop-system-hc2024": {
+            "@type": "Organization",
+            "name": "Irrational Analysis (Hot Chips 2024 recap)",
+        },
+        "ai5-40x-ai4": {"@type": "Person", "name": "Elon Musk"},
+    }
+    for slug, author in authors.items():
+        assert _claim_review(client, slug)["itemReviewed"]["author"] == author, slug
+
+
+def test_claim_review_rates_documented_below_supported(client: TestClient) -> None:
+    documented = _claim_review(client, "d1-sram-440-mb")["reviewRating"]
+    assert documented["alternateName"].startswith("Documented by the claimant")
+    assert documented["ratingValue"] == 4 < documented["bestRating"]
+    supported = _claim_review(client, "tile-d1-count-25")["reviewRating"]
+    assert supported["ratingValue"] == supported["bestRating"] == 5
 
 
 def test_forum_claim_review_names_no_author_and_gives_no_rating(client: TestClient) -> None:
@@ -141,13 +232,14 @@ def test_claim_review_dates_are_iso_at_the_precision_known(client: TestClient) -
 
 
 def test_claims_page_filters_by_verdict(client: TestClient) -> None:
-    page = client.get("/claims?verdict=disputed", headers=HTML).text
-    assert "Disputed" in page
-    api = client.get("/api/v1/claims", params={"verdict": "disputed", "limit": 200}).json()
-    assert api["items"] and all(c["verdict"] == "disputed" for c in api["items"])
-    # A derived check that holds only under one reading decides nothing, and says why.
+    page = client.get("/claims?verdict=documented", headers=HTML).text
+    assert "Documented by the claimant" in page
+    api = client.get("/api/v1/claims", params={"verdict": "documented", "limit": 200}).json()
+    assert api["items"] and all(c["verdict"] == "documented" for c in api["items"])
+    # A check that holds only under one reading is inconclusive under its named assumption.
     claim = client.get("/api/v1/claims/d1-off-chip-bandwidth-4x4-tbps").json()
-    assert claim["verdict"] == "unverified"
+    assert claim["verdict"] == "unresolved"
+    assert claim["consistency"] == "inconclusive"
     assert any("counts both directions" in r for r in claim["verdict_reasons"])
     csv_text = client.get("/exports/claims.csv").text
     assert "verdict" in csv_text.splitlines()[0].split(",")
@@ -225,7 +317,7 @@ def test_add_evidence_escapes_markup(client: TestClient, write_token: str) -> No
     response = client.post(
         "/capabilities/dojo-2/evidence",
         data={"title": payload, "summary": payload, "kind": "photo",
-              "provenance": "third_party", "grade": "S", "date": "2024-05-01",
+              "origin": "reported", "grade": "S", "date": "2024-05-01",
               "stance": "supports", "level": "built", "csrf_token": csrf_of(form)},
         follow_redirects=False,
     )  # fmt: skip
@@ -241,7 +333,7 @@ def test_invalid_evidence_keeps_the_input(client: TestClient, write_token: str) 
     form = client.get("/capabilities/dojo-2/evidence/new", headers=HTML).text
     response = client.post(
         "/capabilities/dojo-2/evidence",
-        data={"title": "Half-typed item", "kind": "photo", "provenance": "third_party",
+        data={"title": "Half-typed item", "kind": "photo", "origin": "reported",
               "grade": "S", "date": "", "stance": "supports", "csrf_token": csrf_of(form)},
     )  # fmt: skip
     assert response.status_code == 422
@@ -284,7 +376,8 @@ def test_lists_show_dates_no_more_precisely_than_known(client: TestClient) -> No
             for point in series["points"]
             if point["x"] == "2019-08-01"
         ]
-        assert all(point["when"] == "Aug 2019" for point in drawn), (path, drawn)
+        # Items whose page gives no date are placed in that month and say so.
+        assert all(point["when"] in ("Aug 2019", "date not given") for point in drawn), drawn
         assert drawn or not path.startswith(("/timeline", "/capabilities")), path
 
 

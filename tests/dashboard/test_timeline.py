@@ -70,7 +70,8 @@ def expected_seed_entries(session: Session) -> list[tuple[str, str, str]]:
             text += f" (on “{about[:70]}{'…' if len(about) > 70 else ''}”)"
         rows.append((shown_date(item.date, item.date_precision), item.date, 1, text))
     for row in queries.history(session, newest_first=False):
-        rows.append((row.effective_on.isoformat(), row.effective_on, 2, "history"))
+        precision = snap.change_precision(row.effective_on, row.evidence_ids)
+        rows.append((shown_date(row.effective_on, precision), row.effective_on, 2, "history"))
     for cap in caps:
         if cap.outcome != "active" and cap.outcome_date:
             rows.append(
