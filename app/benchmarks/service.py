@@ -25,12 +25,13 @@ from app.core import versions
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.config import get_settings
 from app.core.db import take_write_lock
-from app.core.errors import ProblemError, not_found
+from app.core.errors import ProblemError, check_filter, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
 from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
+from app.status import snapshot
 from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
@@ -274,8 +275,11 @@ def list_runs(
     """Return runs, newest first.
 
     A run bears on the capabilities of its scenario, so a capability filter reads only the
-    runs of the scenarios that name it, by index (scenario_id, id), a page at a time.
+    runs of the scenarios that name it, by index (scenario_id, id), a page at a time. An
+    unknown capability is refused, listing those that exist.
     """
+    if capability:
+        check_filter("capability", capability, snapshot.get(session).capability_slug.values())
     statement = select(BenchmarkRun)
     if scenario_id:
         statement = statement.where(BenchmarkRun.scenario_id == scenario_id)

@@ -11,7 +11,7 @@ from app.capabilities.models import (
     StatusUpdate,
 )
 from app.core import lookup
-from app.core.errors import ProblemError, not_found
+from app.core.errors import ProblemError, check_filter, not_found
 from app.evidence.models import Evidence
 from app.status import snapshot
 from app.status.unit_of_work import StatusWrite
@@ -48,6 +48,7 @@ def list_public(
     if kind:
         items = [c for c in items if c.kind == kind]
     if parent:
+        check_filter("parent", parent, [c.slug for c in items])
         items = [c for c in items if c.parent == parent]
     if gap_only:
         items = [c for c in items if c.assessment.gap > 0]
