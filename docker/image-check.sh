@@ -95,6 +95,7 @@ cleanup() {
     if [ "$status" != 0 ]; then
         say "FAILED; the containers' last log lines:"
         for name in "$CONTAINER" $(compose_containers --format '{{.Names}}' 2>/dev/null); do
+            podman container exists "$name" || continue
             echo "--- $name"
             podman logs --tail 30 "$name" 2>&1
         done
@@ -140,8 +141,8 @@ make_base() {
     if [ -n "$(find "$tarball" -mtime "-${IMAGE_CHECK_BASE_MAX_AGE_DAYS:-7}" 2>/dev/null)" ]; then
         echo "reusing $tarball"
     else
-        rm -f "$CACHE/$name-$SUITE-"*.tar
-        mmdebstrap "${MMDEBSTRAP_OPTIONS[@]}" --include="${PACKAGES[$name]}" \
+        rm -rf "$CACHE/$name-$SUITE-"*.tar "$CACHE/$name-$SUITE-"*.part
+        mmdebstrap "${MMDEBSTRAP_OPTIONS[@]}" --format=tar --include="${PACKAGES[$name]}" \
             "$SUITE" "$tarball.part" "$MIRROR"
         mv "$tarball.part" "$tarball"
     fi
@@ -155,13 +156,13 @@ make_base python >"$CACHE/python.log" 2>&1 &
 python_job=$!
 make_base node >"$CACHE/node.log" 2>&1 &
 node_job=$!
+# Wait for both (none is left running behind the check), then look at how they ended.
+failed=0
 for job in "python:$python_job" "node:$node_job"; do
-    if ! wait "${job#*:}"; then
-        tail -20 "$CACHE/${job%%:*}.log" >&2
-        exit 1
-    fi
-    grep -h reusing "$CACHE/${job%%:*}.log" || true
+    wait "${job#*:}" || { failed=1; tail -20 "$CACHE/${job%%:*}.log" >&2; }
 done
+[ "$failed" = 0 ] || exit 1
+grep -h reusing "$CACHE/python.log" "$CACHE/node.log" || true
 say "bases ready"
 
 # --- 3. the image -----------------------------------------------------------------------
