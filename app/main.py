@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app.benchmarks import setup as benchmarks_setup
+from app.core.as_of import read_as_of
 from app.core.cache import CachedResponseMiddleware
 from app.core.config import get_settings
 from app.core.edge import InputLimitsMiddleware, reject_invalid_input
@@ -22,6 +23,9 @@ Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
 `Authorization: Bearer <token>` (create one with `ledger token create NAME --scope write`)
 and, on updates, `If-Match` with the ETag from your last GET (412 if stale, 428 if missing).
 Errors are `application/problem+json`. Lists paginate with an opaque `cursor`.
+Every read takes `as_of=YYYY-MM-DD` and answers with the ledger as it stood that day
+(claims made and evidence surely published by then, statuses and verdicts computed from them);
+a bad date is a 422.
 """
 
 
@@ -52,7 +56,8 @@ def create_app() -> FastAPI:
         # several environment lookups on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # Raises what InputLimitsMiddleware found wrong with the path, query or body.
-        dependencies=[Depends(reject_invalid_input)],
+        # The second keeps the day a read asks for (?as_of=YYYY-MM-DD) for the snapshot.
+        dependencies=[Depends(reject_invalid_input), Depends(read_as_of)],
         lifespan=warm_snapshot,
     )
     # A per-process salt keeps cached ETags from matching across restarts with other code.

@@ -15,8 +15,10 @@ from app.claims.models import Claim
 from app.claims.routes import router as claims_router
 from app.core.docs import router as docs_router
 from app.dashboard import auth as dashboard_auth
+from app.dashboard import compare as dashboard_compare
 from app.dashboard import edit as dashboard_edit
 from app.dashboard import feeds as dashboard_feeds
+from app.dashboard import question_forms as dashboard_question_forms
 from app.dashboard import runs as dashboard_runs
 from app.dashboard import views as dashboard_views
 from app.events.models import Event
@@ -29,6 +31,8 @@ from app.history.models import DataChange, DataVersion, StatusChange
 from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
 from app.ops.health import router as health_router
+from app.questions.models import Question
+from app.questions.routes import router as questions_router
 from app.sources.models import Source
 from app.sources.routes import router as sources_router
 
@@ -41,13 +45,16 @@ ROUTERS: tuple[APIRouter, ...] = (
     events_router,
     ladder_router,
     sources_router,
+    questions_router,
     health_router,
     benchmarks_router,
     dashboard_views.router,
     dashboard_edit.router,
+    dashboard_question_forms.router,
     dashboard_runs.router,
     dashboard_auth.router,
     dashboard_feeds.router,
+    dashboard_compare.router,
 )
 
 # In insert order: referenced tables first (self-references are patched after insert).
@@ -67,6 +74,7 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
         rows.StatusChangeRow,
         references={"evidence_ids": "evidence"},
     ),
+    ExportTable("questions", Question, rows.QuestionRow),
 )
 
 # Tables left out of the export on purpose: credentials, sessions, the cache counter, and the

@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 from app.sim import api  # noqa: E402
 from app.sim.hardware import resolve  # noqa: E402
+from app.sim.parse import parse_model  # noqa: E402
 from app.sim.sweep import candidates, eval_chunk  # noqa: E402
-from app.sim.training import parse_model  # noqa: E402
 
 GPT3 = {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048, "vocab": 51200}
 A100_SPEC = {

@@ -329,3 +329,49 @@ def test_date_spans():
     assert date_span("2024-02-01", "month") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     assert date_span("2022-01-01", "year") == (dt.date(2022, 1, 1), dt.date(2022, 12, 31))
     assert date_span("2021-08-19", "day") == (dt.date(2021, 8, 19), dt.date(2021, 8, 19))
+
+
+def _with_questions(tmp_path: Path, files, change: Callable[[dict], None]) -> list[dict]:
+    data = {k: [dict(x) for x in v] for k, v in files.items()}
+    questions = yaml.load((SEED / "questions.yaml").read_text(encoding="utf-8"), yaml.CSafeLoader)
+    data["questions"] = questions
+    change(data)
+    _write(tmp_path, data)
+    return questions
+
+
+def test_a_summary_saying_an_option_whose_claims_are_unverified_is_refused(tmp_path: Path, files):
+    """The issue's example: "redundancy" while the linked redundancy claims are unverified."""
+
+    def unverify_redundancy(data: dict) -> None:
+        redundancy = {"fsd-hw3-dual-redundancy", "fsd-hw3-dual-redundant-socs-autonomy-day"}
+        data["evidence"] = [e for e in data["evidence"] if e.get("claim") not in redundancy]
+
+    _with_questions(tmp_path, files, unverify_redundancy)
+    problems = [p for p in check(tmp_path) if p.file == "questions.yaml"]
+    assert problems, "a summary the answer contradicts must be refused"
+    assert "says 'Redundancy" in problems[0].message and "open" in problems[0].message
+    line = _line_of(tmp_path, "questions", "summary: Redundancy")
+    assert problems[0].line == line
+
+
+def test_a_summary_denying_an_option_that_holds_is_refused(tmp_path: Path, files):
+    def deny_the_tile(data: dict) -> None:
+        first = data["questions"][0]
+        first["says"] = [c for c in first["says"] if c != "tile_tested"]
+        first["denies"] = ["tile_tested"]
+
+    _with_questions(tmp_path, files, deny_the_tile)
+    problems = [str(p) for p in check(tmp_path) if p.file == "questions.yaml"]
+    assert any("denies 'The training tile had run in the lab'" in p for p in problems), problems
+
+
+def test_question_links_must_resolve(tmp_path: Path, files):
+    def break_links(data: dict) -> None:
+        data["questions"][1]["options"][0]["claims"] = ["no-such-claim"]
+        data["questions"][1]["sources"] = ["S999"]
+
+    _with_questions(tmp_path, files, break_links)
+    problems = [str(p) for p in check(tmp_path)]
+    assert any("'no-such-claim' is not a known claim" in p for p in problems), problems
+    assert any("'S999' is not a known source key" in p for p in problems), problems

@@ -314,5 +314,34 @@ def validate_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                 f"MAPE {src}: {g['mape_pct']:.2f}% over {g['rows']} rows (gate <= "
                 f"{g['limit_pct']}%), worst row {g['worst_row']}, {fit}: {state}"
             )
+        typer.echo("")
+        typer.echo("Unstated settings searched (auto) instead of assumed:")
+        for r in res["auto_rows"]:
+            if r["chosen"]:
+                chosen = " ".join(f"{k}={v}" for k, v in r["chosen"].items())
+                typer.echo(
+                    f"{r['row_id']:>15} {chosen:<44} {r['error_pct']:>8.1f} "
+                    f"{'yes' if r['fits'] else 'NO'}"
+                )
+        for src, mape in res["auto_mape_pct"].items():
+            typer.echo(f"MAPE {src} with auto: {mape:.2f}%")
+        typer.echo(f"every row fits with auto: {'yes' if res['auto_all_fit'] else 'NO'}")
+        typer.echo("")
+        typer.echo(
+            "Leave one source out (each parameter's best value over its grid, the others at "
+            "their library values):"
+        )
+        typer.echo(
+            f"{'hardware':<14} {'parameter':<38} {'bounds':<13} {'value':>6} "
+            f"{'all':>6} {'LOSO range':<13} at bound"
+        )
+        for p in res["leave_one_source_out"]:
+            lo, hi = p["bounds"]
+            bounds = f"{lo:g}-{hi:g}"
+            loso = f"{p['loso_min']:g}-{p['loso_max']:g}"
+            typer.echo(
+                f"{p['hardware']:<14} {p['parameter']:<38} {bounds:<13} {p['value']:>6g} "
+                f"{p['best_all_sources']:>6g} {loso:<13} {'YES' if p['at_bound'] else 'no'}"
+            )
     if not res["ok"]:
         sys.exit(1)

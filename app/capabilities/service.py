@@ -26,6 +26,7 @@ def to_public(cap: Capability, snap: snapshot.Snapshot) -> CapabilityPublic:
             "parent": snap.capability_slug.get(cap.parent_id) if cap.parent_id else None,
             "children": snap.children(cap.id),
             "assessment": snap.assessments[cap.id],
+            **snap.outcome_of(cap),  # as of a past day: the outcome then
         },
     )
 

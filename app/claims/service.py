@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from app.capabilities.models import Capability
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure, Verdict
 from app.core import lookup
+from app.core.as_of import known_by
 from app.core.errors import ProblemError
 from app.core.http import keyset_page
 from app.core.schema import precision_problem
@@ -71,6 +72,8 @@ def list_page(
     """Return one page of claims matching the filters."""
     snap = snapshot.get(session)
     statement = select(Claim)
+    if snap.as_of is not None:
+        statement = statement.where(known_by(Claim.stated_on, Claim.date_precision, snap.as_of))
     for model, slug, column in (
         (Capability, capability, Claim.capability_id),
         (Event, event, Claim.event_id),
@@ -139,8 +142,11 @@ def get_by_slug(session: Session, slug: str) -> Claim:
 
 
 def get_public(session: Session, slug: str) -> ClaimPublic:
-    """Return the public view of one claim."""
-    return to_public(get_by_slug(session, slug), snapshot.get(session))
+    """Return the public view of one claim (404 for a claim not yet made as of the day read)."""
+    claim, snap = get_by_slug(session, slug), snapshot.get(session)
+    if claim.id not in snap.claims_by_id:
+        raise ProblemError(404, "Not found", f"No claim '{slug}' had been made by {snap.as_of}.")
+    return to_public(claim, snap)
 
 
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 from starlette.responses import Response
 
-from app.core import cache
+from app.core import as_of, cache
 from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
@@ -54,6 +54,16 @@ GRADE_LABELS = {
     "F": "F · forum only",
     "D": "D · own arithmetic",
 }
+
+
+def dated(url: str) -> str:
+    """Return a link that keeps the day this page shows the ledger as of (?as_of=)."""
+    day = as_of.current()
+    if day is None:
+        return url
+    path, _, fragment = url.partition("#")
+    joined = f"{path}{'&' if '?' in path else '?'}as_of={day.isoformat()}"
+    return joined + (f"#{fragment}" if fragment else "")
 
 
 def level_label(code: str | None) -> str:
@@ -177,6 +187,8 @@ env.globals.update(
     video_link=video_link,
     query_with=query_with,
     static_url=static_url,
+    dated=dated,
+    as_of_day=as_of.current,
     inline_css=lambda: inline_css()[0],
 )
 

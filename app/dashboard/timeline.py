@@ -167,7 +167,13 @@ def index(session: Session, snap: snapshot.Snapshot) -> Index:
             cached = _index
             if cached is None or cached.snap() is not snap or cached.version != snap.version:
                 # Status changes are written with a data-version bump, like every snapshot row.
-                cached = _build_index(snap, changes(session))
+                # A view as of a past day shows the changes effective by then.
+                found = [
+                    change
+                    for change in changes(session)
+                    if snap.as_of is None or change.effective_on <= snap.as_of
+                ]
+                cached = _build_index(snap, found)
                 _index = cached
     return cached
 

@@ -1,5 +1,6 @@
 """Read pages: overview, capabilities, claims, evidence and the timeline."""
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -9,7 +10,7 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
-from app.dashboard import charts, feeds, queries, questions, timeline
+from app.dashboard import charts, doubts, feeds, queries, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -21,8 +22,10 @@ from app.dashboard.templating import (
 from app.events import service as events_service
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.questions import service as questions_service
 from app.sources import service as sources_service
-from app.status import casebook, snapshot
+from app.status import asof, casebook, snapshot
+from app.status.asof import evidence_known
 from app.status.verdicts import load_rules
 
 # Pages find out who is signed in themselves (app.dashboard.templating.page): a reader
@@ -58,6 +61,8 @@ async def overview(
     def build(session: Session) -> dict[str, Any]:
         rows = queries.capabilities_with_depth(session)
         everything = [cap for cap, _depth in rows]
+        then = snapshot.get(session)
+        now = snapshot.current(session)
         shown = [
             (cap, depth)
             for cap, depth in rows
@@ -86,10 +91,13 @@ async def overview(
             "status": status,
             "kind": kind,
             "kinds": KINDS,
+            "questions": questions_service.list_public(session),
             "page_title": "Capabilities: " + ", ".join(f for f in filtered if f)
             if status or kind
             else "What is real: Tesla AI Day hardware",
-            "api_twin": "/api/v1/capabilities" + feeds.api_query(status=status, kind=kind),
+            "api_twin": "/api/v1/capabilities"
+            + feeds.api_query(status=status, kind=kind, as_of=_iso(then.as_of)),
+            **_dated_context(then, now),
         }
 
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
@@ -101,7 +109,7 @@ async def overview(
 
 @router.get("/capabilities/{slug}")
 async def capability_page(request: Request, slug: str):
-    """One capability: open questions first, status and why, claims, evidence, history."""
+    """One capability: its questions and claims in doubt first, status and why, claims, evidence."""
 
     def build(session: Session) -> dict[str, Any]:
         cap = cap_service.get_public(session, slug)
@@ -109,9 +117,15 @@ async def capability_page(request: Request, slug: str):
         claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
         evidence, _ = evidence_service.list_page(session, capability=slug, limit=1000)
         assert cap.id is not None
-        history = queries.history(session, cap.id)
+        history = [
+            row
+            for row in queries.history(session, cap.id)
+            if snap.as_of is None or row.effective_on <= snap.as_of
+        ]
         simulated = queries.simulated_by_claim(session)
         return {
+            **_dated_context(snap, snapshot.current(session)),
+            "questions": questions_service.list_public(session, capability=slug),
             "cap": cap,
             "ancestors": cap_service.lineage(session, slug),
             "children": [cap_service.get_public(session, child) for child in cap.children],
@@ -121,7 +135,7 @@ async def capability_page(request: Request, slug: str):
                 else None
             ),
             "claims": claims,
-            "open_questions": questions.open_questions(claims, evidence),
+            "claims_in_doubt": doubts.claims_in_doubt(claims, evidence),
             "events": {e.slug: e for e in snap.events},
             "evidence": evidence,
             "history": history,
@@ -138,10 +152,30 @@ async def capability_page(request: Request, slug: str):
             "sim_chart": charts.claimed_vs_simulated(claims, simulated),
             "scenarios": _scenarios_for(slug, claims),
             "runs": _runs_for(session, slug),
-            "api_twin": f"/api/v1/capabilities/{slug}",
+            "api_twin": f"/api/v1/capabilities/{slug}" + feeds.api_query(as_of=_iso(snap.as_of)),
         }
 
     return await page(request, "capability.html", build)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _dated_context(then: snapshot.Snapshot, now: snapshot.Snapshot) -> dict[str, Any]:
+    """What a page needs to show the ledger as of a day beside today: the control, the
+    presets, and today's assessment of each capability."""
+    return {
+        "as_of": then.as_of,
+        "today": now.day,
+        "presets": asof.presets(now.events, now.day),
+        "now": {
+            now.capability_slug[cap_id]: assessment
+            for cap_id, assessment in now.assessments.items()
+        }
+        if then.as_of
+        else {},
+    }
 
 
 def _scenarios_for(slug: str, claims: list) -> list[dict]:
@@ -242,7 +276,9 @@ async def claim_page(request: Request, slug: str):
         snap = snapshot.get(session)
         cap = cap_service.get_public(session, claim.capability)
         evidence = [
-            evidence_service.to_public(e, snap) for e in claims_service.evidence_for(session, row)
+            evidence_service.to_public(e, snap)
+            for e in claims_service.evidence_for(session, row)
+            if snap.as_of is None or evidence_known(e, snap.as_of)
         ]
         event = next((e for e in snap.events if e.slug == claim.event), None)
         return {

@@ -5,7 +5,8 @@ import datetime as dt
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core import lookup
+from app.core import as_of, lookup
+from app.core.as_of import known_by
 from app.core.errors import ProblemError
 from app.core.http import keyset_page
 from app.core.schema import precision_problem
@@ -31,6 +32,9 @@ def list_page(
 ) -> tuple[list[EventPublic], str | None]:
     """Return one page of events."""
     statement = select(Event)
+    day = as_of.current()
+    if day is not None:  # as of a past day: the events surely held by then
+        statement = statement.where(known_by(Event.date, Event.date_precision, day))
     if kind:
         statement = statement.where(Event.kind == kind)
     if q:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.core import lookup
+from app.core.as_of import known_by
 from app.core.errors import ProblemError, not_found
 from app.core.http import keyset_page
 from app.core.schema import precision_problem, slugify
@@ -22,6 +23,7 @@ from app.evidence.models import (
     stance_problem,
 )
 from app.status import snapshot
+from app.status.asof import evidence_known
 from app.status.rules import ANALYTICAL_KINDS
 from app.status.unit_of_work import StatusWrite
 from app.status.verdicts import dated_before_claim
@@ -65,6 +67,8 @@ def list_page(
     """Return one page of evidence matching the filters."""
     snap = snapshot.get(session)
     statement = select(Evidence)
+    if snap.as_of is not None:
+        statement = statement.where(known_by(Evidence.date, Evidence.date_precision, snap.as_of))
     if capability:
         cap_id = lookup.id_for_slug(session, Capability, capability)
         statement = statement.where(Evidence.capability_id == cap_id)
@@ -114,8 +118,13 @@ def get(session: Session, evidence_id: int) -> Evidence:
 
 
 def get_public(session: Session, evidence_id: int) -> EvidencePublic:
-    """Return the public view of one evidence item."""
-    return to_public(get(session, evidence_id), snapshot.get(session))
+    """Return the public view of one evidence item (404 if not yet published as of the day)."""
+    item, snap = get(session, evidence_id), snapshot.get(session)
+    if snap.as_of is not None and not evidence_known(item, snap.as_of):
+        raise ProblemError(
+            404, "Not found", f"No evidence {evidence_id} had been published by {snap.as_of}."
+        )
+    return to_public(item, snap)
 
 
 def _references(session: Session, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from app.core.schema import DbId, Grade, Level, LongText, ShortText, Slug
 from app.events.models import EventBase
 from app.evidence.models import EvidenceBase, EvidenceKind
 from app.history.models import StatusChangeBase
+from app.questions.models import QuestionBase
 from app.sources.models import SourceBase, SourceKey
 
 Version = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -113,3 +114,9 @@ class BenchmarkRunRow(BenchmarkRunBase, RowSchema):
     heartbeat_at: dt.datetime | None
     cancel_requested: bool
     attempts: int = Field(ge=0, le=1_000_000)
+
+
+class QuestionRow(QuestionBase, Timestamps):
+    id: DbId
+    slug: Slug
+    version: Version

@@ -29,6 +29,14 @@ from app.core.schema import (
 )
 from app.events.models import EventKind
 from app.evidence.models import EvidenceKind, Provenance, Stance
+from app.questions.check import summary_problems
+from app.questions.models import (
+    MAX_LINKS,
+    MAX_OPTIONS,
+    AnswerOption,
+    OptionCode,
+    option_problem,
+)
 from app.sources.models import SourceKey
 
 ClaimLevel = Literal["aspirational", "built", "tested", "benchmarked"]
@@ -42,6 +50,7 @@ READER_FIELDS = {
     "evidence.yaml": ("title", "summary", "assumption"),
     "sources.yaml": ("outlet", "title"),
     "status_levels.yaml": ("label", "description", "exit_criteria"),
+    "questions.yaml": ("text", "summary"),
 }
 
 
@@ -137,6 +146,27 @@ class EvidenceEntry(_Entry):
     level: ClaimLevel | None = None
 
 
+class OptionEntry(_Entry):
+    code: OptionCode
+    label: ShortText
+    claims: list[Slug] = Field(default_factory=list, max_length=MAX_LINKS)
+    capability: Slug | None = None
+    at_least: Level | None = None
+    at_most: Level | None = None
+
+
+class QuestionEntry(_Entry):
+    slug: Slug
+    text: ShortText
+    summary: ShortText
+    says: list[OptionCode] = Field(default_factory=list, max_length=MAX_OPTIONS)
+    denies: list[OptionCode] = Field(default_factory=list, max_length=MAX_OPTIONS)
+    about: IsoDate | None = None
+    capabilities: list[Slug] = Field(default_factory=list, max_length=MAX_LINKS)
+    options: list[OptionEntry] = Field(min_length=1, max_length=MAX_OPTIONS)
+    sources: list[SourceKey] = Field(min_length=1, max_length=MAX_LINKS)
+
+
 # libyaml's parser keeps node marks and is ten times faster than the pure-Python one.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -147,7 +177,12 @@ SCHEMAS: dict[str, tuple[type[_Entry], str]] = {
     "capabilities.yaml": (CapabilityEntry, "slug"),
     "claims.yaml": (ClaimEntry, "slug"),
     "evidence.yaml": (EvidenceEntry, "slug"),
+    "questions.yaml": (QuestionEntry, "slug"),
 }
+
+
+# A ledger may have no questions yet.
+OPTIONAL_FILES = {"questions.yaml"}
 
 
 @dataclass(frozen=True)
@@ -329,7 +364,8 @@ def check(seed_dir: Path) -> list[Problem]:
     for name, (model, key) in SCHEMAS.items():
         path = seed_dir / name
         if not path.exists():
-            problems.append(Problem(name, 1, "file is missing"))
+            if name not in OPTIONAL_FILES:
+                problems.append(Problem(name, 1, "file is missing"))
             files[name] = []
             continue
         entries, found = _read(path)
@@ -341,7 +377,17 @@ def check(seed_dir: Path) -> list[Problem]:
             problems += _urls(entry)
             problems += _reader_text(entry)
     problems += _references(files)
+    if not problems:  # the answers are computed only from a seed that loads
+        problems += _summaries(seed_dir, files["questions.yaml"])
     return sorted(problems, key=lambda p: (p.file, p.line, p.message))
+
+
+def _summaries(seed_dir: Path, questions: list[Entry]) -> Iterator[Problem]:
+    """Refuse a question summary that its computed answer contradicts."""
+    found = summary_problems(seed_dir) if questions else {}
+    for entry in questions:
+        if entry.name in found:
+            yield entry.problem(found[entry.name], "summary")
 
 
 def _references(files: dict[str, list[Entry]]) -> Iterator[Problem]:
@@ -372,6 +418,41 @@ def _references(files: dict[str, list[Entry]]) -> Iterator[Problem]:
     }
     for entry in files["evidence.yaml"]:
         yield from _evidence(entry, sources, caps, claims, accepted)
+
+    for entry in files["questions.yaml"]:
+        yield from _question(entry, sources, caps, claims)
+
+
+def _question(
+    entry: Entry, sources: dict[str, Entry], caps: dict[str, Entry], claims: dict[str, Entry]
+) -> Iterator[Problem]:
+    data = entry.data
+    options = [o for o in data.get("options") or [] if isinstance(o, dict)]
+    for slug in data.get("capabilities") or []:
+        if slug not in caps:
+            yield entry.problem(f"capabilities: '{slug}' is not a known capability", "capabilities")
+    for key in data.get("sources") or []:
+        if key not in sources:
+            yield entry.problem(f"sources: '{key}' is not a known source key", "sources")
+    for option in options:
+        for slug in option.get("claims") or []:
+            if slug not in claims:
+                yield entry.problem(f"options: '{slug}' is not a known claim", "options")
+        if option.get("capability") and option["capability"] not in caps:
+            yield entry.problem(
+                f"options: '{option['capability']}' is not a known capability", "options"
+            )
+        try:
+            AnswerOption.model_validate(option)
+        except ValidationError as exc:
+            yield entry.problem(f"options: {exc.errors()[0]['msg']}", "options")
+    problem = option_problem(
+        [str(o.get("code")) for o in options],
+        list(data.get("says") or []),
+        list(data.get("denies") or []),
+    )
+    if problem:
+        yield entry.problem(problem, "says")
 
 
 def _claim(

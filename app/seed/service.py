@@ -11,6 +11,7 @@ from app.claims.models import Claim, ClaimCreate
 from app.events.models import Event, EventCreate
 from app.evidence.models import Evidence, EvidenceCreate
 from app.ladder.models import StatusLevel
+from app.questions.models import Question, QuestionCreate
 from app.sources import service as sources_service
 from app.status.unit_of_work import StatusWrite, has_history
 
@@ -74,6 +75,7 @@ def _insert_missing(
         "capabilities": 0,
         "claims": 0,
         "evidence": 0,
+        "questions": 0,
     }
 
     for entry in _read(seed_dir, "status_levels.yaml"):
@@ -153,6 +155,19 @@ def _insert_missing(
             )
         )
         added["evidence"] += 1
+    session.flush()
+
+    existing_questions = set(session.exec(select(Question.slug)).all())
+    for entry in _read(seed_dir, "questions.yaml"):
+        if entry["slug"] in existing_questions:
+            continue
+        question = QuestionCreate.model_validate(entry)
+        session.add(
+            Question.model_validate(
+                question.model_dump(mode="json"), update={"about": question.about}
+            )
+        )
+        added["questions"] += 1
     session.flush()
 
     return added

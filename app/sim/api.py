@@ -15,7 +15,7 @@ from app.sim.compare import checks_as_comparisons, compare_result, parse_compare
 from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
-RUNNER_VERSION = "0.2.1"  # 0.2.1: llm-scaling points that do not fit carry no timing
+RUNNER_VERSION = "0.3.0"  # 0.3.0: auto settings, one spec parser, the contemporaries scenarios
 
 KINDS = schema.KINDS
 
@@ -33,9 +33,7 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     if kind == "llm-training":
         if spec.get("parallelism") == "auto":
             return _auto_layout(spec)
-        from app.sim.training import evaluate_training
-
-        return evaluate_training(spec)
+        return batch.evaluate_training(spec)
     if kind == "nn-inference":
         from app.sim.inference import evaluate_inference
 

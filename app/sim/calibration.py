@@ -21,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from app.sim.batch import evaluate_training, evaluate_training_batch
+from app.sim.hardware import build_view
+from app.sim.parse import parse_one
 from app.sim.paths import calibration_csv
+from app.sim.training import core
 
 HARDWARE = "a100-80gb-dgx"
 H100 = "h100-80gb-dgx"
@@ -82,10 +86,39 @@ def is_h100(row: dict[str, str]) -> bool:
     return row.get("_file", "").startswith("h100")
 
 
-def row_spec(row: dict[str, str], hardware: Any = None) -> dict[str, Any]:
-    """Build an llm-training spec from one CSV row."""
-    if is_h100(row):
-        return _h100_spec(row, hardware or H100)
+def row_spec(row: dict[str, str], hardware: Any = None, auto: bool = False) -> dict[str, Any]:
+    """Build an llm-training spec from one CSV row.
+
+    With ``auto``, the settings the row does not state (micro-batch, interleave, recompute) are
+    ``auto`` instead of the assumed values, so the runner searches them.
+    """
+    spec = _h100_spec(row, hardware or H100) if is_h100(row) else _a100_spec(row, hardware)
+    if auto:
+        for key in unstated(row):
+            if key == "micro":
+                spec["batch"]["micro"] = "auto"
+            elif key == "interleave":
+                spec["parallelism"]["interleave"] = "auto"
+            else:
+                spec["recompute"] = "auto"
+    return spec
+
+
+def unstated(row: dict[str, str]) -> list[str]:
+    """Return the settings of a row its source does not state (the spec assumes them)."""
+    out = []
+    if not (row.get("micro_batch") or "").strip():
+        out.append("micro")
+    stated_v = re.search(r"(?:interleave|VP)=(\d+)", row.get("other_parallel", "") or "")
+    if int(row["pp"]) > 1 and not stated_v:
+        out.append("interleave")
+    # Narayanan's Eq. 3 implies full recompute; no H100 table states it.
+    if not (row.get("recompute") or "").strip() and is_h100(row):
+        out.append("recompute")
+    return out
+
+
+def _a100_spec(row: dict[str, str], hardware: Any) -> dict[str, Any]:
     layers, pp = int(row["layers"]), int(row["pp"])
     other = (row.get("other_parallel") or "").lower()
     recompute = (row.get("recompute") or "").strip() or "full"  # Eq. 3 implies full recompute
@@ -156,19 +189,28 @@ def _h100_spec(row: dict[str, str], hardware: Any) -> dict[str, Any]:
     }
 
 
-def predict_row(row: dict[str, str], overrides: dict[str, dict[str, float]] | None = None) -> dict:
-    """Return predicted and measured values for one row."""
-    from app.sim.hardware import resolve
-    from app.sim.training import core, parse_layout, parse_model
+def predict_row(
+    row: dict[str, str], overrides: dict[str, dict[str, float]] | None = None, auto: bool = False
+) -> dict:
+    """Return predicted and measured values for one row.
 
+    With ``auto`` the row's unstated settings are searched (the fastest that fits is taken)
+    instead of assumed; ``chosen`` names the values the search took.
+    """
     base = H100 if is_h100(row) else HARDWARE
     ov = (overrides or {}).get(base)
     hardware: Any = {"base": base, "overrides": ov} if ov else base
-    spec = row_spec(row, hardware)
-    system = resolve(hardware)
-    model = parse_model(spec)
-    lay = parse_layout(spec, model, system)
-    r = core(system, model, lay, spec["precision"])
+    spec = row_spec(row, hardware, auto=auto)
+    chosen: dict[str, Any] = {}
+    if auto and unstated(row):
+        chosen = evaluate_training(spec)["auto"]["chosen"]
+        spec["parallelism"]["interleave"] = chosen.get(
+            "interleave", spec["parallelism"]["interleave"]
+        )
+        spec["batch"]["micro"] = chosen.get("micro", spec["batch"]["micro"])
+        spec["recompute"] = chosen.get("recompute", spec["recompute"])
+    system, model, lay, precision = parse_one(spec)
+    r = core(system, model, lay, precision)
 
     def one(key: str) -> float:
         return float(np.asarray(r[key]).reshape(-1)[0])
@@ -205,6 +247,7 @@ def predict_row(row: dict[str, str], overrides: dict[str, dict[str, float]] | No
         "error_pct": (predicted - measured) / measured * 100.0,
         "fits": bool(one("fits")),
         "memory_gb": one("total_bytes") / 1e9,
+        **({"chosen": chosen} if auto else {}),
     }
 
 
@@ -228,16 +271,160 @@ def validate(overrides: dict[str, dict[str, float]] | None = None) -> dict[str, 
             "worst_row": worst[src],
             "ok": mape[src] <= limit and all_fit,
         }
+    # The same rows with the unstated settings searched (``auto``) instead of assumed: every
+    # row ran, so every one must fit; the error shows what the assumption is worth.
+    auto_rows = [predict_row(r, overrides, auto=True) for r in load_rows()]
+    auto_by: dict[str, list[float]] = {}
+    for r in auto_rows:
+        auto_by.setdefault(r["source_id"], []).append(abs(r["error_pct"]))
     return {
         "hardware": [HARDWARE, H100],
         "rows": rows,
+        "auto_rows": auto_rows,
+        "auto_mape_pct": {k: float(np.mean(v)) for k, v in auto_by.items()},
+        "auto_all_fit": all(r["fits"] for r in auto_rows),
         "mape_pct": mape,
         "max_abs_error_pct": {
             k: float(max(abs(x["error_pct"]) for x in v)) for k, v in by_src.items()
         },
         "gates": gates,
-        "ok": all(g["ok"] for g in gates.values()),
+        "ok": all(g["ok"] for g in gates.values()) and all(r["fits"] for r in auto_rows),
+        "leave_one_source_out": leave_one_source_out(),
     }
+
+
+# The values each fitted parameter may take (its bounds are the first and last).
+GRIDS: dict[str, dict[str, np.ndarray]] = {
+    H100: {
+        "compute.matmul_efficiency.max": np.arange(0.50, 0.901, 0.02),
+        "compute.matmul_efficiency.fp8_max": np.arange(0.40, 0.901, 0.02),
+        "compute.attention_efficiency": np.arange(0.30, 0.901, 0.02),
+        "network.inter_node.efficiency": np.arange(0.5, 0.951, 0.05),
+    },
+    HARDWARE: {
+        "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
+        "compute.matmul_efficiency.overhead_us": np.array([0, 2, 4, 6, 8, 10, 15, 20, 30]),
+        "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
+        "network.nvlink.efficiency": np.arange(0.6, 0.901, 0.05),
+        "network.inter_node.efficiency": np.arange(0.6, 0.951, 0.05),
+    },
+}
+
+
+def library_values(hardware: str) -> dict[str, float]:
+    """Return the library's values of the fitted parameters of one description."""
+    view = build_view(hardware)
+    out: dict[str, float] = {}
+    for path in H100_FIT_PATHS if hardware == H100 else FIT_PATHS:
+        node: Any = view
+        for k in path.split("."):
+            node = node[k]
+        out[path] = float(node["value"] if isinstance(node, dict) else node)
+    return out
+
+
+def _metrics(rows: list[dict[str, str]], hardware: str, values: dict[str, float]) -> np.ndarray:
+    """Return every row's |error| in percent (inf where it does not fit), in one batch."""
+    specs = [row_spec(r, {"base": hardware, "overrides": values}) for r in rows]
+    results: list[Any] = [None] * len(specs)
+    for i, res in evaluate_training_batch(list(enumerate(specs)), _unfinished):
+        results[i] = res
+    out = np.empty(len(rows))
+    for j, (row, spec, res) in enumerate(zip(rows, specs, results, strict=True)):
+        if not isinstance(res, dict) or "error" in res or not res["fits"]:
+            out[j] = np.inf
+            continue
+        it, n = res["iteration_time_s"], res["num_accelerators"]
+        m = spec["model"]
+        if row["source_id"].startswith("NARAYANAN"):
+            measured = float(row["tflops_per_accel"])
+            B, sq, L, h, V = (
+                spec["batch"]["global"],
+                m["seq_len"],
+                m["layers"],
+                m["hidden"],
+                m["vocab"],
+            )
+            eq3 = 96 * B * sq * L * h * h * (1 + sq / (6 * h) + V / (16 * L * h))
+            predicted = eq3 / (it * n) / 1e12
+        elif is_h100(row) and row.get("tokens_per_s_per_accel"):
+            measured = float(row["tokens_per_s_per_accel"])
+            predicted = spec["batch"]["global"] * m["seq_len"] / (it * n)
+        elif is_h100(row):
+            measured = float(row["tflops_per_accel"])
+            predicted = res["model_tflops_per_accelerator"]
+        else:
+            measured, predicted = float(row["iter_time_s"]), it
+        out[j] = abs(predicted - measured) / measured * 100.0
+    return out
+
+
+def _unfinished(res: dict[str, Any], compare: Any, claims: Any, checked: bool) -> dict[str, Any]:
+    return res
+
+
+def _score(hardware: str, errors: np.ndarray, sources: list[str], keep: set[str]) -> float:
+    """The fit's score over the sources in ``keep`` (see :func:`fit`)."""
+    by: dict[str, list[float]] = {}
+    for e, src in zip(errors, sources, strict=True):
+        if src in keep:
+            by.setdefault(src, []).append(float(e))
+    misfit = sum(not np.isfinite(v) for vals in by.values() for v in vals)
+    ratios = [
+        float(np.mean([v for v in vals if np.isfinite(v)] or [0.0])) / GATES.get(k, H100_GATE)
+        for k, vals in by.items()
+    ]
+    if hardware == H100:
+        return max(ratios) + 0.1 * float(np.mean(ratios)) + misfit
+    return float(np.mean(ratios)) + misfit
+
+
+def _best(
+    hardware: str, grid: np.ndarray, errors: list[np.ndarray], sources: list[str], keep: set[str]
+) -> float:
+    """Return the grid value whose errors score best over the sources in ``keep``."""
+    scores = [_score(hardware, e, sources, keep) for e in errors]
+    return round(float(grid[int(np.argmin(scores))]), 4)
+
+
+def leave_one_source_out() -> list[dict[str, Any]]:
+    """Return, for every fitted parameter, its bounds, library value, the best value over all
+    sources and the range of best values when each source in turn is left out.
+
+    A profile: one parameter moves over its grid while the others keep their library values
+    (a full refit per left-out source would take minutes; this takes seconds). Each grid value
+    is one batch of the description's calibration rows; leaving a source out only re-scores
+    the stored errors.
+    """
+    out = []
+    all_rows = load_rows()
+    for hardware in (HARDWARE, H100):
+        rows = [r for r in all_rows if is_h100(r) == (hardware == H100)]
+        sources = [r["source_id"] for r in rows]
+        names = sorted(set(sources))
+        base = library_values(hardware)
+        for path, grid in GRIDS[hardware].items():
+            errors = [_metrics(rows, hardware, {**base, path: float(g)}) for g in grid]
+
+            loso = {
+                src: _best(hardware, grid, errors, sources, set(names) - {src}) for src in names
+            }
+            lo, hi = round(float(grid[0]), 4), round(float(grid[-1]), 4)
+            values = [base[path], *loso.values()]
+            out.append(
+                {
+                    "hardware": hardware,
+                    "parameter": path,
+                    "bounds": [lo, hi],
+                    "value": base[path],
+                    "best_all_sources": _best(hardware, grid, errors, sources, set(names)),
+                    "loso_min": min(loso.values()),
+                    "loso_max": max(loso.values()),
+                    "loso": loso,
+                    "at_bound": any(abs(v - lo) < 1e-9 or abs(v - hi) < 1e-9 for v in values),
+                }
+            )
+    return out
 
 
 def fit(hardware: str = HARDWARE, steps: int = 3) -> dict[str, Any]:
@@ -248,33 +435,9 @@ def fit(hardware: str = HARDWARE, steps: int = 3) -> dict[str, Any]:
     tenth of the mean. Every row that does not fit adds a penalty of 1. Used once to set the
     library values (docs/simulator.md); never at run time.
     """
-    paths: tuple[str, ...]
-    if hardware == H100:
-        paths = H100_FIT_PATHS
-        grids = {
-            "compute.matmul_efficiency.max": np.arange(0.50, 0.901, 0.02),
-            "compute.matmul_efficiency.fp8_max": np.arange(0.40, 0.901, 0.02),
-            "compute.attention_efficiency": np.arange(0.30, 0.901, 0.02),
-            "network.inter_node.efficiency": np.arange(0.5, 0.951, 0.05),
-        }
-    else:
-        paths = FIT_PATHS
-        grids = {
-            "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
-            "compute.matmul_efficiency.overhead_us": np.array([0, 2, 4, 6, 8, 10, 15, 20, 30]),
-            "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
-            "network.nvlink.efficiency": np.arange(0.6, 0.901, 0.05),
-            "network.inter_node.efficiency": np.arange(0.6, 0.951, 0.05),
-        }
-    from app.sim.hardware import build_view
-
-    view = build_view(hardware)
-    cur: dict[str, float] = {}
-    for path in paths:
-        node: Any = view
-        for k in path.split("."):
-            node = node[k]
-        cur[path] = float(node["value"] if isinstance(node, dict) else node)
+    paths = H100_FIT_PATHS if hardware == H100 else FIT_PATHS
+    grids = GRIDS[hardware]
+    cur = library_values(hardware)
     rows = [r for r in load_rows() if is_h100(r) == (hardware == H100)]
 
     def score(vals: dict[str, float]) -> float:

@@ -215,6 +215,41 @@ Batch = TypedDict(
 Batch.__pydantic_config__ = STRICT  # type: ignore[attr-defined]  # "global" is a keyword
 
 
+def _auto_tag(value: Any) -> str:
+    return f"{_TAG}auto" if isinstance(value, str) else f"{_TAG}value"
+
+
+# "auto": the runner searches the values that fit, takes the fastest and reports its choice
+# (``result["auto"]``).
+AutoInterleave = Annotated[
+    Annotated[Int, _between(1, 1024), Tag(f"{_TAG}value")]
+    | Annotated[Literal["auto"], Tag(f"{_TAG}auto")],
+    Discriminator(_auto_tag),
+    Field(description='virtual stages per pipeline rank (default 1); "auto" searches them'),
+]
+AutoMicro = Annotated[
+    Annotated[Int, _between(1, 2**20), Tag(f"{_TAG}value")]
+    | Annotated[Literal["auto"], Tag(f"{_TAG}auto")],
+    Discriminator(_auto_tag),
+    Field(
+        description='sequences per micro-batch (default 1); "auto" searches the divisors of '
+        "global / dp (batch.global is then required)"
+    ),
+]
+
+
+TrainingBatch = TypedDict(
+    "TrainingBatch",
+    {
+        "micro": NotRequired[AutoMicro],
+        "global": NotRequired[
+            Annotated[Int, _between(1, 2**30, "sequences per step (default micro x dp)")]
+        ],
+    },
+)
+TrainingBatch.__pydantic_config__ = STRICT  # type: ignore[attr-defined]
+
+
 @_with_config(STRICT)
 class Model(TypedDict, total=False):
     """A decoder-only transformer."""
@@ -238,7 +273,7 @@ class Parallelism(TypedDict, total=False):
     pp: Annotated[Int, _between(1, 2**16, "pipeline stages (default 1)")]
     dp: Annotated[Int, _between(1, 2**24, "data-parallel size (default 1)")]
     cp: Annotated[Int, _between(1, 2**16, "context-parallel size (default 1)")]
-    interleave: Annotated[Int, _between(1, 1024, "virtual stages per pipeline rank (default 1)")]
+    interleave: AutoInterleave
     zero: Annotated[Int, _between(0, 3, "ZeRO stage 0..3 (3 = FSDP)")]
     shard_group: Annotated[
         Int, _between(1, 2**24, "ranks one shard spans (hybrid sharding); default dp")
@@ -305,9 +340,12 @@ class TrainingSpec(_Common, total=False):
     hardware: Required[Hardware]
     model: Required[Model]
     parallelism: ParallelismOrAuto
-    batch: Batch
+    batch: TrainingBatch
     precision: Precision
-    recompute: Recompute
+    recompute: Annotated[
+        Literal["none", "selective", "full", "auto"],
+        Field(description='activation recompute (default none); "auto" searches all three'),
+    ]
     stack: Stack
     sweep: Sweep
 

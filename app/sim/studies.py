@@ -10,8 +10,9 @@ import numpy as np
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
 from app.sim.limits import EVAL_CHUNK, MAX_GRID_POINTS, MAX_SERIES_POINTS, check_budget
+from app.sim.parse import parse_model
 from app.sim.spec import choice, num, section
-from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params, parse_model
+from app.sim.training import PRECISIONS, RECOMPUTE, core, model_params
 
 
 def _int_list(d: dict[str, Any], key: str, path: str) -> list[int]:

@@ -14,16 +14,10 @@ import numpy as np
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
 from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_LAYOUTS, check_budget
+from app.sim.parse import first_broken, parse_model
 from app.sim.spec import choice, num, section
-from app.sim.training import (
-    PRECISIONS,
-    RECOMPUTE,
-    STACKS,
-    core,
-    parse_model,
-    stack_defaults,
-    summarize,
-)
+from app.sim.summary import summarize
+from app.sim.training import PRECISIONS, RECOMPUTE, STACKS, core, stack_defaults
 
 LAYOUT_KEYS = (
     "tp",
@@ -102,15 +96,19 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
-    triples = [
-        (tp, cp, pp)
-        for tp, cp, pp in itertools.product(tps, cps, pps)
-        if not (model["heads"] % tp or tp * cp * pp > n or (use_all and n % (tp * cp * pp)))
-        and not (cp > 1 and model["seq_len"] % (2 * cp))
-        and not (node and tp % node and node % tp)
-    ]
+    model_cols = {k: np.array([float(v)]) for k, v in model.items()}
+    tcp = np.array(list(itertools.product(tps, cps, pps)), dtype=float).reshape(-1, 3)
+    mp = tcp.prod(axis=1)
+    # The search space: layouts of at most n accelerators (all of them with use_all), TP inside
+    # a switch-connected node; then the spec rules that the triple alone decides.
+    space = (mp <= n) & np.logical_or(not use_all, n % mp == 0)
+    if node:
+        space &= (tcp[:, 0] % node == 0) | (node % tcp[:, 0] == 0)
+    part = {**model_cols, "tp": tcp[:, 0], "cp": tcp[:, 1], "pp": tcp[:, 2]}
+    space &= first_broken(part, partial=True) < 0
+    triples = [(int(a), int(b), int(c)) for a, b, c in tcp[space]]
     # Only micro-batches that divide the batch and interleaves that divide a pipeline's layers
-    # can give a layout; the search's size is known before it is built.
+    # are searched; the search's size is known before it is built.
     micros = [mb for mb in micros if glob % mb == 0]
     inters_of = {pp: [v for v in inters if model["layers"] % (pp * v) == 0] for *_, pp in triples}
     estimate = sum(len(micros) * len(inters_of[pp]) for *_, pp in triples) * len(rcs) * len(zeros)
@@ -124,15 +122,12 @@ def candidates(
     )
     rows = []
     for tp, cp, pp in triples:
-        mp = tp * cp * pp
+        mp_ = tp * cp * pp
         for mb, v in itertools.product(micros, inters_of[pp]):
             # Without use_all, use as many accelerators as the batch allows; idle ones still
             # count as installed peak in the result's system figures.
-            dp = n // mp if use_all else _largest_dp(glob, mb, n // mp)
-            if dp == 0 or glob % (mb * dp):
-                continue
-            m = glob // (mb * dp)
-            if v > 1 and (pp == 1 or m % pp):
+            dp = n // mp_ if use_all else _largest_dp(glob, mb, n // mp_)
+            if dp == 0:
                 continue
             for rc, z in itertools.product(rcs, zeros):
                 if z and dp == 1:
@@ -140,12 +135,16 @@ def candidates(
                 dp_ov = int(bool(dflt["dp_overlap"]) or z >= 3)
                 rc_i, tp_ov = RECOMPUTE[rc], dflt["tp_overlap"]
                 rows.append((tp, cp, pp, dp, mb, glob, v, rc_i, int(tp > 1), z, dp_ov, tp_ov))
-    if not rows:
-        raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
-    arr = np.array(rows, dtype=float)
+    arr = np.array(rows, dtype=float).reshape(-1, len(LAYOUT_KEYS))
     out = {k: arr[:, i] for i, k in enumerate(LAYOUT_KEYS)}
+    out["shard_group"] = out["dp"]
+    # The spec rules, the same table a spec is checked with, on every candidate.
+    valid = first_broken({**model_cols, **out, "n_accel": np.array([system.n_accel])}) < 0
+    out = {k: v[valid] for k, v in out.items()}
+    if not len(out["tp"]):
+        raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
     for key in ("param_gather_overlap", "grad_bytes", "dropout"):
-        out[key] = np.full(len(rows), dflt[key])
+        out[key] = np.full(len(out["tp"]), dflt[key])
     return out
 
 
@@ -195,16 +194,14 @@ def run_sweep(
     ok = res["fits"] > 0
     order = np.lexsort((np.arange(total), np.where(ok, it, np.inf)))
     best_idx = [int(i) for i in order[:top] if ok[i]]
-    best = []
-    for i in best_idx:
-        one = {k: v[i] for k, v in lay.items()}
+    best: list[dict[str, Any]] = []
+    if best_idx:
+        take = np.array(best_idx)
+        one = {k: v[take] for k, v in lay.items()}
+        one["stack"] = choice(spec, "stack", "", STACKS, "megatron-2021")
+        one["overlap_from_stack"] = ["dp_overlap", "param_gather_overlap", "tp_overlap"]
         r = core(system, model, one, precision)
-        s = summarize(system, model, one, precision, r, 0)
-        s["schedule"] = {
-            "stack": choice(spec, "stack", "", STACKS, "megatron-2021"),
-            "from_stack_default": ["dp_overlap", "param_gather_overlap", "tp_overlap"],
-        }
-        best.append(s)
+        best = summarize(system, model, one, precision, r, len(best_idx)).mappings()
     elapsed = time.perf_counter() - t_start
     return {
         "kind": "sweep",

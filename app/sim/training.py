@@ -14,7 +14,7 @@ import numpy as np
 
 from app.sim.collectives import group_collective, p2p_time
 from app.sim.errors import SpecError
-from app.sim.hardware import System, resolve
+from app.sim.hardware import System
 
 PRECISIONS = ("bf16", "fp16", "fp8")
 RECOMPUTE = {"none": 0, "selective": 1, "full": 2}
@@ -428,6 +428,11 @@ def core(
     f_layer = layer_fwd_flops(_a(1.0), s, h, a, kv, f, gated)  # per sequence
     f_logit = 2 * s * h * V
     model_flops = gb * 3 * (L * f_layer + f_logit)
+    # The other convention: a causal decoder's attention scores and their product with V
+    # (4 s^2 h of a layer's forward per sequence) counted at half, as Megatron-Bridge and NeMo
+    # AutoModel count them; ``model_flops`` counts them in full, as NeMo 24.07 and Narayanan's
+    # Eq. 3 do.
+    model_flops_causal = model_flops - gb * 3 * L * 2 * s * s * h
     rc_flops = np.where(rc == 2, L * f_layer, np.where(rc == 1, L * 4 * s * s * h, 0.0))
     rc_flops = np.where((rc == 1) & flash, 0.0, rc_flops)
     hw_flops = model_flops + gb * rc_flops
@@ -439,6 +444,7 @@ def core(
         "n_acc": n_acc,
         "micro_batches": m,
         "model_flops": model_flops,
+        "model_flops_causal": model_flops_causal,
         "hardware_flops": hw_flops,
         "eq3_flops": eq3_flops,
         "compute_s": m * (t_stage_compute + t_logit),
@@ -478,34 +484,6 @@ BREAKDOWN = (
 CATEGORIES = ("activations", "weights", "gradients", "optimizer")
 
 
-def parse_model(spec: dict[str, Any]) -> dict[str, Any]:
-    """Read and check the ``model`` section."""
-    from app.sim.spec import choice, num, section
-
-    m = section(spec, "model")
-    p = "model."
-    layers = num(m, "layers", p, integer=True, minimum=1)
-    hidden = num(m, "hidden", p, integer=True, minimum=1)
-    heads = num(m, "heads", p, integer=True, minimum=1)
-    kv = num(m, "kv_heads", p, heads, integer=True, minimum=1, maximum=heads)
-    if hidden % heads:
-        raise SpecError("model.heads", f"hidden {hidden} is not divisible by heads {heads}")
-    if heads % kv:
-        raise SpecError("model.kv_heads", f"heads {heads} is not divisible by kv_heads {kv}")
-    mlp = choice(m, "mlp", p, ("gelu", "swiglu"), "gelu")
-    return {
-        "layers": layers,
-        "hidden": hidden,
-        "heads": heads,
-        "kv_heads": kv,
-        "ffn_hidden": num(m, "ffn_hidden", p, 4 * hidden, integer=True, minimum=1),
-        "seq_len": num(m, "seq_len", p, integer=True, minimum=1),
-        "vocab": num(m, "vocab", p, 51200, integer=True, minimum=1),
-        "gated": mlp == "swiglu",
-        "flash": choice(m, "attention", p, ("standard", "flash"), "standard") == "flash",
-    }
-
-
 STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp")
 # Overlap each training stack applies when the spec does not say: (grad reduce-scatter behind
 # backward, parameter all-gather behind forward, fraction of TP communication under GEMMs).
@@ -532,210 +510,3 @@ def stack_defaults(stack: str, precision: str) -> dict[str, float]:
         # pre-training recipes set hidden and attention dropout to 0.
         "dropout": 1.0 if stack == "megatron-2021" else 0.0,
     }
-
-
-def parse_layout(spec: dict[str, Any], model: dict[str, Any], system: System) -> dict[str, Any]:
-    """Read and check parallelism, batch and recompute; infeasible layouts raise SpecError."""
-    from app.sim.spec import choice, flag, num, section
-
-    par = section(spec, "parallelism")
-    bat = section(spec, "batch")
-    p = "parallelism."
-    stack = choice(spec, "stack", "", STACKS, "megatron-2021")
-    tp = num(par, "tp", p, 1, integer=True, minimum=1)
-    cp = num(par, "cp", p, 1, integer=True, minimum=1)
-    pp = num(par, "pp", p, 1, integer=True, minimum=1)
-    dp = num(par, "dp", p, 1, integer=True, minimum=1)
-    v = num(par, "interleave", p, 1, integer=True, minimum=1)
-    zero = num(par, "zero", p, 3 if stack == "fsdp" else 0, integer=True, minimum=0, maximum=3)
-    shard_group = num(par, "shard_group", p, dp, integer=True, minimum=1)
-    micro = num(bat, "micro", "batch.", 1, integer=True, minimum=1)
-    glob = num(bat, "global", "batch.", micro * dp, integer=True, minimum=1)
-    rc = choice(spec, "recompute", "", tuple(RECOMPUTE), "none")
-    if model["heads"] % tp:
-        raise SpecError("parallelism.tp", f"heads {model['heads']} not divisible by tp {tp}")
-    if pp * v > model["layers"] + 2:
-        raise SpecError(
-            "parallelism.pp",
-            f"pp*interleave = {pp * v} virtual stages exceed layers + 2 = {model['layers'] + 2}",
-        )
-    if cp > 1 and model["seq_len"] % (2 * cp):
-        raise SpecError(
-            "parallelism.cp",
-            f"seq_len {model['seq_len']} is not divisible by 2*cp = {2 * cp} (load-balanced "
-            "causal chunks)",
-        )
-    if dp % shard_group:
-        raise SpecError("parallelism.shard_group", f"must divide dp = {dp}, got {shard_group}")
-    if glob % (micro * dp):
-        raise SpecError("batch.global", f"{glob} not divisible by micro*dp = {micro * dp}")
-    m = glob // (micro * dp)
-    if v > 1 and (pp == 1 or m % pp):
-        raise SpecError("parallelism.interleave", "needs pp > 1 and micro-batches divisible by pp")
-    n = tp * cp * pp * dp
-    if n > system.n_accel:
-        raise SpecError(
-            "parallelism",
-            f"tp*cp*pp*dp = {n} exceeds the {int(system.n_accel)} accelerators of {system.id}",
-        )
-    dflt = stack_defaults(stack, str(spec.get("precision") or "bf16"))
-    from_stack = [k for k in ("dp_overlap", "param_gather_overlap", "tp_overlap") if k not in par]
-    return {
-        "tp": tp,
-        "cp": cp,
-        "pp": pp,
-        "dp": dp,
-        "interleave": v,
-        "zero": zero,
-        "shard_group": shard_group,
-        "sp": flag(par, "sequence_parallel", p, False) and tp > 1,
-        "micro": micro,
-        "global": glob,
-        "recompute": RECOMPUTE[rc],
-        "dp_overlap": flag(par, "dp_overlap", p, bool(dflt["dp_overlap"]) or zero >= 3),
-        "param_gather_overlap": flag(
-            par, "param_gather_overlap", p, bool(dflt["param_gather_overlap"])
-        ),
-        "tp_overlap": num(par, "tp_overlap", p, dflt["tp_overlap"], minimum=0.0, maximum=1.0),
-        "grad_bytes": dflt["grad_bytes"],
-        "dropout": dflt["dropout"],
-        "stack": stack,
-        "overlap_from_stack": from_stack,
-    }
-
-
-def _scalar(x: Any) -> float:
-    return float(np.asarray(x).reshape(-1)[0])
-
-
-def evaluate_training(spec: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate an ``llm-training`` spec and return the result mapping."""
-    from app.sim.spec import choice
-
-    system = resolve(spec.get("hardware"))
-    model = parse_model(spec)
-    precision = choice(spec, "precision", "", PRECISIONS, "bf16")
-    lay = parse_layout(spec, model, system)
-    r = core(system, model, lay, precision)
-    return summarize(system, model, lay, precision, r, 0)
-
-
-def summarize(
-    system: System,
-    model: dict[str, Any],
-    lay: dict[str, Any],
-    precision: str,
-    r: dict[str, Arr],
-    i: int,
-) -> dict[str, Any]:
-    """Turn element ``i`` of a :func:`core` result into the public result mapping."""
-
-    def g(k: str) -> float:
-        return (
-            float(np.asarray(r[k]).reshape(-1)[i]) if np.asarray(r[k]).size > 1 else _scalar(r[k])
-        )
-
-    it = g("iteration_time_s")
-    n = g("n_acc")
-    peak = g("peak")
-    model_tf = g("model_flops") / (it * n) / 1e12
-    hw_tf = g("hardware_flops") / (it * n) / 1e12
-    breakdown = {k[:-2]: g(k) for k in BREAKDOWN}
-    bottleneck = max(breakdown, key=lambda k: breakdown[k])
-    placed = np.asarray(r["placed"])
-    tiers = []
-    for ti, tier in enumerate(system.tiers):
-        used = {
-            cat: float(placed[ci, ti].reshape(-1)[i] if placed[ci, ti].size > 1 else placed[ci, ti])
-            for ci, cat in enumerate(CATEGORIES)
-        }
-        tiers.append(
-            {
-                "tier": tier.name,
-                "capacity_gb": None if tier.capacity == float("inf") else tier.capacity / 1e9,
-                "bandwidth_gbps": tier.bandwidth / 1e9,
-                "used_gb": sum(used.values()) / 1e9,
-                "by_category_gb": {k: u / 1e9 for k, u in used.items()},
-            }
-        )
-    params = _scalar(model_params(model))
-    fits = bool(g("fits"))
-    timing = {
-        "iteration_time_s": it,
-        "tokens_per_s": lay_global(lay, i) * _scalar(model["seq_len"]) / it,
-        "model_tflops_per_accelerator": model_tf,
-        "hardware_tflops_per_accelerator": hw_tf,
-        "mfu": model_tf * 1e12 / peak,
-        "hfu": hw_tf * 1e12 / peak,
-        "sustained_pflops": model_tf * n / 1e3,
-        "time_breakdown_s": breakdown,
-        "bottleneck": bottleneck,
-    }
-    stages = np.asarray(r["stage_layers"])
-    out = {
-        "kind": "llm-training",
-        "hardware": system.id,
-        "accelerator": system.accelerator,
-        "num_accelerators": int(n),
-        "parameters_b": params / 1e9,
-        "layout": _layout(lay, i),
-        "stage_layers": {
-            k: float(stages[j].reshape(-1)[i] if stages[j].size > 1 else stages[j].reshape(-1)[0])
-            for j, k in enumerate(("first", "busiest_middle", "last"))
-        },
-        "schedule": {
-            "stack": str(lay.get("stack", "megatron-2021")),
-            "from_stack_default": list(lay.get("overlap_from_stack", [])),
-        },
-        "precision": precision,
-        **(timing if fits else {k: None for k in timing}),
-        "peak_pflops": peak * n / 1e15,
-        "system_accelerators": None if not np.isfinite(system.n_accel) else int(system.n_accel),
-        "system_peak_pflops": None
-        if not np.isfinite(system.n_accel)
-        else peak * system.n_accel / 1e15,
-        "memory_per_accelerator_gb": {
-            "weights": g("weights_bytes") / 1e9,
-            "gradients": g("gradients_bytes") / 1e9,
-            "optimizer": g("optimizer_bytes") / 1e9,
-            "activations": g("activations_bytes") / 1e9,
-            "total": g("total_bytes") / 1e9,
-        },
-        "memory_tiers": tiers,
-        "fits": fits,
-        "power_kw": system.power_w_per_accel * n / 1e3,
-    }
-    if not fits:
-        # The layout does not fit, so it never ran: its timing is only what it would be.
-        out["would_be"] = timing
-    return out
-
-
-_RC_NAMES = {v: k for k, v in RECOMPUTE.items()}
-
-
-def _layout(lay: dict[str, Any], i: int) -> dict[str, Any]:
-    def pick(k: str) -> float:
-        arr = np.asarray(lay[k]).reshape(-1)
-        return float(arr[i] if arr.size > 1 else arr[0])
-
-    def opt(k: str, default: float) -> float:
-        return pick(k) if k in lay else default
-
-    out: dict[str, Any] = {
-        k: int(pick(k)) for k in ("tp", "pp", "dp", "interleave", "zero", "micro", "global")
-    }
-    out["cp"] = int(opt("cp", 1))
-    out["shard_group"] = int(opt("shard_group", 0)) or out["dp"]
-    out["sequence_parallel"] = bool(pick("sp"))
-    out["recompute"] = _RC_NAMES[int(pick("recompute"))]
-    out["dp_overlap"] = bool(pick("dp_overlap"))
-    out["param_gather_overlap"] = bool(opt("param_gather_overlap", 0))
-    out["tp_overlap"] = float(pick("tp_overlap"))
-    return out
-
-
-def lay_global(lay: dict[str, Any], i: int) -> float:
-    """Return the global batch of element ``i``."""
-    arr = np.asarray(lay["global"]).reshape(-1)
-    return float(arr[i] if arr.size > 1 else arr[0])

@@ -20,15 +20,14 @@ from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
 from app.claims.models import Claim
-from app.core import lookup
-from app.core.config import get_settings
+from app.core import as_of, lookup
 from app.core.db import get_engine
 from app.events.models import Event
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
-from app.status import hierarchy, history
+from app.status import asof, hierarchy, history
 from app.status.history import data_version
-from app.status.rules import Ladder, assess
+from app.status.rules import Ladder, assess, assess_ledger
 from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, verdict_for
 
 Row = TypeVar("Row", Claim, Evidence)
@@ -38,8 +37,7 @@ _ID = attrgetter("id")
 
 def today() -> dt.date:
     """Return today's date (fixed by LEDGER_TODAY when set, for reproducible output)."""
-    fixed = get_settings().today
-    return dt.date.fromisoformat(fixed) if fixed else dt.date.today()
+    return as_of.today()
 
 
 @dataclass
@@ -65,6 +63,8 @@ class Snapshot:
     child_ids: dict[int, list[int]] = field(default_factory=dict)
     # The highest id of each table it holds: a row above them was written outside the log.
     top_ids: tuple[int, int, int] = (0, 0, 0)
+    # Set on a view of the ledger as it stood on a past day (app.status.asof); None: today.
+    as_of: dt.date | None = None
 
     @cached_property
     def claims(self) -> list[Claim]:
@@ -89,6 +89,15 @@ class Snapshot:
     def capability_by_slug(self) -> dict[str, Capability]:
         """Every capability, by slug."""
         return {c.slug: c for c in self.capabilities}
+
+    @cached_property
+    def claim_by_slug(self) -> dict[str, Claim]:
+        """Every claim, by slug."""
+        return {c.slug: c for c in self.claims_by_id.values()}
+
+    def outcome_of(self, cap: Capability) -> dict[str, object]:
+        """Return the outcome fields that differ on the day a view shows (empty for today)."""
+        return asof.outcome_on(cap, self.as_of) if self.as_of is not None else {}
 
     def overdue_days(self, claim: Claim) -> int | None:
         """Return how many days a claim's deadline has passed unmet, or None."""
@@ -407,6 +416,15 @@ def _unlogged_rows(session: Session, snap: Snapshot) -> bool:
 
 
 def get(session: Session) -> Snapshot:
+    """Return the snapshot this read shows: today's, or the ledger as of the day it asks for."""
+    snap = current(session)
+    day = as_of.current()
+    if day is None or day >= snap.day:
+        return snap
+    return view(session, snap, day)
+
+
+def current(session: Session) -> Snapshot:
     """Return the snapshot for the current data version and day, refreshing the cached one."""
     global _cached
     version, day = data_version(session), today()
@@ -453,16 +471,22 @@ def for_day(cached: Snapshot, day: dt.date) -> Snapshot:
 
 def _keep_derived(snap: Snapshot, cached: Snapshot) -> None:
     """Reuse the lists and index that the cached snapshot derived from the same rows."""
-    for name in ("claims", "evidence", "capability_by_slug"):
+    for name in ("claims", "evidence", "capability_by_slug", "claim_by_slug"):
         if name in cached.__dict__:
             snap.__dict__[name] = cached.__dict__[name]
 
 
 def warm() -> None:
-    """Build this process's snapshot before a request needs it (a database error only warns)."""
+    """Build this process's snapshot (and the featured as-of views) before a request needs it.
+
+    A database error only warns.
+    """
     try:
         with Session(get_engine()) as session:
-            get(session)
+            snap = current(session)
+            # And the ledger as of the featured events, which readers step back to first.
+            for preset in asof.presets(snap.events, snap.day)[: len(asof.FEATURED)]:
+                view(session, snap, preset.day)
     except SQLAlchemyError as exc:
         log.warning("snapshot.not_warmed", error=type(exc).__name__)
 
@@ -471,3 +495,65 @@ def invalidate() -> None:
     """Drop the process-local snapshot (tests switch databases)."""
     global _cached
     _cached = None
+    _views.clear()
+
+
+# Views of the ledger as of past days, per (data version, today, day): at most this many kept.
+VIEWS_KEPT = 64
+_views: dict[tuple[int, dt.date, dt.date], Snapshot] = {}
+_views_lock = threading.Lock()
+
+
+def view(session: Session, base: Snapshot, day: dt.date, *, cache: bool = True) -> Snapshot:
+    """Return the ledger as it stood on a past day, computed from today's rows and history.
+
+    Claims made and evidence surely published by then, capability outcomes and manual
+    overrides as they stood then, and the verdicts and statuses the same engine computes from
+    them. Cached per (data version, today, day); a write moves the version and so the key.
+    """
+    if day >= base.day:
+        return base
+    key = (base.version, base.day, day)
+    with _views_lock:
+        hit = _views.get(key) if cache else None
+    if hit is not None:
+        return hit
+    claims = [c for c in base.claims if asof.claim_known(c, day)]
+    evidence = [e for e in base.evidence if asof.evidence_known(e, day)]
+    overrides = asof.overrides_on(session, day)
+    every = [asof.capability_on(cap, overrides.get(cap.id or 0)) for cap in base.capabilities]
+    assessments, verdicts = assess_ledger(every, claims, evidence, base.ladder, base.rules, day)
+    shown = asof.shown_ids(base.parent_of, claims, evidence)
+    claims_by_id = {c.id: c for c in claims if c.id is not None}
+    evidence_by_claim: dict[int, list[Evidence]] = {}
+    for item in evidence:
+        if item.claim_id in claims_by_id:
+            evidence_by_claim.setdefault(item.claim_id, []).append(item)
+    restated_by: dict[int, list[int]] = {}
+    for claim in claims:
+        if claim.restates_id in claims_by_id and claim.id is not None:
+            restated_by.setdefault(claim.restates_id, []).append(claim.id)
+    found = replace(
+        base,
+        day=day,
+        as_of=day,
+        capabilities=[cap for cap in every if cap.id in shown],
+        claims_by_capability=_partition(claims, base.capability_slug),
+        evidence_by_capability=_partition(evidence, base.capability_slug),
+        assessments=assessments,
+        verdicts=verdicts,
+        claims_by_id=claims_by_id,
+        evidence_by_claim=evidence_by_claim,
+        restated_by=restated_by,
+        child_ids={
+            parent: [c for c in children if c in shown]
+            for parent, children in base.child_ids.items()
+        },
+    )
+    if not cache:
+        return found
+    with _views_lock:
+        while len(_views) >= VIEWS_KEPT:
+            _views.pop(next(iter(_views)))
+        _views[key] = found
+    return found

@@ -1,4 +1,4 @@
-"""What a reader sees: figures in plain digits with units, open questions first, distinct links."""
+"""What a reader sees: figures in plain digits with units, questions and claims in doubt first, distinct links."""
 
 import re
 
@@ -41,18 +41,18 @@ def test_run_headlines_carry_their_units() -> None:
     assert not any(re.search(r"\de[+-]?\d", value) for value in shown.values())
 
 
-def test_capability_page_opens_with_its_open_questions(client: TestClient) -> None:
+def test_capability_page_opens_with_its_claims_in_doubt(client: TestClient) -> None:
     page = client.get("/capabilities/fsd-computer-hw3", headers=HTML).text
-    questions = page.index('id="open-h"')
-    assert questions < page.index('id="status-h"') < page.index('id="claims-h"')
-    section = page[questions : page.index("</section>", questions)]
+    doubts = page.index('id="doubt-h"')
+    assert doubts < page.index('id="status-h"') < page.index('id="claims-h"')
+    section = page[doubts : page.index("</section>", doubts)]
     # Capacity or redundancy? The forum's question comes first: nothing on this page is
     # contradicted or disputed by the evidence.
     first = section.index("<li")
     assert section.index("/claims/fsd-hw3-both-socs-for-capacity") < section.index("<li", first + 1)
     assert "forum only" in section
     exapod = client.get("/capabilities/dojo-exapod", headers=HTML).text
-    section = exapod[exapod.index('id="open-h"') :]
+    section = exapod[exapod.index('id="doubt-h"') :]
     assert re.search(r"overdue [\d,]+ days", section[: section.index("</section>")])
 
 

@@ -71,7 +71,7 @@ def test_non_finite_results_become_errors_naming_the_field(monkeypatch: pytest.M
         r["iteration_time_s"] = it
         return r
 
-    monkeypatch.setattr(training, "core", core_with_a_hole)
+    monkeypatch.setattr(batch, "core", core_with_a_hole)
     specs = [_training(dp=d) for d in (1, 2, 4)]
     results = api.evaluate_many(specs)
     assert "error" not in results[0] and "error" not in results[2]
@@ -210,7 +210,6 @@ def _json(results: list[dict[str, Any]]) -> list[bytes]:
 )
 @given(mixed_specs())
 def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
-    before = dict(batch.STATS)
     results = api.evaluate_many(specs)
     alone = [_alone(s) for s in specs]
     assert results == alone
@@ -223,81 +222,3 @@ def test_batch_equals_one_at_a_time(specs: list[dict[str, Any]]) -> None:
             assert res["error"].startswith(res["field"])
         elif not res["fits"]:
             assert res["iteration_time_s"] is None and res["would_be"]["iteration_time_s"] > 0
-    assert batch.STATS["fallback"] == before["fallback"]
-    assert batch.STATS["vectorised"] > before["vectorised"] or all("error" in r for r in results)
-
-
-def test_a_changed_result_mapping_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_summarize = training.summarize
-
-    def summarize_with_a_note_when_not_fitting(*args: Any) -> dict[str, Any]:
-        res = real_summarize(*args)
-        if not res["fits"]:
-            res["note"] = "does not fit"
-        return res
-
-    monkeypatch.setattr(training, "summarize", summarize_with_a_note_when_not_fitting)
-    big = {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048}
-    specs = [_training(dp=1), {**_training(dp=2), "model": big}, _training(dp=4)]
-    before = batch.STATS["fallback"]
-    results = api.evaluate_many(specs)
-    assert results[1]["fits"] is False and results[1]["note"] == "does not fit"
-    assert results == [_alone(s) for s in specs]
-    assert batch.STATS["fallback"] == before + 3
-    assert api.evaluate_many_json(specs) == _json(results)
-    assert batch.STATS["fallback"] == before + 6
-
-
-def test_a_changed_parser_falls_back_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_parse_layout = training.parse_layout
-
-    def parse_layout_with_a_new_field(*args: Any) -> dict[str, Any]:
-        return {**real_parse_layout(*args), "new_field": 1.0}
-
-    monkeypatch.setattr(training, "parse_layout", parse_layout_with_a_new_field)
-    specs = [_training(dp=d) for d in (1, 2, 4)]
-    before = batch.STATS["fallback"]
-    results = api.evaluate_many(specs)
-    assert results == [_alone(s) for s in specs]
-    assert batch.STATS["fallback"] == before + 3
-
-
-def test_unchecked_values_are_parsed_alone_by_the_model() -> None:
-    """Values a checked spec never holds take the model's own parsers and their errors."""
-    odd: list[Any] = [
-        {"tp": True},
-        {"tp": 2.0},
-        {"dp": 10**400},
-        {"dp": 2**40},
-        {"tp_overlap": math.nan},
-        {"tp_overlap": "0.5"},
-        {"sequence_parallel": 1},
-        {"zero": None},
-    ]
-    specs = [_training(**o) for o in odd] + [_training(), _training(dp=4)]
-    specs.append({**_training(), "hardware": {"base": "a100-80gb-dgx", "overrides": {"x": {1}}}})
-    specs.append({**_training(), "precision": ["bf16"]})
-    specs.append({**_training(), "model": {**GPT, "mlp": "relu"}})
-    items = list(enumerate(specs))
-    fast = dict(batch.evaluate_training_batch(items, api.finish))
-    alone = dict(batch._evaluate_one_by_one(items, api.finish))
-    assert fast == alone
-    assert "error" in fast[0] and "error" not in fast[1]
-
-
-def test_a_changed_json_writer_falls_back_to_the_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
-    def rounded(node: Any) -> Any:
-        if isinstance(node, float):
-            return round(node, 3)
-        if isinstance(node, dict):
-            return {k: rounded(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [rounded(v) for v in node]
-        return node
-
-    monkeypatch.setattr(api, "result_json", lambda res: orjson.dumps(rounded(res)))
-    specs = [_training(dp=d) for d in (1, 2, 4)]
-    before = batch.STATS["fallback"]
-    lines = api.evaluate_many_json(specs)
-    assert lines == [orjson.dumps(rounded(_alone(s))) for s in specs]
-    assert batch.STATS["fallback"] == before + 3

@@ -54,3 +54,20 @@ def test_h100_rows_compare_tokens_or_the_rows_own_flop_count(res: dict) -> None:
     assert metrics["h100nemo-001"] == "tokens_per_s_per_accel"
     assert metrics["h100nemo-025"] == "tokens_per_s_per_accel"
     assert metrics["h100nemo-ls-009"].startswith("tflops_per_accel (full attn")
+
+
+def test_leave_one_source_out_covers_every_fitted_parameter(res: dict) -> None:
+    from app.sim.calibration import FIT_PATHS, H100, H100_FIT_PATHS, HARDWARE
+
+    table = res["leave_one_source_out"]
+    assert {(p["hardware"], p["parameter"]) for p in table} == {
+        *((HARDWARE, path) for path in FIT_PATHS),
+        *((H100, path) for path in H100_FIT_PATHS),
+    }
+    for p in table:
+        lo, hi = p["bounds"]
+        assert lo <= p["loso_min"] <= p["loso_max"] <= hi
+        # The library's value is the best over all sources: the fit is what the data says.
+        assert p["best_all_sources"] == pytest.approx(p["value"]), p
+        assert p["at_bound"] == any(v in (lo, hi) for v in (p["value"], *p["loso"].values()))
+        assert len(p["loso"]) == (2 if p["hardware"] == HARDWARE else 10)
