@@ -1,15 +1,30 @@
 # syntax=docker/dockerfile:1
 # AI Day Ledger: front-end assets built with npm, served by a slim Python runtime.
+#
+# Build arguments (all optional):
+#   PYTHON_IMAGE  base of the Python stages: Debian bookworm with Python 3.11 as `python`
+#                 (default: the official python:3.11-slim)
+#   NODE_IMAGE    base of the assets stage: any image with node and npm
+#                 (default: the official node:20-bookworm-slim)
+# `make image-check` passes bases it makes with mmdebstrap from Debian's own packages.
+#
+# Where HTTPS goes through a local certificate authority, pass its bundle as the `build_ca`
+# secret (`--secret id=build_ca,src=/etc/ssl/certs/ca-certificates.crt`): npm and pip trust it
+# during their steps only; a secret is never stored in a layer, so the image does not keep it.
+ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- Stage 1: front-end vendor files (htmx, Chart.js) into static/vendor -------------------
-FROM node:20-bookworm-slim AS assets
+FROM ${NODE_IMAGE} AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 # `npm ci` runs the postinstall script, which copies the vendor files into static/vendor/.
-RUN npm ci --no-audit --no-fund && ls -l static/vendor
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi \
+    && npm ci --no-audit --no-fund && ls -l static/vendor
 
 # --- Stage 2: Python dependencies in a virtual environment ---------------------------------
-FROM python:3.11-slim AS python-deps
+FROM ${PYTHON_IMAGE} AS python-deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -19,14 +34,16 @@ WORKDIR /app
 # Install the dependencies from pyproject.toml alone (a stub package), so that this layer is
 # rebuilt only when the dependencies change, not on every code change.
 COPY pyproject.toml ./
-RUN mkdir app && touch app/__init__.py README.md \
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+    && mkdir app && touch app/__init__.py README.md \
     && pip install "setuptools==80.9.0" "wheel==0.45.1" \
     && pip install . \
     && pip uninstall --yes ai-day-ledger \
     && rm -rf app README.md build ./*.egg-info
 
 # --- Stage 3: runtime ----------------------------------------------------------------------
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="AI Day Ledger" \
       org.opencontainers.image.description="Claims against evidence for AI hardware announcements"
 ENV PATH="/opt/venv/bin:$PATH" \

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LEDGER_DATABASE_URL ?= sqlite:///./ledger.db
 
-.PHONY: run test setup assets lint typecheck data-check check perf clean
+.PHONY: run test setup assets lint typecheck data-check check perf image-check clean
 
 ## run: set everything up, migrate and seed SQLite, serve on http://127.0.0.1:8000
 run: setup
@@ -46,6 +46,11 @@ check: lint typecheck data-check test
 perf: setup
 	$(BIN)/python perf/api_bench.py
 	$(BIN)/python perf/sim_bench.py
+
+## image-check: build the image without a Docker engine (mmdebstrap bases, buildah) and run it,
+## alone and with podman-compose, against throwaway databases of the local PostgreSQL (root)
+image-check: setup
+	bash docker/image-check.sh
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor ledger.db

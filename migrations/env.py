@@ -5,6 +5,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (fills SQLModel.metadata)
+from app.claims import search
 from app.core.config import get_settings
 from app.core.db import make_engine
 
@@ -16,6 +17,20 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().database_url
 
 
+def _include_object(
+    obj: object, name: str | None, kind: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out what the database keeps beside the models: the claims' full-text index."""
+    if kind == "table" and name in search.IGNORED_TABLES:
+        return False
+    if kind == "index" and name in search.IGNORED_INDEXES:
+        return False
+    if kind == "column":
+        table = getattr(getattr(obj, "table", None), "name", None)
+        return (table, name) not in search.IGNORED_COLUMNS
+    return True
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -23,6 +38,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things in place
         compare_type=True,
+        include_object=_include_object,
         literal_binds=connection is None,
     )
 

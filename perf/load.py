@@ -15,6 +15,12 @@ Workload, per virtual user in a loop: reads (lists, details, pages), guarded sta
 Faults, at 25 %, 50 % and 75 % of the duration: SIGKILL the worker (and start another),
 SIGKILL one Uvicorn worker process, and stop the database for 3 s.
 
+Then a run-queue abuse phase (``--abuse-seconds``, 0 to skip): readers alone for that long
+(the quiet phase), then the same readers while another token abuses the run queue: oversized
+sweeps (lists of 1,024 values), comparison notes with a width of 20,000, heavy sweeps the
+schema allows, and bursts of submissions. Reader latency during the abuse must stay within 2x
+of the quiet phase (p50), with no 5xx anywhere.
+
 Afterwards it checks:
 - history rows = accepted status writes (one row per 200, none for a 412);
 - no version skipped: per capability, versions moved = history rows added, and no two
@@ -66,6 +72,28 @@ READ_ROUTES = [
     "/capabilities/{slug}",
     "/",
 ]
+ABUSE_TOKEN_NAME = "abuser"
+OVERSIZED_SWEEP = {
+    "mode": "sweep",
+    "spec": {
+        "kind": "llm-training",
+        "hardware": "dojo-exapod",
+        "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048},
+        "batch": {"global": 1536},
+        "sweep": {
+            "tp": list(range(1, 1025)),
+            "cp": list(range(1, 1025)),
+            "pp": list(range(1, 1025)),
+        },
+    },
+}
+WIDE_NOTE = {
+    "spec": {
+        "kind": "consistency",
+        "compare": [{"claim": "d1-tdp-400-w", "field": "checks", "note": "{checks:20000}"}],
+    }
+}
+HEAVY_SWEEP = {"scenario_id": "exapod-gpt3-175b", "mode": "sweep"}
 
 
 @dataclass
@@ -526,6 +554,16 @@ def _print(report: dict[str, Any]) -> None:
             f"{row['route']:<44} {row['requests']:>6} {row['per_s']:>7} {row['p50_ms']:>8} "
             f"{row['p99_ms']:>8} {row['errors']:>6}  {row['statuses']}"
         )
+    if report.get("abuse"):
+        print(f"\nrun-queue abuse ({report['abuse']['seconds_per_phase']} s per phase):")
+        print(
+            f"{'phase':<44} {'req':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'5xx':>6}  statuses"
+        )
+        for row in report["abuse"]["rows"]:
+            print(
+                f"{row['phase']:<44} {row['requests']:>6} {row['per_s']:>7} {row['p50_ms']:>8} "
+                f"{row['p99_ms']:>8} {row['5xx']:>6}  {row['statuses']}"
+            )
     if report["faults"]:
         print("\nfaults:")
         for line in report["faults"]:
@@ -535,7 +573,89 @@ def _print(report: dict[str, Any]) -> None:
         print(f"  {'PASS' if result['ok'] else 'FAIL'}  {name}: {result['detail']}")
 
 
-def run(duration: float, users: int, faults: bool) -> dict[str, Any]:
+async def _readers(base: str, token: str, stats: Stats, slugs: list[str], deadline: float) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=15.0) as client:
+        while time.monotonic() < deadline:
+            await _read(client, stats, slugs)
+
+
+async def _abuser(base: str, token: str, stats: Stats, deadline: float) -> None:
+    """Everything a client may try on the run queue, over and over, from one token."""
+    headers = {"Authorization": f"Bearer {token}"}
+    path = "/api/v1/benchmark-runs"
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=15.0) as client:
+        while time.monotonic() < deadline:
+            await _timed(client, stats, "oversized sweep", "POST", path, json=OVERSIZED_SWEEP)
+            await _timed(client, stats, "note width 20,000", "POST", path, json=WIDE_NOTE)
+            await _timed(client, stats, "heavy sweep", "POST", path, json=HEAVY_SWEEP)
+            burst = [
+                _timed(client, stats, "burst", "POST", path, json={"scenario_id": "dip-hbm-gemm"})
+                for _ in range(20)
+            ]
+            await asyncio.gather(*burst)
+            await asyncio.sleep(0.2)
+
+
+async def _abuse(
+    base: str, token: str, abuse_token: str, slugs: list[str], seconds: float, users: int
+) -> tuple[Stats, Stats, Stats]:
+    quiet, loud, abuse = Stats(), Stats(), Stats()
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*[_readers(base, token, quiet, slugs, deadline) for _ in range(users)])
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(
+        *[_readers(base, token, loud, slugs, deadline) for _ in range(users)],
+        _abuser(base, abuse_token, abuse, deadline),
+        _abuser(base, abuse_token, abuse, deadline),
+    )
+    return quiet, loud, abuse
+
+
+def _phase_row(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
+    latencies = [x for values in stats.latencies.values() for x in values]
+    codes: dict[int, int] = defaultdict(int)
+    for per_route in stats.statuses.values():
+        for code, n in per_route.items():
+            codes[code] += n
+    return {
+        "phase": name,
+        "requests": sum(codes.values()),
+        "per_s": round(sum(codes.values()) / seconds, 1),
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "5xx": sum(n for code, n in codes.items() if code == 0 or code >= 500),
+        "statuses": {str(code or "transport"): n for code, n in sorted(codes.items())},
+    }
+
+
+def _abuse_report(
+    quiet: Stats, loud: Stats, abuse: Stats, seconds: float
+) -> tuple[dict[str, Any], dict[str, tuple[bool, str]]]:
+    rows = [
+        _phase_row("readers, quiet", quiet, seconds),
+        _phase_row("readers, during abuse", loud, seconds),
+    ]
+    for route in sorted(abuse.statuses):
+        one = Stats()
+        one.latencies[route] = abuse.latencies.get(route, [])
+        one.statuses[route] = abuse.statuses[route]
+        rows.append(_phase_row(f"abuse: {route}", one, seconds))
+    quiet_p50, loud_p50 = rows[0]["p50_ms"], rows[1]["p50_ms"]
+    errors = sum(row["5xx"] for row in rows)
+    checks = {
+        "readers within 2x during queue abuse": (
+            loud_p50 <= 2 * quiet_p50,
+            f"reader p50 {loud_p50} ms during the abuse, {quiet_p50} ms quiet "
+            f"({loud_p50 / quiet_p50 if quiet_p50 else float('nan'):.2f}x); p99 "
+            f"{rows[1]['p99_ms']} ms against {rows[0]['p99_ms']} ms",
+        ),
+        "no 5xx during queue abuse": (errors == 0, f"{errors} answers were 5xx or lost"),
+    }
+    return {"seconds_per_phase": seconds, "rows": rows}, checks
+
+
+def run(duration: float, users: int, faults: bool, abuse_seconds: float = 10.0) -> dict[str, Any]:
     """Run the suite; return the report (see the module docstring)."""
     args = argparse.Namespace(duration=duration, users=users, faults=faults)
     cluster = ThrowawayPostgres().create()
@@ -560,7 +680,21 @@ def run(duration: float, users: int, faults: bool) -> dict[str, Any]:
             drive = pool.submit(asyncio.run, _drive(ledger, cluster, token, slugs, args))
             stats, elapsed = drive.result()
         checks = _check_invariants(ledger, cluster, stats, start)
-        return _report(stats, elapsed, checks)
+        report = _report(stats, elapsed, checks)
+        if abuse_seconds > 0:
+            abuse_token = ledger.ledger(
+                "token", "create", ABUSE_TOKEN_NAME, "--scope", "write"
+            ).strip()
+            base = f"http://127.0.0.1:{ledger.port}"
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                phases = pool.submit(
+                    asyncio.run, _abuse(base, token, abuse_token, slugs, abuse_seconds, users)
+                ).result()
+            report["abuse"], more = _abuse_report(*phases, abuse_seconds)
+            report["invariants"].update(
+                {name: {"ok": ok, "detail": detail} for name, (ok, detail) in more.items()}
+            )
+        return report
     finally:
         if ledger is not None:
             ledger.stop()
@@ -589,9 +723,15 @@ def main() -> int:
     parser.add_argument(
         "--faults", action=argparse.BooleanOptionalAction, default=True, help="Inject faults."
     )
+    parser.add_argument(
+        "--abuse-seconds",
+        type=float,
+        default=10.0,
+        help="Seconds of each run-queue abuse phase, quiet and loud (10; 0 skips it).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     args = parser.parse_args()
-    report = run(args.duration, args.users, args.faults)
+    report = run(args.duration, args.users, args.faults, args.abuse_seconds)
     _print(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -14,13 +14,20 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
+# Hypothesis keeps no example database: running the tests writes no .hypothesis/ folder.
+hypothesis_settings.register_profile("ledger", database=None)
+hypothesis_settings.load_profile("ledger")
 # Tests drive workers explicitly; a live-server test that wants one sets this for its server.
 os.environ.setdefault("LEDGER_INPROCESS_WORKER", "false")
+# Tests submit many runs from one token; the quota tests set their own, lower limits.
+os.environ.setdefault("LEDGER_RUNS_QUEUED_PER_TOKEN", "10000")
+os.environ.setdefault("LEDGER_RUNS_PER_MINUTE_PER_TOKEN", "10000")
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 

@@ -170,6 +170,18 @@ def _set(table: str, row: int, **values: Any) -> Callable[[dict[str, Any]], None
     return mutate
 
 
+def _cycle(data: dict[str, Any]) -> None:
+    """Make the first capability with a parent the parent of its own parent."""
+    caps = {c["id"]: c for c in data["capabilities"]}
+    child = next(c for c in data["capabilities"] if c["parent_id"] is not None)
+    caps[child["parent_id"]]["parent_id"] = child["id"]
+
+
+def _restating_cycle(data: dict[str, Any]) -> None:
+    first, second = data["claims"][0], data["claims"][1]
+    first["restates_id"], second["restates_id"] = second["id"], first["id"]
+
+
 ROW_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "unknown evidence kind": (_set("evidence", 2, kind="rumour"), "table 'evidence', row 3"),
     "unknown grade": (_set("claims", 4, grade="Z"), "table 'claims', row 5"),
@@ -189,6 +201,18 @@ ROW_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "evidence_ids 77777",
     ),
     "unknown column": (_set("events", 0, colour="red"), "table 'events', row 1"),
+    # Strict types: "1" was read as 1, and 1 as true.
+    "id as text": (lambda d: d["events"][0].update(id=str(d["events"][0]["id"])), "'events'"),
+    "version as text": (_set("claims", 0, version="1"), "table 'claims', row 1"),
+    "flag as a number": (_set("capabilities", 0, critical=1), "table 'capabilities', row 1"),
+    "seed as a float": (_set("benchmark_runs", 0, seed=7.0), "table 'benchmark_runs'"),
+    "version beyond INTEGER": (_set("events", 0, version=2**31), "table 'events', row 1"),
+    "a capability its own parent": (
+        lambda d: d["capabilities"][0].update(parent_id=d["capabilities"][0]["id"]),
+        "parent_id makes a cycle",
+    ),
+    "a hierarchy that goes round": (_cycle, "parent_id makes a cycle"),
+    "claims restating each other": (_restating_cycle, "restates_id makes a cycle"),
     "duplicate slug": (
         lambda d: d["claims"][1].update(slug=d["claims"][0]["slug"]),
         "repeats row 1",

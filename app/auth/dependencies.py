@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.auth import service
 from app.auth.models import ApiToken
+from app.core.bounds import token_actor
 from app.core.db import get_session
 from app.core.edge import raise_input_problem
 from app.core.errors import ProblemError, unauthorized
@@ -35,7 +36,7 @@ def require_scope(scope: str) -> Callable[..., ApiToken]:
         if not service.has_scope(token, scope):
             raise ProblemError(403, "Forbidden", f"The token lacks the '{scope}' scope.")
         raise_input_problem(request)
-        request.state.actor = f"token:{token.name}"
+        request.state.actor = token_actor(token.name)
         return token
 
     return dependency
@@ -43,4 +44,4 @@ def require_scope(scope: str) -> Callable[..., ApiToken]:
 
 def actor_of(token: ApiToken) -> str:
     """Return the history actor name for a token."""
-    return f"token:{token.name}"
+    return token_actor(token.name)

@@ -4,16 +4,19 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
+from app.core.bounds import TOKEN_NAME_MAX
 from app.core.schema import utcnow
 
 
 class ApiTokenBase(SQLModel):
+    # The column stays 120 wide (tokens made before the bound keep their names); a new name
+    # must fit the actor it becomes (ApiTokenCreate).
     name: str = Field(min_length=1, max_length=120)
     scopes: str = Field(default="read", max_length=200, description="Space-separated scopes.")
 
 
 class ApiTokenCreate(ApiTokenBase):
-    pass
+    name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX)
 
 
 class ApiToken(ApiTokenBase, table=True):

@@ -8,7 +8,7 @@ import secrets
 from sqlmodel import Session, col, select
 
 from app.auth import sessions
-from app.auth.models import ApiToken
+from app.auth.models import ApiToken, ApiTokenCreate
 from app.core.errors import ProblemError
 from app.core.schema import utcnow
 
@@ -27,6 +27,8 @@ def create_token(session: Session, *, name: str, scopes: list[str]) -> tuple[Api
     unknown = set(scopes) - KNOWN_SCOPES
     if unknown:
         raise ValueError(f"Unknown scope(s): {', '.join(sorted(unknown))}")
+    # The name's bounds (it becomes the history actor) are checked here, for every caller.
+    ApiTokenCreate(name=name, scopes=" ".join(sorted(set(scopes))))
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     token = ApiToken(

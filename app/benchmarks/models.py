@@ -4,9 +4,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
+from app.core.bounds import ACTOR_MAX, SEED_MAX, seed_field
+from app.core.compressed import CompressedJSON
 from app.core.limits import JsonObject
 from app.core.schema import utcnow
 
@@ -36,7 +38,7 @@ class BenchmarkRunBase(SQLModel):
     title: str = Field(default="", max_length=300)
     hardware: str = Field(default="", max_length=200)
     runner_version: str = Field(default="", max_length=40)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX)
     state: RunState = RunState.queued
     progress: float = 0.0
     progress_message: str = Field(default="", max_length=300)
@@ -46,7 +48,7 @@ class BenchmarkRunBase(SQLModel):
     spec: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] | None = None
     environment: dict[str, Any] = Field(default_factory=dict)
-    actor: str = Field(default="", max_length=120)
+    actor: str = Field(default="", max_length=ACTOR_MAX)
     created_at: dt.datetime = Field(default_factory=utcnow)
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -63,6 +65,13 @@ class BenchmarkRunCreate(SQLModel):
 
 class BenchmarkRun(BenchmarkRunBase, table=True):
     __tablename__ = "benchmark_run"
+    # What the run lists filter on, newest first (a capability is found through the scenarios
+    # that bear on it), and what a token's quota counts.
+    __table_args__ = (
+        Index("ix_benchmark_run_scenario_id_id", "scenario_id", "id"),
+        Index("ix_benchmark_run_state_id", "state", "id"),
+        Index("ix_benchmark_run_actor_created_at", "actor", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(default="queued", max_length=20, index=True)  # type: ignore[assignment]
@@ -70,11 +79,13 @@ class BenchmarkRun(BenchmarkRunBase, table=True):
     capability_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     claim_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Large results are stored gzip-compressed; reading the column decompresses them.
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(CompressedJSON))
     environment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     worker_id: str | None = Field(default=None, max_length=120)
     heartbeat_at: dt.datetime | None = None
     cancel_requested: bool = False
+    seed: int = seed_field(default=0)
     attempts: int = 0
 
 

@@ -1,6 +1,7 @@
 """Benchmark runs: queue, claim atomically, execute through the simulator, store as evidence."""
 
 import datetime as dt
+import hashlib
 import os
 import platform
 import subprocess
@@ -10,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, text, update
+from sqlalchemy import and_, delete, func, or_, text, update
 from sqlmodel import Session, col, select
 
 from app.benchmarks.models import (
@@ -21,13 +22,16 @@ from app.benchmarks.models import (
     RunState,
 )
 from app.core import versions
+from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
+from app.core.config import get_settings
 from app.core.db import take_write_lock
-from app.core.errors import ProblemError, not_found
+from app.core.errors import ProblemError, check_filter, not_found
 from app.core.http import keyset_page
 from app.core.schema import utcnow
 from app.sim import api as sim
 from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
+from app.status import snapshot
 from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
@@ -142,8 +146,76 @@ def _check_spec(spec: dict[str, Any]) -> None:
         raise ProblemError(422, "Invalid spec", f"{field}: {exc.message}", field=field) from exc
 
 
+def _same_token(actor: str) -> list[str]:
+    """The actors one token writes as: through the API and through the dashboard."""
+    base = actor.removesuffix(DASHBOARD_ACTOR_SUFFIX)
+    if not base.startswith(TOKEN_ACTOR_PREFIX):
+        return [actor]
+    return [base, base + DASHBOARD_ACTOR_SUFFIX]
+
+
+def check_quota(session: Session, actor: str) -> None:
+    """Refuse (429 with Retry-After) a token over its rate or its share of the queue.
+
+    Both are counted in the database, so every app process sees the same numbers.
+    """
+    settings = get_settings()
+    actors = _same_token(actor)
+    window_start = utcnow() - dt.timedelta(seconds=60)
+    recent = session.exec(
+        select(BenchmarkRun.created_at)
+        .where(col(BenchmarkRun.actor).in_(actors), col(BenchmarkRun.created_at) >= window_start)
+        .order_by(col(BenchmarkRun.created_at))
+        .limit(settings.runs_per_minute_per_token)
+    ).all()
+    if len(recent) >= settings.runs_per_minute_per_token:
+        oldest = recent[0]
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        wait = max(1, int((oldest - window_start).total_seconds()) + 1)
+        raise ProblemError(
+            429,
+            "Too many runs",
+            f"This token submitted {len(recent)} runs in the last minute, the limit "
+            f"(LEDGER_RUNS_PER_MINUTE_PER_TOKEN); retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+    waiting = session.exec(
+        select(func.count())
+        .select_from(BenchmarkRun)
+        .where(
+            col(BenchmarkRun.actor).in_(actors),
+            col(BenchmarkRun.state).in_((RunState.queued.value, RunState.running.value)),
+        )
+    ).one()
+    if waiting >= settings.runs_queued_per_token:
+        raise ProblemError(
+            429,
+            "Too many runs waiting",
+            f"This token has {waiting} runs queued or running, the limit "
+            "(LEDGER_RUNS_QUEUED_PER_TOKEN); retry when some have finished, or cancel some.",
+            headers={"Retry-After": "30"},
+        )
+
+
+def _lock_token_quota(session: Session, actor: str) -> None:
+    """Hold the token's quota lock until the transaction ends.
+
+    PostgreSQL: an advisory lock per token. SQLite: the database's write lock.
+    """
+    digest = hashlib.sha256(_same_token(actor)[0].encode()).digest()
+    take_write_lock(session, int.from_bytes(digest[:8], "big", signed=True))
+
+
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
-    """Queue a run of a scenario or a custom spec."""
+    """Queue a run of a scenario or a custom spec, within the token's quota."""
+    # A token over its quota is refused at once, without waiting for any lock; then its
+    # submissions are counted again and added one at a time, so a burst of concurrent requests
+    # cannot all pass the count before any of them is added.
+    check_quota(session, actor)
+    session.rollback()  # end the read: SQLite takes its write lock next
+    _lock_token_quota(session, actor)
+    check_quota(session, actor)
     run = new_run(request, actor=actor)
     session.add(run)
     bump_runs_version(session)
@@ -200,25 +272,34 @@ def list_runs(
     state: str | None = None,
     capability: str | None = None,
 ) -> tuple[list[BenchmarkRun], str | None]:
-    """Return runs, newest first."""
+    """Return runs, newest first.
+
+    A run bears on the capabilities of its scenario, so a capability filter reads only the
+    runs of the scenarios that name it, by index (scenario_id, id), a page at a time. An
+    unknown capability is refused, listing those that exist.
+    """
+    if capability:
+        check_filter("capability", capability, snapshot.get(session).capability_slug.values())
     statement = select(BenchmarkRun)
     if scenario_id:
         statement = statement.where(BenchmarkRun.scenario_id == scenario_id)
     if state:
         statement = statement.where(BenchmarkRun.state == state)
+    if capability:
+        bearing = [s["id"] for s in scenarios() if capability in (s.get("capabilities") or [])]
+        statement = statement.where(col(BenchmarkRun.scenario_id).in_(bearing))
     rows, next_cursor = keyset_page(
         session,
         statement,
         id_column=col(BenchmarkRun.id),
         sort="-id",
         sortable=SORTABLE,
-        limit=limit if not capability else 10_000,
+        limit=limit,
         cursor=cursor,
     )
     runs = list(rows)
-    if capability:
-        runs = [r for r in runs if capability in (r.capability_slugs or [])][:limit]
-        next_cursor = None
+    if capability:  # the scenario's list when the run was made is what the run says
+        runs = [r for r in runs if capability in (r.capability_slugs or [])]
     return runs, next_cursor
 
 
@@ -383,8 +464,28 @@ def _held(run_id: int, attempt: int) -> Any:
 
 
 def recover_stale(session: Session, *, stale_after_s: float) -> int:
-    """Put back runs whose worker stopped sending heartbeats (killed or lost)."""
+    """Put back runs whose worker stopped sending heartbeats (killed or lost).
+
+    A run whose claims all ended that way ``LEDGER_RUN_MAX_ATTEMPTS`` times is failed for good:
+    it is what stops its workers, and would otherwise be retried forever.
+    """
     cutoff = utcnow() - dt.timedelta(seconds=stale_after_s)
+    limit = get_settings().run_max_attempts
+    stale = and_(
+        col(BenchmarkRun.state) == "running",
+        or_(col(BenchmarkRun.heartbeat_at).is_(None), col(BenchmarkRun.heartbeat_at) < cutoff),
+    )
+    given_up = session.execute(
+        update(BenchmarkRun)
+        .where(and_(stale, col(BenchmarkRun.attempts) >= limit))
+        .values(
+            state=RunState.failed.value,
+            worker_id=None,
+            finished_at=utcnow(),
+            progress_message="failed",
+            error=f"Failed for good: its worker stopped responding on each of {limit} attempts.",
+        )
+    )
     result = session.execute(
         update(BenchmarkRun)
         .where(
@@ -403,7 +504,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
             progress_message="requeued: its worker stopped responding",
         )
     )
-    count = result.rowcount or 0  # type: ignore[attr-defined]
+    count = (result.rowcount or 0) + (given_up.rowcount or 0)  # type: ignore[attr-defined]
     if count:
         bump_runs_version(session)
     session.commit()

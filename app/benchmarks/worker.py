@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.benchmarks import service
+from app.benchmarks.isolation import RunKilled, RunLimits, execute_isolated
 from app.benchmarks.models import RunState
 from app.core.config import get_settings
 from app.sim import api as sim
@@ -187,7 +188,12 @@ class Worker:
             self.current = None
         if state is None:
             return True  # stopped: handed back, or lost to another claim
-        recorded = self._record(claim, state, result, error)
+        try:
+            recorded = self._record(claim, state, result, error)
+        except Exception as exc:  # storing it failed (its evidence was refused): not retried
+            log.exception("run.record_failed", run_id=claim.run_id)
+            state, error = RunState.failed, f"Its result could not be stored: {_reason(exc)}"
+            recorded = self._record(claim, state, None, error)
         seconds = round(time.monotonic() - started, 3)
         if recorded:
             _observe_duration(seconds, state.value)
@@ -211,6 +217,9 @@ class Worker:
             return None, None, None
         except SpecError as exc:
             return RunState.failed, None, f"{exc.field}: {exc.message}"
+        except RunKilled as killed:
+            log.warning("run.killed", run_id=claim.run_id, reason=killed.reason)
+            return RunState.failed, None, f"The run {killed.reason}."
         except Exception as exc:  # a model bug must not kill the worker; the run records it
             log.exception("run.crashed", run_id=claim.run_id)
             return RunState.failed, None, f"{type(exc).__name__}: {exc}"[:2000]
@@ -302,7 +311,22 @@ class Worker:
                 raise StopRun("cancelled")
 
         progress(0.01, "evaluating")
-        result = execute_spec(spec, mode, progress)
+        latest: tuple[float, str] = (0.01, "evaluating")
+
+        def relay(fraction: float, message: str) -> None:
+            nonlocal latest
+            latest = (fraction, message)
+            progress(fraction, message)
+
+        result = execute_isolated(
+            spec,
+            mode,
+            RunLimits.for_mode(mode, get_settings()),
+            progress=relay,
+            # About once a second: a cancel, a lost claim or a shutdown stops the child.
+            poll=lambda: progress(*latest),
+            dask_scheduler=get_settings().dask_scheduler or None,
+        )
         if claim.lost.is_set():
             raise StopRun("lost")
         return result

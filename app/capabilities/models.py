@@ -7,7 +7,17 @@ from typing import Annotated
 from pydantic import ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import DbId, IsoDate, Level, LongText, ShortText, Slug, utcnow
+from app.core.schema import (
+    DbId,
+    IsoDate,
+    Level,
+    LongText,
+    PartialUpdate,
+    ShortText,
+    Slug,
+    not_null_fields,
+    utcnow,
+)
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
 
@@ -59,7 +69,9 @@ class CapabilityCreate(CapabilityBase):
     parent: Slug | None = Field(default=None, description="Slug of the parent capability.")
 
 
-class CapabilityUpdate(SQLModel):
+class CapabilityUpdate(PartialUpdate):
+    not_null = not_null_fields(CapabilityBase)
+
     name: ShortText | None = None
     kind: CapabilityKind | None = None
     critical: bool | None = None

@@ -11,7 +11,7 @@ from app.capabilities.models import (
     StatusUpdate,
 )
 from app.core import lookup
-from app.core.errors import ProblemError, not_found
+from app.core.errors import ProblemError, check_filter, not_found
 from app.evidence.models import Evidence
 from app.status import snapshot
 from app.status.unit_of_work import StatusWrite
@@ -48,6 +48,7 @@ def list_public(
     if kind:
         items = [c for c in items if c.kind == kind]
     if parent:
+        check_filter("parent", parent, [c.slug for c in items])
         items = [c for c in items if c.parent == parent]
     if gap_only:
         items = [c for c in items if c.assessment.gap > 0]
@@ -111,11 +112,18 @@ def _resolve_parent(session: Session, parent_slug: str | None, self_id: int | No
         raise ProblemError(
             422, "Invalid parent", f"No capability '{parent_slug}' to be the parent."
         )
-    # Walk up from the new parent: meeting ourselves would make a cycle.
+    # Walk up from the new parent: meeting ourselves would make a cycle. A cycle above it (one
+    # only a bad import could make) ends the walk too, and is refused rather than followed.
     cursor: Capability | None = parent
+    seen: set[int | None] = set()
     while cursor is not None and self_id is not None:
         if cursor.id == self_id:
             raise ProblemError(422, "Invalid parent", "A capability cannot be its own ancestor.")
+        if cursor.id in seen:
+            raise ProblemError(
+                422, "Invalid parent", f"The ancestry of '{parent_slug}' holds a cycle."
+            )
+        seen.add(cursor.id)
         cursor = session.get(Capability, cursor.parent_id) if cursor.parent_id else None
     return parent.id
 

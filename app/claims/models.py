@@ -16,9 +16,11 @@ from app.core.schema import (
     Level,
     LongText,
     Number,
+    PartialUpdate,
     Slug,
     Url,
     WholeNumber,
+    not_null_fields,
     precision_problem,
     utcnow,
 )
@@ -150,7 +152,9 @@ class ClaimCreate(ClaimBase):
         return self
 
 
-class ClaimUpdate(SQLModel):
+class ClaimUpdate(PartialUpdate):
+    not_null = not_null_fields(ClaimBase)
+
     text: LongText | None = Field(default=None, min_length=3)
     claimant: ShortName | None = None
     claimant_kind: ClaimantKind | None = None

@@ -27,15 +27,21 @@ async def list_claims(
     event: str | None = Query(default=None, max_length=120),
     grade: Grade | None = None,
     implied_status: Level | None = None,
-    q: str | None = Query(default=None, max_length=200, description="Search text and metric."),
+    q: str | None = Query(
+        default=None,
+        max_length=200,
+        description="Words to find in the text, metric or slug, in any order "
+        "(each word matches a word or its start); ranked by the database's full-text search.",
+    ),
     overdue: bool | None = None,
     contradicted: bool | None = None,
     verdict: Verdict | None = Query(default=None, description="Only claims with this verdict."),
     has_figure: bool | None = None,
-    sort: str = Query(
-        default="stated_on",
-        pattern=r"^-?(stated_on|deadline|value|slug|id)$",
-        description="Field to sort by; prefix with '-' for descending.",
+    sort: str | None = Query(
+        default=None,
+        pattern=r"^-?(relevance|stated_on|deadline|value|slug|id)$",
+        description="Field to sort by; prefix with '-' for descending. Default: 'relevance' "
+        "(best match first) with a search, else 'stated_on'.",
     ),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(default=None, max_length=500),

@@ -3,16 +3,18 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, or_
+from sqlalchemy import BindParameter, bindparam, case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import Capability
+from app.claims import search
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimUpdate, Figure, Verdict
 from app.core import lookup
 from app.core.as_of import known_by
 from app.core.errors import ProblemError
-from app.core.http import keyset_page
+from app.core.http import count, keyset_page
 from app.core.schema import precision_problem
 from app.events.models import Event
 from app.evidence.models import Evidence
@@ -55,8 +57,9 @@ def to_public(claim: Claim, snap: snapshot.Snapshot) -> ClaimPublic:
     )
 
 
-def list_page(
+def _matching(
     session: Session,
+    snap: snapshot.Snapshot,
     *,
     capability: str | None = None,
     event: str | None = None,
@@ -67,34 +70,24 @@ def list_page(
     contradicted: bool | None = None,
     verdict: Verdict | str | None = None,
     has_figure: bool | None = None,
-    sort: str = "stated_on",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[ClaimPublic], str | None]:
-    """Return one page of claims matching the filters."""
-    snap = snapshot.get(session)
+) -> tuple[SelectOfScalar[Claim], list[int] | None]:
+    """Return the statement of the claims matching the filters, and the search's ranked ids."""
     statement = select(Claim)
     if snap.as_of is not None:
         statement = statement.where(known_by(Claim.stated_on, Claim.date_precision, snap.as_of))
-    for model, slug, column in (
-        (Capability, capability, Claim.capability_id),
-        (Event, event, Claim.event_id),
+    for model, slug, column, field in (
+        (Capability, capability, Claim.capability_id, "capability"),
+        (Event, event, Claim.event_id, "event"),
     ):
         if slug:
-            statement = statement.where(column == lookup.id_for_slug(session, model, slug))
+            statement = statement.where(column == lookup.filter_id(session, model, slug, field))
     if grade:
         statement = statement.where(Claim.grade == grade)
     if implied_status:
         statement = statement.where(Claim.implied_status == implied_status)
-    if q:
-        pattern = f"%{q}%"
-        statement = statement.where(
-            or_(
-                col(Claim.text).ilike(pattern),
-                col(Claim.metric).ilike(pattern),
-                col(Claim.slug).ilike(pattern),
-            )
-        )
+    ranked = search.ranked_ids(session, q)
+    if ranked is not None:
+        statement = statement.where(col(Claim.id).in_(_inline("matched", ranked)))
     if has_figure is not None:
         statement = statement.where(
             col(Claim.value).is_not(None) if has_figure else col(Claim.value).is_(None)
@@ -118,16 +111,61 @@ def list_page(
         statement = statement.where(
             col(Claim.id).in_(overdue_ids) if overdue else col(Claim.id).not_in(overdue_ids)
         )
+    return statement, ranked
+
+
+def list_page(
+    session: Session,
+    *,
+    sort: str | None = "stated_on",
+    limit: int = 50,
+    cursor: str | None = None,
+    **filters: Any,
+) -> tuple[list[ClaimPublic], str | None]:
+    """Return one page of claims matching the filters (see `_matching`).
+
+    With a search (`q`), sort "relevance" (the default then) puts the best matches first.
+    """
+    snap = snapshot.get(session)
+    statement, ranked = _matching(session, snap, **filters)
+    sort = sort or ("relevance" if ranked is not None else "stated_on")
+    sortable: dict[str, tuple[Any, type, Any]] = dict(SORTABLE)
+    row_value = None
+    if sort.lstrip("-") == "relevance":
+        # Without a search every claim matches equally: the position is the id order.
+        positions = {cid: place for place, cid in enumerate(ranked or [])}
+        rank = (
+            case(positions, value=col(Claim.id), else_=len(positions))
+            if positions
+            else col(Claim.id)
+        )
+        sortable["relevance"] = (rank, int, None)
+
+        def row_value(row: Claim) -> int:
+            return positions.get(row.id or 0, len(positions)) if positions else row.id or 0
+
     rows, next_cursor = keyset_page(
         session,
         statement,
         id_column=col(Claim.id),
         sort=sort,
-        sortable=SORTABLE,
+        sortable=sortable,
         limit=limit,
         cursor=cursor,
+        row_value=row_value,
     )
     return [to_public(r, snap) for r in rows], next_cursor
+
+
+def count_matching(session: Session, **filters: Any) -> int:
+    """Return how many claims match the filters (the lists say "25 of 167 claims")."""
+    statement, _ranked = _matching(session, snapshot.get(session), **filters)
+    return count(session, statement)
+
+
+def count_all(session: Session) -> int:
+    """Return how many claims the ledger holds."""
+    return len(snapshot.get(session).claims_by_id)
 
 
 def _inline(name: str, ids: list[int]) -> BindParameter[list[int]]:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import versions
 from app.core.db import get_engine
+from app.core.encoding import accepts_gzip, gzip_etag, matching_tag
 from app.core.versions import Shows
 
 _MAX_ENTRIES = 512
@@ -103,7 +104,7 @@ def cache_key(scope: Scope) -> str:
 
 
 def _accepts_gzip(scope: Scope) -> bool:
-    return b"gzip" in (_header(scope, b"accept-encoding") or b"")
+    return accepts_gzip(_header(scope, b"accept-encoding"))
 
 
 def _has_cookie(scope: Scope, cookie: bytes) -> bool:
@@ -155,8 +156,10 @@ async def cached_response(
     key = cache_key(request.scope)
     etag = _etag(key, version)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
+    held = matching_tag(request.headers.get("if-none-match"), etag)
+    if held is not None:
+        # The client holds this version in one coding or the other; the 304 names that one.
+        return Response(status_code=304, headers={**headers, "ETag": held})
     with _lock:
         hit = _entries.get(key)
     if hit is None or hit.version != version:
@@ -184,6 +187,7 @@ async def cached_response(
         response.body = hit.gzipped
         response.headers["content-encoding"] = "gzip"
         response.headers["content-length"] = str(len(hit.gzipped))
+        response.headers["ETag"] = gzip_etag(hit.etag)
     return response
 
 
@@ -234,12 +238,20 @@ class CachedResponseMiddleware:
             await self._through(key, scope, receive, send)
             return
         headers = [*hit.raw_headers, *outer[1]]
-        if _header(scope, b"if-none-match") == hit.etag.encode():
+        gzipped = hit.gzipped is not None and _accepts_gzip(scope)
+        inm = _header(scope, b"if-none-match")
+        held = matching_tag(inm.decode("latin-1"), hit.etag) if inm is not None else None
+        if gzipped or held is not None:
+            # The gzip body has its own ETag; a 304 names the one the client holds.
+            tag = (held or gzip_etag(hit.etag)).encode()
+            headers = [(k, tag if k == b"etag" else v) for k, v in headers]
+        if held is not None:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         body = hit.body
-        if hit.gzipped is not None and _accepts_gzip(scope):
+        if gzipped:
+            assert hit.gzipped is not None
             body = hit.gzipped
             headers.append((b"content-encoding", b"gzip"))
         headers += [

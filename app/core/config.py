@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "dev-insecure-secret-change-me"
@@ -31,6 +31,23 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     log_level: str = "INFO"
     log_json: bool = False
+    # The run queue's bounds (docs/OPERATIONS.md, "Run limits"). Per token: how many of its
+    # runs may wait or run at once, and how many it may submit per minute (else 429).
+    runs_queued_per_token: int = Field(default=5, ge=1, le=10_000)
+    runs_per_minute_per_token: int = Field(default=10, ge=1, le=10_000)
+    # Each run executes in a child process with these limits (RLIMIT_CPU, RLIMIT_AS), per mode.
+    run_cpu_seconds_evaluate: int = Field(default=60, ge=1, le=86_400)
+    run_cpu_seconds_sweep: int = Field(default=300, ge=1, le=86_400)
+    run_memory_mb_evaluate: int = Field(default=1_536, ge=256, le=1_048_576)
+    run_memory_mb_sweep: int = Field(default=3_072, ge=256, le=1_048_576)
+    # A run that failed this many attempts the same way (killed, or its result not stored) is
+    # failed for good instead of requeued.
+    run_max_attempts: int = Field(default=3, ge=1, le=100)
+    # Results larger than this many bytes of JSON are stored gzip-compressed.
+    run_result_compress_bytes: int = Field(default=64_000, ge=1_024, le=2**30)
+    # When set, `/metrics` answers only `Authorization: Bearer <this>`, and `/readyz` shows its
+    # details (checks, revisions, workers) to it as to any API token; unset, `/metrics` is open.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16, max_length=200)
     # Fixes "today" for overdue computations in tests and reproducible exports.
     today: str | None = None
 

@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem details (application/problem+json)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,6 +74,38 @@ def problem(
     return JSONResponse(
         jsonable_encoder(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers
     )
+
+
+class InvalidFilter(ProblemError):
+    """A list filter names a value that does not exist: 422 on the API, 400 on a page.
+
+    It carries the field and every allowed value, so the answer can list them (a page links
+    each one); a list is never silently left unfiltered.
+    """
+
+    MAX_LISTED = 60
+
+    def __init__(self, field: str, value: object, allowed: Iterable[str]) -> None:
+        choices = list(allowed)
+        listed = choices[: self.MAX_LISTED]
+        more = len(choices) - len(listed)
+        detail = f"{field}: '{value}' is not a known value. Allowed: {', '.join(listed)}" + (
+            f" and {more} more." if more else "."
+        )
+        super().__init__(422, "Unknown filter value", detail, field=field, allowed=choices)
+        self.field = field
+        self.value = value
+        self.allowed = choices
+
+
+def check_filter(field: str, value: str | None, allowed: Iterable[str]) -> str | None:
+    """Return `value` when it is one of `allowed` (or empty: no filter), else raise InvalidFilter."""
+    if value is None or value == "":
+        return None
+    choices = list(allowed)
+    if value not in choices:
+        raise InvalidFilter(field, value, choices)
+    return value
 
 
 def unauthorized(detail: str) -> ProblemError:

@@ -3,7 +3,7 @@
 import base64
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path, Request
@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.core.encoding import tag_list
 from app.core.errors import ProblemError
 from app.core.limits import InputError, check_number, check_text, parse_json
 
@@ -44,7 +45,7 @@ def check_if_match(request: Request, current_etag: str) -> None:
             "Send If-Match with the ETag from your last GET, so concurrent edits are not lost.",
             current_etag=current_etag,
         )
-    candidates = [part.strip() for part in header.split(",")]
+    candidates = tag_list(header)
     if current_etag not in candidates and "*" not in candidates:
         raise ProblemError(
             412,
@@ -70,20 +71,31 @@ def _encode_cursor(sort: str, value: Any, entity_id: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+CURSOR_EXPIRED = (
+    "This link has expired or was altered: its page position cannot be read. "
+    "Go back to the first page of the list and page on from there."
+)
+
+
+def invalid_cursor(reason: str) -> ProblemError:
+    """Return the 400 for a cursor that cannot be used; `reason` says why, for the API."""
+    return ProblemError(400, "Invalid cursor", CURSOR_EXPIRED, reason=reason)
+
+
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         # Strict JSON: a forged cursor may not smuggle NaN, NUL or integers beyond int64.
         data = parse_json(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
-        if data["s"] != sort or not isinstance(data["id"], int):
-            raise ValueError("cursor belongs to another sort order")
-        if not 0 <= data["id"] <= DB_ID_MAX or isinstance(data["v"], dict | list):
-            raise ValueError("cursor position is out of range")
+        if not isinstance(data, dict):
+            raise ValueError("the cursor is not an object")
+        if data["s"] != sort or not isinstance(data["id"], int) or isinstance(data["id"], bool):
+            raise ValueError(f"the cursor belongs to another sort order than '{sort}'")
+        if not 0 <= data["id"] <= DB_ID_MAX or isinstance(data["v"], dict | list | bool):
+            raise ValueError("the cursor position is out of range")
         return data["v"], data["id"]
     except (InputError, ValueError, KeyError, TypeError) as exc:
-        raise ProblemError(
-            400, "Invalid cursor", f"The cursor is not valid for sort '{sort}': {exc}"
-        ) from exc
+        raise invalid_cursor(str(exc) or type(exc).__name__) from exc
 
 
 def _coerce(value: Any, sample_type: type) -> Any:
@@ -99,8 +111,8 @@ def _coerce(value: Any, sample_type: type) -> Any:
         if sample_type is int:
             return check_number(int(value))
         return check_text(str(value))
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(400, "Invalid cursor", f"Cursor value is malformed: {exc}") from exc
+    except (TypeError, ValueError, InputError) as exc:
+        raise invalid_cursor(f"the cursor's value is malformed: {exc}") from exc
 
 
 def keyset_page(
@@ -112,10 +124,12 @@ def keyset_page(
     sortable: Mapping[str, tuple[Any, type, Any]],
     limit: int,
     cursor: str | None,
+    row_value: Callable[[Any], Any] | None = None,
 ) -> tuple[Sequence[Any], str | None]:
     """Run `statement` one keyset page at a time, stable under inserts.
 
-    `sortable` maps a sort name to (column, python type, sentinel for NULLs).
+    `sortable` maps a sort name to (column, python type, sentinel for NULLs); a computed
+    sort key (not a column of the row) gives `row_value` to read a row's key for the cursor.
     """
     descending = sort.startswith("-")
     name = sort.lstrip("-")
@@ -129,6 +143,8 @@ def keyset_page(
         raw_value, last_id = _decode_cursor(cursor, sort)
         value = _coerce(raw_value, value_type)
         if value is None:
+            if sentinel is None:  # this sort key is never NULL: a null position was forged
+                raise invalid_cursor("the cursor's value is null")
             value = sentinel
         after = (
             or_(key < value, and_(key == value, id_column < last_id))
@@ -142,7 +158,7 @@ def keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        last_value = getattr(last, column.key)
+        last_value = row_value(last) if row_value else getattr(last, column.key)
         next_cursor = _encode_cursor(sort, last_value, last.id)
     return rows, next_cursor
 

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
-from app.core.errors import ProblemError, not_found
+from app.core.errors import InvalidFilter, ProblemError, not_found
 
 Row = TypeVar("Row")
 IN_CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
@@ -35,6 +35,15 @@ def get_by_slug(session: Session, model: type[Row], slug: str) -> Row:
 def id_for_slug(session: Session, model: Any, slug: str) -> int | None:
     """Return the id of the row with this slug, or None."""
     return session.exec(select(model.id).where(model.slug == slug)).first()
+
+
+def filter_id(session: Session, model: Any, slug: str, field: str) -> int:
+    """Return the id a list filter names, or raise InvalidFilter listing the slugs that exist."""
+    found = id_for_slug(session, model, slug)
+    if found is None:
+        slugs = session.exec(select(model.slug).order_by(model.slug)).all()
+        raise InvalidFilter(field, slug, slugs)
+    return found
 
 
 def require_id(session: Session, model: Any, slug: str, field: str) -> int:

@@ -1,11 +1,22 @@
 """Shared pieces of every entity's schema family."""
 
 import re
+import types
+import typing
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (installs the naming convention before any table is declared)
 from app.core.limits import check_number, check_text
@@ -136,3 +147,37 @@ class Grade(StrEnum):
     S = "S"
     F = "F"
     D = "D"
+
+
+def _admits_none(annotation: Any) -> bool:
+    if annotation is None or annotation is type(None):
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_admits_none(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def not_null_fields(base: type[BaseModel]) -> frozenset[str]:
+    """Return the fields of an entity's Base schema that may not be null (NOT NULL columns)."""
+    return frozenset(
+        name for name, info in base.model_fields.items() if not _admits_none(info.annotation)
+    )
+
+
+class PartialUpdate(SQLModel):
+    """A PATCH body: an omitted field is left alone, and null is refused where null is no value.
+
+    ``not_null`` names the fields whose column is NOT NULL (``not_null_fields(Base)``); setting
+    one of them to null is a 422 naming the field, not a database error.
+    """
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.not_null:
+            raise ValueError("may not be null; omit the field to leave it unchanged")
+        return value

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from app.auth import service as auth_service
 from app.auth import sessions as auth_sessions
 from app.auth.models import ApiToken
+from app.core.bounds import TOKEN_NAME_MAX, token_actor
 from app.core.config import get_settings
 from app.core.db import get_session
 from app.core.http import IdPath
@@ -119,7 +120,7 @@ def require_editor(request: Request, session: Session, scope: str = "write") -> 
 
 def actor_name(editor: ApiToken) -> str:
     """Return the history actor of a dashboard edit."""
-    return f"token:{editor.name} (dashboard)"
+    return token_actor(editor.name, dashboard=True)
 
 
 def verify_csrf(request: Request, submitted: str | None) -> None:
@@ -232,7 +233,7 @@ def tokens_page(request: Request, session: SessionDep):
 def tokens_create(
     request: Request,
     session: SessionDep,
-    name: Annotated[str, Form(max_length=120)] = "",
+    name: Annotated[str, Form(max_length=TOKEN_NAME_MAX)] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):

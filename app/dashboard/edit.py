@@ -11,7 +11,7 @@ from app.capabilities.models import StatusUpdate
 from app.claims import service as claims_service
 from app.core.db import get_session
 from app.core.errors import ProblemError
-from app.dashboard import auth
+from app.dashboard import auth, forms
 from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
@@ -29,18 +29,7 @@ REASON_CODES = {
 }
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    return {
-        ".".join(str(p) for p in err["loc"]) or "form": err["msg"].removeprefix("Value error, ")
-        for err in exc.errors()
-    }
-
-
-def _form_errors(exc: ValidationError | ProblemError) -> tuple[dict[str, str], int]:
-    """Return the messages to show beside the form, and the status to answer with."""
-    if isinstance(exc, ValidationError):
-        return _field_errors(exc), 422
-    return {"form": exc.detail}, exc.status
+STATUS_FIELDS = ("status", "reason_code", "clear_override", "reason", "evidence_ids")
 
 
 # ---- Status update ------------------------------------------------------------------------
@@ -139,11 +128,11 @@ def status_submit(
     except (ValidationError, ProblemError) as exc:
         if isinstance(exc, ProblemError) and exc.status == 412:
             return _stale_form(request, session, slug, form, version)
-        errors, status_code = _form_errors(exc)
+        errors, status_code = forms.form_errors(exc, STATUS_FIELDS)
         return render(
             request,
             "status_form.html",
-            _status_context(session, slug, form, errors=errors),
+            _status_context(session, slug, form, **forms.error_context(errors, STATUS_FIELDS)),
             status_code=status_code,
         )
     return auth.redirect(request, f"/capabilities/{slug}?saved=status#history")
@@ -167,8 +156,9 @@ def _evidence_context(session: Session, slug: str, form: dict[str, Any], **extra
     }
 
 
-EVIDENCE_FIELDS = ("title", "summary", "kind", "origin", "grade", "url", "archived_url",
-                   "date", "date_precision", "stance", "assumption", "level", "claim")  # fmt: skip
+# In the form's order: the first field in error takes the focus.
+EVIDENCE_FIELDS = ("title", "summary", "kind", "origin", "grade", "date", "date_precision",
+                   "stance", "assumption", "level", "claim", "url", "archived_url")  # fmt: skip
 
 
 @router.get("/capabilities/{slug}/evidence/new")
@@ -217,11 +207,11 @@ def evidence_submit(
         data = EvidenceCreate.model_validate(payload)
         evidence_service.create(session, data, actor=auth.actor_name(editor))
     except (ValidationError, ProblemError) as exc:
-        errors, status_code = _form_errors(exc)
+        errors, status_code = forms.form_errors(exc, EVIDENCE_FIELDS)
         return render(
             request,
             "evidence_form.html",
-            _evidence_context(session, slug, form, errors=errors),
+            _evidence_context(session, slug, form, **forms.error_context(errors, EVIDENCE_FIELDS)),
             status_code=status_code,
         )
     return auth.redirect(request, f"/capabilities/{slug}?saved=evidence#evidence")

@@ -4,6 +4,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.benchmarks import service as benchmarks_service
@@ -12,7 +13,7 @@ from app.core.errors import ProblemError, not_found
 from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
 from app.core.versions import Shows
-from app.dashboard import auth, charts
+from app.dashboard import auth, charts, forms
 from app.dashboard.templating import fmt_number, is_fragment_request, page, render
 from app.status import snapshot
 
@@ -20,6 +21,7 @@ from app.status import snapshot
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 FINISHED = {"succeeded", "failed", "cancelled"}
+RUN_FIELDS = ("scenario_id", "spec", "title")
 
 
 # Headline figures worth showing when a result carries them: key, label, format, unit.
@@ -57,6 +59,70 @@ def _fmt(value: Any, kind: str, unit: str = "") -> str:
     if isinstance(value, int | float):
         return f"{fmt_number(value, 4)} {unit}".strip()
     return str(value).replace("_", " ")
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def headline(run: Any) -> str | None:
+    """Return a run's result in one line for the runs list: sustained PFLOP/s, fits, frames/s."""
+    result = run.result if run.state == "succeeded" else None
+    if not isinstance(result, dict):
+        return None
+    if result.get("kind") == "sweep":
+        best = [b for b in result.get("best") or [] if isinstance(b, dict)]
+        if not best:
+            return f"no layout fits, of {fmt_number(result.get('evaluated') or 0)} tried"
+        top = best[0]
+        found = f"best of {fmt_number(result.get('feasible') or 0)} fitting layouts"
+        if _num(top.get("sustained_pflops")):
+            return f"{found}: {fmt_number(top['sustained_pflops'], 4)} PFLOP/s sustained"
+        return found
+    parts = []
+    if _num(result.get("sustained_pflops")):
+        parts.append(f"{fmt_number(result['sustained_pflops'], 4)} PFLOP/s sustained")
+    if isinstance(result.get("fits"), bool):
+        parts.append("fits in memory" if result["fits"] else "does not fit in memory")
+    if _num(result.get("max_fps")):
+        parts.append(f"{fmt_number(result['max_fps'], 4)} frames/s")
+    if not parts:
+        parts = [
+            f"{label}: {_fmt(result[key], kind, unit)}"
+            for key, label, kind, unit in HEADLINES
+            if key in result and (_num(result[key]) or isinstance(result[key], str | bool))
+        ][:1]
+    return " · ".join(parts) or None
+
+
+LAYOUT_KEYS = ("tp", "cp", "pp", "dp", "micro", "recompute")
+
+
+def sweep_table(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return a sweep's best layouts as table rows, fastest first (the order the sweep ranks)."""
+    rows = []
+    for rank, best in enumerate(result.get("best") or [], start=1):
+        if not isinstance(best, dict):
+            continue
+        found = best.get("layout")
+        layout: dict[str, Any] = found if isinstance(found, dict) else {}
+        rows.append(
+            {
+                "rank": rank,
+                "layout": " · ".join(f"{k} {layout[k]}" for k in LAYOUT_KEYS if k in layout),
+                "sustained": _fmt(best.get("sustained_pflops"), "num", "PFLOP/s")
+                if _num(best.get("sustained_pflops"))
+                else "—",
+                "mfu": _fmt(best.get("mfu"), "pct") if _num(best.get("mfu")) else "—",
+                "iteration": _fmt(best.get("iteration_time_s"), "num", "s")
+                if _num(best.get("iteration_time_s"))
+                else "—",
+                "bottleneck": _fmt(best.get("bottleneck"), "text")
+                if best.get("bottleneck")
+                else "—",
+            }
+        )
+    return rows
 
 
 def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]) -> dict[str, Any]:
@@ -151,15 +217,15 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
                     ),
                     "data": {
                         "kind": "lines",
-                        "labels": [p.get(x_key) for p in ran],
+                        "labels": [p.get(x_key) for p in _sampled(ran)],
                         "datasets": [
                             {
                                 "label": "efficiency (%)",
-                                "values": [round(100 * p["efficiency"], 2) for p in ran],
+                                "values": [round(100 * p["efficiency"], 2) for p in _sampled(ran)],
                             },
                             {
                                 "label": "ideal",
-                                "values": [100 for _ in ran],
+                                "values": [100 for _ in _sampled(ran)],
                                 "dashed": True,
                                 "color": "#9ca3af",
                             },
@@ -181,8 +247,39 @@ def result_view(result: dict[str, Any] | None, comparisons: list[dict[str, Any]]
                 }
             )
     view["comparisons"] = comparisons
+    if result.get("kind") == "sweep":
+        view["sweep"] = sweep_table(result)
+        view["sweep_counts"] = {
+            "evaluated": result.get("evaluated"),
+            "feasible": result.get("feasible"),
+        }
     view["checks"] = [c for c in result.get("checks") or [] if isinstance(c, dict)]
     return view
+
+
+# A run page shows at most this much of a result's JSON; the API link has all of it.
+MAX_SHOWN_RESULT_CHARS = 60_000
+# A chart draws at most this many points; longer series are sampled evenly (ends kept).
+MAX_CHART_POINTS = 400
+
+
+def _result_json(result: dict[str, Any] | None) -> dict[str, Any]:
+    if not result:
+        return {"result_json": None, "result_json_chars": 0, "result_json_shown": 0}
+    text = json.dumps(result, indent=2, sort_keys=True, default=str)
+    shown = text
+    if len(text) > MAX_SHOWN_RESULT_CHARS:
+        cut = text.rfind("\n", 0, MAX_SHOWN_RESULT_CHARS)
+        shown = text[: cut if cut > 0 else MAX_SHOWN_RESULT_CHARS] + "\n…"
+    return {"result_json": shown, "result_json_chars": len(text), "result_json_shown": len(shown)}
+
+
+def _sampled(items: list[Any], most: int = MAX_CHART_POINTS) -> list[Any]:
+    """At most ``most`` items, evenly spaced, the first and the last kept."""
+    if len(items) <= most:
+        return items
+    step = (len(items) - 1) / (most - 1)
+    return [items[round(i * step)] for i in range(most)]
 
 
 def _run_context(session: Session, run: Any) -> dict[str, Any]:
@@ -199,9 +296,7 @@ def _run_context(session: Session, run: Any) -> dict[str, Any]:
         "finished": run.state in FINISHED,
         "view": result_view(run.result if run.state == "succeeded" else None, comparisons),
         "spec_json": json.dumps(run.spec, indent=2, sort_keys=True, default=str),
-        "result_json": json.dumps(run.result, indent=2, sort_keys=True, default=str)
-        if run.result
-        else None,
+        **_result_json(run.result),
         "environment": run.environment or {},
         "api_twin": f"/api/v1/benchmark-runs/{run.id}",
     }
@@ -215,6 +310,7 @@ async def runs_page(request: Request, cursor: Annotated[str | None, Query(max_le
         runs, next_cursor = benchmarks_service.list_runs(session, limit=30, cursor=cursor or None)
         return {
             "runs": runs,
+            "headlines": {r.id: headline(r) for r in runs},
             "next_cursor": next_cursor,
             "cursor": cursor,
             "active": any(r.state not in FINISHED for r in runs),
@@ -280,36 +376,39 @@ def start_run(
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     form = {"scenario_id": scenario_id, "spec": spec, "title": title}
-    error = None
+    errors: dict[str, str] = {}
     payload: dict[str, Any] = {"title": title.strip() or None}
     if spec.strip():
         try:
             parsed = parse_json(spec)
         except InputError as exc:
             parsed = None
-            error = f"The spec is not accepted: {exc}"
+            errors["spec"] = f"Paste the spec as a JSON object; this one is not valid JSON: {exc}"
         if parsed is not None and not isinstance(parsed, dict):
-            error = "The spec must be a JSON object."
+            errors["spec"] = 'Paste the spec as a JSON object, in braces: {"kind": …}.'
         payload["spec"] = parsed
     elif scenario_id:
         payload["scenario_id"] = scenario_id
     else:
-        error = "Choose a scenario or paste a spec."
-    if error is None:
+        errors["scenario_id"] = "Choose a scenario, or paste a spec below."
+    if not errors:
         try:
             run = benchmarks_service.create_run(
                 session, BenchmarkRunCreate.model_validate(payload), actor=auth.actor_name(editor)
             )
             return auth.redirect(request, f"/runs/{run.id}")
         except ProblemError as exc:
-            error = exc.detail
+            field = "spec" if payload.get("spec") is not None else "scenario_id"
+            errors[field] = exc.detail
+        except ValidationError as exc:
+            errors = forms.form_errors(exc, RUN_FIELDS)[0]
     return render(
         request,
         "run_new.html",
         {
             "scenarios": benchmarks_service.scenarios(),
             "form": form,
-            "error": error,
+            **forms.error_context(errors, RUN_FIELDS),
             "api_twin": "/api/v1/scenarios",
         },
         status_code=422,

@@ -1,19 +1,31 @@
 """Plug the dashboard into the app: static files, pages, compression, headers, HTML errors."""
 
 import os
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.assets import STATIC_DIR, static_version
-from app.core.errors import ProblemError
+from app.core.encoding import accepts_gzip, gzip_etag
+from app.core.errors import InvalidFilter, ProblemError
 from app.dashboard import auth
-from app.dashboard.templating import inline_css, render
+from app.dashboard.templating import humanize, inline_css, query_with, render
+
+# Where a reader can go back to from an error below each part of the site.
+SECTIONS = [  # (path prefix, its list, what to call it)
+    ("/claims", "/claims", "the claims list"),
+    ("/evidence", "/evidence", "the evidence list"),
+    ("/timeline", "/timeline", "the timeline"),
+    ("/runs", "/runs", "the simulations"),
+    ("/capabilities", "/", "the overview"),
+]
 
 # Scripts only from this origin: no inline scripts, no eval. Chart data travels in
 # <script type="application/json"> blocks, which are data and never executed. The one inline
@@ -32,6 +44,46 @@ API_PREFIXES = ("/api/", "/static/", "/metrics", "/healthz", "/readyz")
 def _is_page(request: Request) -> bool:
     path = request.url.path
     return not path.startswith(API_PREFIXES) and path not in ("/feed.atom",)
+
+
+def _wants_page(request: Request) -> bool:
+    """Answer a page's error as a page, unless the client asked for JSON and not for HTML."""
+    accept = request.headers.get("accept", "")
+    return _is_page(request) and ("text/html" in accept or "json" not in accept)
+
+
+def error_page(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Render the error page: the site's navigation, what went wrong, and ways back."""
+    path = request.url.path
+    section = next((s for s in SECTIONS if path == s[0] or path.startswith(s[0] + "/")), None)
+    context: dict[str, Any] = {
+        "status": status,
+        "title": title,
+        "detail": detail,
+        "section": section[1:] if section and section[1] != path else None,
+        **extra,
+    }
+    response = render(request, "error.html", context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _filter_choices(request: Request, exc: InvalidFilter) -> list[tuple[str, str]]:
+    """Return each allowed value with the link that uses it instead of the bad one."""
+    return [
+        (value, request.url.path + query_with(request, **{exc.field: value, "cursor": None}))
+        for value in exc.allowed
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -68,13 +120,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
-        if _is_page(request) and api_problem is not None:
-            return render(
+        if _is_page(request) and isinstance(exc, InvalidFilter):
+            # A page's filter is a link a reader followed: a bad request, with the way out.
+            return error_page(
                 request,
-                "error.html",
-                {"status": exc.status, "title": exc.title, "detail": exc.detail},
-                status_code=exc.status,
+                400,
+                "No such filter value",
+                f"There is no {humanize(exc.field)} “{exc.value}”. Choose one of the values "
+                "below, or clear the filter.",
+                choices=_filter_choices(request, exc),
+                without=request.url.path + query_with(request, **{exc.field: None, "cursor": None}),
             )
+        if _is_page(request) and exc.title == "Invalid cursor":
+            return error_page(
+                request,
+                exc.status,
+                "This link has expired or was altered",
+                exc.detail,
+                without=request.url.path + query_with(request, cursor=None),
+            )
+        if _is_page(request):
+            return error_page(request, exc.status, exc.title, exc.detail, headers=exc.headers)
         assert api_problem is not None
         return await api_problem(request, exc)  # type: ignore[misc]
 
@@ -82,33 +148,47 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        if _is_page(request) and "text/html" in request.headers.get("accept", ""):
+        if _wants_page(request):
+            if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+                # /runs/abc names nothing that could exist: not found, not a form error.
+                return error_page(
+                    request, 404, "Not found", f"There is no page at {request.url.path}."
+                )
             detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
-            return render(
-                request,
-                "error.html",
-                {"status": 422, "title": "Invalid request", "detail": detail},
-                status_code=422,
-            )
+            return error_page(request, 422, "Invalid request", detail)
         assert api_validation is not None
         return await api_validation(request, exc)  # type: ignore[misc]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if _is_page(request) and "text/html" in request.headers.get("accept", ""):
+        if _wants_page(request):
             titles = {404: "Not found", 405: "Method not allowed"}
-            return render(
-                request,
-                "error.html",
-                {
-                    "status": exc.status_code,
-                    "title": titles.get(exc.status_code, "Error"),
-                    "detail": str(exc.detail),
-                },
-                status_code=exc.status_code,
+            detail = (
+                f"There is no page at {request.url.path}."
+                if exc.status_code == 404
+                else str(exc.detail)
+            )
+            return error_page(
+                request, exc.status_code, titles.get(exc.status_code, "Error"), detail
             )
         assert api_http is not None
         return await api_http(request, exc)  # type: ignore[misc]
+
+    api_outage = app.exception_handlers.get(OperationalError)
+
+    @app.exception_handler(OperationalError)
+    async def _outage(request: Request, exc: OperationalError) -> Response:
+        if _wants_page(request):
+            return error_page(
+                request,
+                503,
+                "The ledger is briefly unavailable",
+                "Its database cannot be reached right now. Try again in a few seconds; "
+                "if you were sending a form, send it again.",
+                headers={"Retry-After": "2"},
+            )
+        assert api_outage is not None
+        return await api_outage(request, exc)  # type: ignore[misc]
 
 
 class VersionedStaticFiles(StaticFiles):
@@ -134,9 +214,24 @@ class CompressionMiddleware(GZipMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and any(
-            key == b"accept-encoding" and b"gzip" in value for key, value in scope["headers"]
+            key == b"accept-encoding" and accepts_gzip(value) for key, value in scope["headers"]
         ):
-            await super().__call__(scope, receive, send)
+
+            async def send_with_gzip_etag(message: Message) -> None:
+                # The gzip body is another representation: it gets its own ETag.
+                if message["type"] == "http.response.start":
+                    headers = message.get("headers", [])
+                    if any(k == b"content-encoding" and v == b"gzip" for k, v in headers):
+                        message = {
+                            **message,
+                            "headers": [
+                                (k, gzip_etag(v.decode("latin-1")).encode() if k == b"etag" else v)
+                                for k, v in headers
+                            ],
+                        }
+                await send(message)
+
+            await super().__call__(scope, receive, send_with_gzip_etag)
         else:
             await self.app(scope, receive, send)
 

@@ -24,6 +24,7 @@ from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
 from app.core.versions import Shows
 from app.evidence.checks import is_check
+from app.status.verdicts import load_rules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
@@ -37,14 +38,8 @@ LEVEL_LABELS = {
     "benchmarked": "Benchmarked",
 }
 LADDER = [level.value for level in Level]
-VERDICT_LABELS = {
-    "supported": "Supported",
-    "documented": "Documented by the claimant",
-    "contradicted": "Contradicted",
-    "disputed": "Disputed",
-    "unresolved": "Unresolved",
-    "unverified": "Unverified",
-}
+# From the verdict rules, in the order they are tried: a new verdict appears by itself.
+VERDICT_LABELS = {rule.code: rule.label for rule in load_rules().verdicts}
 STANCE_LABELS = {
     "supports": "supports",
     "contradicts": "contradicts",

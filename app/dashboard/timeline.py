@@ -23,8 +23,8 @@ from sqlmodel import Session, col
 
 from app.capabilities import service as cap_service
 from app.capabilities.models import Capability
-from app.core.errors import ProblemError
-from app.core.http import DB_ID_MAX
+from app.core.errors import InvalidFilter
+from app.core.http import DB_ID_MAX, invalid_cursor
 from app.core.limits import InputError, parse_json
 from app.dashboard import charts
 from app.events.models import Event
@@ -119,9 +119,7 @@ def decode_cursor(cursor: str) -> int:
         rank = _small_int(value[1], OUTCOME)
         return pack(day, rank, _small_int(value[2], DB_ID_MAX), _small_int(value[3], DB_ID_MAX))
     except (InputError, ValueError, KeyError, TypeError) as exc:
-        raise ProblemError(
-            400, "Invalid cursor", f"The cursor is not valid for the timeline: {exc}"
-        ) from exc
+        raise invalid_cursor(str(exc) or type(exc).__name__) from exc
 
 
 # ---- The index ----------------------------------------------------------------------------
@@ -282,7 +280,7 @@ class Scope:
 def scope_of(order: list[tuple[Capability, int]], slug: str | None) -> Scope:
     """Return the scope of a timeline: the whole ledger, or the hierarchy under `slug`.
 
-    An unknown slug shows the whole ledger, as the other pages' filters do.
+    An unknown slug is refused (400 on the page), listing the capabilities that exist.
     """
     if slug is not None:
         for position, (cap, depth) in enumerate(order):
@@ -293,6 +291,7 @@ def scope_of(order: list[tuple[Capability, int]], slug: str | None) -> Scope:
                         break
                     members.append((other, other_depth - depth))
                 return Scope(cap, members)
+        raise InvalidFilter("capability", slug, [cap.slug for cap, _depth in order])
     return Scope(None, order)
 
 

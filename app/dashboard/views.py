@@ -10,6 +10,8 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
+from app.core.errors import check_filter
+from app.core.schema import Grade
 from app.dashboard import charts, doubts, feeds, queries, timeline
 from app.dashboard.templating import (
     LADDER,
@@ -34,6 +36,7 @@ from app.status.verdicts import load_rules
 router = APIRouter(include_in_schema=False)
 KINDS = [k.value for k in CapabilityKind]
 CLAIM_SORTS = {
+    "relevance": "Best match (when searching)",
     "stated_on": "Date stated (oldest first)",
     "-stated_on": "Date stated (newest first)",
     "deadline": "Deadline",
@@ -43,8 +46,17 @@ CLAIM_SORTS = {
 PAGE_SIZE = 25
 
 
-def _choice(value: str | None, allowed: list[str] | dict[str, str]) -> str | None:
-    return value if value in allowed else None
+FLAG_VALUES = {"1": True, "true": True, "on": True, "0": None, "false": None}
+
+
+def _flag(field: str, value: str | None) -> bool | None:
+    """Read a checkbox filter: on, off, or refused (400) when it is neither."""
+    return FLAG_VALUES[check_filter(field, value, FLAG_VALUES) or "0"]
+
+
+def verdict_codes() -> list[str]:
+    """Return the verdict codes, from the verdict rules (a new verdict appears by itself)."""
+    return [rule.code for rule in load_rules().verdicts]
 
 
 # ---- Overview -----------------------------------------------------------------------------
@@ -57,7 +69,7 @@ async def overview(
     kind: Annotated[str | None, Query(max_length=40)] = None,
 ):
     """Every capability in its hierarchy: evidence status beside claimed status."""
-    status, kind = _choice(status, LADDER), _choice(kind, KINDS)
+    status, kind = check_filter("status", status, LADDER), check_filter("kind", kind, KINDS)
 
     def build(session: Session) -> dict[str, Any]:
         rows = queries.capabilities_with_depth(session)
@@ -80,6 +92,7 @@ async def overview(
             "ended": sum(1 for c in everything if c.outcome != "active"),
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
+            "verdicts": _verdict_split(session),
             "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
@@ -87,9 +100,6 @@ async def overview(
             "rows": shown,
             "names": {cap.slug: cap.name for cap in everything},
             "summary": summary,
-            "levels": queries.levels(session),
-            "verdict_rules": load_rules().raw,
-            "worked_examples": casebook.worked_examples(),
             "status": status,
             "kind": kind,
             "kinds": KINDS,
@@ -104,6 +114,32 @@ async def overview(
 
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
     return await page(request, "overview.html", build, block=block)
+
+
+def _verdict_split(session: Session) -> dict[str, Any]:
+    """Return how many claims hold each verdict, in the rules' order, and how many in all."""
+    codes = [v.code for v in snapshot.get(session).verdicts.values()]
+    split = {code: codes.count(code) for code in verdict_codes()}
+    return {"total": len(codes), "by_verdict": split}
+
+
+# ---- Method --------------------------------------------------------------------------------
+
+
+@router.get("/method")
+async def method_page(request: Request):
+    """How to read the status ladder, the verdict rules and the casebook: one stable URL."""
+
+    def build(session: Session) -> dict[str, Any]:
+        return {
+            "levels": queries.levels(session),
+            "verdict_rules": load_rules().raw,
+            "worked_examples": casebook.worked_examples(),
+            "page_title": "How to read the status ladder and the claim verdicts",
+            "api_twin": "/api/v1/verdict-rules",
+        }
+
+    return await page(request, "method.html", build)
 
 
 # ---- Capability page ----------------------------------------------------------------------
@@ -212,26 +248,30 @@ async def claims_page(
     overdue: Annotated[str | None, Query(max_length=5)] = None,
     contradicted: Annotated[str | None, Query(max_length=5)] = None,
     verdict: Annotated[str | None, Query(max_length=20)] = None,
-    sort: Annotated[str, Query(max_length=20)] = "stated_on",
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ):
     """Search and filter every claim; each row links to its claim page."""
 
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
-        chosen_sort = sort if sort in CLAIM_SORTS else "stated_on"
         filters: dict[str, Any] = {
             "q": (q or "").strip() or None,
-            "event": event if event in snap.event_slug.values() else None,
-            "capability": capability if capability in snap.capability_slug.values() else None,
-            "grade": grade if grade in ("P", "S", "F", "D") else None,
-            "overdue": True if overdue in ("1", "true", "on") else None,
-            "contradicted": True if contradicted in ("1", "true", "on") else None,
-            "verdict": verdict if verdict in VERDICT_LABELS else None,
+            "event": check_filter("event", event, snap.event_slug.values()),
+            "capability": check_filter("capability", capability, snap.capability_slug.values()),
+            "grade": check_filter("grade", grade, [g.value for g in Grade]),
+            "overdue": _flag("overdue", overdue),
+            "contradicted": _flag("contradicted", contradicted),
+            "verdict": check_filter("verdict", verdict, verdict_codes()),
         }
+        # A search ranks its matches, best first, unless the reader sorts otherwise.
+        chosen_sort = check_filter("sort", sort, CLAIM_SORTS) or (
+            "relevance" if filters["q"] else "stated_on"
+        )
         items, next_cursor = claims_service.list_page(
             session, **filters, sort=chosen_sort, limit=PAGE_SIZE, cursor=cursor or None
         )
+        matching = claims_service.count_matching(session, **filters)
         events, _ = events_service.list_page(
             session, kind=None, q=None, sort="date", limit=200, cursor=None
         )
@@ -240,6 +280,8 @@ async def claims_page(
         cap_names = {c.slug: c.name for c in snap.capabilities}
         return {
             "claims": items,
+            "matching": matching,
+            "total": claims_service.count_all(session),
             "next_cursor": next_cursor,
             "cursor": cursor,
             "filters": filters,
@@ -328,15 +370,16 @@ async def evidence_page(
     def build(session: Session) -> dict[str, Any]:
         snap = snapshot.get(session)
         filters: dict[str, Any] = {
-            "capability": capability if capability in snap.capability_slug.values() else None,
-            "kind": _choice(kind, [k.value for k in EvidenceKind]),
-            "origin": _choice(origin, [p.value for p in Origin]),
-            "stance": _choice(stance, [s.value for s in Stance]),
+            "capability": check_filter("capability", capability, snap.capability_slug.values()),
+            "kind": check_filter("kind", kind, [k.value for k in EvidenceKind]),
+            "origin": check_filter("origin", origin, [p.value for p in Origin]),
+            "stance": check_filter("stance", stance, [s.value for s in Stance]),
             "checks": _checks_filter(checks, kind, origin),
         }
         items, next_cursor = evidence_service.list_page(
             session, **filters, sort="-date", limit=50, cursor=cursor or None
         )
+        matching = evidence_service.count_matching(session, **filters)
         cap_names = {c.slug: c.name for c in snap.capabilities}
         shown = [
             f"about {cap_names.get(filters['capability'] or '', '')}"
@@ -349,6 +392,8 @@ async def evidence_page(
         ]
         return {
             "items": items,
+            "matching": matching,
+            "total": evidence_service.count_matching(session),
             "next_cursor": next_cursor,
             "cursor": cursor,
             "filters": filters,
@@ -372,6 +417,7 @@ def _checks_filter(value: str | None, kind: str | None, origin: str | None) -> C
     for choice in CHECKS_FILTERS:
         if value == choice:
             return choice
+    check_filter("checks", value, CHECKS_FILTERS)  # an unknown value is refused with the choices
     return "include" if kind in COMPUTED_KINDS or origin == "computed" else "exclude"
 
 

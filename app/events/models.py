@@ -10,9 +10,11 @@ from app.core.schema import (
     DatePrecision,
     IsoDate,
     LongText,
+    PartialUpdate,
     ShortText,
     Slug,
     Url,
+    not_null_fields,
     precision_problem,
     utcnow,
 )
@@ -64,7 +66,9 @@ class EventCreate(EventBase):
         return self
 
 
-class EventUpdate(SQLModel):
+class EventUpdate(PartialUpdate):
+    not_null = not_null_fields(EventBase)
+
     name: ShortText | None = None
     kind: EventKind | None = None
     date: IsoDate | None = None

@@ -13,9 +13,11 @@ from app.core.schema import (
     IsoDate,
     Level,
     LongText,
+    PartialUpdate,
     ShortText,
     Slug,
     Url,
+    not_null_fields,
     precision_problem,
     utcnow,
 )
@@ -119,7 +121,9 @@ class EvidenceCreate(EvidenceBase):
         return self
 
 
-class EvidenceUpdate(SQLModel):
+class EvidenceUpdate(PartialUpdate):
+    not_null = not_null_fields(EvidenceBase)
+
     title: ShortText | None = None
     summary: LongText | None = None
     kind: EvidenceKind | None = None

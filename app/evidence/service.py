@@ -7,13 +7,14 @@ from typing import Any
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
 from app.core import lookup
 from app.core.as_of import known_by
 from app.core.errors import ProblemError, not_found
-from app.core.http import keyset_page
+from app.core.http import count, keyset_page
 from app.core.schema import precision_problem, slugify
 from app.evidence.checks import ChecksFilter, check_clause
 from app.evidence.models import (
@@ -51,7 +52,7 @@ def to_public(item: Evidence, snap: snapshot.Snapshot) -> EvidencePublic:
     )
 
 
-def list_page(
+def _matching(
     session: Session,
     *,
     capability: str | None = None,
@@ -62,11 +63,8 @@ def list_page(
     stance: str | None = None,
     q: str | None = None,
     checks: ChecksFilter = "include",
-    sort: str = "date",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[EvidencePublic], str | None]:
-    """Return one page of evidence matching the filters.
+) -> SelectOfScalar[Evidence]:
+    """Return the statement of the evidence matching the filters (an unknown slug: 422).
 
     `checks` says whether the ledger's own computations (app.evidence.checks) are left out
     (`exclude`), listed with the evidence about the world (`include`) or listed alone (`only`).
@@ -80,10 +78,10 @@ def list_page(
     elif checks == "only":
         statement = statement.where(check_clause())
     if capability:
-        cap_id = lookup.id_for_slug(session, Capability, capability)
+        cap_id = lookup.filter_id(session, Capability, capability, "capability")
         statement = statement.where(Evidence.capability_id == cap_id)
     if claim:
-        claim_id = lookup.id_for_slug(session, Claim, claim)
+        claim_id = lookup.filter_id(session, Claim, claim, "claim")
         statement = statement.where(Evidence.claim_id == claim_id)
     for column, value in (
         (Evidence.kind, kind),
@@ -98,9 +96,22 @@ def list_page(
         statement = statement.where(
             or_(col(Evidence.title).ilike(pattern), col(Evidence.summary).ilike(pattern))
         )
+    return statement
+
+
+def list_page(
+    session: Session,
+    *,
+    sort: str = "date",
+    limit: int = 50,
+    cursor: str | None = None,
+    **filters: Any,
+) -> tuple[list[EvidencePublic], str | None]:
+    """Return one page of evidence matching the filters (see `_matching`)."""
+    snap = snapshot.get(session)
     rows, next_cursor = keyset_page(
         session,
-        statement,
+        _matching(session, **filters),
         id_column=col(Evidence.id),
         sort=sort,
         sortable=SORTABLE,
@@ -108,6 +119,11 @@ def list_page(
         cursor=cursor,
     )
     return [to_public(r, snap) for r in rows], next_cursor
+
+
+def count_matching(session: Session, **filters: Any) -> int:
+    """Return how many evidence items match the filters (all of them without filters)."""
+    return count(session, _matching(session, **filters))
 
 
 def titles(session: Session, ids: Iterable[int]) -> dict[int, str]:

@@ -5,6 +5,8 @@ table has. Unknown columns are refused, and a test checks that every table colum
 """
 
 import datetime as dt
+import types
+import typing
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
@@ -13,6 +15,7 @@ from sqlmodel import SQLModel
 from app.benchmarks.models import BenchmarkRunBase
 from app.capabilities.models import CapabilityBase, ReasonCode
 from app.claims.models import ClaimBase
+from app.core.bounds import RowVersion
 from app.core.limits import JsonObject, check_json_value
 from app.core.schema import DbId, Grade, Level, LongText, ShortText, Slug
 from app.events.models import EventBase
@@ -21,7 +24,6 @@ from app.history.models import StatusChangeBase
 from app.questions.models import QuestionBase
 from app.sources.models import SourceBase, SourceKey
 
-Version = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Label = Annotated[str, Field(max_length=120)]
 
 
@@ -35,7 +37,47 @@ class RowSchema(SQLModel):
     def _generic_bounds(cls, raw: Any) -> Any:
         if isinstance(raw, dict):
             check_json_value(raw)
+            for name, value in raw.items():
+                field = cls.model_fields.get(name)
+                if field is not None:
+                    _check_strict(name, _scalar_type(field.annotation), value)
         return raw
+
+
+def _scalar_type(annotation: Any) -> Any:
+    """The int, float or bool a field holds (through Optional, Annotated and list), or None."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return None
+            annotation = members[0]
+        elif origin is list:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return annotation if annotation in (int, float, bool) else None
+
+
+def _check_strict(name: str, kind: Any, value: Any) -> None:
+    """Refuse what lax validation would coerce: "1" for 1, 1 for true, 7.0 for 7."""
+    if kind is None or value is None:
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_strict(name, kind, item)
+        return
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok:
+        wanted = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+        raise ValueError(f"{name}: must be {wanted} (JSON), not {value!r}")
 
 
 class Timestamps(RowSchema):
@@ -62,7 +104,7 @@ class SourceRow(SourceBase, RowSchema):
 class EventRow(EventBase, Timestamps):
     id: DbId
     slug: Slug
-    version: Version
+    version: RowVersion
 
 
 class CapabilityRow(CapabilityBase, Timestamps):
@@ -71,7 +113,7 @@ class CapabilityRow(CapabilityBase, Timestamps):
     parent_id: DbId | None
     status_override: Level | None
     override_reason: LongText | None = Field(max_length=2_000)
-    version: Version
+    version: RowVersion
 
 
 class ClaimRow(ClaimBase, Timestamps):
@@ -85,7 +127,7 @@ class ClaimRow(ClaimBase, Timestamps):
     unit: Annotated[str, Field(max_length=60)] | None
     datatype: Annotated[str, Field(max_length=60)] | None
     scale: Label | None
-    version: Version
+    version: RowVersion
 
 
 class EvidenceRow(EvidenceBase, Timestamps):
@@ -94,7 +136,7 @@ class EvidenceRow(EvidenceBase, Timestamps):
     capability_id: DbId
     claim_id: DbId | None
     benchmark_run_id: DbId | None
-    version: Version
+    version: RowVersion
 
 
 class StatusChangeRow(StatusChangeBase, RowSchema):
@@ -119,4 +161,4 @@ class BenchmarkRunRow(BenchmarkRunBase, RowSchema):
 class QuestionRow(QuestionBase, Timestamps):
     id: DbId
     slug: Slug
-    version: Version
+    version: RowVersion

@@ -81,6 +81,7 @@ def import_data(session: Session, data: Any) -> dict[str, int]:
         raise ImportFailure(f"unknown table(s) {', '.join(sorted(unknown))}; nothing imported.")
     validated = {t.name: _validate_table(t, data.get(t.name, [])) for t in EXPORT_TABLES}
     _check_references(validated)
+    _check_no_cycles(validated)
     if not is_empty(session):
         raise ImportFailure("the database is not empty; import only into a fresh database.")
     try:
@@ -165,6 +166,39 @@ def _check_references(validated: dict[str, list[dict[str, Any]]]) -> None:
                         f"table '{table.name}', row {number} (id {row['id']}): {column} "
                         f"{missing[0]} is not an id in '{target}'."
                     )
+
+
+def _self_references(table: ExportTable) -> list[str]:
+    return [
+        c.key
+        for c in inspect(table.model).columns
+        for fk in c.foreign_keys
+        if fk.column.table.name == table.model.__tablename__
+    ]
+
+
+def _check_no_cycles(validated: dict[str, list[dict[str, Any]]]) -> None:
+    """Refuse rows whose references to their own table go round (a capability its own
+    ancestor, a claim restating itself through others): every walk up them must end."""
+    for table in EXPORT_TABLES:
+        for column in _self_references(table):
+            up = {row["id"]: row.get(column) for row in validated[table.name]}
+            done: set[Any] = set()
+            for start in up:
+                path: list[Any] = []
+                on_path: set[Any] = set()
+                node = start
+                while node is not None and node not in done:
+                    if node in on_path:
+                        loop = path[path.index(node) :]
+                        raise ImportFailure(
+                            f"table '{table.name}': {column} makes a cycle through ids "
+                            f"{', '.join(str(i) for i in loop)}; nothing imported."
+                        )
+                    on_path.add(node)
+                    path.append(node)
+                    node = up.get(node)
+                done.update(path)
 
 
 def _insert(session: Session, table: ExportTable, rows: list[dict[str, Any]]) -> None:

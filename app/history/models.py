@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from app.core.bounds import ACTOR_MAX
 from app.core.schema import Level, utcnow
 
 
@@ -14,7 +15,7 @@ class StatusChangeBase(SQLModel):
     reason_code: str = Field(max_length=40)
     reason: str
     evidence_ids: list[int] = Field(default_factory=list)
-    actor: str = Field(max_length=120)
+    actor: str = Field(max_length=ACTOR_MAX)
     effective_on: dt.date = Field(description="When the change happened in the world.")
     recorded_at: dt.datetime = Field(description="When the ledger recorded it (UTC).")
 

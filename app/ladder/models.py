@@ -6,7 +6,7 @@ from sqlmodel import Field, SQLModel
 
 class StatusLevelBase(SQLModel):
     code: str = Field(max_length=20)
-    rank: int
+    rank: int = Field(ge=0, le=100)  # the ladder has five levels; the import row says so too
     label: str = Field(max_length=60)
     description: str
     exit_criteria: str

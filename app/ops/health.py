@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.core.db import get_session
 from app.core.errors import problem
+from app.ops.access import may_see_details
 from app.ops.metrics import read_workers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,24 @@ async def healthz() -> Response:
     responses={503: {"description": "Not ready (problem+json)"}},
 )
 def readyz(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
-    """Return 200 when the app can serve traffic, else 503 with the reason."""
+    """Return 200 when the app can serve traffic, else 503; the reasons need a token.
+
+    Anyone learns ready or not. The checks, the database's error, the revisions and the
+    workers go only to a caller with an API token or the metrics token (`Authorization:
+    Bearer`): they name hosts, ports and versions.
+    """
+    answer = _readiness(request, session)
+    try:
+        if may_see_details(request, session):
+            return answer
+    finally:
+        session.close()
+    if answer.status_code == 200:
+        return JSONResponse({"status": "ok"})
+    return problem(503, "Not ready", "The service is not ready; retry shortly.")
+
+
+def _readiness(request: Request, session: Session) -> JSONResponse:
     expected = expected_heads()
     worker = inprocess_worker_status(request.app) or "disabled"
     try:
@@ -71,8 +89,6 @@ def readyz(request: Request, session: Session = Depends(get_session)) -> JSONRes
             f"The database is not reachable: {reason}",
             checks={"database": "unreachable", "migrations": "unknown"},
         )
-    finally:
-        session.close()
     if current != expected:
         return problem(
             503,

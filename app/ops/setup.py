@@ -2,13 +2,15 @@
 
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
+from app.core.errors import problem
+from app.ops.access import metrics_allowed
 from app.ops.health import database_unavailable, inprocess_worker_status
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
@@ -31,7 +33,11 @@ def install(app: FastAPI) -> None:
     app.state.metrics_registry = app_registry
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if not metrics_allowed(request):
+            response = problem(401, "Unauthorized", "Send 'Authorization: Bearer <metrics token>'.")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
         return Response(render(app_registry, database_registry), media_type=CONTENT_TYPE_LATEST)
 
     instrumentations = default_instrumentations(app_registry)

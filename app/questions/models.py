@@ -13,7 +13,15 @@ from pydantic import ConfigDict, StringConstraints, model_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import IsoDate, Level, ShortText, Slug, utcnow
+from app.core.schema import (
+    IsoDate,
+    Level,
+    PartialUpdate,
+    ShortText,
+    Slug,
+    not_null_fields,
+    utcnow,
+)
 from app.sources.models import SourceKey
 
 OptionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -112,7 +120,9 @@ class QuestionCreate(QuestionBase):
         return self
 
 
-class QuestionUpdate(SQLModel):
+class QuestionUpdate(PartialUpdate):
+    not_null = not_null_fields(QuestionBase)
+
     text: ShortText | None = None
     summary: ShortText | None = None
     says: list[OptionCode] | None = Field(default=None, max_length=MAX_OPTIONS)

@@ -28,6 +28,7 @@ import yaml
 
 from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
+from app.sim.notes import MAX_FORMATTED_CHARS, NOTE_REF, note_problem
 from app.sim.paths import seed_dir
 
 RELATIONS = ("==", "<=", ">=", "info")
@@ -38,7 +39,6 @@ DEFAULT_TOLERANCE = 0.05
 
 _MISSING = object()
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
-_NOTE_REF = re.compile(r"\{([A-Za-z_][\w.\[\]=\-]*)(?::([^{}]*))?\}")
 
 
 @lru_cache(maxsize=4)
@@ -141,6 +141,10 @@ def _claimed_in(unit: str, fig: dict[str, Any]) -> float | None:
 
 
 def _format_note(note: str, result: dict[str, Any], field: str) -> str:
+    problem = note_problem(note)
+    if problem:
+        raise SpecError(field, problem)
+
     def sub(m: re.Match[str]) -> str:
         try:
             val = resolve_field(result, m.group(1))
@@ -156,7 +160,10 @@ def _format_note(note: str, result: dict[str, Any], field: str) -> str:
         except (ValueError, TypeError):
             raise SpecError(field, f"cannot format {m.group(1)!r} as {fmt!r}") from None
 
-    return _NOTE_REF.sub(sub, note)
+    text = NOTE_REF.sub(sub, note)
+    if len(text) > MAX_FORMATTED_CHARS:
+        return text[: MAX_FORMATTED_CHARS - 1] + "…"
+    return text
 
 
 def parse_compare(compare: Any, prefix: str = "compare") -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ MAX_BATCH_SPECS = 200_000  # specs in one batch (a list file or evaluate_many)
 # Searches.
 MAX_SWEEP_LAYOUTS = 500_000  # candidate layouts of one sweep or `parallelism: auto`
 MAX_SWEEP_TOP = 1_000  # best layouts reported by one sweep
+MAX_SWEEP_VALUES = 64  # values of one sweep list (tp, cp, pp, micro, interleave)
+MAX_SWEEP_GROUPS = 100_000  # tp x cp x pp groups a sweep may try, sized before any is built
 MAX_GRID_POINTS = 500_000  # layers x hidden models of one `llm-max-model` search
 MAX_SERIES_POINTS = 10_000  # values of one integer series ({start, stop, step} or a list)
 EVAL_CHUNK = 20_000  # layouts or models evaluated by one vectorised call (bounds memory)

@@ -14,11 +14,22 @@ import typing
 from functools import cache
 from typing import Annotated, Any, Literal, NotRequired, Required, Union
 
-from pydantic import ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic import with_config as _with_config
 from typing_extensions import TypedDict
 
 from app.sim.errors import SpecError
+from app.sim.limits import MAX_SWEEP_VALUES
+from app.sim.notes import note_problem
 
 STRICT = ConfigDict(extra="forbid")
 PRECISIONS = ("bf16", "fp16", "fp8")
@@ -53,7 +64,25 @@ Int = Annotated[int, Strict()]
 Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Flag = Annotated[bool, Strict()]
 Name = Annotated[str, _text(120)]
-Note = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
+
+
+def _note(value: str) -> str:
+    problem = note_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Note = Annotated[
+    str,
+    Field(
+        max_length=4000,
+        pattern=r"^[^\x00]*$",
+        description="May quote result values as {field} or {field:.3g} (width <= 40, "
+        "precision <= 20).",
+    ),
+    AfterValidator(_note),
+]
 
 # ---- shared pieces ----
 
@@ -309,7 +338,8 @@ ParallelismOrAuto = Annotated[
 ]
 
 _SweepList = Annotated[
-    list[Annotated[Int, _between(1, 2**24, "")]], Field(min_length=1, max_length=1024)
+    list[Annotated[Int, _between(1, 2**24, "")]],
+    Field(min_length=1, max_length=MAX_SWEEP_VALUES),
 ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.sim.errors import SpecError
 from app.sim.hardware import System, resolve
-from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_LAYOUTS, check_budget
+from app.sim.limits import EVAL_CHUNK, MAX_SWEEP_GROUPS, MAX_SWEEP_LAYOUTS, check_budget
 from app.sim.parse import first_broken, parse_model
 from app.sim.spec import choice, num, section
 from app.sim.summary import summarize
@@ -96,6 +96,16 @@ def candidates(
     use_all = sw.get("use_all", True)
     if not isinstance(use_all, bool):
         raise SpecError("sweep.use_all", "must be true or false")
+    # Each list loses duplicates and sizes beyond the accelerators, and the tp x cp x pp
+    # product is sized before a single group is built.
+    tps, cps, pps = ([v for v in dict.fromkeys(values) if v <= n] for values in (tps, cps, pps))
+    check_budget(
+        "sweep",
+        len(tps) * len(cps) * len(pps),
+        MAX_SWEEP_GROUPS,
+        "tp x cp x pp groups",
+        "narrow sweep.tp, sweep.cp or sweep.pp",
+    )
     model_cols = {k: np.array([float(v)]) for k, v in model.items()}
     tcp = np.array(list(itertools.product(tps, cps, pps)), dtype=float).reshape(-1, 3)
     mp = tcp.prod(axis=1)

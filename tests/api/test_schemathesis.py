@@ -1,13 +1,36 @@
-"""Property-based run of the whole OpenAPI schema, in process: no 5xx, responses match."""
+"""Property-based runs of the API's OpenAPI schema, in process: no 5xx, responses match.
+
+`test_api_conforms` tries each operation on its own; `test_stateful_api_never_answers_5xx`
+chains them (schemathesis's stateful mode follows the OpenAPI links: a created item is read,
+edited and listed), on both databases. Both are bounded: a fixed number of examples and steps,
+no shrinking phase, derandomized, and Hypothesis keeps no example database, so running or
+importing these tests writes nothing into the checkout (no `.hypothesis/`, no `ledger.db`).
+"""
+
+from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app.main import create_app
+# Built by a fixture, never at import: an app made at import time would open the default
+# database (./ledger.db) before any test has chosen one.
+lazy_schema = schemathesis.pytest.from_fixture("api_schema")
 
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app())
+BOUNDED = settings(
+    derandomize=True,  # the same cases on every CI run
+    database=None,  # no .hypothesis/ in the checkout
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture
+def api_schema(db_url: str) -> Any:
+    from app.main import create_app
+
+    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app())
 
 
 @pytest.fixture
@@ -16,18 +39,36 @@ def write_headers(write_token: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@schema.parametrize()
-@settings(
-    max_examples=25,
-    derandomize=True,  # the same cases on every CI run
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
-)
+@lazy_schema.parametrize()
+@settings(BOUNDED, max_examples=25)
 def test_api_conforms(case: schemathesis.Case, db_url: str, write_headers: dict[str, str]) -> None:
     # The app resolves its engine per request, so it follows this test's fresh database.
     # A cursor or slug can be schema-valid yet unknown; answering 400/404/422 there is right.
     case.call_and_validate(headers=write_headers, excluded_checks=[positive_data_acceptance])
+
+
+def test_stateful_api_never_answers_5xx(api_schema: Any, write_headers: dict[str, str]) -> None:
+    """Sequences of calls that follow the schema's links, with a write token: never a 5xx."""
+    machine = api_schema.as_state_machine()
+    seen: list[tuple[str, int]] = []
+
+    class Fuzz(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": write_headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            seen.append((f"{case.method} {case.path}", response.status_code))
+            assert response.status_code < 500, (
+                f"{case.method} {case.formatted_path} answered {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+
+    Fuzz.run(
+        settings=settings(
+            BOUNDED,
+            max_examples=6,
+            stateful_step_count=5,
+            phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded in time too
+        )
+    )
+    assert len({call for call, _status in seen}) >= 5, seen  # it did chain several operations

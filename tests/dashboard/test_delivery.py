@@ -4,6 +4,7 @@ import base64
 import hashlib
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.test_pages import HTML, csrf_of, sign_in
@@ -127,3 +128,33 @@ def test_one_clients_host_header_never_reaches_anothers_page(client: TestClient)
     # Absolute URLs in the ClaimReview come from LEDGER_PUBLIC_BASE_URL, never from Host.
     assert "attacker.example" not in forged.text
     assert "attacker.example" not in client.get(path, headers=HTML).text
+
+
+IDENTITY = {**HTML, "accept-encoding": "identity"}
+
+
+@pytest.mark.parametrize("path", ["/claims", "/api/v1/claims?limit=200"])
+def test_each_content_coding_has_its_own_etag(client: TestClient, path: str) -> None:
+    """The gzip and the identity bodies are two representations: one ETag was sent for both."""
+    for _ in range(2):  # a miss renders, then the cache before routing answers: both ways
+        zipped = client.get(path, headers=GZIP)
+        plain = client.get(path, headers=IDENTITY)
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert "content-encoding" not in plain.headers
+        assert zipped.headers["etag"] != plain.headers["etag"]
+        assert zipped.headers["vary"] == plain.headers["vary"]
+        assert "Accept-Encoding" in zipped.headers["vary"]
+        # Each is revalidated by its own tag; the other coding's tag names the same version.
+        for tag in (zipped.headers["etag"], plain.headers["etag"]):
+            again = client.get(path, headers={**GZIP, "if-none-match": tag})
+            assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    "header", ["gzip;q=0", "gzip; q=0.0, identity", "*;q=0, identity", "identity"]
+)
+def test_gzip_refused_with_q0_is_not_sent(client: TestClient, header: str) -> None:
+    for path in ("/claims", "/api/v1/claims?limit=200", "/claims"):
+        response = client.get(path, headers={**HTML, "accept-encoding": header})
+        assert response.status_code == 200
+        assert "content-encoding" not in response.headers, (path, header)

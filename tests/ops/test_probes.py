@@ -27,16 +27,30 @@ def test_healthz_answers_without_the_database(monkeypatch: pytest.MonkeyPatch) -
     assert response.json() == {"status": "ok"}
 
 
-def test_real_app_has_the_probes_and_is_ready_at_head(client: TestClient) -> None:
+OPS_TOKEN = "ops-token-for-the-probe-tests"
+DETAILS = {"Authorization": f"Bearer {OPS_TOKEN}"}
+
+
+@pytest.fixture
+def details(read_token: str) -> dict[str, str]:
+    """Headers that may read /readyz's details: any API token."""
+    return {"Authorization": f"Bearer {read_token}"}
+
+
+def test_real_app_has_the_probes_and_is_ready_at_head(
+    client: TestClient, details: dict[str, str]
+) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=details)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["checks"] == {"database": "ok", "migrations": "ok", "worker": "disabled"}
     assert body["revision"] == [HEAD]
 
 
-def test_readyz_503_when_the_schema_is_behind_head(client: TestClient) -> None:
+def test_readyz_503_when_the_schema_is_behind_head(
+    client: TestClient, details: dict[str, str]
+) -> None:
     head = ScriptDirectory(str(MIGRATIONS)).get_revision(HEAD)
     assert head is not None
     with get_engine().begin() as conn:
@@ -47,7 +61,7 @@ def test_readyz_503_when_the_schema_is_behind_head(client: TestClient) -> None:
             )
         else:
             conn.execute(text("DELETE FROM alembic_version"))
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=details)
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
@@ -62,9 +76,10 @@ def test_readyz_503_on_a_database_that_was_never_migrated(
     tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("LEDGER_METRICS_TOKEN", OPS_TOKEN)
     _reset_caches()
     try:
-        response = TestClient(make_ops_app()).get("/readyz")
+        response = TestClient(make_ops_app()).get("/readyz", headers=DETAILS)
     finally:
         monkeypatch.undo()
         _reset_caches()
@@ -83,9 +98,13 @@ def test_readyz_503_when_the_database_is_unreachable(
         # Nothing listens on this loopback port: the connection is refused at once.
         url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/ledger?connect_timeout=3"
     monkeypatch.setenv("LEDGER_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGER_METRICS_TOKEN", OPS_TOKEN)
     _reset_caches()
     try:
-        response = TestClient(make_ops_app()).get("/readyz")
+        app = make_ops_app()
+        response = TestClient(app).get("/readyz", headers=DETAILS)
+        public = TestClient(app).get("/readyz")
+        stranger = TestClient(app).get("/readyz", headers={"Authorization": "Bearer guess"})
     finally:
         monkeypatch.undo()
         _reset_caches()
@@ -94,6 +113,12 @@ def test_readyz_503_when_the_database_is_unreachable(
     body = response.json()
     assert body["checks"]["database"] == "unreachable"
     assert body["title"] == "Not ready"
+    # Anyone learns "not ready"; only a token learns why (the host and port are in the reason).
+    for answer in (public, stranger):
+        assert answer.status_code == 503
+        assert answer.json()["title"] == "Not ready"
+        assert "checks" not in answer.json()
+        assert "127.0.0.1" not in answer.text and "nonexistent" not in answer.text
 
 
 class _StubSupervisor:
@@ -102,22 +127,28 @@ class _StubSupervisor:
 
 
 @pytest.mark.parametrize("status", ["alive", "restarting"])
-def test_readyz_reports_a_live_or_restarting_worker_thread(client: TestClient, status: str) -> None:
+def test_readyz_reports_a_live_or_restarting_worker_thread(
+    client: TestClient, status: str, details: dict[str, str]
+) -> None:
     client.app.state.worker_supervisor = _StubSupervisor(status)  # type: ignore[attr-defined]
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=details)
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["worker"] == status
 
 
-def test_readyz_503_when_the_worker_thread_is_dead_for_good(client: TestClient) -> None:
+def test_readyz_503_when_the_worker_thread_is_dead_for_good(
+    client: TestClient, details: dict[str, str]
+) -> None:
     client.app.state.worker_supervisor = _StubSupervisor("dead")  # type: ignore[attr-defined]
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=details)
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["checks"]["worker"] == "dead"
 
 
-def test_readyz_lists_each_worker_and_whether_it_is_alive(client: TestClient) -> None:
+def test_readyz_lists_each_worker_and_whether_it_is_alive(
+    client: TestClient, details: dict[str, str]
+) -> None:
     from sqlmodel import Session
 
     from app.benchmarks.service import touch_worker
@@ -131,10 +162,39 @@ def test_readyz_lists_each_worker_and_whether_it_is_alive(client: TestClient) ->
             {"t": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)},
         )
         session.commit()
-    workers = {w["id"]: w for w in client.get("/readyz").json()["workers"]}
+    workers = {w["id"]: w for w in client.get("/readyz", headers=details).json()["workers"]}
     assert workers["live-one"]["alive"] is True
     assert workers["gone"]["alive"] is False
     assert workers["silent"]["alive"] is False and workers["silent"]["kind"] == "inprocess"
+
+
+def test_public_readyz_says_ready_and_nothing_more(client: TestClient) -> None:
+    """The revisions, checks and workers were shown to anyone; now they need a token."""
+    for headers in ({}, {"Authorization": "Bearer ledger_00000000_not-a-token"}):
+        response = client.get("/readyz", headers=headers)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+def test_metrics_is_protected_by_a_configured_token(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.main import create_app
+
+    monkeypatch.setenv("LEDGER_METRICS_TOKEN", OPS_TOKEN)
+    _reset_caches()
+    try:
+        with TestClient(create_app()) as client:
+            anonymous = client.get("/metrics")
+            wrong = client.get("/metrics", headers={"Authorization": "Bearer wrong-token-x"})
+            scraper = client.get("/metrics", headers=DETAILS)
+    finally:
+        monkeypatch.undo()
+        _reset_caches()
+    assert anonymous.status_code == 401 and wrong.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert "ledger_" not in anonymous.text
+    assert scraper.status_code == 200 and "ledger_" in scraper.text
 
 
 def test_a_database_outage_answers_503_not_500() -> None:

@@ -183,8 +183,10 @@ def test_searches_are_sized_before_they_run() -> None:
         "batch": {"global": 720720},  # 240 divisors: many micro-batch sizes fit
         "sweep": {
             "use_all": False,
-            "micro": list(range(1, 1025)),
-            "interleave": list(range(1, 97)),
+            "micro": list(range(1, 65)),
+            "interleave": list(range(1, 65)),
+            "pp": list(range(1, 65)),
+            "cp": list(range(1, 65)),
             "zero": [0, 1, 2, 3],
         },
     }
@@ -193,3 +195,42 @@ def test_searches_are_sized_before_they_run() -> None:
     assert caught.value.field == "sweep" and "limit" in caught.value.message
     with pytest.raises(SpecError):
         api.sweep({**sweep, "sweep": {"use_all": False}}, top=10**6)
+
+
+def test_sweep_lists_are_bounded_in_the_schema() -> None:
+    """1,024 values per list passed validation; 1,024^3 groups would take about 70 GB."""
+    base = {
+        "kind": "llm-training",
+        "hardware": "dojo-exapod",
+        "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048},
+        "batch": {"global": 1024},
+    }
+    for key in ("tp", "cp", "pp", "micro", "interleave"):
+        too_long = {**base, "sweep": {key: list(range(1, 1025))}}
+        err = _error(too_long)
+        assert err.field == f"sweep.{key}", err
+    fine = {**base, "sweep": {"tp": list(range(1, 65))}}
+    api.check_spec(fine)
+
+
+def test_tp_cp_pp_groups_are_sized_before_any_is_built() -> None:
+    """The product of the three lists is refused before a single group is enumerated."""
+    from app.sim import limits
+
+    spec = {
+        "kind": "llm-training",
+        "hardware": "dojo-exapod",
+        "model": {"layers": 4096, "hidden": 887040, "heads": 55440, "seq_len": 1441440},
+        "batch": {"global": 4096},
+        "sweep": {
+            "num_accelerators": 3000,
+            "tp": [d for d in range(1, 3001) if 55440 % d == 0][:64],
+            "cp": [d for d in range(1, 3001) if 720720 % d == 0][:64],
+            "pp": list(range(1, 65)),
+        },
+    }
+    with pytest.raises(SpecError) as caught:
+        api.sweep(spec)
+    assert caught.value.field == "sweep"
+    assert "tp x cp x pp groups" in caught.value.message
+    assert f"{limits.MAX_SWEEP_GROUPS:,}" in caught.value.message

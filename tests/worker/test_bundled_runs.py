@@ -66,13 +66,17 @@ def test_the_app_requeues_at_start_up(
 
     first = service.queue_bundled_scenarios(session)
     monkeypatch.setattr(sim, "RUNNER_VERSION", "99.0.0")
+    monkeypatch.setenv("LEDGER_METRICS_TOKEN", "bundled-runs-ops-token")  # /readyz's details
+    get_settings.cache_clear()
+    ops = {"Authorization": "Bearer bundled-runs-ops-token"}
     with TestClient(create_app()) as client:  # runs go to `ledger worker` processes here
-        assert client.get("/readyz").json()["checks"]["worker"] == "disabled"
+        assert client.get("/readyz", headers=ops).json()["checks"]["worker"] == "disabled"
     monkeypatch.setenv("LEDGER_INPROCESS_WORKER", "true")
     get_settings.cache_clear()
     try:
         with TestClient(create_app()) as client:
-            assert client.get("/readyz").json()["checks"]["worker"] in {"alive", "restarting"}
+            worker = client.get("/readyz", headers=ops).json()["checks"]["worker"]
+            assert worker in {"alive", "restarting"}
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -6,6 +6,8 @@ import pytest
 
 from perf import throwaway_pg
 
+TIMING_CHECKS = {"readers within 2x during queue abuse"}
+
 
 @pytest.mark.slow
 def test_short_load_with_faults_keeps_every_invariant() -> None:
@@ -16,7 +18,13 @@ def test_short_load_with_faults_keeps_every_invariant() -> None:
     from perf.load import run
 
     report = run(duration=20.0, users=6, faults=True)
-    failed = {name: r["detail"] for name, r in report["invariants"].items() if not r["ok"]}
+    # Latency ratios are measured and printed by perf/load.py, never asserted in a test: on a
+    # shared two-core machine they swing with whatever else runs.
+    failed = {
+        name: r["detail"]
+        for name, r in report["invariants"].items()
+        if not r["ok"] and name not in TIMING_CHECKS
+    }
     assert not failed, failed
     assert len(report["faults"]) == 5, report["faults"]
     server_errors = {

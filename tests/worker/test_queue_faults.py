@@ -303,13 +303,18 @@ def test_a_database_outage_kills_no_worker_and_loses_no_run(
         "--port",
         str(port),
         LEDGER_INPROCESS_WORKER="true",
+        LEDGER_METRICS_TOKEN="queue-faults-ops-token",
     )
     processes.extend([*workers, server])
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> dict[str, Any] | None:
         try:
-            response = httpx.get(f"{base}/readyz", timeout=5)
+            response = httpx.get(  # its details need a token
+                f"{base}/readyz",
+                timeout=5,
+                headers={"Authorization": "Bearer queue-faults-ops-token"},
+            )
         except httpx.HTTPError:
             return None
         return response.json() if response.status_code == 200 else None

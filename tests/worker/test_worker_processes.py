@@ -29,7 +29,7 @@ HEAVY_SWEEP = {
     "sweep": {
         "num_accelerators": 5760,
         "use_all": False,
-        "micro": list(range(1, 257)),
+        "micro": [d for d in range(1, 1537) if 1536 % d == 0],  # every divisor of the batch
         "interleave": list(range(1, 49)),
     },
     "batch": {"global": 1536},
