@@ -286,7 +286,7 @@ def test_evidence_counts_and_coverage(evidence, sources):
     }
     assert all(grade(e) == "D" for e in evidence if e["kind"] == "analytical_check")
     assert any(
-        e["stance"] == "contradicts" and e.get("claim") == "exapod-q1-2023-deployment"
+        e["stance"] == "not_found" and e.get("claim") == "exapod-q1-2023-deployment"
         for e in evidence
     )
     assert any(e["kind"] == "benchmark_result" for e in evidence)

@@ -425,7 +425,10 @@ def test_seed_promises_resolve(client: TestClient) -> None:
         exapod["days_late"]
         == (dt.date.fromisoformat(exapod["resolved_on"]) - dt.date(2023, 3, 31)).days
     )
-    assert claims["exapod-seven-palo-alto-q1-2023"]["promise"]["state"] == "broken"
+    # The two Q1-2023 ExaPOD promises share their deadline and their end: a late production
+    # start in Jul 2023 does not withdraw them; the programme's end in Aug 2025 breaks both.
+    assert claims["exapod-seven-palo-alto-q1-2023"]["promise"] == exapod
+    assert exapod["resolved_on"] == "2025-08-08"
     assert claims["dojo-production-july-2023"]["promise"]["state"] == "kept"
     overdue = {s for s, c in claims.items() if c["promise"] and c["promise"]["state"] == "overdue"}
     assert overdue == {s for s, c in claims.items() if c["overdue_days"]}
