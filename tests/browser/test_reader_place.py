@@ -161,9 +161,16 @@ def test_phone_filters_keep_each_checkbox_beside_its_label(page: Any) -> None:
 def test_fsd_capacity_or_redundancy_question_is_seen_without_scrolling(
     page: Any, size: tuple[int, int]
 ) -> None:
+    """The FSD computer page opens with the reader's question and its answer on the first screen."""
     page.set_viewport_size({"width": size[0], "height": size[1]})
     page.goto("/capabilities/fsd-computer-hw3")
-    question = page.locator('#open-h ~ ul a[href="/claims/fsd-hw3-both-socs-for-capacity"]')
-    box = question.bounding_box()
-    assert box is not None and box["y"] + box["height"] <= size[1], box
-    assert "redundancy" in question.inner_text()
+    card = page.locator("#q-fsd-second-chip-redundancy-or-capacity")
+    question = card.locator(".question-text")
+    answer = card.locator("ul.answer-options")
+    assert "redundancy or capacity" in question.inner_text()
+    assert "Redundancy" in answer.locator("li.answer-holds").inner_text()
+    assert "Capacity" in answer.inner_text()
+    for part in (question, card.locator(".question-summary"), answer):
+        box = part.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= size[1], box
+    assert page.evaluate("window.scrollY") == 0
