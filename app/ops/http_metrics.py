@@ -9,6 +9,11 @@ Its middleware, though, re-matches every route before each request and builds Re
 Response objects; this one reads the route template that the router stores in
 `scope["route"]` after dispatch. Requests answered before routing (the response cache of
 `app.core.cache`) are matched once per path and remembered.
+
+With several processes (`PROMETHEUS_MULTIPROC_DIR` set, as the container entrypoint does),
+a process's dictionaries are out of reach of the scrape, which another worker may answer:
+there the same series are counted with prometheus_client's multi-process counters and
+histograms, which write to that folder and are added up by `/metrics` over all workers.
 """
 
 from bisect import bisect_left
@@ -16,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from time import perf_counter, time
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import metrics as pfi_metrics
@@ -24,6 +29,8 @@ from prometheus_fastapi_instrumentator import routing as pfi_routing
 from starlette.requests import Request
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.ops.metrics import multiprocess_dir
 
 Instrumentation = Callable[[pfi_metrics.Info], None]
 
@@ -81,10 +88,54 @@ class HttpObservations(Collector):
         yield latency
 
 
+class SharedHttpObservations:
+    """The same series as `HttpObservations`, kept by prometheus_client's own metrics.
+
+    Used in multi-process mode: their values live in `PROMETHEUS_MULTIPROC_DIR`, where the
+    scrape of any worker reads them all. Each labelled series is looked up once and kept.
+    """
+
+    def __init__(self, registry: CollectorRegistry, namespace: str = "ledger") -> None:
+        self.requests = Counter(
+            "http_requests_total",
+            "Total number of requests by method, status and handler.",
+            labelnames=("handler", "method", "status"),
+            namespace=namespace,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Duration of HTTP requests in seconds",
+            labelnames=("handler", "method"),
+            buckets=LATENCY_BUCKETS,
+            namespace=namespace,
+            registry=registry,
+        )
+        self.request_series: dict[tuple[str, str, str], Any] = {}
+        self.latency_series: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, info: pfi_metrics.Info) -> None:
+        key = (info.modified_handler, info.method, info.modified_status)
+        series = self.request_series.get(key)
+        if series is None:
+            series = self.request_series[key] = self.requests.labels(*key)
+        series.inc()
+        timed = self.latency_series.get(key[:2])
+        if timed is None:
+            timed = self.latency_series[key[:2]] = self.latency.labels(*key[:2])
+        timed.observe(info.modified_duration)
+
+
 def default_instrumentations(
     registry: CollectorRegistry, namespace: str = "ledger"
 ) -> list[Instrumentation]:
-    """Request counts per route/method/status and latency histograms per route/method."""
+    """Request counts per route/method/status and latency histograms per route/method.
+
+    In one process, dictionaries exported at scrape time; with several (a multi-process
+    folder is configured), prometheus_client's metrics, which every worker's scrape adds up.
+    """
+    if multiprocess_dir():
+        return [SharedHttpObservations(registry, namespace)]
     return [HttpObservations(registry, namespace)]
 
 

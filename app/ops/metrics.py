@@ -3,9 +3,9 @@
 Multi-process correctness: with several Uvicorn workers (or replicas, or a separate `ledger
 worker`), nothing that matters is kept in one process's memory.
 
-- HTTP metrics come from prometheus-fastapi-instrumentator. When `PROMETHEUS_MULTIPROC_DIR` is
-  set (the container entrypoint sets it), every worker writes them to that folder and `/metrics`
-  aggregates all workers.
+- HTTP metrics (`app.ops.http_metrics`) use prometheus-fastapi-instrumentator's names. When
+  `PROMETHEUS_MULTIPROC_DIR` is set (the container entrypoint sets it), every worker writes them
+  to that folder and `/metrics` aggregates all workers; otherwise they are kept in the process.
 - The run queue depth, the runs per state and the run-duration histogram are read from the
   `benchmark_run` table at scrape time by `RunQueueCollector`, so every replica reports the same
   numbers whichever process executed the runs. A database without that table yet reports

@@ -27,8 +27,15 @@ BOUNDED = settings(
 
 
 @pytest.fixture
-def api_schema(db_url: str) -> Any:
+def api_schema(request: pytest.FixtureRequest, db_url: str) -> Any:
     from app.main import create_app
+
+    # schemathesis 4's lazy mode reads and writes `node._nodeid` to name each operation's
+    # subtest; pytest 9 keeps a node's id in `_id` (`nodeid` is a read-only property) and has
+    # no `_nodeid`. Seed the attribute it reads (its later writes only rename the report).
+    # This fixture is resolved by schemathesis before it reads the attribute.
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
 
     return schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app())
 
