@@ -25,8 +25,11 @@ from perf.throwaway_pg import ThrowawayPostgres, available, free_port
 from tests.conftest import ROOT, _reset_caches, migrate_and_seed
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
-# GPT-3 on 5,760 A100s over a micro-batch/interleave/ZeRO/recompute grid: 166,608 layouts in
-# 9 chunks, each slowed by a second in the fault tests' workers (see slow_sweep_ledger.py).
+# GPT-3 on 5,760 A100s over a micro-batch/interleave/ZeRO/recompute grid: 230,232 layouts in
+# 12 chunks, each slowed by a second in the fault tests' workers (see slow_sweep_ledger.py).
+# A sweep list holds at most 64 values (MAX_SWEEP_VALUES): the micro-batches are the 64
+# smallest that divide the global batch (1 to 504), so no value is one no layout can use.
+GLOBAL_BATCH = 1536 * 2 * 3 * 5 * 7
 SWEEP = {
     "kind": "llm-training",
     "hardware": {"base": "a100-80gb-dgx", "overrides": {"network.inter_node.size": 720}},
@@ -34,12 +37,12 @@ SWEEP = {
     "sweep": {
         "num_accelerators": 5760,
         "use_all": False,
-        "micro": list(range(1, 129)),
+        "micro": [m for m in range(1, GLOBAL_BATCH + 1) if GLOBAL_BATCH % m == 0][:64],
         "interleave": list(range(1, 25)),
         "zero": [0, 1, 2, 3],
         "recompute": ["none", "selective", "full"],
     },
-    "batch": {"global": 1536 * 2 * 3 * 5 * 7},
+    "batch": {"global": GLOBAL_BATCH},
     "precision": "fp16",
 }
 

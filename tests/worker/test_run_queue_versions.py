@@ -217,10 +217,18 @@ def test_etags_are_the_same_in_every_worker_of_a_deployment(db_url: str) -> None
 def test_requests_that_find_the_versions_stale_share_one_read(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One thread hand-off per staleness bound, however many requests arrive meanwhile."""
+    """One thread hand-off per staleness bound, however many requests arrive meanwhile.
+
+    The clock stands still, so the bound cannot pass during the burst (on a loaded machine
+    20 requests take longer than `FRESH_S`, and a request after the bound rightly reads
+    again), and the read is held until every request has found the versions stale, so
+    all 20 arrive while it is in flight.
+    """
     import httpx
 
+    burst_size = 20
     assert client.get("/api/v1/capabilities").status_code == 200  # now cached
+    monkeypatch.setattr(versions.watch, "clock", lambda: 1000.0)
     hand_offs: list[object] = []
     real = versions.run_in_threadpool
 
@@ -229,15 +237,36 @@ def test_requests_that_find_the_versions_stale_share_one_read(
         return await real(function, *args)
 
     monkeypatch.setattr(versions, "run_in_threadpool", counted)
+    arrived: list[int] = []
+    all_arrived = threading.Event()
+    real_current = versions.watch.current
+
+    async def current() -> versions.Versions:
+        arrived.append(1)
+        if len(arrived) == burst_size:
+            all_arrived.set()
+        return await real_current()
+
+    monkeypatch.setattr(versions.watch, "current", current)
+    real_read = versions.watch.probe.read
+
+    def held_read() -> tuple[int, int]:
+        all_arrived.wait(timeout=30)  # a safety net: a request that never asks fails below
+        return real_read()
+
+    monkeypatch.setattr(versions.watch.probe, "read", held_read)
 
     async def burst() -> list[int]:
         transport = httpx.ASGITransport(app=client.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             versions.watch.expire()
-            answers = await asyncio.gather(*(http.get("/api/v1/capabilities") for _ in range(20)))
+            answers = await asyncio.gather(
+                *(http.get("/api/v1/capabilities") for _ in range(burst_size))
+            )
         return [answer.status_code for answer in answers]
 
-    assert asyncio.run(burst()) == [200] * 20
+    assert asyncio.run(burst()) == [200] * burst_size
+    assert all_arrived.is_set()  # every request found the versions stale before the read
     assert len(hand_offs) == 1
 
 
