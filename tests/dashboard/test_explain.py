@@ -41,6 +41,7 @@ def _cursor(raw: bytes) -> str:
         ("/evidence?capability=nope", ["dojo-d1"]),
         ("/evidence?kind=rumour", ["photo", "paper"]),
         ("/evidence?stance=perhaps", ["supports", "contradicts"]),
+        ("/evidence?checks=all", ["exclude", "include", "only"]),
         ("/timeline?capability=nope", ["dojo-d1"]),
     ],
 )
