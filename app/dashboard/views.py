@@ -505,7 +505,7 @@ async def timeline_page(
             capability=capability or None,
             cursor=cursor or None,
             chart=block is None,
-            with_checks=checks == "include",
+            with_checks=check_filter("checks", checks, ("exclude", "include")) == "include",
         )
 
     return await page(request, "timeline.html", build, block=block)

@@ -43,6 +43,7 @@ def _cursor(raw: bytes) -> str:
         ("/evidence?stance=perhaps", ["supports", "contradicts"]),
         ("/evidence?checks=all", ["exclude", "include", "only"]),
         ("/timeline?capability=nope", ["dojo-d1"]),
+        ("/timeline?checks=all", ["exclude", "include"]),
     ],
 )
 def test_an_unknown_filter_value_is_a_400_page_listing_the_allowed_values(
