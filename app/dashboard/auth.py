@@ -15,13 +15,12 @@ from app.auth import sessions as auth_sessions
 from app.auth.models import ApiToken
 from app.core.bounds import TOKEN_NAME_MAX, token_actor
 from app.core.config import get_settings
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.http import IdPath
 
 COOKIE_NAME = "ledger_session"
 SESSION_MAX_AGE = int(auth_sessions.SESSION_LIFETIME.total_seconds())
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class NotSignedIn(Exception):
