@@ -1,9 +1,8 @@
-"""Every part of the app, registered in plain code: routers, per-app state, lifespan hooks,
-middleware, exception handlers and exported tables.
+"""Every part of the web app, registered in plain code: routers, per-app state, lifespan
+hooks, middleware and exception handlers.
 
-`app.main` builds the web app from these lists alone, so the order in which parts are listed
-here is the whole story; the CLI (`ledger export`/`import`) and the worker read the same lists.
-Adding a table to the export is one line here.
+`app.main` builds the app from these lists alone, so what is listed here, in this order, is the
+whole story. The exported tables are listed in `app.exports.table`, for the CLI and the app.
 """
 
 from collections.abc import Callable, Coroutine
@@ -19,13 +18,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from app.auth.models import ApiToken, WebSession
 from app.benchmarks import setup as benchmarks_setup
-from app.benchmarks.models import BenchmarkRun, BenchmarkWorker
 from app.benchmarks.routes import router as benchmarks_router
-from app.capabilities.models import Capability
 from app.capabilities.routes import router as capabilities_router
-from app.claims.models import Claim
 from app.claims.routes import router as claims_router
 from app.core import cache
 from app.core.docs import router as docs_router
@@ -38,21 +33,14 @@ from app.dashboard import feeds as dashboard_feeds
 from app.dashboard import question_forms as dashboard_question_forms
 from app.dashboard import runs as dashboard_runs
 from app.dashboard import setup as dashboard_setup
+from app.dashboard import signin as dashboard_signin
 from app.dashboard import views as dashboard_views
-from app.events.models import Event
 from app.events.routes import router as events_router
-from app.evidence.models import Evidence
 from app.evidence.routes import router as evidence_router
-from app.exports import rows
-from app.exports.table import ExportTable
-from app.history.models import DataChange, DataVersion, StatusChange
-from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
 from app.ops import setup as ops_setup
 from app.ops.health import router as health_router
-from app.questions.models import Question
 from app.questions.routes import router as questions_router
-from app.sources.models import Source
 from app.sources.routes import router as sources_router
 
 # In matching order: the JSON API, the probes, then the dashboard's pages and feeds.
@@ -71,7 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard_edit.router,
     dashboard_question_forms.router,
     dashboard_runs.router,
-    dashboard_auth.router,
+    dashboard_signin.router,
     dashboard_feeds.router,
     dashboard_compare.router,
     ops_setup.router,
@@ -120,27 +108,3 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     dashboard_auth.NotSignedIn: dashboard_setup.not_signed_in,
     dashboard_auth.CsrfError: dashboard_setup.csrf_failed,
 }
-
-# In insert order: referenced tables first (self-references are patched after insert).
-EXPORT_TABLES: tuple[ExportTable, ...] = (
-    ExportTable("status_levels", StatusLevel, rows.StatusLevelRow),
-    ExportTable("sources", Source, rows.SourceRow),
-    ExportTable("events", Event, rows.EventRow),
-    ExportTable("capabilities", Capability, rows.CapabilityRow),
-    ExportTable("claims", Claim, rows.ClaimRow),
-    ExportTable("benchmark_runs", BenchmarkRun, rows.BenchmarkRunRow),
-    ExportTable(
-        "evidence", Evidence, rows.EvidenceRow, references={"benchmark_run_id": "benchmark_runs"}
-    ),
-    ExportTable(
-        "status_changes",
-        StatusChange,
-        rows.StatusChangeRow,
-        references={"evidence_ids": "evidence"},
-    ),
-    ExportTable("questions", Question, rows.QuestionRow),
-)
-
-# Tables left out of the export on purpose: credentials, sessions, the cache counter, and the
-# workers' liveness records (operational state, not ledger data).
-NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion, DataChange, BenchmarkWorker)

@@ -21,7 +21,6 @@ from app.benchmarks.models import (
     BenchmarkWorker,
     RunState,
 )
-from app.core import versions
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.config import get_settings
 from app.core.db import take_write_lock
@@ -32,7 +31,7 @@ from app.sim import api as sim
 from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
 from app.status import snapshot
-from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
+from app.status.history import bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -89,43 +88,7 @@ def scenario_spec(found: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def record_completed_run(
-    session: Session,
-    *,
-    spec: dict[str, Any],
-    result: dict[str, Any],
-    actor: str,
-    scenario_found: dict[str, Any] | None = None,
-    mode: str = "evaluate",
-) -> BenchmarkRun:
-    """Store a run that was executed outside the queue (the CLI), with its evidence."""
-    worker_id = f"cli:{os.getpid()}"
-    run = BenchmarkRun(
-        scenario_id=scenario_found.get("id") if scenario_found else None,
-        mode=mode,
-        title=str((scenario_found or {}).get("title") or spec.get("kind") or "cli run")[:300],
-        spec=spec,
-        hardware=_hardware_of(spec)[:200],
-        runner_version=sim.RUNNER_VERSION,
-        seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
-        capability_slugs=list((scenario_found or {}).get("capabilities", [])),
-        claim_slugs=list((scenario_found or {}).get("claims", [])),
-        actor=actor,
-        state=RunState.running.value,
-        worker_id=worker_id,
-        started_at=utcnow(),
-        attempts=1,
-    )
-    session.add(run)
-    session.commit()
-    session.refresh(run)
-    assert run.id is not None
-    finished = finish(session, run.id, run.attempts, state=RunState.succeeded, result=result)
-    assert finished is not None
-    return finished
-
-
-def _hardware_of(spec: dict[str, Any]) -> str:
+def hardware_of(spec: dict[str, Any]) -> str:
     hardware = spec.get("hardware", "")
     if isinstance(hardware, dict):
         return str(hardware.get("base", "custom"))
@@ -245,7 +208,7 @@ def new_run(request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
         mode=request.mode.value,
         title=title[:300],
         spec=spec,
-        hardware=_hardware_of(spec)[:200],
+        hardware=hardware_of(spec)[:200],
         runner_version=sim.RUNNER_VERSION,
         seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
         capability_slugs=capability_slugs,
@@ -454,7 +417,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
     return session.get(BenchmarkRun, run_id)
 
 
-def _held(run_id: int, attempt: int) -> Any:
+def held(run_id: int, attempt: int) -> Any:
     """The guard every holder's write carries: this run, this claim, still running."""
     return and_(
         col(BenchmarkRun.id) == run_id,
@@ -515,7 +478,7 @@ def hand_back(session: Session, run_id: int, attempt: int) -> bool:
     """Return a run this claim holds to the queue (graceful shutdown)."""
     result = session.execute(
         update(BenchmarkRun)
-        .where(_held(run_id, attempt))
+        .where(held(run_id, attempt))
         .values(
             state="queued",
             worker_id=None,
@@ -542,7 +505,7 @@ def report_progress(
     """Record progress and a heartbeat, if this claim still holds the run."""
     result = session.execute(
         update(BenchmarkRun)
-        .where(_held(run_id, attempt))
+        .where(held(run_id, attempt))
         .values(
             progress=max(0.0, min(1.0, fraction)),
             progress_message=message[:300],
@@ -563,69 +526,10 @@ def report_progress(
 def heartbeat(session: Session, run_id: int, attempt: int) -> bool:
     """Tell the others this claim still holds the run; False when it does not any more."""
     result = session.execute(
-        update(BenchmarkRun).where(_held(run_id, attempt)).values(heartbeat_at=utcnow())
+        update(BenchmarkRun).where(held(run_id, attempt)).values(heartbeat_at=utcnow())
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def finish(
-    session: Session,
-    run_id: int,
-    attempt: int,
-    *,
-    state: RunState,
-    result: dict[str, Any] | None = None,
-    error: str | None = None,
-) -> BenchmarkRun | None:
-    """Store the outcome of a run this claim holds, with its evidence, in one transaction.
-
-    Return None when the claim no longer holds the run (it was requeued and taken again):
-    then nothing is written, so a result and its evidence are recorded exactly once.
-    """
-    from app.benchmarks.evidence import record_as_evidence
-
-    session.rollback()
-    finished_at = utcnow()
-    values: dict[str, Any] = {
-        "state": state.value,
-        "result": result,
-        "error": error,
-        "progress_message": state.value,
-        "finished_at": finished_at,
-        "environment": {**environment_record(), "finished_at": finished_at.isoformat()},
-    }
-    if state == RunState.succeeded:
-        values["progress"] = 1.0
-    with session.get_bind().connect() as connection:  # type: ignore[union-attr]
-        transaction = connection.begin()
-        try:
-            # The evidence service commits its own unit of work; joined as "rollback_only",
-            # those commits stay inside this one transaction, which commits below.
-            with Session(bind=connection, join_transaction_mode="rollback_only") as unit:
-                taken = unit.execute(
-                    update(BenchmarkRun).where(_held(run_id, attempt)).values(values)
-                )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    transaction.rollback()
-                    return None
-                if state == RunState.succeeded:
-                    run = unit.get(BenchmarkRun, run_id)
-                    assert run is not None
-                    # Its evidence is the run's one ledger write (it moves the ledger's version).
-                    # Simulated figures that made no evidence still show on ledger pages.
-                    if not record_as_evidence(unit, run) and comparisons(result or {}):
-                        bump_data_version(unit, OUTSIDE_SNAPSHOT)
-                # Last, like every other write: a version is a hot row to lock briefly.
-                bump_runs_version(unit)
-                unit.flush()
-            transaction.commit()
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            raise
-    versions.expire()  # committed on the connection, not by a session: say so here
-    return session.get(BenchmarkRun, run_id)
 
 
 def outcome_of(session: Session, run_id: int, attempt: int) -> str | None:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.benchmarks import service as benchmarks_service
+from app.benchmarks.models import BenchmarkRunCreate
 from app.core.db import SessionDep
 from app.core.errors import ProblemError, not_found
 from app.core.http import IdPath
@@ -370,8 +371,6 @@ def start_run(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Queue a run and go to its page, which shows its progress."""
-    from app.benchmarks.models import BenchmarkRunCreate
-
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     form = {"scenario_id": scenario_id, "spec": spec, "title": title}

@@ -11,8 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from app.core.limits import InputError, decode_json
-from app.exports.table import ExportTable
-from app.registry import EXPORT_TABLES
+from app.exports.table import EXPORT_TABLES, ExportTable
 from app.status import history as history_service
 
 FORMAT = "ai-day-ledger/1"
