@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.benchmarks import evidence as run_evidence
 from app.benchmarks import service
-from app.benchmarks.models import BenchmarkRun, RunState
+from app.benchmarks.models import BenchmarkRun, RunMode, RunState
 from app.core import versions
 from app.core.schema import utcnow
 from app.sim import api as sim
@@ -87,7 +87,7 @@ def record_completed_run(
     worker_id = f"cli:{os.getpid()}"
     run = BenchmarkRun(
         scenario_id=scenario_found.get("id") if scenario_found else None,
-        mode=mode,
+        mode=RunMode(mode),
         title=str((scenario_found or {}).get("title") or spec.get("kind") or "cli run")[:300],
         spec=spec,
         hardware=service.hardware_of(spec)[:200],
@@ -96,7 +96,7 @@ def record_completed_run(
         capability_slugs=list((scenario_found or {}).get("capabilities", [])),
         claim_slugs=list((scenario_found or {}).get("claims", [])),
         actor=actor,
-        state=RunState.running.value,
+        state=RunState.running,
         worker_id=worker_id,
         started_at=utcnow(),
         attempts=1,

@@ -205,7 +205,7 @@ def new_run(request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
         _check_spec(spec)
     return BenchmarkRun(
         scenario_id=request.scenario_id,
-        mode=request.mode.value,
+        mode=request.mode,
         title=title[:300],
         spec=spec,
         hardware=hardware_of(spec)[:200],
@@ -363,7 +363,7 @@ def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
     if run.state in FINISHED_STATES:
         raise ProblemError(409, "Already finished", f"Run {run_id} is {run.state}.")
     if run.state == RunState.queued:
-        run.state = RunState.cancelled.value
+        run.state = RunState.cancelled
         run.finished_at = utcnow()
         run.progress_message = f"cancelled by {actor}"
     run.cancel_requested = True

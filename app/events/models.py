@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     DatePrecision,
+    EnumText,
     IsoDate,
     LongText,
     PartialUpdate,
@@ -81,8 +82,10 @@ class EventUpdate(PartialUpdate):
 class Event(EventBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
-    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
-    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
+    kind: EventKind = Field(sa_type=EnumText(EventKind, 40), index=True)
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 5)
+    )
     version: int = 1
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)

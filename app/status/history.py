@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, select, update
 
 from app.capabilities.models import StatusAssessment
 from app.core import versions
+from app.core.schema import Level
 from app.evidence.models import Evidence
 from app.history.models import DataChange, DataVersion, StatusChange
 
@@ -158,7 +159,7 @@ def append_changes(
         reason_code, reason, evidence_ids = explain(cap_id)
         row = StatusChange(
             capability_id=cap_id,
-            from_status=previous.status if previous else "not_assessed",
+            from_status=previous.status if previous else Level.not_assessed,
             to_status=after[cap_id].status,
             reason_code=reason_code,
             reason=reason[:2000],
