@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.benchmarks import evidence as run_evidence
@@ -41,16 +42,18 @@ def finish(
     }
     if state == RunState.succeeded:
         values["progress"] = 1.0
-    with session.get_bind().connect() as connection:  # type: ignore[union-attr]
+    engine = session.get_bind()
+    assert isinstance(engine, Engine), "a run finishes on its own connection from the engine"
+    with engine.connect() as connection:
         transaction = connection.begin()
         try:
             # The evidence service commits its own unit of work; joined as "rollback_only",
             # those commits stay inside this one transaction, which commits below.
             with Session(bind=connection, join_transaction_mode="rollback_only") as unit:
-                taken = unit.execute(
+                taken = unit.exec(
                     update(BenchmarkRun).where(service.held(run_id, attempt)).values(values)
                 )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                if taken.rowcount != 1:
                     transaction.rollback()
                     return None
                 if state == RunState.succeeded:

@@ -398,7 +398,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
         if row is None:
             return None
         run_id = row[0]
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.state) == "queued"))
         .values(
@@ -412,7 +412,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
     )
     bump_runs_version(session)
     session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return None
     return session.get(BenchmarkRun, run_id)
 
@@ -438,7 +438,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
         col(BenchmarkRun.state) == "running",
         or_(col(BenchmarkRun.heartbeat_at).is_(None), col(BenchmarkRun.heartbeat_at) < cutoff),
     )
-    given_up = session.execute(
+    given_up = session.exec(
         update(BenchmarkRun)
         .where(and_(stale, col(BenchmarkRun.attempts) >= limit))
         .values(
@@ -449,7 +449,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
             error=f"Failed for good: its worker stopped responding on each of {limit} attempts.",
         )
     )
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(
             and_(
@@ -467,7 +467,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
             progress_message="requeued: its worker stopped responding",
         )
     )
-    count = (result.rowcount or 0) + (given_up.rowcount or 0)  # type: ignore[attr-defined]
+    count = (result.rowcount or 0) + (given_up.rowcount or 0)
     if count:
         bump_runs_version(session)
     session.commit()
@@ -476,7 +476,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
 
 def hand_back(session: Session, run_id: int, attempt: int) -> bool:
     """Return a run this claim holds to the queue (graceful shutdown)."""
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(held(run_id, attempt))
         .values(
@@ -488,7 +488,7 @@ def hand_back(session: Session, run_id: int, attempt: int) -> bool:
     )
     bump_runs_version(session)
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 class Holding(StrEnum):
@@ -503,7 +503,7 @@ def report_progress(
     session: Session, run_id: int, attempt: int, fraction: float, message: str
 ) -> Holding:
     """Record progress and a heartbeat, if this claim still holds the run."""
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(held(run_id, attempt))
         .values(
@@ -512,7 +512,7 @@ def report_progress(
             heartbeat_at=utcnow(),
         )
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.rollback()
         return Holding.lost
     bump_runs_version(session)
@@ -525,11 +525,11 @@ def report_progress(
 
 def heartbeat(session: Session, run_id: int, attempt: int) -> bool:
     """Tell the others this claim still holds the run; False when it does not any more."""
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun).where(held(run_id, attempt)).values(heartbeat_at=utcnow())
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
 def outcome_of(session: Session, run_id: int, attempt: int) -> str | None:
@@ -559,10 +559,10 @@ def touch_worker(
         "last_error": error[:300] if error else None,
         "last_seen_at": now,
     }
-    updated = session.execute(
+    updated = session.exec(
         update(BenchmarkWorker).where(col(BenchmarkWorker.worker_id) == worker_id).values(values)
     )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    if updated.rowcount == 0:
         session.add(BenchmarkWorker(worker_id=worker_id, started_at=now, **values))
     session.commit()
 
@@ -570,11 +570,9 @@ def touch_worker(
 def forget_workers(session: Session, *, silent_for_s: float) -> int:
     """Delete the rows of workers not seen for a long time (stopped or gone for good)."""
     cutoff = utcnow() - dt.timedelta(seconds=silent_for_s)
-    result = session.execute(
-        delete(BenchmarkWorker).where(col(BenchmarkWorker.last_seen_at) < cutoff)
-    )
+    result = session.exec(delete(BenchmarkWorker).where(col(BenchmarkWorker.last_seen_at) < cutoff))
     session.commit()
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return result.rowcount or 0
 
 
 # Runs of the bundled scenarios are queued by this actor; its runs record which runner

@@ -4,7 +4,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
@@ -52,8 +52,8 @@ class CapabilityBase(SQLModel):
 
 
 class CapabilityCreate(CapabilityBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "dojo-3",
@@ -64,7 +64,7 @@ class CapabilityCreate(CapabilityBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
     parent: Slug | None = Field(default=None, description="Slug of the parent capability.")

@@ -4,7 +4,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -115,8 +115,8 @@ class ClaimBase(SQLModel):
 
 
 class ClaimCreate(ClaimBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "exapod-peak-1-1-eflops-restated",
@@ -137,7 +137,7 @@ class ClaimCreate(ClaimBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
     capability: Slug

@@ -3,7 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
@@ -44,8 +44,8 @@ class EventBase(SQLModel):
 
 
 class EventCreate(EventBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "q3-2026-earnings-call",
@@ -55,7 +55,7 @@ class EventCreate(EventBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
 

@@ -3,7 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -90,8 +90,8 @@ class EvidenceBase(SQLModel):
 
 
 class EvidenceCreate(EvidenceBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "title": "Dojo cabinet shown on stage",
@@ -106,7 +106,7 @@ class EvidenceCreate(EvidenceBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug | None = Field(default=None, description="Generated from the title when omitted.")
     capability: Slug

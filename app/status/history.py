@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import StatusAssessment
 from app.core import versions
@@ -172,7 +173,7 @@ def append_changes(
     return rows
 
 
-def history_statement(capability_id: int | None = None):
+def history_statement(capability_id: int | None = None) -> SelectOfScalar[StatusChange]:
     """Return the select of status changes, optionally for one capability."""
     statement = select(StatusChange)
     if capability_id is not None:
