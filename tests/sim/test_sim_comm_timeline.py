@@ -100,3 +100,15 @@ def test_megatron_core_overlaps_interleaved_p2p_and_megatron_2021_does_not() -> 
     core = api.evaluate(_gpt(4))["time_breakdown_s"]["pp_comm"]
     old = api.evaluate(_gpt(4, stack="megatron-2021"))["time_breakdown_s"]["pp_comm"]
     assert core < 0.5 * old
+
+
+def test_communication_hidden_under_compute_still_slows_it() -> None:
+    # NeMo hides TP communication under the GEMMs (userbuffers); the kernels doing it take
+    # SMs, so the hidden time costs ``overlap_slowdown`` of itself.
+    spec = _gpt(4, stack="nemo")
+    hw = "h100-80gb-dgx"
+    tp = []
+    for slowdown in (0.0, 0.2):
+        spec["hardware"] = {"base": hw, "overrides": {"compute.overlap_slowdown": slowdown}}
+        tp.append(api.evaluate(spec)["time_breakdown_s"]["tp_comm"])
+    assert tp[0] == 0.0 < tp[1]
