@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlmodel import Session
 
 from app.benchmarks.cli import bench_app
-from app.core.config import get_settings
+from app.core.config import PROJECT_ROOT, get_settings, seed_folder
 from app.core.db import get_engine
 
 cli = typer.Typer(
@@ -23,8 +23,6 @@ data_app = typer.Typer(help="The sourced seed data.", no_args_is_help=True)
 cli.add_typer(db_app, name="db")
 cli.add_typer(token_app, name="token")
 cli.add_typer(data_app, name="data")
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def alembic_config() -> Config:
@@ -53,13 +51,6 @@ def db_current() -> None:
     command.current(alembic_config())
 
 
-def _seed_folder(seed_dir: Path | None) -> Path:
-    folder = seed_dir or Path(get_settings().seed_dir)
-    if not folder.is_absolute() and not folder.exists():
-        folder = PROJECT_ROOT / folder
-    return folder
-
-
 @cli.command()
 def seed(
     seed_dir: Annotated[Path | None, typer.Option(help="Folder of seed YAML files.")] = None,
@@ -68,7 +59,7 @@ def seed(
     from app.benchmarks.service import queue_bundled_scenarios
     from app.seed.service import seed as run_seed
 
-    folder = _seed_folder(seed_dir)
+    folder = seed_folder(seed_dir)
     with Session(get_engine()) as session:
         added = run_seed(session, folder)
     with Session(get_engine()) as session:
@@ -84,7 +75,7 @@ def data_check(
     """Validate the seed data; print each problem as file:line and exit 1 if any."""
     from app.seed.check import check
 
-    folder = _seed_folder(seed_dir)
+    folder = seed_folder(seed_dir)
     problems = check(folder)
     for problem in problems:
         typer.echo(f"{folder / problem.file}:{problem.line}: {problem.message}", err=True)

@@ -1,12 +1,17 @@
 """The verdict casebook: one row per rule, run through the status engine (no database)."""
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from app.claims.models import PromiseState, Verdict
+from app.core.config import get_settings, seed_folder
 from app.evidence.models import Stance
 from app.status import casebook
+from app.status.verdicts import load_rules
 
 CASES = casebook.cases()
 
@@ -67,3 +72,28 @@ def test_the_worked_examples_say_what_the_engine_computed() -> None:
     )
     consistent = next(v for k, v in lines.items() if k.startswith("Computation only"))
     assert "claim pod-peak: unverified; computation: consistent" in consistent
+
+
+def test_the_rules_and_the_ladder_come_from_the_seed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LEDGER_SEED_DIR moves the verdict rules and the casebook's ladder with the other files."""
+    folder = tmp_path / "seed"
+    shutil.copytree(seed_folder(), folder)
+    rules = yaml.safe_load((folder / "verdict_rules.yaml").read_text(encoding="utf-8"))
+    rules["verdicts"][0]["label"] = "Moved with the seed"
+    (folder / "verdict_rules.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    levels = yaml.safe_load((folder / "status_levels.yaml").read_text(encoding="utf-8"))
+    levels[-1]["accepted_evidence_kinds"] = ["paper"]
+    (folder / "status_levels.yaml").write_text(yaml.safe_dump(levels), encoding="utf-8")
+    monkeypatch.setenv("LEDGER_SEED_DIR", str(folder))
+    caches = (get_settings, load_rules, casebook.ladder)
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        assert load_rules().verdicts[0].label == "Moved with the seed"
+        assert casebook.ladder().accepted_kinds[levels[-1]["code"]] == {"paper"}
+    finally:
+        monkeypatch.undo()
+        for cached in caches:
+            cached.cache_clear()

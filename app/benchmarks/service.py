@@ -8,7 +8,6 @@ import subprocess
 import sys
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, text, update
@@ -23,7 +22,7 @@ from app.benchmarks.models import (
 )
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.bulkhead import Bulkhead
-from app.core.config import get_settings
+from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import take_write_lock
 from app.core.errors import ProblemError, check_filter, not_found
 from app.core.http import keyset_page
@@ -35,7 +34,6 @@ from app.status import snapshot
 from app.status.history import bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def scenarios() -> list[dict[str, Any]]:

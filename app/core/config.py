@@ -1,6 +1,7 @@
 """Application settings, read from the environment with the LEDGER_ prefix."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -76,3 +77,18 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the process-wide settings."""
     return Settings()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_folder(seed_dir: Path | None = None) -> Path:
+    """Return the seed folder: `seed_dir`, else `LEDGER_SEED_DIR` (default `seed_data`).
+
+    Every seed file is read from here, the verdict rules and the ladder too. A relative folder
+    that is not in the working directory is the project's.
+    """
+    folder = seed_dir or Path(get_settings().seed_dir)
+    if not folder.is_absolute() and not folder.exists():
+        folder = PROJECT_ROOT / folder
+    return folder

@@ -10,6 +10,7 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
+from app.claims.models import Verdict
 from app.core.errors import check_filter
 from app.core.schema import Grade
 from app.dashboard import charts, doubts, feeds, queries, timeline
@@ -54,8 +55,8 @@ def _flag(field: str, value: str | None) -> bool | None:
     return FLAG_VALUES[check_filter(field, value, FLAG_VALUES) or "0"]
 
 
-def verdict_codes() -> list[str]:
-    """Return the verdict codes, from the verdict rules (a new verdict appears by itself)."""
+def verdict_codes() -> list[Verdict]:
+    """Return the verdict codes, in the verdict rules' order."""
     return [rule.code for rule in load_rules().verdicts]
 
 

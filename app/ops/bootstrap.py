@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from app.core.config import seed_folder
+
 # pg_advisory_lock key shared by every start-up step ("ledger" in ASCII).
 LOCK_KEY = 0x6C6564676572
 LOCK_WAIT_SECONDS = 600
@@ -99,15 +100,6 @@ def seed_if_empty(engine: Engine, seed_dir: Path) -> dict[str, int] | None:
         return added
 
 
-def _seed_dir() -> Path:
-    from app.core.config import get_settings
-
-    folder = Path(get_settings().seed_dir)
-    if not folder.is_absolute() and not folder.exists():
-        folder = PROJECT_ROOT / folder
-    return folder
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one start-up step; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m app.ops.bootstrap", description=__doc__)
@@ -129,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.step == "wait-db":
             return 0 if wait_for_database(engine, args.timeout, args.interval) else 1
         if args.step == "seed-if-empty":
-            folder = _seed_dir()
+            folder = seed_folder()
             added = seed_if_empty(engine, folder)
             if added is None:
                 _log("the database already holds data; not seeding")

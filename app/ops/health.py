@@ -1,7 +1,6 @@
 """Liveness (`/healthz`) and readiness (`/readyz`) probes."""
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -12,12 +11,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from app.core.config import PROJECT_ROOT
 from app.core.db import SessionDep
 from app.core.errors import problem
 from app.ops.access import may_see_details
 from app.ops.metrics import read_workers
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "migrations"
 VERSION_TABLE = "alembic_version"
 

@@ -7,21 +7,18 @@ the engine computes, so the page and the tests cannot drift apart.
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
+from app.core.config import seed_folder
 from app.events.models import Event, EventKind
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
 from app.status.rules import Ladder, assess_ledger, replay
 from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, promise_for
-
-SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
-CASEBOOK_FILE = SEED_DIR / "verdict_casebook.yaml"
 
 
 @dataclass(frozen=True)
@@ -58,15 +55,16 @@ class Outcome:
 
 @lru_cache
 def ladder() -> Ladder:
-    """Return the real ladder, read from seed_data/status_levels.yaml."""
-    rows = yaml.safe_load((SEED_DIR / "status_levels.yaml").read_text(encoding="utf-8"))
+    """Return the real ladder, from the seed folder's status_levels.yaml (which seeds the table)."""
+    rows = yaml.safe_load((seed_folder() / "status_levels.yaml").read_text(encoding="utf-8"))
     return Ladder.from_rows(StatusLevel.model_validate(row) for row in rows)
 
 
 @lru_cache
 def cases() -> list[dict[str, Any]]:
     """Return the casebook's cases."""
-    return list(yaml.safe_load(CASEBOOK_FILE.read_text(encoding="utf-8")))
+    path = seed_folder() / "verdict_casebook.yaml"
+    return list(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def _day(value: Any) -> dt.date:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.capabilities.models import Capability, OverdueClaim, StatusAssessment
-from app.claims.models import Claim, PromiseState
+from app.claims.models import Claim, PromiseState, Verdict
 from app.core.schema import LEVEL_RANK, DatePrecision, Level, period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
@@ -197,10 +197,14 @@ def assess(
             override_reason=cap.override_reason,
             overdue=overdue,
             contradicted_claims=sum(
-                1 for c in cap_claims if c.id is not None and verdicts[c.id].code == "contradicted"
+                1
+                for c in cap_claims
+                if c.id is not None and verdicts[c.id].code == Verdict.contradicted
             ),
             disputed_claims=sum(
-                1 for c in cap_claims if c.id is not None and verdicts[c.id].code == "disputed"
+                1
+                for c in cap_claims
+                if c.id is not None and verdicts[c.id].code == Verdict.disputed
             ),
         )
         results[cap.id] = result

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
 from app.capabilities.models import Capability, StatusAssessment
-from app.claims.models import Claim, Promise, PromiseState
+from app.claims.models import Claim, Promise, PromiseState, Verdict
 from app.core import as_of, lookup
 from app.core.db import get_engine
 from app.events.models import Event
@@ -138,7 +138,7 @@ class Snapshot:
 
     def contradicted(self, claim_id: int | None) -> bool:
         """Return whether deciding evidence contradicts the claim and none supports it."""
-        return claim_id is not None and self.verdicts[claim_id].code == "contradicted"
+        return claim_id is not None and self.verdicts[claim_id].code == Verdict.contradicted
 
 
 def load_ladder(session: Session) -> Ladder:

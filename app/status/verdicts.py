@@ -1,4 +1,4 @@
-"""Claim verdicts and promise states, by the rules in seed_data/verdict_rules.yaml.
+"""Claim verdicts and promise states, by the rules in the seed folder's verdict_rules.yaml.
 
 Every function here is pure: a verdict is a function of the claim, the evidence linked to it
 and the rules; a promise's state adds the claim's capability outcome and the day. Reading the
@@ -14,11 +14,10 @@ from typing import Any
 
 import yaml
 
-from app.claims.models import Claim, Promise, PromiseState
+from app.claims.models import Claim, Promise, PromiseState, Verdict
+from app.core.config import seed_folder
 from app.core.schema import period_end, shown_date
 from app.evidence.models import Evidence
-
-RULES_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "verdict_rules.yaml"
 
 # What one item counts as, once the rules have read its origin, kind, grade and stance.
 SUPPORTS = "supports"  # independent confirmation of the figure or statement
@@ -31,7 +30,7 @@ ENDED_OUTCOMES = frozenset({"abandoned", "superseded"})
 
 @dataclass(frozen=True)
 class VerdictRule:
-    code: str
+    code: Verdict
     label: str
     needs: frozenset[str]
     description: str
@@ -55,7 +54,7 @@ class VerdictRules:
         return cls(
             deciding_grades=frozenset(data["deciding_grades"]),
             verdicts=tuple(
-                VerdictRule(v["code"], v["label"], frozenset(v["needs"]), v["description"])
+                VerdictRule(Verdict(v["code"]), v["label"], frozenset(v["needs"]), v["description"])
                 for v in data["verdicts"]
             ),
             meets_deadline=frozenset(data["meets_deadline"]),
@@ -67,14 +66,15 @@ class VerdictRules:
 
 
 @lru_cache
-def load_rules(path: Path = RULES_FILE) -> VerdictRules:
-    """Read the verdict rules (once per process)."""
+def load_rules(path: Path | None = None) -> VerdictRules:
+    """Read the verdict rules, from the seed folder unless `path` is given (once per process)."""
+    path = path or seed_folder() / "verdict_rules.yaml"
     return VerdictRules.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
 class ClaimVerdict:
-    code: str
+    code: Verdict
     reasons: tuple[str, ...]
     # What the ledger's own arithmetic or simulation says, on a line of its own: consistent,
     # inconsistent or inconclusive; None without such an item. It never supports a claim.
