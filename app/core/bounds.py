@@ -1,7 +1,7 @@
 """The bounds of fields that several schemas share, declared once.
 
 A request schema, the table column and the import schema of a field all read its bound from
-here, so none can admit a value another refuses (``tests/test_field_bounds.py`` walks every
+here, so none can admit a value another refuses (``tests/core/test_field_bounds.py`` walks every
 model and checks). Text bounds become the column's VARCHAR length through SQLModel's
 ``max_length``; integer ranges say which column type holds them (32-bit ``INTEGER`` or 64-bit
 ``BIGINT`` on PostgreSQL).

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from app.dashboard import edit
 from app.evidence.checks import is_check
-from tests.api.test_benchmark_runs import _drain
-from tests.api.test_capabilities import auth
+from tests.benchmarks.test_benchmark_runs import _drain
+from tests.capabilities.test_capabilities import auth
 
 SCENARIOS = ("dojo-consistency", "exapod-gpt3-175b", "tile-gpt-scaling", "d1-largest-gpt-sram")
 

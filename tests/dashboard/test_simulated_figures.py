@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_benchmark_runs import _drain
-from tests.api.test_capabilities import auth
+from tests.benchmarks.test_benchmark_runs import _drain
+from tests.capabilities.test_capabilities import auth
 
 REDUNDANCY = "fsd-hw3-dual-redundancy"
 

@@ -270,8 +270,8 @@ def test_only_evidence_that_counts_is_coloured_by_a_level(
     client: TestClient, write_token: str, db_url: str, session: Session
 ) -> None:
     """A simulation supports a figure but moves no status: its dot is grey, not 'built' blue."""
-    from tests.api.test_benchmark_runs import _drain
-    from tests.api.test_capabilities import auth
+    from tests.benchmarks.test_benchmark_runs import _drain
+    from tests.capabilities.test_capabilities import auth
 
     response = client.post(
         "/api/v1/benchmark-runs",

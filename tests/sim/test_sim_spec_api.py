@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 SPEC = {
     "kind": "llm-training",

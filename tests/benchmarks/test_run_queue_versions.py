@@ -21,7 +21,7 @@ from app.core import versions
 from app.core.db import get_engine, make_engine
 from app.sim import api as sim
 from app.status.history import data_version
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 PAGE = "/capabilities/dojo-d1"  # the dojo-consistency scenario records evidence on it
 API = "/api/v1/capabilities"

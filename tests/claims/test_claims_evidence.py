@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 
 def _all_pages(client: TestClient, url: str) -> list[dict]:

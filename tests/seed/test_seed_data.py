@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SEED = Path(__file__).resolve().parent.parent / "seed_data"
+SEED = Path(__file__).resolve().parents[2] / "seed_data"
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -49,7 +49,7 @@ EVIDENCE_KINDS = {
 }
 NON_RAISING_KINDS = {"analytical_check", "simulation_run"}
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "docs" / "CONTRACTS.md"
+CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
 
 
 def _contract_claim_slugs() -> list[str]:

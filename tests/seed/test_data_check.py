@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.seed.check import check, date_span
 
-SEED = Path(__file__).resolve().parent.parent / "seed_data"
+SEED = Path(__file__).resolve().parents[2] / "seed_data"
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from app.auth.service import create_token
 from app.core.db import get_engine
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 from tests.dashboard.test_pages import HTML, csrf_of, sign_in
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ops.helpers import live_app
-from tests.worker.test_queue_faults import (
+from tests.benchmarks.test_queue_faults import (
     SWEEP,
     _evidence_of,
     _queue,
@@ -22,6 +21,7 @@ from tests.worker.test_queue_faults import (
     _wait,
     _worker,
 )
+from tests.ops.helpers import live_app
 
 PAGE = "/capabilities/dojo-exapod"
 

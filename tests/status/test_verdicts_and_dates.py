@@ -4,8 +4,8 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_capabilities import _evidence, _new_capability, auth
-from tests.api.test_claims_evidence import _all_pages
+from tests.capabilities.test_capabilities import _evidence, _new_capability, auth
+from tests.claims.test_claims_evidence import _all_pages
 
 
 def _claim(client: TestClient, token: str, capability: str, slug: str, **fields: object):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.sources.service import format_date
 
-SEED = Path(__file__).resolve().parent.parent / "seed_data"
+SEED = Path(__file__).resolve().parents[2] / "seed_data"
 HTML = {"accept": "text/html"}
 INTERNAL = re.compile(r"fact[- ]sheet|§|\bS\d{2,3}b?\b", re.IGNORECASE)
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

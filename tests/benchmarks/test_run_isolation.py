@@ -19,7 +19,7 @@ from app.benchmarks import service
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.sim import api as sim
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 SPEC = {"spec": {"kind": "consistency"}}
 

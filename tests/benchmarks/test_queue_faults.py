@@ -209,7 +209,7 @@ def processes() -> Iterator[list[Process]]:
         process.stop()
 
 
-SLOW_LEDGER = [sys.executable, "-m", "tests.worker.slow_sweep_ledger"]
+SLOW_LEDGER = [sys.executable, "-m", "tests.benchmarks.slow_sweep_ledger"]
 
 
 def _worker(url: str, tmp_path: Path, name: str, *args: str) -> Process:

@@ -12,7 +12,7 @@ from app.benchmarks import flow, service
 from app.benchmarks.models import RunState
 from app.core.config import get_settings
 from app.core.db import get_engine
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 SPEC = {"spec": {"kind": "consistency"}}
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from app.core.db import get_engine
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 
 def test_a_reparent_onto_a_cycle_is_refused(client: TestClient, write_token: str) -> None:

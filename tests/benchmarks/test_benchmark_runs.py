@@ -5,7 +5,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 
 def _drain(db_url: str) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.core.db import get_engine
 from app.status import snapshot
-from tests.api.test_capabilities import auth
+from tests.capabilities.test_capabilities import auth
 
 
 def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
