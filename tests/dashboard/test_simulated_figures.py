@@ -52,7 +52,7 @@ def test_a_newer_runs_context_does_not_replace_an_older_runs_check(
     assert not any("what the forum claim would buy" in json.dumps(bar) for bar in bars)
 
     claim_page = client.get(f"/claims/{REDUNDANCY}").text
-    first = claim_page.split("<dt>Simulations</dt>")[1].split("</dd>")[0]
+    first = claim_page.split("<dt>Simulations</dt>")[1].split("</li>")[0]
     assert f'href="/runs/{redundant}"' in first and f'href="/runs/{split}"' not in first
 
     # The run page names each claim by its text, draws only predictions and calls findings so.
