@@ -10,6 +10,7 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
+from app.claims.models import PromiseState
 from app.core.errors import check_filter
 from app.core.schema import Grade
 from app.dashboard import charts, doubts, feeds, queries, timeline
@@ -93,6 +94,7 @@ async def overview(
             "overdue": sum(len(c.assessment.overdue) for c in everything),
             "contradicted": sum(c.assessment.contradicted_claims for c in everything),
             "verdicts": _verdict_split(session),
+            "promises": _promise_split(session),
             "disputed": sum(c.assessment.disputed_claims for c in everything),
         }
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
@@ -121,6 +123,13 @@ def _verdict_split(session: Session) -> dict[str, Any]:
     codes = [v.code for v in snapshot.get(session).verdicts.values()]
     split = {code: codes.count(code) for code in verdict_codes()}
     return {"total": len(codes), "by_verdict": split}
+
+
+def _promise_split(session: Session) -> dict[str, int]:
+    """Return how many dated commitments are in each promise state, in the rules' order."""
+    snap = snapshot.get(session)
+    states = [p.state for c in snap.claims_by_id.values() if (p := snap.promise(c)) is not None]
+    return {state.value: states.count(state) for state in PromiseState}
 
 
 # ---- Method --------------------------------------------------------------------------------
@@ -323,23 +332,26 @@ async def claim_page(request: Request, slug: str):
         row = claims_service.get_by_slug(session, slug)
         snap = snapshot.get(session)
         cap = cap_service.get_public(session, claim.capability)
-        evidence = [
+        everything = [
             evidence_service.to_public(e, snap)
             for e in claims_service.evidence_for(session, row)
             if snap.as_of is None or evidence_known(e, snap.as_of)
         ]
+        # The evidence table is about the world; the ledger's own computations get their own.
+        evidence = [e for e in everything if not is_check(e)]
         event = next((e for e in snap.events if e.slug == claim.event), None)
         return {
             "claim": claim,
             "cap": cap,
             "event": event,
             "evidence": evidence,
+            "checks": [e for e in everything if is_check(e)],
             # Claims are named by what they say; the slug stays in the link.
             "restates": snap.claims_by_id.get(row.restates_id) if row.restates_id else None,
             "restated_by": [snap.claims_by_id[i] for i in snap.restated_by.get(row.id or 0, [])],
             "simulated": queries.simulated_by_claim(session).get(slug),
             "sources": sources_service.by_keys(
-                session, [claim.source_key] + [e.source_key for e in evidence]
+                session, [claim.source_key] + [e.source_key for e in everything]
             ),
             "claim_review": feeds.claim_review(request, claim, cap, evidence, event),
             "api_twin": f"/api/v1/claims/{slug}",
