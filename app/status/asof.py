@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
-from app.core.as_of import surely_by
+from app.core.as_of import precision_cutoffs, surely_by
 from app.core.schema import period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
@@ -32,6 +32,21 @@ def claim_known(claim: Claim, day: dt.date) -> bool:
 def evidence_known(item: Evidence, day: dt.date) -> bool:
     """Return whether an evidence item was surely published by the day."""
     return surely_by(item.date, item.date_precision, day)
+
+
+def claims_known(claims: Iterable[Claim], day: dt.date) -> list[Claim]:
+    """Return the claims surely made by the day, in their order (`claim_known` for many).
+
+    A date not given (precision "none") is surely by no day.
+    """
+    cut = precision_cutoffs(day)
+    return [c for c in claims if (first := cut.get(c.date_precision)) and c.stated_on < first]
+
+
+def evidence_known_by(items: Iterable[Evidence], day: dt.date) -> list[Evidence]:
+    """Return the items surely published by the day, in their order (`evidence_known` for many)."""
+    cut = precision_cutoffs(day)
+    return [e for e in items if (first := cut.get(e.date_precision)) and e.date < first]
 
 
 def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
