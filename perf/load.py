@@ -125,6 +125,8 @@ class Stats:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # One line per 5xx or lost answer: when, which route, what came back (so a failure names it)
+    failures: list[str] = field(default_factory=list)
     # (slug, If-Match version, version after) of every accepted status write
     accepted_status: list[tuple[str, int, int]] = field(default_factory=list)
     refused_status: int = 0
@@ -224,10 +226,18 @@ async def _timed(
     except httpx.HTTPError as exc:
         stats.transport_errors[f"{method} {route}"] += 1
         stats.statuses[f"{method} {route}"][0] += 1
-        del exc
+        stats.failures.append(
+            f"{method} {route}: lost after {time.perf_counter() - started:.1f} s "
+            f"({type(exc).__name__}: {exc})"
+        )
         return None
     stats.latencies[f"{method} {route}"].append(time.perf_counter() - started)
     stats.statuses[f"{method} {route}"][response.status_code] += 1
+    if response.status_code >= 500:
+        stats.failures.append(
+            f"{method} {route}: {response.status_code} after "
+            f"{time.perf_counter() - started:.1f} s: {response.text[:300]!r}"
+        )
     return response
 
 
@@ -580,6 +590,11 @@ def _print(report: dict[str, Any]) -> None:
                 f"{row['phase']:<44} {row['requests']:>6} {row['per_s']:>7} {row['p50_ms']:>8} "
                 f"{row['p99_ms']:>8} {row['5xx']:>6}  {row['statuses']}"
             )
+        print(f"\n{'reader route':<44} {'quiet p50':>10} {'abuse p50':>10} {'ratio':>6}")
+        for row in report["abuse"]["readers"]:
+            quiet, loud = row["quiet_p50_ms"], row["loud_p50_ms"]
+            ratio = f"{loud / quiet:.2f}x" if quiet else "-"
+            print(f"{row['route']:<44} {quiet:>10} {loud:>10} {ratio:>6}")
     if report["faults"]:
         print("\nfaults:")
         for line in report["faults"]:
@@ -658,7 +673,17 @@ def _abuse_report(
         one.statuses[route] = abuse.statuses[route]
         rows.append(_phase_row(f"abuse: {route}", one, seconds))
     quiet_p50, loud_p50 = rows[0]["p50_ms"], rows[1]["p50_ms"]
+    # Per reader route, quiet against loud: which read the abuse slows, not only by how much.
+    per_route = [
+        {
+            "route": route,
+            "quiet_p50_ms": round(_percentile(quiet.latencies[route], 0.50) * 1000, 1),
+            "loud_p50_ms": round(_percentile(loud.latencies.get(route, []), 0.50) * 1000, 1),
+        }
+        for route in sorted(quiet.latencies)
+    ]
     errors = sum(row["5xx"] for row in rows)
+    failures = [*quiet.failures, *loud.failures, *abuse.failures]
     checks = {
         "readers within 2x during queue abuse": (
             loud_p50 <= 2 * quiet_p50,
@@ -666,9 +691,12 @@ def _abuse_report(
             f"({loud_p50 / quiet_p50 if quiet_p50 else float('nan'):.2f}x); p99 "
             f"{rows[1]['p99_ms']} ms against {rows[0]['p99_ms']} ms",
         ),
-        "no 5xx during queue abuse": (errors == 0, f"{errors} answers were 5xx or lost"),
+        "no 5xx during queue abuse": (
+            errors == 0,
+            f"{errors} answers were 5xx or lost" + "".join(f"; {line}" for line in failures[:5]),
+        ),
     }
-    return {"seconds_per_phase": seconds, "rows": rows}, checks
+    return {"seconds_per_phase": seconds, "rows": rows, "readers": per_route}, checks
 
 
 def run(duration: float, users: int, faults: bool, abuse_seconds: float = 10.0) -> dict[str, Any]:
