@@ -18,8 +18,9 @@ SIGKILL one Uvicorn worker process, and stop the database for 3 s.
 Then a run-queue abuse phase (``--abuse-seconds``, 0 to skip): readers alone for that long
 (the quiet phase), then the same readers while another token abuses the run queue: oversized
 sweeps (lists of 1,024 values), comparison notes with a width of 20,000, heavy sweeps the
-schema allows, and bursts of submissions. Reader latency during the abuse must stay within 2x
-of the quiet phase (p50), with no 5xx anywhere.
+schema allows, and bursts of submissions, from a process of its own (a separate client, as an
+attacker is). Reader latency during the abuse must stay within 2x of the quiet phase (p50),
+with no 5xx anywhere.
 
 Afterwards it checks:
 - history rows = accepted status writes (one row per 200, none for a 412);
@@ -47,7 +48,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -628,18 +629,46 @@ async def _abuser(base: str, token: str, stats: Stats, deadline: float) -> None:
             await asyncio.sleep(0.2)
 
 
+def _abusers_elsewhere(base: str, token: str, start_at: float, seconds: float) -> dict[str, Any]:
+    """Run two abusers in this (separate) process from `start_at` (epoch seconds); return Stats.
+
+    The attacker is another client: in the readers' process, its bursts would queue the readers'
+    requests in the load generator's own event loop, and the ratio would measure the client.
+    """
+    stats = Stats()
+
+    async def both() -> None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(
+            _abuser(base, token, stats, deadline), _abuser(base, token, stats, deadline)
+        )
+
+    asyncio.run(both())
+    return {
+        "latencies": dict(stats.latencies),
+        "statuses": {route: dict(codes) for route, codes in stats.statuses.items()},
+        "failures": stats.failures,
+    }
+
+
 async def _abuse(
     base: str, token: str, abuse_token: str, slugs: list[str], seconds: float, users: int
 ) -> tuple[Stats, Stats, Stats]:
     quiet, loud, abuse = Stats(), Stats(), Stats()
     deadline = time.monotonic() + seconds
     await asyncio.gather(*[_readers(base, token, quiet, slugs, deadline) for _ in range(users)])
-    deadline = time.monotonic() + seconds
-    await asyncio.gather(
-        *[_readers(base, token, loud, slugs, deadline) for _ in range(users)],
-        _abuser(base, abuse_token, abuse, deadline),
-        _abuser(base, abuse_token, abuse, deadline),
-    )
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        start_at = time.time() + 5.0  # time for the abusers' process to start and import
+        abusers = pool.submit(_abusers_elsewhere, base, abuse_token, start_at, seconds)
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*[_readers(base, token, loud, slugs, deadline) for _ in range(users)])
+        found = abusers.result()
+    abuse.latencies.update(found["latencies"])
+    for route, codes in found["statuses"].items():
+        abuse.statuses[route].update({int(code): n for code, n in codes.items()})
+    abuse.failures.extend(found["failures"])
     return quiet, loud, abuse
 
 

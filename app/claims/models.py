@@ -4,13 +4,14 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     CleanText,
     DatePrecision,
+    EnumText,
     Grade,
     IsoDate,
     Level,
@@ -114,8 +115,8 @@ class ClaimBase(SQLModel):
 
 
 class ClaimCreate(ClaimBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "exapod-peak-1-1-eflops-restated",
@@ -136,7 +137,7 @@ class ClaimCreate(ClaimBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
     capability: Slug
@@ -179,11 +180,15 @@ class Claim(ClaimBase, table=True):
     capability_id: int = Field(foreign_key="capability.id", index=True)
     event_id: int = Field(foreign_key="event.id", index=True)
     restates_id: int | None = Field(default=None, foreign_key="claim.id")
-    implied_status: str = Field(max_length=20)  # type: ignore[assignment]
+    implied_status: Level = Field(sa_type=EnumText(Level, 20))
     claimant: str = Field(default="Tesla", max_length=120)
-    claimant_kind: str = Field(default="company", max_length=12)  # type: ignore[assignment]
-    grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
-    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
+    claimant_kind: ClaimantKind = Field(
+        default=ClaimantKind.company, sa_type=EnumText(ClaimantKind, 12)
+    )
+    grade: Grade = Field(sa_type=EnumText(Grade, 2), index=True)
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 5)
+    )
     metric: str | None = Field(default=None, max_length=120)
     value: float | None = None
     unit: str | None = Field(default=None, max_length=60)

@@ -100,10 +100,11 @@ def shown_ids(
 ) -> set[int]:
     """Return the capabilities known by then: those with a claim or an item, and their parents."""
     shown: set[int] = set()
-    for cap_id in {c.capability_id for c in claims} | {e.capability_id for e in evidence}:
+    for start in {c.capability_id for c in claims} | {e.capability_id for e in evidence}:
+        cap_id: int | None = start
         while cap_id is not None and cap_id not in shown:
             shown.add(cap_id)
-            cap_id = parent_of.get(cap_id)  # type: ignore[assignment]
+            cap_id = parent_of.get(cap_id)
     return shown
 
 
