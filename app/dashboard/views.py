@@ -10,10 +10,9 @@ from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
-from app.claims.models import PromiseState
 from app.core.errors import check_filter
 from app.core.schema import Grade
-from app.dashboard import charts, doubts, feeds, queries, timeline
+from app.dashboard import charts, doubts, feeds, overview, queries, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -64,44 +63,31 @@ def verdict_codes() -> list[str]:
 
 
 @router.get("/")
-async def overview(
+async def overview_page(
     request: Request,
     status: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
+    page_number: Annotated[str | None, Query(alias="page", max_length=10)] = None,
 ):
-    """Every capability in its hierarchy: evidence status beside claimed status."""
+    """Every capability in its hierarchy, a page at a time: evidence status beside claimed."""
     status, kind = check_filter("status", status, LADDER), check_filter("kind", kind, KINDS)
 
     def build(session: Session) -> dict[str, Any]:
-        rows = queries.capabilities_with_depth(session)
-        everything = [cap for cap, _depth in rows]
         then = snapshot.get(session)
-        now = snapshot.current(session)
-        shown = [
-            (cap, depth)
-            for cap, depth in rows
-            if (status is None or cap.assessment.status == status)
-            and (kind is None or cap.kind == kind)
-        ]
-        summary = {
-            "total": len(everything),
-            "above": sum(1 for c in everything if c.assessment.gap > 0),
-            "by_status": {
-                level: sum(1 for c in everything if c.assessment.status == level)
-                for level in LADDER
-            },
-            "ended": sum(1 for c in everything if c.outcome != "active"),
-            "overdue": sum(len(c.assessment.overdue) for c in everything),
-            "contradicted": sum(c.assessment.contradicted_claims for c in everything),
-            "verdicts": _verdict_split(session),
-            "promises": _promise_split(session),
-            "disputed": sum(c.assessment.disputed_claims for c in everything),
-        }
+        rows = overview.matching(then, status, kind)
+        pages = [str(n) for n in range(1, len(overview.page_starts(rows)) + 1)]
+        shown = overview.page_of(then, rows, int(check_filter("page", page_number, pages) or 1))
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
-            "rows": shown,
-            "names": {cap.slug: cap.name for cap in everything},
-            "summary": summary,
+            "rows": shown.rows,
+            "pages": shown,
+            # The names of the parts that limit the rows shown, linked from the row.
+            "names": {
+                slug: then.capability_by_slug[slug].name
+                for cap, _depth in shown.rows
+                if (slug := cap.assessment.limited_by) in then.capability_by_slug
+            },
+            "summary": overview.summary(then, verdict_codes(), LADDER),
             "status": status,
             "kind": kind,
             "kinds": KINDS,
@@ -111,25 +97,11 @@ async def overview(
             else "What is real: Tesla AI Day hardware",
             "api_twin": "/api/v1/capabilities"
             + feeds.api_query(status=status, kind=kind, as_of=_iso(then.as_of)),
-            **_dated_context(then, now),
+            **_dated_context(then, snapshot.current(session)),
         }
 
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
     return await page(request, "overview.html", build, block=block)
-
-
-def _verdict_split(session: Session) -> dict[str, Any]:
-    """Return how many claims hold each verdict, in the rules' order, and how many in all."""
-    codes = [v.code for v in snapshot.get(session).verdicts.values()]
-    split = {code: codes.count(code) for code in verdict_codes()}
-    return {"total": len(codes), "by_verdict": split}
-
-
-def _promise_split(session: Session) -> dict[str, int]:
-    """Return how many dated commitments are in each promise state, in the rules' order."""
-    snap = snapshot.get(session)
-    states = [p.state for c in snap.claims_by_id.values() if (p := snap.promise(c)) is not None]
-    return {state.value: states.count(state) for state in PromiseState}
 
 
 # ---- Method --------------------------------------------------------------------------------
