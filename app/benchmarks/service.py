@@ -285,6 +285,8 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
     """
     found: dict[str, list[dict[str, Any]]] = {}
     seen: set[tuple[str, str, str]] = set()
+    # Two scenarios can find a figure beside the same claim; their workloads tell them apart.
+    workloads = {s["id"]: s.get("workload") for s in scenarios()}
     rows = session.exec(
         select(BenchmarkRun)
         .where(BenchmarkRun.state == RunState.succeeded.value)
@@ -311,6 +313,7 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
                     "share": share_of_peak(comparison),
                     "run_id": run.id,
                     "run_title": run.title,
+                    "workload": workloads.get(run.scenario_id or "") or run.title,
                 }
             )
     order = {"test": 0, "finding": 1, "assumed": 2}

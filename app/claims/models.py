@@ -61,6 +61,7 @@ class PromiseState(StrEnum):
     overdue = "overdue"
     kept = "kept"
     kept_late = "kept_late"
+    partly_kept = "partly_kept"
     broken = "broken"
 
 
@@ -70,12 +71,13 @@ class Promise(SQLModel):
     state: PromiseState
     deadline: IsoDate
     resolved_on: IsoDate | None = Field(
-        default=None, description="When it was kept or broken; null while pending or overdue."
+        default=None,
+        description="When it was kept, partly kept or broken; null while pending or overdue.",
     )
     days_late: int | None = Field(
         default=None,
-        description="Days past the deadline: fixed once kept late or broken, counting while "
-        "overdue, null while pending.",
+        description="Days past the deadline: fixed once kept late, partly kept or broken, "
+        "counting while overdue, null while pending.",
     )
 
 

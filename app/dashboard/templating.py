@@ -53,6 +53,7 @@ PROMISE_LABELS = {
     "overdue": "Overdue",
     "kept": "Kept",
     "kept_late": "Kept late",
+    "partly_kept": "Partly kept",
     "broken": "Broken",
 }
 ORIGIN_LABELS = {
