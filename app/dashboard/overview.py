@@ -8,6 +8,7 @@ request then filters plain tuples and turns only the page it shows into public m
 import threading
 import weakref
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,7 @@ def page_of(snap: Snapshot, rows: list[Row], number: int) -> Page:
     )
 
 
-def summary(snap: Snapshot, verdict_codes: list[str], levels: list[str]) -> dict[str, Any]:
+def summary(snap: Snapshot, verdict_codes: Sequence[str], levels: Sequence[str]) -> dict[str, Any]:
     """Return the overview's counts over every capability and claim the snapshot holds.
 
     Levels and verdicts are counted in the order given, each listed even when none holds it.
