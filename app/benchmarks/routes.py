@@ -1,11 +1,11 @@
 """JSON API for benchmark runs and scenarios."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import Writer, actor_of
-from app.benchmarks import service
+from app.benchmarks import refusals, service
 from app.benchmarks.models import BenchmarkRunCreate, BenchmarkRunPublic, RunState
 from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
@@ -33,11 +33,23 @@ def spec_schema() -> dict[str, Any]:
     responses={**WRITE_RESPONSES, 202: {"description": "Queued; poll the Location"}},
 )
 async def start_run(
-    data: BenchmarkRunCreate, session: SessionDep, token: Writer, response: Response
+    # First: a credential refused lately is answered before its token or body is checked.
+    _refused_lately: Annotated[None, Depends(refusals.answer_refused_lately)],
+    data: BenchmarkRunCreate,
+    session: SessionDep,
+    token: Writer,
+    request: Request,
+    response: Response,
 ) -> BenchmarkRunPublic:
     """Queue a simulated workload: a scenario id or a custom spec."""
     # A token's submissions wait on its quota lock: through the bulkhead, not the readers' threads.
-    run = await service.SUBMISSIONS.run(service.create_run, session, data, actor=actor_of(token))
+    try:
+        run = await service.SUBMISSIONS.run(
+            service.create_run, session, data, actor=actor_of(token)
+        )
+    except service.QuotaRefused as refused:
+        refusals.REFUSALS.remember(request.headers.get("authorization"), refused)
+        raise
     response.headers["Location"] = f"/api/v1/benchmark-runs/{run.id}"
     return BenchmarkRunPublic.model_validate(run)
 

@@ -116,6 +116,14 @@ def _same_token(actor: str) -> list[str]:
     return [base, base + DASHBOARD_ACTOR_SUFFIX]
 
 
+class QuotaRefused(ProblemError):
+    """A token's quota refuses a run (429), and how long the same answer is certain to hold."""
+
+    def __init__(self, title: str, detail: str, *, retry_after: int, holds_for: float) -> None:
+        super().__init__(429, title, detail, headers={"Retry-After": str(retry_after)})
+        self.holds_for = holds_for
+
+
 def check_quota(session: Session, actor: str) -> None:
     """Refuse (429 with Retry-After) a token over its rate or its share of the queue.
 
@@ -134,13 +142,15 @@ def check_quota(session: Session, actor: str) -> None:
         oldest = recent[0]
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=dt.UTC)
-        wait = max(1, int((oldest - window_start).total_seconds()) + 1)
-        raise ProblemError(
-            429,
+        # Until the oldest of them leaves the window, the count cannot fall.
+        holds_for = (oldest - window_start).total_seconds()
+        wait = max(1, int(holds_for) + 1)
+        raise QuotaRefused(
             "Too many runs",
             f"This token submitted {len(recent)} runs in the last minute, the limit "
             f"(LEDGER_RUNS_PER_MINUTE_PER_TOKEN); retry in {wait} s.",
-            headers={"Retry-After": str(wait)},
+            retry_after=wait,
+            holds_for=holds_for,
         )
     waiting = session.exec(
         select(func.count())
@@ -151,12 +161,12 @@ def check_quota(session: Session, actor: str) -> None:
         )
     ).one()
     if waiting >= settings.runs_queued_per_token:
-        raise ProblemError(
-            429,
+        raise QuotaRefused(
             "Too many runs waiting",
             f"This token has {waiting} runs queued or running, the limit "
             "(LEDGER_RUNS_QUEUED_PER_TOKEN); retry when some have finished, or cancel some.",
-            headers={"Retry-After": "30"},
+            retry_after=30,
+            holds_for=0.0,  # a run may finish, or be cancelled, at any moment
         )
 
 

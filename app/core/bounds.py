@@ -57,3 +57,7 @@ def token_actor(name: str, *, dashboard: bool = False) -> str:
 # The overview shows the hierarchy a page at a time: a page ends at the next top-level
 # capability once it holds this many rows (never twice this many).
 OVERVIEW_PAGE_ROWS = 50
+
+# Tokens a process remembers as refused lately (run quotas), so that a burst of their
+# submissions is answered 429 before its credential, body or the database costs anything.
+REFUSALS_REMEMBERED = 10_000

@@ -1,0 +1,83 @@
+"""A token its run quota refused is answered again from memory while the refusal must hold."""
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from app.benchmarks.refusals import RecentRefusals
+from app.benchmarks.service import QuotaRefused
+from app.core.config import get_settings
+from app.core.db import get_engine
+from tests.capabilities.test_capabilities import auth
+
+SPEC = {"spec": {"kind": "consistency"}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _refusal(holds_for: float) -> QuotaRefused:
+    return QuotaRefused(
+        "Too many runs", "limit", retry_after=int(holds_for) + 1, holds_for=holds_for
+    )
+
+
+def test_a_refusal_is_answered_again_until_it_stops_holding() -> None:
+    clock = Clock()
+    memory = RecentRefusals(clock=clock)
+    memory.remember("Bearer a", _refusal(20.0))
+    clock.now += 12.5
+    with pytest.raises(QuotaRefused) as again:
+        memory.check("Bearer a")
+    assert again.value.headers == {"Retry-After": "8"}  # counts down, rounded up
+    memory.check("Bearer b")  # another credential is not refused
+    memory.check(None)
+    clock.now += 7.5
+    memory.check("Bearer a")  # the oldest run has left the window: ask the database again
+
+
+def test_a_refusal_that_may_end_any_moment_is_not_remembered() -> None:
+    memory = RecentRefusals(clock=Clock())
+    memory.remember("Bearer a", _refusal(0.0))  # too many runs waiting
+    memory.check("Bearer a")
+
+
+def test_the_memory_is_bounded() -> None:
+    clock = Clock()
+    memory = RecentRefusals(capacity=3, clock=clock)
+    for name in "abcd":
+        memory.remember(f"Bearer {name}", _refusal(60.0))
+    memory.check("Bearer a")  # the oldest was forgotten to make room
+    for name in "bcd":
+        with pytest.raises(QuotaRefused):
+            memory.check(f"Bearer {name}")
+
+
+def test_a_remembered_refusal_costs_no_query(
+    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_RUNS_PER_MINUTE_PER_TOKEN", "1")
+    get_settings.cache_clear()
+    assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token)).is_success
+    first = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+    assert first.status_code == 429
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        again = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    assert again.status_code == 429
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(again.headers["retry-after"]) <= int(first.headers["retry-after"])
+    assert again.json()["detail"] == first.json()["detail"]
+    assert statements == [], statements
