@@ -1,5 +1,6 @@
 """data change log names the claim and evidence rows each write changed, so a reader
-re-derives those claims' verdicts instead of re-reading whole hierarchies (null: not logged)
+re-derives those claims' verdicts instead of re-reading whole hierarchies (null: not logged);
+an index covering the evidence fields the ladder reads, for the unit of work's count
 
 Revision ID: 8c4e1f2a9d63
 Revises: 3f7a2c9e5b18
@@ -24,10 +25,18 @@ def upgrade() -> None:
     with op.batch_alter_table("data_change", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claim_ids", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("evidence_ids", sa.JSON(), nullable=True))
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_evidence_ladder",
+            ["capability_id", "stance", "level", "origin", "kind", "grade"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_index("ix_evidence_ladder")
     with op.batch_alter_table("data_change", schema=None) as batch_op:
         batch_op.drop_column("evidence_ids")
         batch_op.drop_column("claim_ids")
