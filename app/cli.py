@@ -114,6 +114,7 @@ def serve(
         reload=reload,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
+        timeout_keep_alive=settings.keep_alive_seconds,
         # A worker process importing the app on a busy host can take longer than Uvicorn's 5 s
         # default to answer its first health check; it would be killed and restarted forever.
         timeout_worker_healthcheck=60,

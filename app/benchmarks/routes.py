@@ -36,11 +36,12 @@ def spec_schema() -> dict[str, Any]:
     status_code=202,
     responses={**WRITE_RESPONSES, 202: {"description": "Queued; poll the Location"}},
 )
-def start_run(
+async def start_run(
     data: BenchmarkRunCreate, session: SessionDep, token: Writer, response: Response
 ) -> BenchmarkRunPublic:
     """Queue a simulated workload: a scenario id or a custom spec."""
-    run = service.create_run(session, data, actor=actor_of(token))
+    # A token's submissions wait on its quota lock: through the bulkhead, not the readers' threads.
+    run = await service.SUBMISSIONS.run(service.create_run, session, data, actor=actor_of(token))
     response.headers["Location"] = f"/api/v1/benchmark-runs/{run.id}"
     return BenchmarkRunPublic.model_validate(run)
 

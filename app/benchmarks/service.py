@@ -23,6 +23,7 @@ from app.benchmarks.models import (
 )
 from app.core import versions
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
+from app.core.bulkhead import Bulkhead
 from app.core.config import get_settings
 from app.core.db import take_write_lock
 from app.core.errors import ProblemError, check_filter, not_found
@@ -198,13 +199,18 @@ def check_quota(session: Session, actor: str) -> None:
         )
 
 
-def _lock_token_quota(session: Session, actor: str) -> None:
+def lock_token_quota(session: Session, actor: str) -> None:
     """Hold the token's quota lock until the transaction ends.
 
     PostgreSQL: an advisory lock per token. SQLite: the database's write lock.
     """
     digest = hashlib.sha256(_same_token(actor)[0].encode()).digest()
     take_write_lock(session, int.from_bytes(digest[:8], "big", signed=True))
+
+
+# Submissions that may wait on a token's quota lock run on at most this many threads per
+# process, so a burst of them leaves the shared thread pool and the connections to readers.
+SUBMISSIONS = Bulkhead(slots=2)
 
 
 def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
@@ -214,7 +220,7 @@ def create_run(session: Session, request: BenchmarkRunCreate, *, actor: str) -> 
     # cannot all pass the count before any of them is added.
     check_quota(session, actor)
     session.rollback()  # end the read: SQLite takes its write lock next
-    _lock_token_quota(session, actor)
+    lock_token_quota(session, actor)
     check_quota(session, actor)
     run = new_run(request, actor=actor)
     session.add(run)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
     )
     workers: int = 1
+    # Seconds an idle keep-alive connection stays open. Longer than a client's or a proxy's own
+    # idle expiry (httpx 5 s, nginx 75 s, most load balancers 60 s): a server that closes first
+    # races the client's next request on that connection, and the request is lost unanswered.
+    keep_alive_seconds: int = Field(default=90, ge=1, le=3_600)
     # Run benchmark jobs in a thread of the web process unless a separate `ledger worker` is used.
     inprocess_worker: bool = True
     dask_scheduler: str | None = None

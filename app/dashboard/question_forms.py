@@ -158,19 +158,13 @@ def update_question(
         data = QuestionUpdate.model_validate(_payload(form))
         service.update(session, question, data, expected_version=version)
     except (ValidationError, ProblemError) as exc:
+        errors, status_code = _errors(exc)
         if isinstance(exc, ProblemError) and exc.status == 412:
+            # Keep the input, and let the next submit carry the version it now overwrites.
             form["version"] = service.get_by_slug(session, slug).version
             errors = {"form": "Someone else changed this question after you opened the form. "
                       "Nothing was saved; your input is kept, so you can submit again."}  # fmt: skip
-            return _page(
-                request,
-                form,
-                status_code=409,
-                errors=errors,
-                editing=slug,
-                page_title="Error: edit a question",
-            )
-        errors, status_code = _errors(exc)
+            status_code = 409
         return _page(
             request,
             form,

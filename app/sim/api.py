@@ -16,7 +16,9 @@ from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
 # 0.3.0: auto settings, one spec parser, the contemporaries scenarios
-RUNNER_VERSION = "0.3.1"  # 0.3.1: comparisons say their role (assumed inputs never "consistent")
+RUNNER_VERSION = (
+    "0.4"  # 0.4: NCCL ring/tree collectives, the DP timeline, P2P overlap, overlap slowdown
+)
 
 KINDS = schema.KINDS
 

@@ -34,14 +34,12 @@ FIT_PATHS = (
     "compute.matmul_efficiency.max",
     "compute.matmul_efficiency.overhead_us",
     "memory.hbm.efficiency",
-    "network.nvlink.efficiency",
-    "network.inter_node.efficiency",
 )
 H100_FIT_PATHS = (
     "compute.matmul_efficiency.max",
     "compute.matmul_efficiency.fp8_max",
     "compute.attention_efficiency",
-    "network.inter_node.efficiency",
+    "compute.overlap_slowdown",
 )
 GATES = {"KORTHIKANTI22_T5": 5.0, "NARAYANAN21_T1": 10.0}
 H100_GATE = 10.0
@@ -298,15 +296,13 @@ GRIDS: dict[str, dict[str, np.ndarray]] = {
     H100: {
         "compute.matmul_efficiency.max": np.arange(0.50, 0.901, 0.02),
         "compute.matmul_efficiency.fp8_max": np.arange(0.40, 0.901, 0.02),
-        "compute.attention_efficiency": np.arange(0.30, 0.901, 0.02),
-        "network.inter_node.efficiency": np.arange(0.5, 0.951, 0.05),
+        "compute.attention_efficiency": np.arange(0.20, 0.901, 0.02),
+        "compute.overlap_slowdown": np.arange(0.0, 0.501, 0.025),
     },
     HARDWARE: {
         "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
-        "compute.matmul_efficiency.overhead_us": np.array([0, 2, 4, 6, 8, 10, 15, 20, 30]),
+        "compute.matmul_efficiency.overhead_us": np.array([0, 1, 2, 3, 4, 6, 8, 10, 15, 20, 30]),
         "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
-        "network.nvlink.efficiency": np.arange(0.6, 0.901, 0.05),
-        "network.inter_node.efficiency": np.arange(0.6, 0.951, 0.05),
     },
 }
 

@@ -4,8 +4,19 @@ Conventions: ``size`` is the buffer each participant holds, in bytes. Bandwidth 
 direction per accelerator. Ring all-reduce moves ``2 (n-1)/n * size`` bytes through each
 participant in ``2 (n-1)`` latency-bound steps; all-gather and reduce-scatter move half that.
 A 2-D mesh runs the ring algorithm along x, then along y on the ``1/nx`` shard it owns.
-A group that spans levels runs hierarchically: reduce-scatter inside the lowest level,
-all-reduce of the shard one level up, all-gather back down.
+On meshes (Dojo) a group that spans levels runs hierarchically: reduce-scatter inside the
+lowest level, all-reduce of the shard one level up, all-gather back down.
+
+On switched GPU fabrics (every level a ``switch``) collectives run as NCCL runs them: one ring
+through every member, pipelined in chunks, so the slowest crossing sets the bus bandwidth (a
+level is crossed by as many links as there are members below it, one NIC per GPU), and for an
+all-reduce over several nodes also NCCL's tree (intra-node chain, inter-node double binary
+tree): the faster of the two predicted times is taken, as NCCL's tuner does. Latency terms are
+NCCL's tuning model for its Simple protocol (NVIDIA/nccl ``src/graph/tuning.cc``): ring base
+8.4 us plus one per-step latency per ring step (the level's ``latency``; inter-node steps use
+the top level's), times 1.9 for a multi-node ring all-reduce (the ring's plateau); tree base 0
+plus 2 x ((ranks per node - 1) x 28 us + log2(nodes) x 50 us); tree bus bandwidth is 0.9 of
+the ring's and its algorithm bandwidth half of that.
 """
 
 from __future__ import annotations
@@ -19,6 +30,12 @@ from app.sim.hardware import Level, System
 
 # Fraction of a full all-reduce's traffic and latency steps for each collective.
 _FACTOR = {"all-reduce": 1.0, "all-gather": 0.5, "reduce-scatter": 0.5}
+# NCCL's tuning model, Simple protocol (NVIDIA/nccl src/graph/tuning.cc), in seconds.
+RING_BASE_S = 8.4e-6
+RING_PLATEAU = 1.9  # multi-node ring all-reduce latency factor
+TREE_INTRA_S = 28e-6  # NVLink tree step (a 256 kB chunk)
+TREE_INTER_S = 50e-6  # network tree step
+TREE_BW = 0.9 * 0.5  # tree bus bandwidth factor x algorithm-bandwidth ratio
 
 
 def ring_time(n: Any, size: Any, bw: float, lat: float, factor: float = 1.0) -> np.ndarray:
@@ -68,8 +85,51 @@ def group_members(system: System, stride: Any, count: Any) -> list[np.ndarray]:
     return out
 
 
+def nccl_collective(
+    system: System, kind: str, size: Any, stride: Any, count: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return NCCL's ring and tree times of a strided group on a switched fabric.
+
+    The tree time is ``inf`` where NCCL would not use a tree (not an all-reduce, or one node).
+    """
+    factor = _FACTOR[kind]
+    size = np.asarray(size, dtype=float)
+    count = np.asarray(count, dtype=float)
+    members = group_members(system, stride, count)
+    shape = np.broadcast(size, np.asarray(stride), count).shape
+    bus = np.full(shape, np.inf)
+    below = np.ones(shape)
+    for level, m in zip(system.levels, members, strict=True):
+        # Each member below has its own link into this level; a ring crosses it on all of them.
+        crossing = below * level.bandwidth * level.efficiency
+        bus = np.where(m > below, np.minimum(bus, crossing), bus)
+        below = np.maximum(below, m)
+    ppn = members[0] + np.zeros(shape)
+    nodes = np.maximum(count / np.maximum(ppn, 1.0), 1.0)
+    intra = system.levels[0].latency
+    inter = max(lv.latency for lv in system.levels)
+    n = np.maximum(count, 1.0)
+    steps = factor * 2.0 * (n - 1.0)
+    inter_steps = factor * 2.0 * (nodes - 1.0)
+    lat = RING_BASE_S + (steps - inter_steps) * intra + inter_steps * inter
+    if kind == "all-reduce":
+        lat = np.where(nodes > 1, lat * RING_PLATEAU, lat)
+    ring = np.where(count > 1, lat + factor * 2.0 * (n - 1.0) / n * size / bus, 0.0)
+    tree_lat = 2.0 * ((ppn - 1.0) * TREE_INTRA_S + np.log2(nodes) * TREE_INTER_S)
+    tree = tree_lat + size / (TREE_BW * bus)
+    use_tree = (kind == "all-reduce") & (nodes > 1)
+    return ring, np.where(use_tree, tree, np.inf)
+
+
 def group_collective(system: System, kind: str, size: Any, stride: Any, count: Any) -> np.ndarray:
-    """Return the hierarchical collective time of a strided group of accelerators."""
+    """Return the time of a collective among a strided group of accelerators.
+
+    NCCL's ring or tree, whichever is faster, on switched fabrics; the hierarchical
+    level-by-level algorithm on meshes.
+    """
+    if system.levels and all(lv.topology == "switch" for lv in system.levels):
+        ring, tree = nccl_collective(system, kind, size, stride, count)
+        return np.minimum(ring, tree)
     factor = _FACTOR[kind]
     size = np.asarray(size, dtype=float)
     members = group_members(system, stride, count)

@@ -70,6 +70,9 @@ class System:
     fp8_eff_max: float | None = None
     # Sustained fraction of the 16-bit peak in fused (flash) attention; None = ``matmul_eff_max``.
     attention_eff: float | None = None
+    # Compute time lost per second of communication hidden under it (SMs and memory bandwidth
+    # the communication kernels take from the overlapped GEMMs).
+    overlap_slowdown: float = 0.0
 
     def cum_sizes(self) -> list[float]:
         """Return accelerators per instance of each level (cumulative product)."""
@@ -376,6 +379,9 @@ def system_from_view(view: dict[str, Any]) -> System:
         ),
         fp8_eff_max=None if fp8_eff is None else _num(fp8_eff, "compute.matmul_efficiency.fp8_max"),
         attention_eff=None if attn_eff is None else _num(attn_eff, "compute.attention_efficiency"),
+        overlap_slowdown=_num(
+            comp.get("overlap_slowdown", {"value": 0}), "compute.overlap_slowdown", 0.0
+        ),
     )
 
 

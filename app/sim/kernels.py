@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from app.sim.collectives import _FACTOR, group_members, level_time, ring_time
+from app.sim.collectives import _FACTOR, group_members, level_time, nccl_collective, ring_time
 from app.sim.errors import SpecError
 from app.sim.hardware import resolve
 from app.sim.spec import choice, num, section
@@ -94,6 +94,20 @@ def evaluate_collective(spec: dict[str, Any]) -> dict[str, Any]:
             {
                 "level": "+".join(lv.name for lv in used),
                 "topology": "ring",
+                "participants": n,
+                "bytes": size,
+                "time_s": total,
+            }
+        )
+    elif algo == "auto" and system.levels and all(lv.topology == "switch" for lv in system.levels):
+        # Switched GPU fabrics: NCCL's ring or tree, whichever it predicts faster.
+        ring, tree = (float(x) for x in nccl_collective(system, op, size, 1, n))
+        used = [lv for lv, m in zip(system.levels, members, strict=True) if float(m) > 1]
+        total = min(ring, tree) if n > 1 else 0.0
+        steps.append(
+            {
+                "level": "+".join(lv.name for lv in used),
+                "topology": "nccl tree" if tree < ring else "nccl ring",
                 "participants": n,
                 "bytes": size,
                 "time_s": total,

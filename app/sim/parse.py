@@ -317,6 +317,7 @@ def parse(specs: list[dict[str, Any]]) -> Parsed:
         "dp_overlap": col(pars, "dp_overlap", np.maximum(per_spec("dp_overlap"), zero >= 3)),
         "param_gather_overlap": col(pars, "param_gather_overlap", per_spec("param_gather_overlap")),
         "tp_overlap": col(pars, "tp_overlap", per_spec("tp_overlap")),
+        "p2p_overlap": per_spec("p2p_overlap"),
         "grad_bytes": per_spec("grad_bytes"),
         "dropout": per_spec("dropout"),
     }

@@ -47,6 +47,7 @@ class _Ctx:
         )
         self.eattn = system.attention_eff if system.attention_eff is not None else self.emax
         self.t0 = system.matmul_overhead_s
+        self.steal = system.overlap_slowdown
         t0 = system.tiers[0]
         self.bw0 = t0.bandwidth * t0.efficiency
         self.sm = system.sm_count
@@ -251,8 +252,13 @@ def core(
     t_kv = p2p_time(system, kv_bytes, hop)
     t_kv_b = p2p_time(system, 2 * kv_bytes, hop)
     steps = np.maximum(cp - 1, 0.0)
-    cp_f = steps * np.maximum(0.0, t_kv - t_core_f / cp)
-    cp_b = steps * np.maximum(0.0, t_kv_b - t_core_b / cp)
+    # The hidden part of each transfer still slows the attention under it (SM contention).
+    cp_f = steps * (
+        np.maximum(0.0, t_kv - t_core_f / cp) + c.steal * np.minimum(t_kv, t_core_f / cp)
+    )
+    cp_b = steps * (
+        np.maximum(0.0, t_kv_b - t_core_b / cp) + c.steal * np.minimum(t_kv_b, t_core_b / cp)
+    )
     # Merging each block's partial output (online-softmax correction): one O-sized pass.
     corr = steps * c.mem(3 * e * T * h / tp)
     t_cp = np.where(cp > 1, cp_f + cp_b, 0.0)
@@ -269,7 +275,8 @@ def core(
     t_ar = group_collective(system, "all-reduce", T * h * e, 1.0, tp)
     t_tp_all = n_ar * t_ar
     gemm_window = t_gemms + t_gemms_b + np.where(rc == 2, t_gemms, 0.0)
-    t_tp = t_tp_all - tp_overlap * np.minimum(t_tp_all, gemm_window)
+    t_tp_hidden = tp_overlap * np.minimum(t_tp_all, gemm_window)
+    t_tp = t_tp_all - t_tp_hidden + c.steal * t_tp_hidden
     t_tp = np.where(tp > 1, t_tp, 0.0)
 
     # ---- embedding (first stage) and output layer + loss (last stage) ----
@@ -374,7 +381,15 @@ def core(
     t_avg = (L * t_layer + t_logit + t_emb) / pp + stall
     s_pp = T * h * e / tp  # Megatron scatter/gather: each TP rank sends its slice
     t_p2p = p2p_time(system, s_pp, tp * cp * dp)
-    pp_comm = np.where(pp > 1, 2.0 * v * m * t_p2p, 0.0)
+    # One virtual stage (model chunk) of one micro-batch on the busiest rank.
+    t_fc = n_max * t_fwd / v
+    t_bc = n_max * t_bwd / v
+    # Megatron-Core's interleaved schedule overlaps each send/receive with the next chunk's
+    # compute (``overlap_p2p_comm``); only the excess is exposed. Without it every transfer is.
+    p2p_ov = (opt("p2p_overlap", 0.0) > 0) & (v > 1)
+    t_p2p_exp = np.where(p2p_ov, np.maximum(0.0, t_p2p - np.minimum(t_fc, t_bc)), t_p2p)
+    t_p2p_exp = t_p2p_exp + c.steal * (t_p2p - t_p2p_exp)
+    pp_comm = np.where(pp > 1, 2.0 * v * m * t_p2p_exp, 0.0)
     bubble = (pp - 1) / v * t_avg
     pipe = m * t_max + bubble + pp_comm
 
@@ -385,26 +400,48 @@ def core(
     p_w = p_stage * e
     p_g = p_stage * gbytes
     replicas = dp / shard_group
-    ar = group_collective(system, "all-reduce", p_g, tp, cp * dp)
-    rs = group_collective(system, "reduce-scatter", p_g, tp, n_shard)
-    ag = group_collective(system, "all-gather", p_w, tp, n_shard)
-    ar_rep = group_collective(system, "all-reduce", p_g / n_shard, tp * n_shard, replicas)
+    # Collectives go out bucket by bucket, each paying its own latency. Megatron-Core's
+    # default bucket: max(40M, 1M x data-parallel size) parameters, per model chunk.
+    buckets = np.maximum(np.ceil(p_stage / v / np.maximum(40e6, 1e6 * cp * dp)), 1.0) * v
+
+    def bucketed(kind: str, size: Arr, stride: Arr, count: Arr) -> Arr:
+        return buckets * group_collective(system, kind, size / buckets, stride, count)
+
+    ar = bucketed("all-reduce", p_g, tp, cp * dp)
+    rs = bucketed("reduce-scatter", p_g, tp, n_shard)
+    ag = bucketed("all-gather", p_w, tp, n_shard)
+    ar_rep = bucketed("all-reduce", p_g / n_shard, tp * n_shard, replicas)
     ar_rep = np.where(replicas > 1, ar_rep, 0.0)
     t_grad = np.where(zero >= 1, rs + ar_rep, ar)
     t_param = np.where(zero >= 1, ag, 0.0)
-    # Overlap from the schedule: gradients are reduced bucket by bucket while the rest of the
-    # last micro-batch's backward runs; the distributed optimizer's parameter all-gather runs
-    # bucket by bucket behind the next step's first forward. The last bucket is always
-    # exposed. Megatron-Core's default bucket: max(40M, 1M x data-parallel size) parameters.
-    buckets = np.maximum(p_stage / np.maximum(40e6, 1e6 * cp * dp), 1.0)
-    window_b = n_max * t_bwd
-    window_f = n_max * t_fwd
-    grad_exp = np.where(dp_overlap, np.maximum(t_grad / buckets, t_grad - window_b), t_grad)
-    param_exp = np.where(pg_overlap, np.maximum(t_param / buckets, t_param - window_f), t_param)
+    # The data-parallel timeline of the (interleaved) 1F1B schedule on the first pipeline
+    # rank, whose last backward ends the step. Chunk j (of v) finishes its last backward
+    # ``j x min(m, pp)`` chunk-backwards before the step's end (the cool-down runs the chunks
+    # in reverse, ``min(m, pp)`` micro-batches each), and its gradients go out bucket by bucket
+    # from then on, one collective after the other. Symmetrically, the next step's forward
+    # needs chunk j's parameters ``j x min(m, pp)`` chunk-forwards after it starts, so the
+    # distributed optimizer's all-gathers run during the ramp-up. A FIFO of v equal jobs
+    # released every W ends ``max(c, v c - (v-1) W)`` after the last release; within the last
+    # chunk the buckets overlap that chunk's own backward (forward), and the last (first)
+    # bucket is always exposed. v = 1 is the plain "behind the last micro-batch" rule.
+    groups = np.minimum(m, pp)
+    per_chunk_b = buckets / v
+
+    def exposed(t: Arr, t_chunk: Arr) -> Arr:
+        c_t = t / v
+        window = (v - 1.0) * groups * t_chunk + t_chunk
+        return np.maximum(np.maximum(c_t / per_chunk_b, c_t - t_chunk), t - window)
+
+    grad_exp = np.where(dp_overlap, exposed(t_grad, t_bc), t_grad)
+    param_exp = np.where(pg_overlap, exposed(t_param, t_fc), t_param)
+    # What hides under compute still slows it (SM contention).
+    grad_exp = grad_exp + c.steal * (t_grad - grad_exp)
+    param_exp = param_exp + c.steal * (t_param - param_exp)
     # FSDP / ZeRO-3 gathers weights for forward and backward and reduce-scatters gradients on
     # every micro-batch, prefetching behind that micro-batch's compute.
     comm3 = 2 * ag + rs
     dp_exp3 = m * np.maximum(0.0, comm3 - t_stage_compute) + ag + ar_rep
+    dp_exp3 = dp_exp3 + c.steal * m * np.minimum(comm3, t_stage_compute)
     dp_comm = np.where(cp * dp > 1, np.where(zero >= 3, dp_exp3, grad_exp + param_exp), 0.0)
 
     # ---- optimizer step: memory-bound Adam over the local optimizer shard ----
@@ -505,6 +542,9 @@ def stack_defaults(stack: str, precision: str) -> dict[str, float]:
         "dp_overlap": float(dp_ov),
         "param_gather_overlap": float(pg_ov),
         "tp_overlap": tp_ov,
+        # Megatron-Core (and NeMo on it) overlaps the interleaved schedule's P2P transfers
+        # with compute (``overlap_p2p_comm``); Megatron-LM 2021-22 did not.
+        "p2p_overlap": 0.0 if stack == "megatron-2021" else 1.0,
         "grad_bytes": grad_bytes,
         # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
         # pre-training recipes set hidden and attention dropout to 0.

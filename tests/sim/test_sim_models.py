@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.sim import api
-from app.sim.collectives import ring_time
+from app.sim.collectives import RING_BASE_S, ring_time
 from app.sim.errors import SpecError
 from app.sim.hardware import library, resolve
 from app.sim.parse import parse_one
@@ -68,7 +68,22 @@ def test_collective_on_nvlink_matches_ring() -> None:
         }
     )
     bw = nv.bandwidth * nv.efficiency
-    assert r["time_s"] == pytest.approx(2 * 7 / 8 * 1e9 / bw + 14 * nv.latency)
+    # NCCL's ring on one node: its base latency plus one step latency per ring step.
+    assert r["time_s"] == pytest.approx(RING_BASE_S + 2 * 7 / 8 * 1e9 / bw + 14 * nv.latency)
+    assert r["steps"][0]["topology"] == "nccl ring"
+    hier = api.evaluate(
+        {
+            "kind": "collective",
+            "hardware": "a100-80gb-dgx",
+            "collective": {
+                "op": "all-reduce",
+                "bytes": 1e9,
+                "participants": 8,
+                "algorithm": "hierarchical",
+            },
+        }
+    )
+    assert hier["time_s"] == pytest.approx(2 * 7 / 8 * 1e9 / bw + 14 * nv.latency)
     ag = api.evaluate(
         {
             "kind": "collective",
@@ -76,7 +91,8 @@ def test_collective_on_nvlink_matches_ring() -> None:
             "collective": {"op": "all-gather", "bytes": 1e9, "participants": 8},
         }
     )
-    assert ag["time_s"] == pytest.approx(r["time_s"] / 2)
+    # Half the steps and the bytes; the base latency is paid once either way.
+    assert ag["time_s"] == pytest.approx((r["time_s"] - RING_BASE_S) / 2 + RING_BASE_S)
 
 
 def test_mesh2d_allreduce_is_two_rings() -> None:
