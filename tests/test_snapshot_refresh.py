@@ -55,6 +55,13 @@ def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
             if v
         },
         "claims_by_id": sorted(snap.claims_by_id),
+        "evidence_by_id": sorted(snap.evidence_by_id),
+        # What each capability's claims and evidence add up to, which a refresh moves by deltas.
+        "facts": {
+            k: (dict(v.counting), dict(v.claimed), dict(v.verdicts))
+            for k, v in snap.facts.items()
+            if v.counting or v.claimed or v.verdicts
+        },
         "day": snap.day,
         "overdue_days": {c.id: snap.overdue_days(c) for c in snap.claims},
     }
