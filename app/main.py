@@ -1,21 +1,25 @@
-"""Build the FastAPI application."""
+"""Build the FastAPI application from the parts listed in `app.registry`."""
 
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
-from app.benchmarks import setup as benchmarks_setup
-from app.core import cache
 from app.core.as_of import read_as_of
 from app.core.config import get_settings
-from app.core.edge import InputLimitsMiddleware, reject_invalid_input
-from app.core.errors import install_error_handlers
-from app.dashboard import setup as dashboard_setup
-from app.ops import setup as ops_setup
-from app.registry import ROUTERS
-from app.status import snapshot
+from app.core.edge import reject_invalid_input
+from app.registry import (
+    EXCEPTION_HANDLERS,
+    LIFESPAN,
+    MIDDLEWARE,
+    MOUNTS,
+    OUTER_MIDDLEWARE,
+    PREPARE,
+    ROUTERS,
+    OuterMiddleware,
+)
 
 API_DESCRIPTION = """
 Claims against evidence for Tesla AI Day hardware. Reads are public. Writes need
@@ -29,22 +33,33 @@ a bad date is a 422.
 
 
 @asynccontextmanager
-async def warm_snapshot(app: FastAPI) -> AsyncIterator[None]:
-    """Build the status snapshot beside start-up, so the first request need not wait for it.
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Enter every part's lifespan hook in order; leave them in reverse."""
+    async with AsyncExitStack() as hooks:
+        for hook in LIFESPAN:
+            await hooks.enter_async_context(hook(app))
+        yield
 
-    A request that comes first waits on the snapshot's lock and then reads what was built.
-    """
-    warming = threading.Thread(target=snapshot.warm, name="snapshot-warm", daemon=True)
-    warming.start()
-    yield
-    # Joined so that no snapshot of this app's database lands after it stopped.
-    warming.join(timeout=30)
+
+class LedgerApp(FastAPI):
+    """FastAPI with outer middleware (outermost first) around the stack Starlette builds."""
+
+    def __init__(self, *, outer_middleware: Sequence[OuterMiddleware] = (), **kwargs: Any):
+        super().__init__(**kwargs)
+        self.outer_middleware = tuple(outer_middleware)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Wrap Starlette's stack (its 500 handler included) in the outer middleware."""
+        stack = super().build_middleware_stack()
+        for wrap in reversed(self.outer_middleware):
+            stack = wrap(self, stack)
+        return stack
 
 
 def create_app() -> FastAPI:
     """Create the application with every router and handler."""
     settings = get_settings()
-    app = FastAPI(
+    app = LedgerApp(
         title="AI Day Ledger",
         version="1.0.0",
         description=API_DESCRIPTION,
@@ -57,17 +72,15 @@ def create_app() -> FastAPI:
         # Raises what InputLimitsMiddleware found wrong with the path, query or body.
         # The second keeps the day a read asks for (?as_of=YYYY-MM-DD) for the snapshot.
         dependencies=[Depends(reject_invalid_input), Depends(read_as_of)],
-        lifespan=warm_snapshot,
+        lifespan=lifespan,
+        middleware=MIDDLEWARE,
+        exception_handlers=EXCEPTION_HANDLERS,
+        outer_middleware=OUTER_MIDDLEWARE,
     )
     app.state.settings = settings
-    install_error_handlers(app)
+    for prepare in PREPARE:
+        prepare(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(InputLimitsMiddleware)
-    # The cache outside everything Starlette builds (so a hit skips those layers), inside the
-    # request ids and metrics that ops wraps around it.
-    cache.install(app)
-    ops_setup.install(app)
-    benchmarks_setup.install(app)
-    dashboard_setup.install(app)
+    app.router.routes.extend(MOUNTS)
     return app

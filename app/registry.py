@@ -1,39 +1,46 @@
-"""Every router and every exported table, registered in plain code.
+"""Every part of the web app, registered in plain code: routers, per-app state, lifespan
+hooks, middleware and exception handlers.
 
-The web app (`app.main`), the CLI (`ledger export`/`import`) and the worker all read these
-lists, so each entry point sees the same parts. Adding a table to the export is one line here.
+`app.main` builds the app from these lists alone, so what is listed here, in this order, is the
+whole story. The exported tables are listed in `app.exports.table`, for the CLI and the app.
 """
 
-from fastapi import APIRouter
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
-from app.auth.models import ApiToken, WebSession
-from app.benchmarks.models import BenchmarkRun, BenchmarkWorker
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from app.benchmarks import setup as benchmarks_setup
 from app.benchmarks.routes import router as benchmarks_router
-from app.capabilities.models import Capability
 from app.capabilities.routes import router as capabilities_router
-from app.claims.models import Claim
 from app.claims.routes import router as claims_router
+from app.core import cache
 from app.core.docs import router as docs_router
+from app.core.edge import InputLimitsMiddleware
+from app.core.errors import ProblemError, integrity_handler
 from app.dashboard import auth as dashboard_auth
 from app.dashboard import compare as dashboard_compare
 from app.dashboard import edit as dashboard_edit
 from app.dashboard import feeds as dashboard_feeds
 from app.dashboard import question_forms as dashboard_question_forms
 from app.dashboard import runs as dashboard_runs
+from app.dashboard import setup as dashboard_setup
+from app.dashboard import signin as dashboard_signin
 from app.dashboard import views as dashboard_views
-from app.events.models import Event
 from app.events.routes import router as events_router
-from app.evidence.models import Evidence
 from app.evidence.routes import router as evidence_router
-from app.exports import rows
-from app.exports.table import ExportTable
-from app.history.models import DataChange, DataVersion, StatusChange
-from app.ladder.models import StatusLevel
 from app.ladder.routes import router as ladder_router
+from app.ops import setup as ops_setup
 from app.ops.health import router as health_router
-from app.questions.models import Question
 from app.questions.routes import router as questions_router
-from app.sources.models import Source
 from app.sources.routes import router as sources_router
 
 # In matching order: the JSON API, the probes, then the dashboard's pages and feeds.
@@ -52,31 +59,52 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard_edit.router,
     dashboard_question_forms.router,
     dashboard_runs.router,
-    dashboard_auth.router,
+    dashboard_signin.router,
     dashboard_feeds.router,
     dashboard_compare.router,
+    ops_setup.router,
 )
 
-# In insert order: referenced tables first (self-references are patched after insert).
-EXPORT_TABLES: tuple[ExportTable, ...] = (
-    ExportTable("status_levels", StatusLevel, rows.StatusLevelRow),
-    ExportTable("sources", Source, rows.SourceRow),
-    ExportTable("events", Event, rows.EventRow),
-    ExportTable("capabilities", Capability, rows.CapabilityRow),
-    ExportTable("claims", Claim, rows.ClaimRow),
-    ExportTable("benchmark_runs", BenchmarkRun, rows.BenchmarkRunRow),
-    ExportTable(
-        "evidence", Evidence, rows.EvidenceRow, references={"benchmark_run_id": "benchmark_runs"}
-    ),
-    ExportTable(
-        "status_changes",
-        StatusChange,
-        rows.StatusChangeRow,
-        references={"evidence_ids": "evidence"},
-    ),
-    ExportTable("questions", Question, rows.QuestionRow),
+# Mounted after every router.
+MOUNTS: tuple[BaseRoute, ...] = (dashboard_setup.STATIC,)
+
+# What each part keeps on the app (`app.state`) before it serves, in order.
+PREPARE: tuple[Callable[[FastAPI], None], ...] = (ops_setup.prepare,)
+
+# Entered at start-up in order, left at shutdown in reverse: the worker is stopped last.
+LIFESPAN: tuple[Callable[[FastAPI], AbstractAsyncContextManager[None]], ...] = (
+    benchmarks_setup.run_worker,
+    ops_setup.warm_snapshot,
 )
 
-# Tables left out of the export on purpose: credentials, sessions, the cache counter, and the
-# workers' liveness records (operational state, not ledger data).
-NOT_EXPORTED: tuple[type, ...] = (ApiToken, WebSession, DataVersion, DataChange, BenchmarkWorker)
+# Outermost first, around everything Starlette builds (its 500 handler included): the request
+# id is bound for every log line and echoed on every response, 500s too; the metrics count every
+# request; a cache hit skips every layer inside it.
+OuterMiddleware = Callable[[FastAPI, ASGIApp], ASGIApp]
+OUTER_MIDDLEWARE: tuple[OuterMiddleware, ...] = (
+    ops_setup.request_ids,
+    ops_setup.http_metrics,
+    cache.cached_responses,
+)
+
+# Outermost first, inside Starlette's 500 handler and outside its exception handlers.
+# Compression outermost, so every page, fragment, JSON list and asset can leave compressed;
+# cached responses arrive already compressed and pass through untouched.
+MIDDLEWARE: tuple[Middleware, ...] = (
+    Middleware(dashboard_setup.CompressionMiddleware, minimum_size=1024, compresslevel=6),
+    Middleware(dashboard_setup.SecurityHeadersMiddleware),
+    Middleware(InputLimitsMiddleware),
+)
+
+# One handler per exception. Those the dashboard and the API share answer a page to a reader
+# and problem+json to the API, each calling the API's handler itself (`app.core.errors`).
+ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
+    ProblemError: dashboard_setup.problem_page,
+    RequestValidationError: dashboard_setup.invalid_page,
+    StarletteHTTPException: dashboard_setup.http_page,
+    OperationalError: dashboard_setup.outage_page,
+    IntegrityError: integrity_handler,
+    dashboard_auth.NotSignedIn: dashboard_setup.not_signed_in,
+    dashboard_auth.CsrfError: dashboard_setup.csrf_failed,
+}

@@ -336,6 +336,29 @@ CASES: list[tuple[str, str, Breaker, str, str]] = [
         "origin: computed",
     ),
     (
+        "an outlet that says it is a copy",
+        "sources",
+        _set("sources", "S67", outlet="Tom's Hardware (copy on The Outpost)"),
+        "outlet says the source is a 'copy'",
+        "outlet: Tom's Hardware (copy on The Outpost)",
+    ),
+    (
+        "a source linked to a mirror site",
+        "sources",
+        _set(
+            "sources", "S08", url="https://vuink.com/post/crefcrpgvirf-d-dziqveban-d-dpbz/2021/08/x"
+        ),
+        "vuink.com, a site that copies other outlets",
+        "url: https://vuink.com/",
+    ),
+    (
+        "an item linked to a mirror site",
+        "evidence",
+        _set("evidence", "cfloat-whitepaper", url="https://www.sipoch.com/en/article/1"),
+        "sipoch.com, a site that copies other outlets",
+        "url: https://www.sipoch.com/",
+    ),
+    (
         "a partial delivery names its claim",
         "evidence",
         _set("evidence", "tsmc-d1-order-doubled", stance="partial", level=None),

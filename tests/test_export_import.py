@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import app.models  # noqa: F401  (every table in the metadata)
 from app.cli import alembic_config, cli
-from app.registry import EXPORT_TABLES, NOT_EXPORTED
+from app.exports.table import EXPORT_TABLES, NOT_EXPORTED
 from tests.conftest import (
     _reset_caches,
     create_pg_database,

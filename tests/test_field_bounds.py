@@ -17,7 +17,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlmodel import SQLModel
 
 import app.main  # noqa: F401  (imports every model)
-from app.registry import EXPORT_TABLES
+from app.exports.table import EXPORT_TABLES
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1

@@ -1,15 +1,15 @@
 """Request dependencies: who is calling, and may they write."""
 
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
 
 from app.auth import service
 from app.auth.models import ApiToken
 from app.core.bounds import token_actor
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.edge import raise_input_problem
 from app.core.errors import ProblemError, unauthorized
 
@@ -25,8 +25,8 @@ def require_scope(scope: str) -> Callable[..., ApiToken]:
 
     def dependency(
         request: Request,
+        session: SessionDep,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-        session: Session = Depends(get_session),
     ) -> ApiToken:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise unauthorized("Send 'Authorization: Bearer <token>' to write.")
@@ -40,6 +40,10 @@ def require_scope(scope: str) -> Callable[..., ApiToken]:
         return token
 
     return dependency
+
+
+# The one writer dependency: a bearer token with the write scope.
+Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 def actor_of(token: ApiToken) -> str:

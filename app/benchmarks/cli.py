@@ -204,7 +204,8 @@ def _record(spec_or_scenario: dict[str, Any], result: dict[str, Any]) -> None:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session
 
-    from app.benchmarks.service import record_completed_run, scenario_spec
+    from app.benchmarks.flow import record_completed_run
+    from app.benchmarks.service import scenario_spec
     from app.core.db import get_engine
 
     is_scenario = "kind" not in spec_or_scenario and isinstance(spec_or_scenario.get("spec"), dict)

@@ -9,8 +9,9 @@ from app.benchmarks.models import BenchmarkRun
 from app.benchmarks.service import comparisons
 from app.capabilities.models import Capability
 from app.claims.models import Claim
+from app.core.schema import Grade
 from app.evidence import service as evidence_service
-from app.evidence.models import Evidence, EvidenceCreate
+from app.evidence.models import Evidence, EvidenceCreate, EvidenceKind, Origin, Stance
 
 ACTOR = "benchmark-runner"
 
@@ -27,7 +28,11 @@ def _claim_capability(session: Session, claim_slug: str) -> str | None:
 # scenario predicts. An assumed figure is only its input echoed, and a finding (a prediction
 # the claim did not state) is shown beside the claim from the run's result; neither is
 # evidence either way. A test that holds only under an assumption is inconclusive under it.
-STANCE_OF = {"consistent": "supports", "contradicts": "contradicts", "inconclusive": "inconclusive"}
+STANCE_OF = {
+    "consistent": Stance.supports,
+    "contradicts": Stance.contradicts,
+    "inconclusive": Stance.inconclusive,
+}
 
 
 def _figure(value: Any) -> str:
@@ -81,19 +86,19 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
     for capability, claim_slug, comparison in targets:
         if session.exec(select(Capability.id).where(Capability.slug == capability)).first() is None:
             continue
-        stance = STANCE_OF[comparison["verdict"]] if comparison else "supports"
+        stance = STANCE_OF[comparison["verdict"]] if comparison else Stance.supports
         batch.append(
             EvidenceCreate(
                 slug=None,
                 title=f"Simulation run #{run.id}: {run.title}"[:300],
                 summary=_summary(run, comparison),
-                kind="simulation_run",  # type: ignore[arg-type]
-                origin="computed",  # type: ignore[arg-type]
-                grade="D",  # type: ignore[arg-type]
+                kind=EvidenceKind.simulation_run,
+                origin=Origin.computed,
+                grade=Grade.D,
                 source_key=None,
                 url=None,
                 date=today,
-                stance=stance,  # type: ignore[arg-type]
+                stance=stance,
                 assumption=(comparison or {}).get("assumption") or None,
                 level=None,
                 capability=capability,

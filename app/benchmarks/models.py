@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from app.core.bounds import ACTOR_MAX, SEED_MAX, seed_field
 from app.core.compressed import CompressedJSON
 from app.core.limits import JsonObject
-from app.core.schema import utcnow
+from app.core.schema import EnumText, utcnow
 
 
 class RunState(StrEnum):
@@ -74,8 +74,8 @@ class BenchmarkRun(BenchmarkRunBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    state: str = Field(default="queued", max_length=20, index=True)  # type: ignore[assignment]
-    mode: str = Field(default="evaluate", max_length=20)  # type: ignore[assignment]
+    state: RunState = Field(default=RunState.queued, sa_type=EnumText(RunState, 20), index=True)
+    mode: RunMode = Field(default=RunMode.evaluate, sa_type=EnumText(RunMode, 20))
     capability_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     claim_slugs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,21 +1,17 @@
 """JSON API for benchmark runs and scenarios."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from sqlmodel import Session
+from fastapi import APIRouter, Query, Response
 
-from app.auth.dependencies import actor_of, require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer, actor_of
 from app.benchmarks import service
 from app.benchmarks.models import BenchmarkRunCreate, BenchmarkRunPublic, RunState
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, IdPath, Page
 
 router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/scenarios")

@@ -21,7 +21,6 @@ from app.benchmarks.models import (
     BenchmarkWorker,
     RunState,
 )
-from app.core import versions
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.bulkhead import Bulkhead
 from app.core.config import get_settings
@@ -33,7 +32,7 @@ from app.sim import api as sim
 from app.sim.consistency import UNITS
 from app.sim.errors import SpecError
 from app.status import snapshot
-from app.status.history import OUTSIDE_SNAPSHOT, bump_data_version, bump_runs_version
+from app.status.history import bump_runs_version
 
 SORTABLE = {"id": (col(BenchmarkRun.id), int, None)}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -90,43 +89,7 @@ def scenario_spec(found: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def record_completed_run(
-    session: Session,
-    *,
-    spec: dict[str, Any],
-    result: dict[str, Any],
-    actor: str,
-    scenario_found: dict[str, Any] | None = None,
-    mode: str = "evaluate",
-) -> BenchmarkRun:
-    """Store a run that was executed outside the queue (the CLI), with its evidence."""
-    worker_id = f"cli:{os.getpid()}"
-    run = BenchmarkRun(
-        scenario_id=scenario_found.get("id") if scenario_found else None,
-        mode=mode,
-        title=str((scenario_found or {}).get("title") or spec.get("kind") or "cli run")[:300],
-        spec=spec,
-        hardware=_hardware_of(spec)[:200],
-        runner_version=sim.RUNNER_VERSION,
-        seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
-        capability_slugs=list((scenario_found or {}).get("capabilities", [])),
-        claim_slugs=list((scenario_found or {}).get("claims", [])),
-        actor=actor,
-        state=RunState.running.value,
-        worker_id=worker_id,
-        started_at=utcnow(),
-        attempts=1,
-    )
-    session.add(run)
-    session.commit()
-    session.refresh(run)
-    assert run.id is not None
-    finished = finish(session, run.id, run.attempts, state=RunState.succeeded, result=result)
-    assert finished is not None
-    return finished
-
-
-def _hardware_of(spec: dict[str, Any]) -> str:
+def hardware_of(spec: dict[str, Any]) -> str:
     hardware = spec.get("hardware", "")
     if isinstance(hardware, dict):
         return str(hardware.get("base", "custom"))
@@ -248,10 +211,10 @@ def new_run(request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
         _check_spec(spec)
     return BenchmarkRun(
         scenario_id=request.scenario_id,
-        mode=request.mode.value,
+        mode=request.mode,
         title=title[:300],
         spec=spec,
-        hardware=_hardware_of(spec)[:200],
+        hardware=hardware_of(spec)[:200],
         runner_version=sim.RUNNER_VERSION,
         seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
         capability_slugs=capability_slugs,
@@ -324,6 +287,8 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
     """
     found: dict[str, list[dict[str, Any]]] = {}
     seen: set[tuple[str, str, str]] = set()
+    # Two scenarios can find a figure beside the same claim; their workloads tell them apart.
+    workloads = {s["id"]: s.get("workload") for s in scenarios()}
     rows = session.exec(
         select(BenchmarkRun)
         .where(BenchmarkRun.state == RunState.succeeded.value)
@@ -350,6 +315,7 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
                     "share": share_of_peak(comparison),
                     "run_id": run.id,
                     "run_title": run.title,
+                    "workload": workloads.get(run.scenario_id or "") or run.title,
                 }
             )
     order = {"test": 0, "finding": 1, "assumed": 2}
@@ -406,7 +372,7 @@ def cancel_run(session: Session, run_id: int, *, actor: str) -> BenchmarkRun:
     if run.state in FINISHED_STATES:
         raise ProblemError(409, "Already finished", f"Run {run_id} is {run.state}.")
     if run.state == RunState.queued:
-        run.state = RunState.cancelled.value
+        run.state = RunState.cancelled
         run.finished_at = utcnow()
         run.progress_message = f"cancelled by {actor}"
     run.cancel_requested = True
@@ -441,7 +407,7 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
         if row is None:
             return None
         run_id = row[0]
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(and_(col(BenchmarkRun.id) == run_id, col(BenchmarkRun.state) == "queued"))
         .values(
@@ -455,12 +421,12 @@ def claim_next(session: Session, worker_id: str) -> BenchmarkRun | None:
     )
     bump_runs_version(session)
     session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return None
     return session.get(BenchmarkRun, run_id)
 
 
-def _held(run_id: int, attempt: int) -> Any:
+def held(run_id: int, attempt: int) -> Any:
     """The guard every holder's write carries: this run, this claim, still running."""
     return and_(
         col(BenchmarkRun.id) == run_id,
@@ -481,7 +447,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
         col(BenchmarkRun.state) == "running",
         or_(col(BenchmarkRun.heartbeat_at).is_(None), col(BenchmarkRun.heartbeat_at) < cutoff),
     )
-    given_up = session.execute(
+    given_up = session.exec(
         update(BenchmarkRun)
         .where(and_(stale, col(BenchmarkRun.attempts) >= limit))
         .values(
@@ -492,7 +458,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
             error=f"Failed for good: its worker stopped responding on each of {limit} attempts.",
         )
     )
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
         .where(
             and_(
@@ -510,7 +476,7 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
             progress_message="requeued: its worker stopped responding",
         )
     )
-    count = (result.rowcount or 0) + (given_up.rowcount or 0)  # type: ignore[attr-defined]
+    count = (result.rowcount or 0) + (given_up.rowcount or 0)
     if count:
         bump_runs_version(session)
     session.commit()
@@ -519,9 +485,9 @@ def recover_stale(session: Session, *, stale_after_s: float) -> int:
 
 def hand_back(session: Session, run_id: int, attempt: int) -> bool:
     """Return a run this claim holds to the queue (graceful shutdown)."""
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
-        .where(_held(run_id, attempt))
+        .where(held(run_id, attempt))
         .values(
             state="queued",
             worker_id=None,
@@ -531,7 +497,7 @@ def hand_back(session: Session, run_id: int, attempt: int) -> bool:
     )
     bump_runs_version(session)
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 class Holding(StrEnum):
@@ -546,16 +512,16 @@ def report_progress(
     session: Session, run_id: int, attempt: int, fraction: float, message: str
 ) -> Holding:
     """Record progress and a heartbeat, if this claim still holds the run."""
-    result = session.execute(
+    result = session.exec(
         update(BenchmarkRun)
-        .where(_held(run_id, attempt))
+        .where(held(run_id, attempt))
         .values(
             progress=max(0.0, min(1.0, fraction)),
             progress_message=message[:300],
             heartbeat_at=utcnow(),
         )
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.rollback()
         return Holding.lost
     bump_runs_version(session)
@@ -568,70 +534,11 @@ def report_progress(
 
 def heartbeat(session: Session, run_id: int, attempt: int) -> bool:
     """Tell the others this claim still holds the run; False when it does not any more."""
-    result = session.execute(
-        update(BenchmarkRun).where(_held(run_id, attempt)).values(heartbeat_at=utcnow())
+    result = session.exec(
+        update(BenchmarkRun).where(held(run_id, attempt)).values(heartbeat_at=utcnow())
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def finish(
-    session: Session,
-    run_id: int,
-    attempt: int,
-    *,
-    state: RunState,
-    result: dict[str, Any] | None = None,
-    error: str | None = None,
-) -> BenchmarkRun | None:
-    """Store the outcome of a run this claim holds, with its evidence, in one transaction.
-
-    Return None when the claim no longer holds the run (it was requeued and taken again):
-    then nothing is written, so a result and its evidence are recorded exactly once.
-    """
-    from app.benchmarks.evidence import record_as_evidence
-
-    session.rollback()
-    finished_at = utcnow()
-    values: dict[str, Any] = {
-        "state": state.value,
-        "result": result,
-        "error": error,
-        "progress_message": state.value,
-        "finished_at": finished_at,
-        "environment": {**environment_record(), "finished_at": finished_at.isoformat()},
-    }
-    if state == RunState.succeeded:
-        values["progress"] = 1.0
-    with session.get_bind().connect() as connection:  # type: ignore[union-attr]
-        transaction = connection.begin()
-        try:
-            # The evidence service commits its own unit of work; joined as "rollback_only",
-            # those commits stay inside this one transaction, which commits below.
-            with Session(bind=connection, join_transaction_mode="rollback_only") as unit:
-                taken = unit.execute(
-                    update(BenchmarkRun).where(_held(run_id, attempt)).values(values)
-                )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    transaction.rollback()
-                    return None
-                if state == RunState.succeeded:
-                    run = unit.get(BenchmarkRun, run_id)
-                    assert run is not None
-                    # Its evidence is the run's one ledger write (it moves the ledger's version).
-                    # Simulated figures that made no evidence still show on ledger pages.
-                    if not record_as_evidence(unit, run) and comparisons(result or {}):
-                        bump_data_version(unit, OUTSIDE_SNAPSHOT)
-                # Last, like every other write: a version is a hot row to lock briefly.
-                bump_runs_version(unit)
-                unit.flush()
-            transaction.commit()
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            raise
-    versions.expire()  # committed on the connection, not by a session: say so here
-    return session.get(BenchmarkRun, run_id)
+    return result.rowcount == 1
 
 
 def outcome_of(session: Session, run_id: int, attempt: int) -> str | None:
@@ -661,10 +568,10 @@ def touch_worker(
         "last_error": error[:300] if error else None,
         "last_seen_at": now,
     }
-    updated = session.execute(
+    updated = session.exec(
         update(BenchmarkWorker).where(col(BenchmarkWorker.worker_id) == worker_id).values(values)
     )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    if updated.rowcount == 0:
         session.add(BenchmarkWorker(worker_id=worker_id, started_at=now, **values))
     session.commit()
 
@@ -672,11 +579,9 @@ def touch_worker(
 def forget_workers(session: Session, *, silent_for_s: float) -> int:
     """Delete the rows of workers not seen for a long time (stopped or gone for good)."""
     cutoff = utcnow() - dt.timedelta(seconds=silent_for_s)
-    result = session.execute(
-        delete(BenchmarkWorker).where(col(BenchmarkWorker.last_seen_at) < cutoff)
-    )
+    result = session.exec(delete(BenchmarkWorker).where(col(BenchmarkWorker.last_seen_at) < cutoff))
     session.commit()
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return result.rowcount or 0
 
 
 # Runs of the bundled scenarios are queued by this actor; its runs record which runner

@@ -1,8 +1,7 @@
-"""Start the supervised in-process worker with the app (the runs' routes are in `app.registry`)."""
+"""Start the supervised in-process worker with the app (listed in `app.registry`)."""
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -17,27 +16,21 @@ from app.core.db import get_engine
 log = structlog.get_logger(__name__)
 
 
-def install(app: FastAPI) -> None:
+@asynccontextmanager
+async def run_worker(app: FastAPI) -> AsyncIterator[None]:
     """Start a supervised worker thread unless runs go to `ledger worker`.
 
     At start-up, the bundled scenarios are queued again if the runner version changed.
     """
-    outer = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(the_app: FastAPI) -> AsyncIterator[Mapping[str, Any] | None]:
-        requeue_bundled_runs()
-        supervisor = None
-        if get_settings().inprocess_worker:
-            supervisor = Supervisor(lambda: Worker(get_engine(), kind="inprocess"))
-            supervisor.start()
-            the_app.state.worker_supervisor = supervisor
-        async with outer(the_app) as state:
-            yield state
-        if supervisor is not None:
-            supervisor.stop()
-
-    app.router.lifespan_context = lifespan  # type: ignore[assignment]
+    requeue_bundled_runs()
+    supervisor = None
+    if get_settings().inprocess_worker:
+        supervisor = Supervisor(lambda: Worker(get_engine(), kind="inprocess"))
+        supervisor.start()
+        app.state.worker_supervisor = supervisor
+    yield
+    if supervisor is not None:
+        supervisor.stop()
 
 
 def requeue_bundled_runs() -> None:

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from app.benchmarks import service
+from app.benchmarks import flow, service
 from app.benchmarks.isolation import RunKilled, RunLimits, execute_isolated
+from app.benchmarks.metrics import observe_run_duration
 from app.benchmarks.models import RunState
 from app.core.config import get_settings
 from app.sim import api as sim
@@ -196,7 +197,7 @@ class Worker:
             recorded = self._record(claim, state, None, error)
         seconds = round(time.monotonic() - started, 3)
         if recorded:
-            _observe_duration(seconds, state.value)
+            observe_run_duration(seconds, state.value)
             log.info(f"run.{state.value}", run_id=claim.run_id, seconds=seconds)
         else:
             log.warning("run.lost", run_id=claim.run_id, attempt=claim.attempt)
@@ -243,7 +244,7 @@ class Worker:
         while True:
             try:
                 with Session(self.engine) as session:
-                    if service.finish(
+                    if flow.finish(
                         session,
                         claim.run_id,
                         claim.attempt,
@@ -346,14 +347,6 @@ def execute_spec(spec: dict[str, Any], mode: str, progress: Any) -> dict[str, An
             progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total} layouts"),
         )
     return sim.evaluate(spec)
-
-
-def _observe_duration(seconds: float, state: str) -> None:
-    try:
-        from app.ops.metrics import observe_run_duration
-    except ImportError:
-        return
-    observe_run_duration(seconds, state)
 
 
 class Supervisor:

@@ -4,11 +4,12 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     DbId,
+    EnumText,
     IsoDate,
     Level,
     LongText,
@@ -51,8 +52,8 @@ class CapabilityBase(SQLModel):
 
 
 class CapabilityCreate(CapabilityBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "dojo-3",
@@ -63,7 +64,7 @@ class CapabilityCreate(CapabilityBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
     parent: Slug | None = Field(default=None, description="Slug of the parent capability.")
@@ -85,8 +86,8 @@ class CapabilityUpdate(PartialUpdate):
 class Capability(CapabilityBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
-    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
-    outcome: str = Field(default="active", max_length=20)  # type: ignore[assignment]
+    kind: CapabilityKind = Field(sa_type=EnumText(CapabilityKind, 40), index=True)
+    outcome: Outcome = Field(default=Outcome.active, sa_type=EnumText(Outcome, 20))
     parent_id: int | None = Field(default=None, foreign_key="capability.id", index=True)
     status_override: str | None = Field(default=None, max_length=20)
     override_reason: str | None = Field(default=None, max_length=2_000)

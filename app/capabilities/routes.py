@@ -1,12 +1,9 @@
 """JSON API for capabilities, their status updates and their history."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from sqlmodel import Session, col
 
-from app.auth.dependencies import actor_of, require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer, actor_of
 from app.capabilities import service
 from app.capabilities.models import (
     CapabilityCreate,
@@ -16,7 +13,7 @@ from app.capabilities.models import (
     StatusUpdate,
 )
 from app.core.cache import cached_json
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES, ProblemError
 from app.core.http import MAX_LIMIT, Page, etag_for, keyset_page, matched_version
 from app.core.schema import Level
@@ -25,8 +22,6 @@ from app.status import history as history_service
 from app.status import snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["capabilities"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 HISTORY_SORT = {"recorded_at": (col(StatusChange.id), int, None)}
 
 

@@ -4,13 +4,14 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     CleanText,
     DatePrecision,
+    EnumText,
     Grade,
     IsoDate,
     Level,
@@ -60,6 +61,7 @@ class PromiseState(StrEnum):
     overdue = "overdue"
     kept = "kept"
     kept_late = "kept_late"
+    partly_kept = "partly_kept"
     broken = "broken"
 
 
@@ -69,12 +71,13 @@ class Promise(SQLModel):
     state: PromiseState
     deadline: IsoDate
     resolved_on: IsoDate | None = Field(
-        default=None, description="When it was kept or broken; null while pending or overdue."
+        default=None,
+        description="When it was kept, partly kept or broken; null while pending or overdue.",
     )
     days_late: int | None = Field(
         default=None,
-        description="Days past the deadline: fixed once kept late or broken, counting while "
-        "overdue, null while pending.",
+        description="Days past the deadline: fixed once kept late, partly kept or broken, "
+        "counting while overdue, null while pending.",
     )
 
 
@@ -114,8 +117,8 @@ class ClaimBase(SQLModel):
 
 
 class ClaimCreate(ClaimBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "exapod-peak-1-1-eflops-restated",
@@ -136,7 +139,7 @@ class ClaimCreate(ClaimBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
     capability: Slug
@@ -179,11 +182,15 @@ class Claim(ClaimBase, table=True):
     capability_id: int = Field(foreign_key="capability.id", index=True)
     event_id: int = Field(foreign_key="event.id", index=True)
     restates_id: int | None = Field(default=None, foreign_key="claim.id")
-    implied_status: str = Field(max_length=20)  # type: ignore[assignment]
+    implied_status: Level = Field(sa_type=EnumText(Level, 20))
     claimant: str = Field(default="Tesla", max_length=120)
-    claimant_kind: str = Field(default="company", max_length=12)  # type: ignore[assignment]
-    grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
-    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
+    claimant_kind: ClaimantKind = Field(
+        default=ClaimantKind.company, sa_type=EnumText(ClaimantKind, 12)
+    )
+    grade: Grade = Field(sa_type=EnumText(Grade, 2), index=True)
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 5)
+    )
     metric: str | None = Field(default=None, max_length=120)
     value: float | None = None
     unit: str | None = Field(default=None, max_length=60)

@@ -1,23 +1,18 @@
 """JSON API for claims."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.dependencies import actor_of, require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer, actor_of
 from app.claims import service
 from app.claims.models import ClaimCreate, ClaimPublic, ClaimUpdate, Verdict
 from app.core.cache import cached_json
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, Page, etag_for, matched_version
 from app.core.schema import Grade, Level
 
 router = APIRouter(prefix="/api/v1", tags=["claims"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/claims", response_model=Page[ClaimPublic])

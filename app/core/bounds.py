@@ -52,3 +52,8 @@ def token_actor(name: str, *, dashboard: bool = False) -> str:
     if len(name) > room:
         name = name[: room - 1] + "…"
     return f"{TOKEN_ACTOR_PREFIX}{name}{suffix}"
+
+
+# The overview shows the hierarchy a page at a time: a page ends at the next top-level
+# capability once it holds this many rows (never twice this many).
+OVERVIEW_PAGE_ROWS = 50

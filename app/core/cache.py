@@ -191,18 +191,13 @@ async def cached_response(
     return response
 
 
-def install(app: Any) -> None:
-    """Put the cache's middleware outside the stack Starlette builds (error handling, input
-    limits, compression, security headers); parts installed after it wrap it in turn.
+def cached_responses(app: Any, inner: ASGIApp) -> ASGIApp:
+    """Answer cache hits outside the stack Starlette builds (error handling, input limits,
+    compression, security headers); the request ids and metrics sit outside it in turn.
 
     A hit then costs none of those layers: their headers come with the entry (see below).
     """
-    build_stack = app.build_middleware_stack
-
-    def build_with_cache() -> ASGIApp:
-        return CachedResponseMiddleware(build_stack())
-
-    setattr(app, "build_middleware_stack", build_with_cache)  # noqa: B010
+    return CachedResponseMiddleware(inner)
 
 
 class CachedResponseMiddleware:

@@ -3,7 +3,9 @@
 import json
 from collections.abc import Iterator
 from functools import lru_cache, partial
+from typing import Annotated
 
+from fastapi import Depends
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
@@ -56,6 +58,10 @@ def get_session() -> Iterator[Session]:
     """Yield a session for one request."""
     with Session(get_engine()) as session:
         yield session
+
+
+# The one request-session dependency every route and page declares.
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def take_write_lock(session: Session, key: int) -> None:

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -134,42 +134,49 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as problem+json on the API."""
+async def problem_handler(request: Request, exc: ProblemError) -> JSONResponse:
+    """Answer a `ProblemError` as problem+json."""
+    return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ())),
-                "message": err.get("msg", ""),
-            }
-            for err in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
-        return problem(422, "Invalid request", detail, errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {
-            401: "Unauthorized",
-            403: "Forbidden",
-            404: "Not found",
-            405: "Method not allowed",
+async def validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Answer invalid input as a 422 naming each field and what is wrong with it."""
+    errors = [
+        {
+            "field": ".".join(str(part) for part in err.get("loc", ())),
+            "message": err.get("msg", ""),
         }
-        response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        if exc.status_code == 405:
-            response.headers["Allow"] = ", ".join(_allowed_methods(request))
-        return response
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
+    return problem(422, "Invalid request", detail, errors=errors)
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        return problem(
-            409, "Conflict", "The change conflicts with existing data (duplicate slug?)."
-        )
+
+async def http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Answer Starlette's HTTP errors (404, 405...) as problem+json; a 405 lists what is allowed."""
+    titles = {
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+    }
+    response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+    return response
+
+
+async def integrity_handler(request: Request, exc: IntegrityError) -> JSONResponse:
+    """Answer a constraint the database refused as a 409."""
+    return problem(409, "Conflict", "The change conflicts with existing data (duplicate slug?).")
+
+
+# The API's handlers: every error as problem+json (the dashboard answers pages itself).
+PROBLEM_HANDLERS: dict[Any, Any] = {
+    ProblemError: problem_handler,
+    RequestValidationError: validation_handler,
+    StarletteHTTPException: http_handler,
+    IntegrityError: integrity_handler,
+}

@@ -4,6 +4,7 @@ rows by many ids in bounded batches."""
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from sqlalchemy import inspect
 from sqlmodel import Session, select
 
 from app.core.errors import InvalidFilter, ProblemError, not_found
@@ -21,7 +22,7 @@ def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 
 def by_slug(session: Session, model: type[Row], slug: str) -> Row | None:
     """Return the row with this slug, or None."""
-    return session.exec(select(model).where(model.slug == slug)).first()  # type: ignore[attr-defined]
+    return session.exec(select(model).where(inspect(model).columns["slug"] == slug)).first()
 
 
 def get_by_slug(session: Session, model: type[Row], slug: str) -> Row:

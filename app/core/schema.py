@@ -5,7 +5,7 @@ import types
 import typing
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -16,10 +16,37 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import String, TypeDecorator
 from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (installs the naming convention before any table is declared)
 from app.core.limits import check_number, check_text
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E], Generic[E]):
+    """A str enum stored as its value in a VARCHAR (no database enum type), read back as a member.
+
+    Tables declare such columns with their enum type, so the code reads what the schema says.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """Store the value itself ("supports", not "Stance.supports")."""
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Read a stored value back as its member; a value the enum lacks is a ValueError."""
+        return None if value is None else self.enum(value)
+
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]

@@ -227,10 +227,13 @@ def claimed_vs_simulated_comparisons(
             continue
         if not claimed:
             continue
-        label = str(item.get("label") or item.get("claim", "?"))
+        label = _short(str(item.get("label") or item.get("claim", "?")), 60)
+        if finding:  # two workloads can each sustain a share of the same peak
+            on = f" on {item['workload']}" if item.get("workload") else ""
+            label += f" (sustained{on}: a finding)"
         bars.append(
             {
-                "label": _short(label, 60) + (" (sustained: a finding)" if finding else ""),
+                "label": label,
                 "claimed": claimed,
                 "simulated": simulated,
                 "unit": item.get("unit", ""),

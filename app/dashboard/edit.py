@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app.capabilities import service as cap_service
 from app.capabilities.models import StatusUpdate
 from app.claims import service as claims_service
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import ProblemError
 from app.dashboard import auth, forms
 from app.dashboard.auth import viewer
@@ -19,7 +19,6 @@ from app.evidence.models import EvidenceCreate, EvidenceKind, Origin, Stance
 from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
-SessionDep = Annotated[Session, Depends(get_session)]
 Text = Annotated[str, Form(max_length=10_000)]
 REASON_CODES = {
     "evidence_added": "New evidence linked",

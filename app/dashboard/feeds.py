@@ -3,19 +3,18 @@
 import csv
 import io
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlmodel import Session
 
 from app.capabilities.models import CapabilityPublic
 from app.claims import service as claims_service
 from app.claims.models import ClaimPublic
 from app.core.config import get_settings
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.schema import iso_date, shown_date
 from app.dashboard import queries
 from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
@@ -26,7 +25,6 @@ from app.sources import service as sources_service
 from app.status import snapshot
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 FEED_SIZE = 100
 
 

@@ -5,9 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import ProblemError
 from app.core.limits import InputError, parse_json
 from app.dashboard import auth
@@ -17,7 +16,6 @@ from app.questions import service
 from app.questions.models import QuestionCreate, QuestionUpdate
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
-SessionDep = Annotated[Session, Depends(get_session)]
 Line = Annotated[str, Form(max_length=300)]
 List = Annotated[str, Form(max_length=4_000)]
 Options = Annotated[str, Form(max_length=20_000)]

@@ -3,12 +3,13 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.benchmarks import service as benchmarks_service
-from app.core.db import get_session
+from app.benchmarks.models import BenchmarkRunCreate
+from app.core.db import SessionDep
 from app.core.errors import ProblemError, not_found
 from app.core.http import IdPath
 from app.core.limits import InputError, parse_json
@@ -19,7 +20,6 @@ from app.status import snapshot
 
 # Forms check the editor themselves (auth.require_editor); read pages go through `page`.
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 FINISHED = {"succeeded", "failed", "cancelled"}
 RUN_FIELDS = ("scenario_id", "spec", "title")
 
@@ -371,8 +371,6 @@ def start_run(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     """Queue a run and go to its page, which shows its progress."""
-    from app.benchmarks.models import BenchmarkRunCreate
-
     editor = auth.require_editor(request, session)
     auth.verify_csrf(request, csrf_token)
     form = {"scenario_id": scenario_id, "spec": spec, "title": title}

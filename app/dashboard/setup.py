@@ -1,22 +1,33 @@
-"""Plug the dashboard into the app: static files, pages, compression, headers, HTML errors."""
+"""The dashboard's parts of the app: static files, compression, headers, HTML errors.
+
+`app.registry` lists them; `app.main` builds the app from that list.
+"""
 
 import os
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.assets import STATIC_DIR, static_version
 from app.core.encoding import accepts_gzip, gzip_etag
-from app.core.errors import InvalidFilter, ProblemError
+from app.core.errors import (
+    InvalidFilter,
+    ProblemError,
+    http_handler,
+    problem_handler,
+    validation_handler,
+)
 from app.dashboard import auth
 from app.dashboard.templating import humanize, inline_css, query_with, render
+from app.ops.health import database_unavailable
 
 # Where a reader can go back to from an error below each part of the site.
 SECTIONS = [  # (path prefix, its list, what to call it)
@@ -86,109 +97,88 @@ def _filter_choices(request: Request, exc: InvalidFilter) -> list[tuple[str, str
     ]
 
 
-def install(app: FastAPI) -> None:
-    """Add the dashboard's static files, headers and error pages (its routes: `app.registry`)."""
-    STATIC_DIR.mkdir(exist_ok=True)
-    app.mount("/static", VersionedStaticFiles(directory=str(STATIC_DIR)), name="static")
+async def not_signed_in(request: Request, exc: auth.NotSignedIn) -> Response:
+    """Send a reader who must sign in to the sign-in page, and back afterwards."""
+    return auth.signin_redirect(request, exc)
 
-    policy = _POLICY.format(styles="'self' " + inline_css()[1])
-    app.add_middleware(SecurityHeadersMiddleware, policy=policy)
-    # Outermost, so every page, fragment, JSON list and asset can leave compressed; cached
-    # responses arrive already compressed and pass through untouched.
-    app.add_middleware(CompressionMiddleware, minimum_size=1024, compresslevel=6)
 
-    api_problem = app.exception_handlers.get(ProblemError)
-    api_http = app.exception_handlers.get(StarletteHTTPException)
+async def csrf_failed(request: Request, exc: auth.CsrfError) -> Response:
+    """Answer a form whose CSRF token did not match with a page saying how to retry."""
+    return render(
+        request,
+        "error.html",
+        {
+            "status": 403,
+            "title": "Form expired",
+            "detail": "This form's security token did not match your session. "
+            "Reload the page and submit again.",
+        },
+        status_code=403,
+    )
 
-    @app.exception_handler(auth.NotSignedIn)
-    async def _not_signed_in(request: Request, exc: auth.NotSignedIn) -> Response:
-        return auth.signin_redirect(request, exc)
 
-    @app.exception_handler(auth.CsrfError)
-    async def _csrf(request: Request, exc: auth.CsrfError) -> Response:
-        return render(
+async def problem_page(request: Request, exc: ProblemError) -> Response:
+    """Answer a problem as a page on the site, as problem+json on the API."""
+    if _is_page(request) and isinstance(exc, InvalidFilter):
+        # A page's filter is a link a reader followed: a bad request, with the way out.
+        return error_page(
             request,
-            "error.html",
-            {
-                "status": 403,
-                "title": "Form expired",
-                "detail": "This form's security token did not match your session. "
-                "Reload the page and submit again.",
-            },
-            status_code=403,
+            400,
+            "No such filter value",
+            f"There is no {humanize(exc.field)} “{exc.value}”. Choose one of the values "
+            "below, or clear the filter.",
+            choices=_filter_choices(request, exc),
+            without=request.url.path + query_with(request, **{exc.field: None, "cursor": None}),
         )
+    if _is_page(request) and exc.title == "Invalid cursor":
+        return error_page(
+            request,
+            exc.status,
+            "This link has expired or was altered",
+            exc.detail,
+            without=request.url.path + query_with(request, cursor=None),
+        )
+    if _is_page(request):
+        return error_page(request, exc.status, exc.title, exc.detail, headers=exc.headers)
+    return await problem_handler(request, exc)
 
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> Response:
-        if _is_page(request) and isinstance(exc, InvalidFilter):
-            # A page's filter is a link a reader followed: a bad request, with the way out.
-            return error_page(
-                request,
-                400,
-                "No such filter value",
-                f"There is no {humanize(exc.field)} “{exc.value}”. Choose one of the values "
-                "below, or clear the filter.",
-                choices=_filter_choices(request, exc),
-                without=request.url.path + query_with(request, **{exc.field: None, "cursor": None}),
-            )
-        if _is_page(request) and exc.title == "Invalid cursor":
-            return error_page(
-                request,
-                exc.status,
-                "This link has expired or was altered",
-                exc.detail,
-                without=request.url.path + query_with(request, cursor=None),
-            )
-        if _is_page(request):
-            return error_page(request, exc.status, exc.title, exc.detail, headers=exc.headers)
-        assert api_problem is not None
-        return await api_problem(request, exc)  # type: ignore[misc]
 
-    api_validation = app.exception_handlers.get(RequestValidationError)
+async def invalid_page(request: Request, exc: RequestValidationError) -> Response:
+    """Answer invalid input as a page to a reader, as a 422 problem to the API."""
+    if _wants_page(request):
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # /runs/abc names nothing that could exist: not found, not a form error.
+            return error_page(request, 404, "Not found", f"There is no page at {request.url.path}.")
+        detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
+        return error_page(request, 422, "Invalid request", detail)
+    return await validation_handler(request, exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        if _wants_page(request):
-            if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
-                # /runs/abc names nothing that could exist: not found, not a form error.
-                return error_page(
-                    request, 404, "Not found", f"There is no page at {request.url.path}."
-                )
-            detail = "; ".join(str(e.get("msg", "")) for e in exc.errors()) or "Invalid request."
-            return error_page(request, 422, "Invalid request", detail)
-        assert api_validation is not None
-        return await api_validation(request, exc)  # type: ignore[misc]
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_page(request):
-            titles = {404: "Not found", 405: "Method not allowed"}
-            detail = (
-                f"There is no page at {request.url.path}."
-                if exc.status_code == 404
-                else str(exc.detail)
-            )
-            return error_page(
-                request, exc.status_code, titles.get(exc.status_code, "Error"), detail
-            )
-        assert api_http is not None
-        return await api_http(request, exc)  # type: ignore[misc]
+async def http_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """Answer Starlette's HTTP errors as a page to a reader, as a problem to the API."""
+    if _wants_page(request):
+        titles = {404: "Not found", 405: "Method not allowed"}
+        detail = (
+            f"There is no page at {request.url.path}."
+            if exc.status_code == 404
+            else str(exc.detail)
+        )
+        return error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), detail)
+    return await http_handler(request, exc)
 
-    api_outage = app.exception_handlers.get(OperationalError)
 
-    @app.exception_handler(OperationalError)
-    async def _outage(request: Request, exc: OperationalError) -> Response:
-        if _wants_page(request):
-            return error_page(
-                request,
-                503,
-                "The ledger is briefly unavailable",
-                "Its database cannot be reached right now. Try again in a few seconds; "
-                "if you were sending a form, send it again.",
-                headers={"Retry-After": "2"},
-            )
-        assert api_outage is not None
-        return await api_outage(request, exc)  # type: ignore[misc]
+async def outage_page(request: Request, exc: OperationalError) -> Response:
+    """Answer a database outage as a 503 page to a reader, as a 503 problem to the API."""
+    if _wants_page(request):
+        return error_page(
+            request,
+            503,
+            "The ledger is briefly unavailable",
+            "Its database cannot be reached right now. Try again in a few seconds; "
+            "if you were sending a form, send it again.",
+            headers={"Retry-After": "2"},
+        )
+    return await database_unavailable(request, exc)
 
 
 class VersionedStaticFiles(StaticFiles):
@@ -239,9 +229,9 @@ class CompressionMiddleware(GZipMiddleware):
 class SecurityHeadersMiddleware:
     """Add the CSP and hardening headers; pure ASGI, so API reads pay almost nothing."""
 
-    def __init__(self, app: ASGIApp, policy: str) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.policy = policy
+        policy = _POLICY.format(styles="'self' " + inline_css()[1])
         # Prepared once: what every response gets, and what pages and the docs add.
         common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
         self.api_headers = common
@@ -276,3 +266,7 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# The static files, after every router: hashed URLs cached for a year.
+STATIC = Mount("/static", app=VersionedStaticFiles(directory=STATIC_DIR), name="static")

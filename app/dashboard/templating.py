@@ -23,6 +23,7 @@ from app.core.assets import STATIC_DIR, static_url
 from app.core.db import get_engine
 from app.core.schema import LEVEL_RANK, Level, shown_date
 from app.core.versions import Shows
+from app.dashboard import auth
 from app.evidence.checks import is_check
 from app.status.verdicts import load_rules
 
@@ -52,6 +53,7 @@ PROMISE_LABELS = {
     "overdue": "Overdue",
     "kept": "Kept",
     "kept_late": "Kept late",
+    "partly_kept": "Partly kept",
     "broken": "Broken",
 }
 ORIGIN_LABELS = {
@@ -226,8 +228,6 @@ def render(
     status_code: int = 200,
 ) -> Response:
     """Render a full page, or only `block` of it when given (for htmx swaps)."""
-    from app.dashboard import auth
-
     context = {**auth.template_context(request), **context}
     if block is not None:
         response = templates.TemplateResponse(
@@ -260,8 +260,6 @@ HTML = "text/html; charset=utf-8"
 
 
 def _signed_in(request: Request) -> bool:
-    from app.dashboard import auth
-
     if not hasattr(request.state, "editor"):
         with Session(get_engine()) as session:
             auth.current_editor(request, session)
@@ -285,8 +283,6 @@ async def page(
     it before routing; with a cookie, the session is checked first. A signed-in editor's page
     carries their controls and CSRF token and never enters the shared cache.
     """
-    from app.dashboard import auth
-
     if auth.COOKIE_NAME in request.cookies and await run_in_threadpool(_signed_in, request):
 
         def personal() -> Response:

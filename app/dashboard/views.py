@@ -12,7 +12,7 @@ from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
 from app.core.errors import check_filter
 from app.core.schema import Grade
-from app.dashboard import charts, doubts, feeds, queries, timeline
+from app.dashboard import charts, doubts, feeds, overview, queries, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -63,43 +63,31 @@ def verdict_codes() -> list[str]:
 
 
 @router.get("/")
-async def overview(
+async def overview_page(
     request: Request,
     status: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
+    page_number: Annotated[str | None, Query(alias="page", max_length=10)] = None,
 ):
-    """Every capability in its hierarchy: evidence status beside claimed status."""
+    """Every capability in its hierarchy, a page at a time: evidence status beside claimed."""
     status, kind = check_filter("status", status, LADDER), check_filter("kind", kind, KINDS)
 
     def build(session: Session) -> dict[str, Any]:
-        rows = queries.capabilities_with_depth(session)
-        everything = [cap for cap, _depth in rows]
         then = snapshot.get(session)
-        now = snapshot.current(session)
-        shown = [
-            (cap, depth)
-            for cap, depth in rows
-            if (status is None or cap.assessment.status == status)
-            and (kind is None or cap.kind == kind)
-        ]
-        summary = {
-            "total": len(everything),
-            "above": sum(1 for c in everything if c.assessment.gap > 0),
-            "by_status": {
-                level: sum(1 for c in everything if c.assessment.status == level)
-                for level in LADDER
-            },
-            "ended": sum(1 for c in everything if c.outcome != "active"),
-            "overdue": sum(len(c.assessment.overdue) for c in everything),
-            "contradicted": sum(c.assessment.contradicted_claims for c in everything),
-            "verdicts": _verdict_split(session),
-            "disputed": sum(c.assessment.disputed_claims for c in everything),
-        }
+        rows = overview.matching(then, status, kind)
+        pages = [str(n) for n in range(1, len(overview.page_starts(rows)) + 1)]
+        shown = overview.page_of(then, rows, int(check_filter("page", page_number, pages) or 1))
         filtered = [level_label(status) if status else "", humanize(kind) if kind else ""]
         return {
-            "rows": shown,
-            "names": {cap.slug: cap.name for cap in everything},
-            "summary": summary,
+            "rows": shown.rows,
+            "pages": shown,
+            # The names of the parts that limit the rows shown, linked from the row.
+            "names": {
+                slug: then.capability_by_slug[slug].name
+                for cap, _depth in shown.rows
+                if (slug := cap.assessment.limited_by) in then.capability_by_slug
+            },
+            "summary": overview.summary(then, verdict_codes(), LADDER),
             "status": status,
             "kind": kind,
             "kinds": KINDS,
@@ -109,18 +97,11 @@ async def overview(
             else "What is real: Tesla AI Day hardware",
             "api_twin": "/api/v1/capabilities"
             + feeds.api_query(status=status, kind=kind, as_of=_iso(then.as_of)),
-            **_dated_context(then, now),
+            **_dated_context(then, snapshot.current(session)),
         }
 
     block = "capability_table" if is_fragment_request(request, "capability-table") else None
     return await page(request, "overview.html", build, block=block)
-
-
-def _verdict_split(session: Session) -> dict[str, Any]:
-    """Return how many claims hold each verdict, in the rules' order, and how many in all."""
-    codes = [v.code for v in snapshot.get(session).verdicts.values()]
-    split = {code: codes.count(code) for code in verdict_codes()}
-    return {"total": len(codes), "by_verdict": split}
 
 
 # ---- Method --------------------------------------------------------------------------------
@@ -323,23 +304,26 @@ async def claim_page(request: Request, slug: str):
         row = claims_service.get_by_slug(session, slug)
         snap = snapshot.get(session)
         cap = cap_service.get_public(session, claim.capability)
-        evidence = [
+        everything = [
             evidence_service.to_public(e, snap)
             for e in claims_service.evidence_for(session, row)
             if snap.as_of is None or evidence_known(e, snap.as_of)
         ]
+        # The evidence table is about the world; the ledger's own computations get their own.
+        evidence = [e for e in everything if not is_check(e)]
         event = next((e for e in snap.events if e.slug == claim.event), None)
         return {
             "claim": claim,
             "cap": cap,
             "event": event,
             "evidence": evidence,
+            "checks": [e for e in everything if is_check(e)],
             # Claims are named by what they say; the slug stays in the link.
             "restates": snap.claims_by_id.get(row.restates_id) if row.restates_id else None,
             "restated_by": [snap.claims_by_id[i] for i in snap.restated_by.get(row.id or 0, [])],
             "simulated": queries.simulated_by_claim(session).get(slug),
             "sources": sources_service.by_keys(
-                session, [claim.source_key] + [e.source_key for e in evidence]
+                session, [claim.source_key] + [e.source_key for e in everything]
             ),
             "claim_review": feeds.claim_review(request, claim, cap, evidence, event),
             "api_twin": f"/api/v1/claims/{slug}",

@@ -3,11 +3,12 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     DatePrecision,
+    EnumText,
     IsoDate,
     LongText,
     PartialUpdate,
@@ -43,8 +44,8 @@ class EventBase(SQLModel):
 
 
 class EventCreate(EventBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "q3-2026-earnings-call",
@@ -54,7 +55,7 @@ class EventCreate(EventBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
 
@@ -81,8 +82,10 @@ class EventUpdate(PartialUpdate):
 class Event(EventBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
-    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
-    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
+    kind: EventKind = Field(sa_type=EnumText(EventKind, 40), index=True)
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 5)
+    )
     version: int = 1
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)

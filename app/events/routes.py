@@ -1,22 +1,17 @@
 """JSON API for events."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.dependencies import require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer
 from app.core.cache import cached_json
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, Page, etag_for, matched_version
 from app.events import service
 from app.events.models import EventCreate, EventKind, EventPublic, EventUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/events", response_model=Page[EventPublic])

@@ -3,12 +3,13 @@
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
     DatePrecision,
+    EnumText,
     Grade,
     IsoDate,
     Level,
@@ -89,8 +90,8 @@ class EvidenceBase(SQLModel):
 
 
 class EvidenceCreate(EvidenceBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "title": "Dojo cabinet shown on stage",
@@ -105,7 +106,7 @@ class EvidenceCreate(EvidenceBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug | None = Field(default=None, description="Generated from the title when omitted.")
     capability: Slug
@@ -153,12 +154,14 @@ class Evidence(EvidenceBase, table=True):
     slug: str = Field(unique=True, index=True, max_length=120)
     capability_id: int = Field(foreign_key="capability.id", index=True)
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
-    kind: str = Field(max_length=40, index=True)  # type: ignore[assignment]
-    origin: str = Field(max_length=12)  # type: ignore[assignment]
-    grade: str = Field(max_length=2, index=True)  # type: ignore[assignment]
-    stance: str = Field(max_length=20)  # type: ignore[assignment]
-    date_precision: str = Field(default="day", max_length=5)  # type: ignore[assignment]
-    level: str | None = Field(default=None, max_length=20)  # type: ignore[assignment]
+    kind: EvidenceKind = Field(sa_type=EnumText(EvidenceKind, 40), index=True)
+    origin: Origin = Field(sa_type=EnumText(Origin, 12))
+    grade: Grade = Field(sa_type=EnumText(Grade, 2), index=True)
+    stance: Stance = Field(sa_type=EnumText(Stance, 20))
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 5)
+    )
+    level: Level | None = Field(default=None, sa_type=EnumText(Level, 20))
     # Set for evidence written by the benchmark runner; links back to the run.
     benchmark_run_id: int | None = Field(default=None, index=True)
     version: int = 1

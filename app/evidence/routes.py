@@ -1,14 +1,11 @@
 """JSON API for evidence."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.dependencies import actor_of, require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer, actor_of
 from app.core.cache import cached_json
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, IdPath, Page, etag_for, matched_version
 from app.core.schema import Grade
@@ -24,8 +21,6 @@ from app.evidence.models import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 @router.get("/evidence", response_model=Page[EvidencePublic])

@@ -9,7 +9,7 @@ import types
 import typing
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlmodel import SQLModel
 
 from app.benchmarks.models import BenchmarkRunBase
@@ -30,7 +30,7 @@ Label = Annotated[str, Field(max_length=120)]
 class RowSchema(SQLModel):
     """Refuse unknown columns; check every string and number of the raw row first."""
 
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = {"extra": "forbid"}
 
     @model_validator(mode="before")
     @classmethod

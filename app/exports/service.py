@@ -8,11 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, select
 
 from app.core.limits import InputError, decode_json
-from app.exports.table import ExportTable
-from app.registry import EXPORT_TABLES
+from app.exports.table import EXPORT_TABLES, ExportTable
 from app.status import history as history_service
 
 FORMAT = "ai-day-ledger/1"
@@ -34,7 +33,7 @@ def export_data(session: Session) -> dict[str, Any]:
     """Return every exported row (API tokens and sessions excluded: they are credentials)."""
     data: dict[str, Any] = {"format": FORMAT}
     for table in EXPORT_TABLES:
-        statement = select(table.model).order_by(col(table.model.id))  # type: ignore[attr-defined]
+        statement = select(table.model).order_by(inspect(table.model).columns["id"])
         data[table.name] = [_row_dict(r) for r in session.exec(statement).all()]
     return data
 

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from app.core.bounds import ACTOR_MAX
-from app.core.schema import Level, utcnow
+from app.core.schema import EnumText, Level, utcnow
 
 
 class StatusChangeBase(SQLModel):
@@ -25,8 +25,8 @@ class StatusChange(StatusChangeBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     capability_id: int = Field(foreign_key="capability.id", index=True)
-    from_status: str = Field(max_length=20)  # type: ignore[assignment]
-    to_status: str = Field(max_length=20)  # type: ignore[assignment]
+    from_status: Level = Field(sa_type=EnumText(Level, 20))
+    to_status: Level = Field(sa_type=EnumText(Level, 20))
     evidence_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
     recorded_at: dt.datetime = Field(default_factory=utcnow, index=True)
 

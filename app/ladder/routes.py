@@ -1,11 +1,11 @@
 """JSON API for the status ladder and its exit criteria."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
-from sqlmodel import Session, col, select
+from fastapi import APIRouter
+from sqlmodel import col, select
 
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES
 from app.ladder.models import StatusLevel, StatusLevelPublic
 from app.status.verdicts import load_rules
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1", tags=["ladder"], responses=COMMON_RESPONSES
 
 
 @router.get("/status-levels", response_model=list[StatusLevelPublic])
-def list_levels(session: Annotated[Session, Depends(get_session)]) -> list[StatusLevel]:
+def list_levels(session: SessionDep) -> list[StatusLevel]:
     """Return the ladder, lowest first, with the evidence each level accepts."""
     return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import structlog
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import problem
 from app.ops.access import may_see_details
 from app.ops.metrics import read_workers
@@ -57,7 +57,7 @@ async def healthz() -> Response:
     summary="Readiness: the database is reachable and migrations are at head",
     responses={503: {"description": "Not ready (problem+json)"}},
 )
-def readyz(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
+def readyz(request: Request, session: SessionDep) -> JSONResponse:
     """Return 200 when the app can serve traffic, else 503; the reasons need a token.
 
     Anyone learns ready or not. The checks, the database's error, the revisions and the

@@ -10,8 +10,8 @@ worker`), nothing that matters is kept in one process's memory.
   `benchmark_run` table at scrape time by `RunQueueCollector`, so every replica reports the same
   numbers whichever process executed the runs. A database without that table yet reports
   `ledger_benchmark_runs_table_present 0` and nothing else.
-- `observe_run_duration()` and `set_queue_depth()` are process-local helpers for a worker loop
-  (visible in that process's registry, and in the app's `/metrics` for the in-process worker).
+- `app.benchmarks.metrics` holds the process-local helpers of a worker loop (visible in that
+  process's registry, and in the app's `/metrics` for the in-process worker).
 """
 
 from __future__ import annotations
@@ -21,61 +21,17 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.benchmarks.metrics import RUN_DURATION_BUCKETS
+
 RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
-# Seconds; runs longer than the last bound land in +Inf only.
-RUN_DURATION_BUCKETS = (
-    0.1,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    120.0,
-    300.0,
-    600.0,
-    1800.0,
-    3600.0,
-)
-
-# Process-local helpers for a worker loop (they live in the default registry).
-WORKER_RUN_DURATION = Histogram(
-    "ledger_worker_run_duration_seconds",
-    "Wall time of benchmark runs executed by this process, by final state.",
-    ["state"],
-    buckets=RUN_DURATION_BUCKETS,
-)
-WORKER_QUEUE_DEPTH = Gauge(
-    "ledger_worker_observed_queue_depth",
-    "Queued benchmark runs as last seen by a worker process.",
-    multiprocess_mode="mostrecent",
-)
-
-
-def observe_run_duration(seconds: float, state: str = "succeeded") -> None:
-    """Record the wall time of one finished run (call it from the worker)."""
-    WORKER_RUN_DURATION.labels(state=state).observe(max(0.0, float(seconds)))
-
-
-def set_queue_depth(n: int) -> None:
-    """Record how many runs the worker saw queued (call it from the worker)."""
-    WORKER_QUEUE_DEPTH.set(max(0, int(n)))
 
 
 @dataclass

@@ -1,66 +1,75 @@
-"""Plug the operations part into the app (called by `app.main.create_app`)."""
+"""The operations part of the app: logging, `/metrics`, request ids and HTTP metrics.
 
-from collections.abc import Callable
+`app.registry` lists them; `app.main` builds the app from that list.
+"""
 
-from fastapi import FastAPI, Request
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
-from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp
 
 from app.core.db import get_engine
 from app.core.errors import problem
 from app.ops.access import metrics_allowed
-from app.ops.health import database_unavailable, inprocess_worker_status
+from app.ops.health import inprocess_worker_status
 from app.ops.http_metrics import HttpMetricsMiddleware, default_instrumentations
 from app.ops.logging import configure_logging
 from app.ops.metrics import RunQueueCollector, render
 from app.ops.request_id import RequestIdMiddleware
+from app.status import snapshot
 
 # Probes and the scrape itself are not traffic worth a latency series.
 NOT_INSTRUMENTED = ("/metrics", "/healthz", "/readyz")
 
+router = APIRouter(include_in_schema=False)
 
-def install(app: FastAPI) -> None:
-    """Add `/metrics`, JSON logging and the request-id middleware (probes: `app.registry`)."""
+
+def prepare(app: FastAPI) -> None:
+    """Configure JSON logging and give the app its own metrics registries."""
     configure_logging(app.state.settings)
-    app.add_exception_handler(OperationalError, database_unavailable)
-
     # One registry per app instance: tests build many apps in one process without clashing.
-    app_registry = CollectorRegistry(auto_describe=True)
-    database_registry = CollectorRegistry(auto_describe=False)
-    database_registry.register(RunQueueCollector(get_engine, lambda: inprocess_worker_status(app)))
-    app.state.metrics_registry = app_registry
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics(request: Request) -> Response:
-        if not metrics_allowed(request):
-            response = problem(401, "Unauthorized", "Send 'Authorization: Bearer <metrics token>'.")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return Response(render(app_registry, database_registry), media_type=CONTENT_TYPE_LATEST)
-
-    instrumentations = default_instrumentations(app_registry)
-
-    def http_metrics(inner: ASGIApp) -> ASGIApp:
-        return HttpMetricsMiddleware(inner, instrumentations, NOT_INSTRUMENTED)
-
-    # Request id outermost, then the metrics, around everything Starlette builds.
-    _wrap_outermost(app, http_metrics)
-    _wrap_outermost(app, RequestIdMiddleware)
+    app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    app.state.http_instrumentations = default_instrumentations(app.state.metrics_registry)
+    app.state.database_registry = CollectorRegistry(auto_describe=False)
+    app.state.database_registry.register(
+        RunQueueCollector(get_engine, lambda: inprocess_worker_status(app))
+    )
 
 
-def _wrap_outermost(app: FastAPI, middleware: Callable[[ASGIApp], ASGIApp]) -> None:
-    """Put `middleware` outside Starlette's whole stack, whatever other parts add later.
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Serve the app's and the run queue's metrics to a caller with the metrics token."""
+    if not metrics_allowed(request):
+        response = problem(401, "Unauthorized", "Send 'Authorization: Bearer <metrics token>'.")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    state = request.app.state
+    body = render(state.metrics_registry, state.database_registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    Parts installed after this one may add `BaseHTTPMiddleware`s, which send the response from
-    another task; wrapping the built stack keeps the request id bound for every log line of the
-    request (Uvicorn's access line and the 500 traceback included) and echoed on every
-    response, 500s too.
+
+def request_ids(app: FastAPI, inner: ASGIApp) -> ASGIApp:
+    """Bind and echo a request id around everything, 500s and their tracebacks included."""
+    return RequestIdMiddleware(inner)
+
+
+def http_metrics(app: FastAPI, inner: ASGIApp) -> ASGIApp:
+    """Count and time every request, a 500 too, in the app's own registry."""
+    return HttpMetricsMiddleware(inner, app.state.http_instrumentations, NOT_INSTRUMENTED)
+
+
+@asynccontextmanager
+async def warm_snapshot(app: FastAPI) -> AsyncIterator[None]:
+    """Build the status snapshot beside start-up, so the first request need not wait for it.
+
+    A request that comes first waits on the snapshot's lock and then reads what was built.
     """
-    build_stack = app.build_middleware_stack
-
-    def build_with_middleware() -> ASGIApp:
-        return middleware(build_stack())
-
-    setattr(app, "build_middleware_stack", build_with_middleware)  # noqa: B010
+    warming = threading.Thread(target=snapshot.warm, name="snapshot-warm", daemon=True)
+    warming.start()
+    yield
+    # Joined so that no snapshot of this app's database lands after it stopped.
+    warming.join(timeout=30)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from app import registry  # noqa: F401  (declares every table)
+import app.models  # noqa: F401  (declares every table)
 from app.questions import service
 from app.questions.models import Question
 from app.seed.service import seed

@@ -9,7 +9,7 @@ answer does not hold (`ledger data check` and the API refuse it).
 import datetime as dt
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -88,8 +88,8 @@ def option_problem(options: list[str], says: list[str], denies: list[str]) -> st
 
 
 class QuestionCreate(QuestionBase):
-    model_config = ConfigDict(  # type: ignore[assignment]  # SQLModel types it as its own dict
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {
                     "slug": "fsd-second-chip-redundancy-or-capacity",
@@ -108,7 +108,7 @@ class QuestionCreate(QuestionBase):
                 }
             ]
         }
-    )
+    }
 
     slug: Slug
 

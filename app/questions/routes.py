@@ -1,14 +1,11 @@
 """JSON API for questions and their computed answers."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.dependencies import require_scope
-from app.auth.models import ApiToken
+from app.auth.dependencies import Writer
 from app.core.cache import cached_json
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import Page, etag_for, matched_version
 from app.core.schema import Slug
@@ -16,8 +13,6 @@ from app.questions import service
 from app.questions.models import QuestionCreate, QuestionPublic, QuestionUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["questions"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
-Writer = Annotated[ApiToken, Depends(require_scope("write"))]
 
 
 def _with_etag(response: Response, question: QuestionPublic) -> QuestionPublic:

@@ -54,6 +54,33 @@ READER_FIELDS = {
     "status_levels.yaml": ("label", "description", "exit_criteria"),
     "questions.yaml": ("text", "summary"),
 }
+# A source links to the original or its archive, never to a copy of it. An outlet that says it
+# is a copy is refused, and so is a link to a site known to republish other outlets' articles.
+COPY_WORDS = re.compile(r"\b(?:copy|copied|mirror|mirrored|reprint|reprinted|excerpt|spun)\b", re.I)
+MIRROR_HOSTS = frozenset(
+    {
+        "fanyv88.com",  # a proxy of Scribd
+        "finasteride24.com",
+        "grcpllsonline.com",
+        "hmongwiki.org",
+        "iiab.live",  # Kiwix snapshots of Wikipedia
+        "innovationessence.com",
+        "relevanpress.com",
+        "scribd.com",
+        "sipoch.com",
+        "steemcn.xyz",  # a Steemit front end
+        "studylib.net",
+        "submitmypressrelease.com",
+        "techypoints.com",
+        "tengele.com",
+        "theoutpost.ai",
+        "threadreaderapp.com",  # unrolls X threads
+        "topclaps.com",
+        "upmytech.com",
+        "vuink.com",
+        "wikimili.com",
+    }
+)
 
 
 class _Entry(BaseModel):
@@ -326,6 +353,27 @@ def _urls(entry: Entry) -> Iterator[Problem]:
             yield entry.problem(f"{name} is not a well-formed http(s) URL", name)
 
 
+def _mirrors(entry: Entry) -> Iterator[Problem]:
+    if entry.file == "sources.yaml":
+        for name in ("outlet", "title"):
+            value = entry.data.get(name)
+            if isinstance(value, str) and (found := COPY_WORDS.search(value)):
+                yield entry.problem(
+                    f"{name} says the source is a {found.group(0)!r}; "
+                    "cite and link the original (or its archive) instead",
+                    name,
+                )
+    for name in ("url", "archived_url"):
+        value = entry.data.get(name)
+        host = (urlsplit(value).hostname or "") if isinstance(value, str) else ""
+        if any(host == h or host.endswith(f".{h}") for h in MIRROR_HOSTS):
+            yield entry.problem(
+                f"{name} points at {host}, a site that copies other outlets; "
+                "link the original or its archive",
+                name,
+            )
+
+
 def _reader_text(entry: Entry) -> Iterator[Problem]:
     for name in READER_FIELDS.get(entry.file, ()):
         value = entry.data.get(name)
@@ -383,6 +431,7 @@ def check(seed_dir: Path) -> list[Problem]:
         problems += _duplicates(entries, key)
         for entry in entries:
             problems += _urls(entry)
+            problems += _mirrors(entry)
             problems += _reader_text(entry)
     problems += _references(files)
     if not problems:  # the answers are computed only from a seed that loads
@@ -537,9 +586,6 @@ def _evidence(
         yield entry.problem(
             "a computed item is an analytical check or a simulation run, grade D", "origin"
         )
-    unlinked = data.get("url") is None and source is not None and source.data.get("url") is None
-    if unlinked and grade not in {"D", "F"}:
-        yield entry.problem("neither the item nor its source has a url", "source")
 
     claim = claims.get(data.get("claim") or "")
     if claim is None:

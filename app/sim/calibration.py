@@ -189,7 +189,7 @@ def _h100_spec(row: dict[str, str], hardware: Any) -> dict[str, Any]:
 
 def predict_row(
     row: dict[str, str], overrides: dict[str, dict[str, float]] | None = None, auto: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """Return predicted and measured values for one row.
 
     With ``auto`` the row's unstated settings are searched (the fastest that fits is taken)

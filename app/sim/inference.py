@@ -61,7 +61,13 @@ def _npu_time(system: System, ops: list[dict[str, float]], scale: float) -> floa
 
 
 def _plan(
-    system: System, mode: str, cams: int, bb: list, heads: list, feat: float, scale: float
+    system: System,
+    mode: str,
+    cams: int,
+    bb: list[dict[str, float]],
+    heads: list[dict[str, float]],
+    feat: float,
+    scale: float,
 ) -> dict[str, float]:
     npus_per_soc = int(system.levels[0].size) if system.levels else 1
     socs = int(system.levels[1].size) if len(system.levels) > 1 else 1

@@ -75,6 +75,7 @@ def list_scenarios() -> list[dict[str, Any]]:
         {
             "id": sid,
             "title": sc.get("title", sid),
+            "workload": sc.get("workload"),
             "kind": sc["spec"].get("kind"),
             "capabilities": list(sc.get("capabilities", [])),
             "claims": list(sc.get("claims", [])),

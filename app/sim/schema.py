@@ -565,6 +565,8 @@ class Scenario(TypedDict, total=False):
 
     id: Required[Name]
     title: Annotated[str, _text(300)]
+    # What it runs in a few words ("GPT-3 175B training"): names its findings beside a claim.
+    workload: Annotated[str, _text(120)]
     capabilities: Annotated[list[Name], Field(max_length=100)]
     claims: Annotated[list[Name], Field(max_length=100)]
     # The claimed figures the model takes as inputs (compare rows say their own role).

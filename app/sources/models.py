@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.schema import DatePrecision, Grade, IsoDate, ShortText, Url
+from app.core.schema import DatePrecision, EnumText, Grade, IsoDate, ShortText, Url
 
 SOURCE_KEY_PATTERN = r"^S\d{2,3}b?$"
 SourceKey = Annotated[str, StringConstraints(pattern=SOURCE_KEY_PATTERN, max_length=20)]
@@ -27,11 +27,13 @@ class SourceCreate(SourceBase):
 class Source(SourceBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, index=True, max_length=20)
-    grade: str = Field(max_length=2)  # type: ignore[assignment]
+    grade: Grade = Field(sa_type=EnumText(Grade, 2))
     outlet: str = Field(max_length=300)
     title: str = Field(max_length=300)
     url: str | None = Field(default=None, max_length=2_000)
-    date_precision: str = Field(default="day", max_length=10)  # type: ignore[assignment]
+    date_precision: DatePrecision = Field(
+        default=DatePrecision.day, sa_type=EnumText(DatePrecision, 10)
+    )
 
 
 class SourcePublic(SourceBase):

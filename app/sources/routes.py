@@ -2,16 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
-from sqlmodel import Session
+from fastapi import APIRouter, Path
 
-from app.core.db import get_session
+from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES
 from app.sources import service
 from app.sources.models import SOURCE_KEY_PATTERN, SourcePublic
 
 router = APIRouter(prefix="/api/v1", tags=["sources"], responses=COMMON_RESPONSES)
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @router.get("/sources", response_model=list[SourcePublic])

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
-from app.core.as_of import surely_by
+from app.core.as_of import precision_cutoffs, surely_by
 from app.core.schema import period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
@@ -32,6 +32,21 @@ def claim_known(claim: Claim, day: dt.date) -> bool:
 def evidence_known(item: Evidence, day: dt.date) -> bool:
     """Return whether an evidence item was surely published by the day."""
     return surely_by(item.date, item.date_precision, day)
+
+
+def claims_known(claims: Iterable[Claim], day: dt.date) -> list[Claim]:
+    """Return the claims surely made by the day, in their order (`claim_known` for many).
+
+    A date not given (precision "none") is surely by no day.
+    """
+    cut = precision_cutoffs(day)
+    return [c for c in claims if (first := cut.get(c.date_precision)) and c.stated_on < first]
+
+
+def evidence_known_by(items: Iterable[Evidence], day: dt.date) -> list[Evidence]:
+    """Return the items surely published by the day, in their order (`evidence_known` for many)."""
+    cut = precision_cutoffs(day)
+    return [e for e in items if (first := cut.get(e.date_precision)) and e.date < first]
 
 
 def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
@@ -85,10 +100,11 @@ def shown_ids(
 ) -> set[int]:
     """Return the capabilities known by then: those with a claim or an item, and their parents."""
     shown: set[int] = set()
-    for cap_id in {c.capability_id for c in claims} | {e.capability_id for e in evidence}:
+    for start in {c.capability_id for c in claims} | {e.capability_id for e in evidence}:
+        cap_id: int | None = start
         while cap_id is not None and cap_id not in shown:
             shown.add(cap_id)
-            cap_id = parent_of.get(cap_id)  # type: ignore[assignment]
+            cap_id = parent_of.get(cap_id)
     return shown
 
 
@@ -108,16 +124,26 @@ class Preset:
 
 # The events a reader most often steps back to, offered first.
 FEATURED = ("ai-day-2021", "hot-chips-34", "ai-day-2022")
+# The presets of the last event list asked for (held, so its identity cannot be reused).
+_presets_memo: tuple[list[Event], dt.date, list[Preset]] | None = None
 
 
-def presets(events: Iterable[Event], today: dt.date) -> list[Preset]:
+def presets(events: list[Event], today: dt.date) -> list[Preset]:
     """Return every event as a preset, oldest first (an event known to the month: its last day).
 
-    The featured ones come first. Events after today are left out.
+    The featured ones come first. Events after today are left out, and so is an event with
+    the name and day of one already offered: it would show the very same ledger.
     """
-    found = [
-        Preset(e.slug, e.name, period_end(e.date, e.date_precision))
-        for e in sorted(events, key=lambda e: (e.date, e.id or 0))
-    ]
-    shown = [p for p in found if p.day < today]
-    return sorted(shown, key=lambda p: p.slug not in FEATURED)
+    global _presets_memo
+    memo = _presets_memo
+    # The snapshot replaces its event list when events change, never edits it in place.
+    if memo is not None and memo[0] is events and memo[1] == today:
+        return memo[2]
+    found: dict[tuple[str, dt.date], Preset] = {}
+    for e in sorted(events, key=lambda e: (e.date, e.id or 0)):
+        preset = Preset(e.slug, e.name, period_end(e.date, e.date_precision))
+        if preset.day < today:
+            found.setdefault((preset.name, preset.day), preset)
+    shown = sorted(found.values(), key=lambda p: p.slug not in FEATURED)
+    _presets_memo = (events, today, shown)
+    return shown

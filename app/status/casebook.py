@@ -14,7 +14,7 @@ import yaml
 
 from app.capabilities.models import Capability
 from app.claims.models import Claim
-from app.events.models import Event
+from app.events.models import Event, EventKind
 from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
 from app.status.rules import Ladder, assess_ledger, replay
@@ -96,7 +96,7 @@ def run(case: dict[str, Any]) -> Outcome:
     for n, row in enumerate(case.get("claims", []), start=1):
         stated = _day(row["stated_on"])
         events.append(
-            Event(id=n, slug=f"event-{n}", name="Event", kind="presentation", date=stated)
+            Event(id=n, slug=f"event-{n}", name="Event", kind=EventKind.presentation, date=stated)
         )
         claims[row["slug"]] = Claim(
             id=n,

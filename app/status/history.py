@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import StatusAssessment
 from app.core import versions
+from app.core.schema import Level
 from app.evidence.models import Evidence
 from app.history.models import DataChange, DataVersion, StatusChange
 
@@ -172,7 +174,7 @@ def append_changes(
         reason_code, reason, evidence_ids = explain(cap_id)
         row = StatusChange(
             capability_id=cap_id,
-            from_status=previous.status if previous else "not_assessed",
+            from_status=previous.status if previous else Level.not_assessed,
             to_status=after[cap_id].status,
             reason_code=reason_code,
             reason=reason[:2000],
@@ -185,7 +187,7 @@ def append_changes(
     return rows
 
 
-def history_statement(capability_id: int | None = None):
+def history_statement(capability_id: int | None = None) -> SelectOfScalar[StatusChange]:
     """Return the select of status changes, optionally for one capability."""
     statement = select(StatusChange)
     if capability_id is not None:

@@ -630,8 +630,8 @@ def view(session: Session, base: Snapshot, day: dt.date, *, cache: bool = True) 
         hit = _views.get(key) if cache else None
     if hit is not None:
         return hit
-    claims = [c for c in base.claims if asof.claim_known(c, day)]
-    evidence = [e for e in base.evidence if asof.evidence_known(e, day)]
+    claims = asof.claims_known(base.claims, day)
+    evidence = asof.evidence_known_by(base.evidence, day)
     overrides = asof.overrides_on(session, day)
     every = [asof.capability_on(cap, overrides.get(cap.id or 0)) for cap in base.capabilities]
     assessments, verdicts = assess_ledger(every, claims, evidence, base.ladder, base.rules, day)

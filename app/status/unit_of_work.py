@@ -50,13 +50,13 @@ def guarded_update(
     """
     model = type(row)
     version = row.version if expected_version is None else expected_version
-    result = session.execute(
+    result = session.exec(
         update(model)
         .where(col(model.id) == row.id, col(model.version) == version)
         .values(**values, version=version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.expire(row)
         raise stale(row, row.version)
     session.expire(row)

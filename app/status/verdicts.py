@@ -83,6 +83,8 @@ class ClaimVerdict:
     # that date can stand for), and the first contradiction from a withdrawing origin.
     delivered: tuple[dt.date, dt.date] | None = None
     withdrawn: dt.date | None = None
+    # The first deciding item that shows part of it delivered.
+    partly_delivered: dt.date | None = None
 
 
 def first_statement(claim: Claim, claims_by_id: Mapping[int, Claim]) -> dt.date:
@@ -213,6 +215,7 @@ def verdict_for(
         ),
         None,
     )
+    partly = next((item.date for item, signal, _ in read if signal == PARTIAL), None)
     for rule in rules.verdicts:
         if rule.needs <= deciding:
             return ClaimVerdict(
@@ -221,6 +224,7 @@ def verdict_for(
                 consistency,
                 delivered,
                 withdrawn,
+                partly,
             )
     raise ValueError("the verdict rules need a last rule with no needs")
 
@@ -289,10 +293,11 @@ def promise_for(
     """Return the state of a claim with a deadline (None without one).
 
     Kept when its verdict meets the deadline (supported or documented) through an item dated by
-    the deadline, kept late through a later one; broken when the claimant withdrew it or its
-    capability ended undelivered, with the days fixed at that date; else pending until the
-    deadline, then overdue. A partial delivery keeps nothing: it stays overdue, or broken once
-    the programme ends.
+    the deadline, kept late through a later one. Partly kept (PolitiFact's "Compromise") once
+    the deadline has passed with part of it delivered, with the days fixed at the first partial
+    delivery, unless it was withdrawn or its programme ended before that. Broken when the
+    claimant withdrew it or its capability ended undelivered, with the days fixed at that date;
+    else pending until the deadline, then overdue.
     """
     deadline = claim.deadline
     if deadline is None:
@@ -313,8 +318,18 @@ def promise_for(
     if state in ENDED_OUTCOMES and ended_on is not None:
         ends.append(ended_on)
     ended = [day for day in ends if day <= today]
-    if ended:
-        end = min(ended)
+    end = min(ended) if ended else None
+    partly = verdict.partly_delivered
+    if partly is not None and partly <= today and (end is None or partly <= end):
+        if today <= deadline and end is None:  # the rest can still come by the deadline
+            return Promise(state=PromiseState.pending, deadline=deadline)
+        return Promise(
+            state=PromiseState.partly_kept,
+            deadline=deadline,
+            resolved_on=partly,
+            days_late=max(0, (partly - deadline).days),
+        )
+    if end is not None:
         return Promise(
             state=PromiseState.broken,
             deadline=deadline,

@@ -1,6 +1,7 @@
 """Claim verdicts, stances and dates with their precision, through the API and the seed."""
 
 import datetime as dt
+import re
 
 from fastapi.testclient import TestClient
 
@@ -50,6 +51,7 @@ def test_verdict_rules_are_served_as_data(client: TestClient) -> None:
         "overdue",
         "kept",
         "kept_late",
+        "partly_kept",
         "broken",
     ]
     assert rules["deciding_grades"] == ["P", "S"]
@@ -425,15 +427,44 @@ def test_seed_promises_resolve(client: TestClient) -> None:
         exapod["days_late"]
         == (dt.date.fromisoformat(exapod["resolved_on"]) - dt.date(2023, 3, 31)).days
     )
-    # The two Q1-2023 ExaPOD promises share their deadline and their end: a late production
-    # start in Jul 2023 does not withdraw them; the programme's end in Aug 2025 breaks both.
-    assert claims["exapod-seven-palo-alto-q1-2023"]["promise"] == exapod
+    # A late production start in Jul 2023 does not withdraw the Q1-2023 ExaPOD promise; the
+    # programme's end in Aug 2025 breaks it.
     assert exapod["resolved_on"] == "2025-08-08"
+    # A partial delivery is partly kept (PolitiFact's Compromise), its days fixed on the day of
+    # the first partial delivery: small V1 deployments against seven ExaPODs, and AI4 without
+    # "three times better". Before, both counted as overdue or broken.
+    assert claims["exapod-seven-palo-alto-q1-2023"]["promise"] == {
+        "state": "partly_kept",
+        "deadline": "2023-03-31",
+        "resolved_on": "2025-08-01",
+        "days_late": 854,
+    }
+    next_gen = claims["fsd-next-gen-3x-in-2-years"]
+    assert next_gen["promise"]["state"] == "partly_kept"
+    assert next_gen["promise"]["resolved_on"] == "2025-10-22"
+    assert next_gen["promise"]["days_late"] == (dt.date(2025, 10, 22) - dt.date(2021, 4, 22)).days
+    assert next_gen["overdue_days"] is None
     assert claims["dojo-production-july-2023"]["promise"]["state"] == "kept"
     overdue = {s for s, c in claims.items() if c["promise"] and c["promise"]["state"] == "overdue"}
     assert overdue == {s for s, c in claims.items() if c["overdue_days"]}
     assert "exapod-q1-2023-deployment" not in overdue
     assert "dojo-v1-about-a-year-away" not in overdue
+
+
+def test_overview_counts_each_promise_state_and_overdue_only_once_overdue(
+    client: TestClient,
+) -> None:
+    claims = _all_pages(client, "/api/v1/claims?limit=200")
+    states = [c["promise"]["state"] for c in claims if c["promise"]]
+    page = client.get("/", headers={"Accept": "text/html"}).text
+    counts = page[page.index('id="promise-summary"') :]
+    counts = counts[: counts.index("</ul>")]
+    for state, label in (("partly_kept", "Partly kept"), ("overdue", "Overdue")):
+        n = states.count(state)
+        assert re.search(rf'promise-{state}[^>]*>{label}</span> <span class="count">{n}<', counts)
+    assert states.count("partly_kept") == 2
+    overdue = states.count("overdue")
+    assert f"<strong>{overdue}</strong> dated commitment" in page
 
 
 def test_an_item_whose_source_gives_no_date_says_so(client: TestClient) -> None:

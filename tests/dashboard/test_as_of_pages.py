@@ -1,6 +1,11 @@
 """Pages as of a past day: the overview's control, then beside today, links that keep the date."""
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.core.db import get_engine
+from app.events.models import Event
+from app.status.history import EVERYTHING, bump_data_version
 
 HTML = {"Accept": "text/html"}
 THEN = "as_of=2021-08-19"
@@ -45,3 +50,15 @@ def test_overview_opens_with_the_questions_before_the_table(client: TestClient) 
     ):
         assert question in page
     assert 'href="/claims/fsd-hw3-dual-redundancy"' in page  # an answer links to its claims
+
+
+def test_an_event_copied_under_another_slug_is_offered_once(client: TestClient) -> None:
+    """Two events with one name and day would show the very same ledger: one preset."""
+    with Session(get_engine()) as session:
+        original = session.exec(select(Event).where(Event.slug == "ai-day-2021")).one()
+        session.add(Event(**original.model_dump(exclude={"id", "slug"}), slug="ai-day-2021-copy"))
+        bump_data_version(session, EVERYTHING)
+        session.commit()
+    page = client.get("/", headers=HTML).text
+    assert page.count(">As of AI Day 2021 (2021-08-19)</option>") == 1
+    assert page.count(">As of AI Day 2021</a>") == 1

@@ -50,7 +50,8 @@ def test_d1_and_tile_pages_never_show_an_assumed_input_as_consistent(
     assert "assumed as a simulation input" in row, row
     assert "consistent" not in row, row  # was "simulated 25 chips: consistent"
     peak = _claim_row(tile, "tile-peak-bf16-9-pflops")
-    assert "finding:" in peak and "% of the claimed peak" in peak, peak
+    assert "finding (GPT training across 1 to 25 D1):" in peak, peak
+    assert "% of the claimed peak" in peak, peak
     bars = (_chart(tile, "sim-chart") or {}).get("bars", [])
     # Only predictions are drawn: the sustained finding, never the 25 x 362 TFLOPS echo.
     assert bars and all(bar["percent"] < 50 for bar in bars), bars
@@ -78,14 +79,46 @@ def test_exapod_page_shows_the_sustained_figure_beside_the_peak_claim(
 ) -> None:
     page = client.get("/capabilities/dojo-exapod").text
     row = _claim_row(page, "exapod-peak-1-1-eflops")
-    found = re.search(r"finding: (0\.3\d+) EFLOPS \((\d+(?:\.\d+)?) % of the claimed peak\)", row)
+    found = re.search(
+        r"finding \(GPT-3 175B training\): (0\.3\d+) EFLOPS \((\d+(?:\.\d+)?) % of the claimed peak\)",
+        row,
+    )
     assert found, row
     assert "assumed as a simulation input" in row  # the 1.1 EFLOP/s peak is the model's input
     assert "holds only if holds only if" not in page.lower()  # an assumption said once
     bars = _chart(page, "sim-chart")["bars"]  # type: ignore[index]
-    sustained = [bar for bar in bars if "sustained" in bar["label"]]
+    sustained = [bar for bar in bars if "sustained on GPT-3 175B training" in bar["label"]]
     assert len(sustained) == 1 and sustained[0]["claimed"] == pytest.approx(1.1)
     assert 30 < sustained[0]["percent"] < 40
+
+
+def test_two_findings_beside_one_claim_name_their_workloads(
+    client: TestClient, write_token: str, db_url: str
+) -> None:
+    for scenario in ("exapod-gpt3-175b", "exapod-vision-scaling"):
+        response = client.post(
+            "/api/v1/benchmark-runs", json={"scenario_id": scenario}, headers=auth(write_token)
+        )
+        assert response.status_code == 202, response.text
+    _drain(db_url)
+    row = _claim_row(client.get("/capabilities/dojo-exapod").text, "exapod-peak-1-1-eflops")
+    labels = re.findall(r"finding \(([^)]*)\): 0\.\d+ EFLOPS", row)
+    # Both sustain a share of the 1.1 EFLOP/s peak; a bare "finding:" could not tell them apart.
+    assert sorted(labels) == ["GPT-3 175B training", "multi-camera vision network training"], row
+    claim = client.get("/claims/exapod-peak-1-1-eflops").text
+    assert "finding (GPT-3 175B training):" in claim
+    assert "finding (multi-camera vision network training):" in claim
+
+
+def test_claim_page_lists_checks_in_a_section_of_their_own(client: TestClient) -> None:
+    page = client.get("/claims/d1-peak-bf16-362-tflops").text
+    evidence = page[page.index('id="ev-h"') : page.index('id="checks-h"')]
+    checks = page[page.index('id="checks-h"') :]
+    assert ">Checks (" in checks and 'id="checks-table"' in checks
+    assert "Check: 354 x 1.024 TFLOPS" in checks
+    # The evidence table is about the world: no computed item, no "never counts" flag in it.
+    assert "Check: " not in evidence and "never counts" not in evidence
+    assert "<td" in evidence  # the claim has evidence about the world too
 
 
 def test_assumed_inputs_and_findings_record_no_evidence(

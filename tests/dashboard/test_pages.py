@@ -89,7 +89,8 @@ def test_overview_counts_say_exactly_what_they_count(client: TestClient) -> None
     assert line
     text = re.sub(r"<[^>]+>", "", line.group(1))
     assert f"{contradicted} claims contradicted by evidence" in " ".join(text.split())
-    assert f"{overdue} dated commitments are overdue" in " ".join(text.split())
+    are = "commitments are" if overdue != 1 else "commitment is"
+    assert f"{overdue} dated {are} overdue" in " ".join(text.split())
     assert 'href="/claims?verdict=contradicted"' in line.group(1)
 
 

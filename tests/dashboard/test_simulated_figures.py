@@ -44,14 +44,15 @@ def test_a_newer_runs_context_does_not_replace_an_older_runs_check(
     row = page[page.index(f'id="claim-{REDUNDANCY}"') :]
     row = row[: row.index("</tr>")]
     assert "simulated 2 SoCs: consistent" in row, row
-    assert row.index("simulated 2 SoCs") < row.index("finding: 0 SoCs"), row
+    split_finding = "finding (8-camera network, split across both SoCs): 0 SoCs"
+    assert row.index("simulated 2 SoCs") < row.index(split_finding), row
     bars = _sim_chart(page)["bars"]
     assert all(bar["percent"] > 0 for bar in bars), bars
     # A finding that is not throughput beside a peak is told in words, not drawn as a verdict.
     assert not any("what the forum claim would buy" in json.dumps(bar) for bar in bars)
 
     claim_page = client.get(f"/claims/{REDUNDANCY}").text
-    first = claim_page.split("<dt>Checks</dt>")[1].split("</dd>")[0]
+    first = claim_page.split("<dt>Simulations</dt>")[1].split("</li>")[0]
     assert f'href="/runs/{redundant}"' in first and f'href="/runs/{split}"' not in first
 
     # The run page names each claim by its text, draws only predictions and calls findings so.

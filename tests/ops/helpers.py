@@ -20,17 +20,24 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 def make_ops_app() -> FastAPI:
     """A bare app with only the operations part installed (plus problem+json handlers)."""
-    from app.core.config import get_settings
-    from app.core.errors import install_error_handlers
-    from app.ops.health import router as health_router
-    from app.ops.setup import install
+    from sqlalchemy.exc import OperationalError
 
-    app = FastAPI()
+    from app.core.config import get_settings
+    from app.core.errors import PROBLEM_HANDLERS
+    from app.main import LedgerApp
+    from app.ops import setup
+    from app.ops.health import database_unavailable
+    from app.ops.health import router as health_router
+
+    app = LedgerApp(
+        exception_handlers={**PROBLEM_HANDLERS, OperationalError: database_unavailable},
+        outer_middleware=(setup.request_ids, setup.http_metrics),
+    )
     app.state.settings = get_settings()
     app.state.cache_salt = "test"
-    install_error_handlers(app)
+    setup.prepare(app)
     app.include_router(health_router)
-    install(app)
+    app.include_router(setup.router)
     return app
 
 

@@ -143,6 +143,7 @@ def _podman_compose_config(
     tmp_path: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
     compose = require_tool("podman-compose", "pip install -e '.[dev]'")
+    require_tool("podman", "apt-get install podman; podman-compose asks it for its version")
     return subprocess.run(
         [compose, "--env-file", os.devnull, "-f", str(COMPOSE), *args, "config"],
         cwd=tmp_path,

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
+from app.benchmarks import metrics as worker_metrics
 from app.benchmarks.models import BenchmarkRun
 from app.ops import metrics
 from app.ops.metrics import read_run_stats
@@ -130,9 +131,9 @@ def test_worker_helpers_show_up_in_the_exposition(client: TestClient) -> None:
     before = scrape(client).get(
         ("ledger_worker_run_duration_seconds_count", (("state", "succeeded"),)), 0.0
     )
-    metrics.observe_run_duration(2.0)
-    metrics.observe_run_duration(-1.0, state="failed")  # clamped, never negative
-    metrics.set_queue_depth(7)
+    worker_metrics.observe_run_duration(2.0)
+    worker_metrics.observe_run_duration(-1.0, state="failed")  # clamped, never negative
+    worker_metrics.set_queue_depth(7)
     samples = scrape(client)
     count = value(samples, "ledger_worker_run_duration_seconds_count", state="succeeded")
     assert count == before + 1

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.benchmarks import evidence as run_evidence
-from app.benchmarks import service
+from app.benchmarks import flow, service
 from app.benchmarks.models import BenchmarkRun, BenchmarkRunCreate, RunState
 from app.evidence.models import Evidence
 from app.sim import api as sim
@@ -39,7 +39,7 @@ def test_a_crash_while_recording_evidence_leaves_nothing_half_written(
 
     monkeypatch.setattr(run_evidence, "record_as_evidence", record_then_crash)
     with pytest.raises(RuntimeError):
-        service.finish(session, run_id, attempt, state=RunState.succeeded, result=result)
+        flow.finish(session, run_id, attempt, state=RunState.succeeded, result=result)
     run = session.get(BenchmarkRun, run_id, populate_existing=True)
     assert run is not None and run.state == "running" and run.result is None
     assert _evidence(session, run_id) == 0
@@ -59,14 +59,13 @@ def test_only_the_current_claim_can_finish_and_only_once(session: Session) -> No
 
     assert not service.heartbeat(session, run_id, attempt)
     assert service.report_progress(session, run_id, attempt, 0.5, "x") == service.Holding.lost
-    assert service.finish(session, run_id, attempt, state=RunState.succeeded, result=result) is None
+    assert flow.finish(session, run_id, attempt, state=RunState.succeeded, result=result) is None
     assert _evidence(session, run_id) == 0
 
     assert service.heartbeat(session, run_id, attempt + 1)
-    done = service.finish(session, run_id, attempt + 1, state=RunState.succeeded, result=result)
+    done = flow.finish(session, run_id, attempt + 1, state=RunState.succeeded, result=result)
     assert done is not None and done.state == "succeeded"
     assert (
-        service.finish(session, run_id, attempt + 1, state=RunState.succeeded, result=result)
-        is None
+        flow.finish(session, run_id, attempt + 1, state=RunState.succeeded, result=result) is None
     )
     assert _evidence(session, run_id) == 1

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from app.benchmarks import service
+from app.benchmarks import flow, service
 from app.benchmarks.models import BenchmarkRun, RunState
 from app.capabilities.models import Capability
 from app.core import versions
@@ -67,7 +67,7 @@ def test_the_run_queue_leaves_ledger_pages_cached_until_its_evidence_lands(
     assert not _unchanged(client, "/runs", runs_etag)
     assert "running" in client.get(f"{PAGE}/runs", headers={"HX-Request": "true"}).text
 
-    assert service.finish(
+    assert flow.finish(
         session, run_id, attempt, state=RunState.succeeded, result=sim.evaluate(spec)
     )
     assert _ledger_version() == ledger + 1  # its evidence: one ledger write
@@ -90,7 +90,7 @@ def test_a_failed_or_cancelled_run_moves_only_the_queue(
         )
     failed = service.claim_next(session, "test-worker")
     assert failed is not None and failed.id is not None
-    assert service.finish(session, failed.id, failed.attempts, state=RunState.failed, error="x")
+    assert flow.finish(session, failed.id, failed.attempts, state=RunState.failed, error="x")
     waiting = session.exec(
         select(BenchmarkRun).where(BenchmarkRun.state == RunState.queued.value)
     ).first()

@@ -1,0 +1,1 @@
+"""The status engine: verdicts, levels, their history, and the snapshot readers share."""
