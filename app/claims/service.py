@@ -225,9 +225,10 @@ def create(session: Session, data: ClaimCreate, *, actor: str) -> Claim:
             reason_code="claim_added",
             reason=f"Claim {data.slug}",
             capability_ids=[refs["capability_id"]],
-        ):
+        ) as write:
             claim = Claim.model_validate(payload, update=refs)
             session.add(claim)
+            write.added(claim)
     except IntegrityError as exc:  # a concurrent writer took the slug first
         raise lookup.taken(Claim, data.slug) from exc
     session.refresh(claim)

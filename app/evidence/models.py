@@ -143,7 +143,12 @@ class EvidenceUpdate(PartialUpdate):
 
 class Evidence(EvidenceBase, table=True):
     # The lists' default order, read a page at a time (keyset on the date, then the id).
-    __table_args__ = (Index("ix_evidence_date_id", "date", "id"),)
+    __table_args__ = (
+        Index("ix_evidence_date_id", "date", "id"),
+        # Covers the unit of work's count of the kinds of evidence meeting the ladder, so a
+        # status write reads an index, not every item under its hierarchy.
+        Index("ix_evidence_ladder", "capability_id", "stance", "level", "origin", "kind", "grade"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)

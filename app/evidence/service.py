@@ -275,6 +275,7 @@ def create_many(
     ) as write:
         for item, chosen in items:
             _insert_with_free_slug(session, item, chosen)
+            write.added(item)
         write.evidence_ids = [item.id for item, _ in items if item.id is not None]
     for item, _ in items:
         session.refresh(item)

@@ -53,5 +53,9 @@ class DataChange(SQLModel, table=True):
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     # The capabilities whose hierarchies (their claims, evidence and assessments) changed.
     capability_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    # The claim and evidence rows it added or changed; None (a row logged before they were
+    # kept): not known, so a reader loads everything again.
+    claim_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    evidence_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
     events: bool = False
     everything: bool = False

@@ -50,14 +50,26 @@ def data_version(session: Session) -> int:
 class Touched:
     """What one write changed of the read snapshot (app/status/snapshot.py)."""
 
-    capability_ids: frozenset[int] = frozenset()  # whole hierarchies: claims, evidence, status
+    capability_ids: frozenset[int] = frozenset()  # whole hierarchies: their rows and statuses
+    claim_ids: frozenset[int] = frozenset()  # the claim rows added or changed
+    evidence_ids: frozenset[int] = frozenset()  # the evidence rows added or changed
     events: bool = False
     everything: bool = False
 
     @classmethod
-    def hierarchies(cls, capability_ids: Iterable[int]) -> "Touched":
-        """Name the capabilities whose hierarchies changed."""
-        return cls(capability_ids=frozenset(capability_ids))
+    def hierarchies(
+        cls,
+        capability_ids: Iterable[int],
+        *,
+        claim_ids: Iterable[int] = (),
+        evidence_ids: Iterable[int] = (),
+    ) -> "Touched":
+        """Name the capabilities whose hierarchies changed, and the claims and items written."""
+        return cls(
+            capability_ids=frozenset(capability_ids),
+            claim_ids=frozenset(claim_ids),
+            evidence_ids=frozenset(evidence_ids),
+        )
 
 
 EVERYTHING = Touched(everything=True)
@@ -88,6 +100,8 @@ def bump_data_version(session: Session, touched: Touched) -> int:
         DataChange(
             version=version,
             capability_ids=sorted(touched.capability_ids),
+            claim_ids=sorted(touched.claim_ids),
+            evidence_ids=sorted(touched.evidence_ids),
             events=touched.events,
             everything=touched.everything,
         )

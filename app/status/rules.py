@@ -6,8 +6,10 @@ With no evidence about itself or anything containing it, it is not assessed.
 """
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from app.capabilities.models import Capability, OverdueClaim, StatusAssessment
 from app.claims.models import Claim, PromiseState, Verdict
@@ -20,6 +22,7 @@ from app.status.verdicts import ClaimVerdict, VerdictRules, claim_verdicts, prom
 # Analytical evidence can contradict a figure but never moves a capability up the ladder.
 ANALYTICAL_KINDS = {"simulation_run", "analytical_check"}
 CLAIM_GRADES_THAT_COUNT = {"P", "S"}
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,73 @@ class Ladder:
 
     def counts(self, evidence: Evidence) -> bool:
         """Return whether one evidence item meets the exit criteria of the level it supports."""
-        if evidence.stance != "supports" or not evidence.level:
+        return self.meets(evidence.stance, evidence.level, evidence.origin, evidence.kind,
+                          evidence.grade)  # fmt: skip
+
+    def meets(self, stance: str, level: str | None, origin: str, kind: str, grade: str) -> bool:
+        """Return whether an item with these fields meets the exit criteria of its level."""
+        if stance != "supports" or not level:
             return False
-        if evidence.origin == "computed" or evidence.kind in ANALYTICAL_KINDS:
+        if origin == "computed" or kind in ANALYTICAL_KINDS:
             return False
-        return evidence.kind in self.accepted_kinds.get(
-            evidence.level, frozenset()
-        ) and evidence.grade in self.accepted_grades.get(evidence.level, frozenset())
+        return kind in self.accepted_kinds.get(level, frozenset()) and grade in (
+            self.accepted_grades.get(level, frozenset())
+        )
+
+
+def _move(counter: Counter[K], key: K, sign: int) -> None:
+    counter[key] += sign
+    if counter[key] == 0:
+        del counter[key]  # absent, as a count from scratch has it
+
+
+@dataclass
+class Facts:
+    """What one capability's own claims and evidence add up to, as far as its assessment reads.
+
+    Kept per capability and moved by a write's rows (app/status/snapshot.py), so re-assessing
+    a capability never reads its claims and evidence again.
+    """
+
+    # (level, origin) of each item that meets the ladder's exit criteria, with their count
+    counting: Counter[tuple[str, str]] = field(default_factory=Counter)
+    claimed: Counter[str] = field(default_factory=Counter)  # implied status, claims graded P/S
+    verdicts: Counter[str] = field(default_factory=Counter)  # its claims' verdict codes
+
+    def copy(self) -> "Facts":
+        """Return a copy to move (the kept one may be read meanwhile)."""
+        return Facts(Counter(self.counting), Counter(self.claimed), Counter(self.verdicts))
+
+    def level(self) -> Level:
+        """Return the best level its own evidence meets."""
+        return _max_level(level for level, _ in self.counting)
+
+    def add_evidence(self, item: Evidence, ladder: Ladder, sign: int = 1) -> None:
+        """Count an item in (sign 1) or out (sign -1)."""
+        if ladder.counts(item) and item.level:
+            _move(self.counting, (item.level, item.origin), sign)
+
+    def add_claim(self, claim: Claim, verdict: ClaimVerdict, sign: int = 1) -> None:
+        """Count a claim, with its verdict, in (sign 1) or out (sign -1)."""
+        if claim.grade in CLAIM_GRADES_THAT_COUNT:
+            _move(self.claimed, claim.implied_status, sign)
+        _move(self.verdicts, verdict.code, sign)
+
+
+def facts_of(
+    claims: Iterable[Claim],
+    evidence: Iterable[Evidence],
+    ladder: Ladder,
+    verdicts: Mapping[int, ClaimVerdict],
+) -> dict[int, Facts]:
+    """Add up each capability's facts from its rows."""
+    facts: dict[int, Facts] = {}
+    for item in evidence:
+        facts.setdefault(item.capability_id, Facts()).add_evidence(item, ladder)
+    for claim in claims:
+        if claim.id is not None:
+            facts.setdefault(claim.capability_id, Facts()).add_claim(claim, verdicts[claim.id])
+    return facts
 
 
 def _max_level(levels: Iterable[str]) -> Level:
@@ -112,18 +175,29 @@ def assess(
     today: dt.date,
 ) -> dict[int, StatusAssessment]:
     """Assess every capability from the evidence, claims, verdicts and hierarchy given."""
-    tree = Hierarchy.of(capabilities)
-    counting: dict[int, list[Evidence]] = {}
-    for item in evidence:
-        if ladder.counts(item):
-            counting.setdefault(item.capability_id, []).append(item)
     claims_by_cap: dict[int, list[Claim]] = {}
     for claim in claims:
         claims_by_cap.setdefault(claim.capability_id, []).append(claim)
-
-    own_level = {
-        cid: _max_level(e.level for e in counting.get(cid, []) if e.level) for cid in tree.by_id
+    overdue = {
+        cap.id: overdue_of(cap, claims_by_cap.get(cap.id, []), verdicts, rules, today)
+        for cap in capabilities
+        if cap.id is not None
     }
+    return assess_facts(capabilities, facts_of(claims, evidence, ladder, verdicts), overdue)
+
+
+def assess_facts(
+    capabilities: Sequence[Capability],
+    facts: Mapping[int, Facts],
+    overdue: Mapping[int, list[OverdueClaim]],
+) -> dict[int, StatusAssessment]:
+    """Assess every capability given from its kept facts, its overdue promises and the hierarchy.
+
+    The cost follows the number of capabilities, not of their claims and evidence.
+    """
+    tree = Hierarchy.of(capabilities)
+    none = Facts()
+    own_level = {cid: facts.get(cid, none).level() for cid in tree.by_id}
     results: dict[int, StatusAssessment] = {}
     visiting: set[int] = set()
 
@@ -132,7 +206,7 @@ def assess(
         if cap.id in results:
             return results[cap.id]
         visiting.add(cap.id)
-        own = counting.get(cap.id, [])
+        own = facts.get(cap.id, none)
         evidence_status = own_level[cap.id]
         inherited, inherited_from = Level.not_assessed, None
         for assembly in tree.containing(cap):
@@ -155,32 +229,10 @@ def assess(
                 rolled, limited_by = _lower(known, parts_status), weakest_part.slug
         qualifier = None
         if rolled == Level.benchmarked and evidence_status == Level.benchmarked:
-            independent = any(e.level == "benchmarked" and e.origin == "independent" for e in own)
+            independent = own.counting[("benchmarked", "independent")] > 0
             qualifier = "independent" if independent else "vendor-reported"
         status = Level(cap.status_override) if cap.status_override else rolled
-        cap_claims = claims_by_cap.get(cap.id, [])
-        claimed = _max_level(
-            c.implied_status for c in cap_claims if c.grade in CLAIM_GRADES_THAT_COUNT
-        )
-        outcome = (cap.outcome, cap.outcome_date)
-        promises = [
-            (c, promise_for(c, verdicts[c.id], rules, outcome, today))
-            for c in cap_claims
-            if c.deadline is not None and c.id is not None
-        ]
-        overdue = sorted(
-            (
-                OverdueClaim(
-                    slug=c.slug,
-                    text=c.text,
-                    deadline=p.deadline,
-                    days_overdue=p.days_late or 0,
-                )
-                for c, p in promises
-                if p is not None and p.state == PromiseState.overdue
-            ),
-            key=lambda o: -o.days_overdue,
-        )
+        claimed = _max_level(own.claimed)
         result = StatusAssessment(
             evidence_status=evidence_status,
             inherited_status=inherited,
@@ -191,21 +243,13 @@ def assess(
             qualifier=qualifier,
             claimed_status=claimed,
             gap=LEVEL_RANK[claimed] - LEVEL_RANK[status],
-            has_direct_evidence=bool(own),
+            has_direct_evidence=bool(own.counting),
             limited_by=limited_by,
             overridden=cap.status_override is not None,
             override_reason=cap.override_reason,
-            overdue=overdue,
-            contradicted_claims=sum(
-                1
-                for c in cap_claims
-                if c.id is not None and verdicts[c.id].code == Verdict.contradicted
-            ),
-            disputed_claims=sum(
-                1
-                for c in cap_claims
-                if c.id is not None and verdicts[c.id].code == Verdict.disputed
-            ),
+            overdue=overdue.get(cap.id, []),
+            contradicted_claims=own.verdicts[Verdict.contradicted],
+            disputed_claims=own.verdicts[Verdict.disputed],
         )
         results[cap.id] = result
         visiting.discard(cap.id)
@@ -214,6 +258,32 @@ def assess(
     for cap in tree.by_id.values():
         visit(cap)
     return results
+
+
+def overdue_of(
+    cap: Capability,
+    claims: Iterable[Claim],
+    verdicts: Mapping[int, ClaimVerdict],
+    rules: VerdictRules,
+    today: dt.date,
+) -> list[OverdueClaim]:
+    """Return a capability's overdue promises, most overdue first."""
+    outcome = (cap.outcome, cap.outcome_date)
+    promises = [
+        (c, promise_for(c, verdicts[c.id], rules, outcome, today))
+        for c in claims
+        if c.deadline is not None and c.id is not None
+    ]
+    return sorted(
+        (
+            OverdueClaim(
+                slug=c.slug, text=c.text, deadline=p.deadline, days_overdue=p.days_late or 0
+            )
+            for c, p in promises
+            if p is not None and p.state == PromiseState.overdue
+        ),
+        key=lambda o: -o.days_overdue,
+    )
 
 
 def assess_ledger(

@@ -7,6 +7,7 @@ by capability so that a refresh costs what the write touched, not the ledger's s
 
 import datetime as dt
 import threading
+from bisect import insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -27,7 +28,15 @@ from app.evidence.models import Evidence
 from app.ladder.models import StatusLevel
 from app.status import asof, hierarchy, history
 from app.status.history import data_version
-from app.status.rules import Ladder, assess, assess_ledger
+from app.status.rules import (
+    Facts,
+    Ladder,
+    assess,
+    assess_facts,
+    assess_ledger,
+    facts_of,
+    overdue_of,
+)
 from app.status.verdicts import (
     ClaimVerdict,
     VerdictRules,
@@ -68,6 +77,10 @@ class Snapshot:
     event_slug: dict[int, str] = field(default_factory=dict)
     parent_of: dict[int, int | None] = field(default_factory=dict)
     child_ids: dict[int, list[int]] = field(default_factory=dict)
+    evidence_by_id: dict[int, Evidence] = field(default_factory=dict)
+    # Each capability's own claims and evidence, added up: a refresh moves them by the rows
+    # written and re-assesses from them (app.status.rules.Facts).
+    facts: dict[int, Facts] = field(default_factory=dict)
     # The highest id of each table it holds: a row above them was written outside the log.
     top_ids: tuple[int, int, int] = (0, 0, 0)
     # Set on a view of the ledger as it stood on a past day (app.status.asof); None: today.
@@ -101,11 +114,6 @@ class Snapshot:
     def capability_by_id(self) -> dict[int, Capability]:
         """Every capability, by id."""
         return {c.id: c for c in self.capabilities if c.id is not None}
-
-    @cached_property
-    def evidence_by_id(self) -> dict[int, Evidence]:
-        """Every evidence item, by id."""
-        return {e.id: e for e in self.evidence if e.id is not None}
 
     def change_precision(self, effective_on: dt.date, evidence_ids: Iterable[int]) -> str:
         """Return how precisely a status change's day is known (day, month or year)."""
@@ -148,10 +156,6 @@ def load_ladder(session: Session) -> Ladder:
 
 _lock = threading.Lock()
 _cached: Snapshot | None = None
-
-# Refresh in place while the touched hierarchies stay under this share of the ledger; beyond
-# it, one full load is cheaper than scoped queries.
-REFRESH_SHARE = 0.5
 
 
 def _partition(rows: Iterable[Row], scope: Iterable[int] = ()) -> dict[int, list[Row]]:
@@ -199,6 +203,13 @@ def load(session: Session, version: int | None = None) -> Snapshot:
             restated_by.setdefault(claim.restates_id, []).append(claim.id)
     verdicts = _verdicts(claims, evidence_by_claim, claims_by_id, rules)
     day = today()
+    facts = facts_of(claims, evidence, ladder, verdicts)
+    claims_by_capability = _partition(claims)
+    overdue = {
+        cap.id: overdue_of(cap, claims_by_capability.get(cap.id, []), verdicts, rules, day)
+        for cap in capabilities
+        if cap.id is not None
+    }
     snap = Snapshot(
         version=version,
         day=day,
@@ -206,15 +217,17 @@ def load(session: Session, version: int | None = None) -> Snapshot:
         events=events,
         ladder=ladder,
         rules=rules,
-        claims_by_capability=_partition(claims),
+        claims_by_capability=claims_by_capability,
         evidence_by_capability=_partition(evidence),
-        assessments=assess(capabilities, claims, evidence, ladder, verdicts, rules, day),
+        assessments=assess_facts(capabilities, facts, overdue),
         verdicts=verdicts,
         claims_by_id=claims_by_id,
         evidence_by_claim=evidence_by_claim,
         restated_by=restated_by,
         event_slug={e.id: e.slug for e in events if e.id is not None},
         top_ids=(_top(capabilities), _top(claims), _top(evidence)),
+        evidence_by_id={e.id: e for e in evidence if e.id is not None},
+        facts=facts,
     )
     return _index_capabilities(snap)
 
@@ -276,43 +289,38 @@ def _members(snap: Snapshot, ids: Iterable[int]) -> set[int]:
 
 
 def refresh(session: Session, cached: Snapshot, version: int) -> Snapshot | None:
-    """Bring a snapshot up to a newer version, re-assessing only what the writes touched.
+    """Bring a snapshot up to a newer version, re-deriving only what the writes changed.
 
-    Return None when the log cannot say (it was pruned, or a write touched everything), or
-    when the touched part is large: the caller then loads everything.
+    The log names the claim and evidence rows written and the hierarchies they sit in: those
+    rows are read again, the verdicts of the claims they bear on are re-derived, each
+    capability's facts move by the rows' differences, and the touched hierarchies are
+    re-assessed from the facts. Return None when the log cannot say (it was pruned, a write
+    touched everything, or it predates row logging): the caller then loads everything.
     """
     changes = history.changes_since(session, cached.version, version)
-    if changes is None or any(change.everything for change in changes):
+    if changes is None or any(
+        change.everything or change.claim_ids is None or change.evidence_ids is None
+        for change in changes
+    ):
         return None
     touched = {cap_id for change in changes for cap_id in change.capability_ids}
+    claim_ids = {i for change in changes for i in change.claim_ids or ()}
+    evidence_ids = {i for change in changes for i in change.evidence_ids or ()}
     snap = replace(cached, version=version)
     if any(change.events for change in changes):
         snap.events = list(session.exec(select(Event).order_by(col(Event.id))).all())
         for event in snap.events:
             session.expunge(event)
         snap.event_slug = {e.id: e.slug for e in snap.events if e.id is not None}
-    if not touched:
+    if not touched and not claim_ids and not evidence_ids:
         _keep_derived(snap, cached)  # same rows
         return None if _unlogged_rows(session, snap) else snap
-
-    def whole(ids: set[int]) -> set[int]:
-        # Whole hierarchies, as they were and as they are: a move re-assesses both sides.
-        return _members(cached, ids) | hierarchy.members(session, ids)
-
-    scope = whole(touched)
-    for _ in range(3):
-        if len(scope) > REFRESH_SHARE * max(len(cached.capabilities), 1):
-            return None
-        capabilities = _rows_in(session, Capability, Capability.id, scope)
-        claims = _rows_in(session, Claim, Claim.capability_id, scope)
-        evidence = _rows_in(session, Evidence, Evidence.capability_id, scope)
-        extra = _verdict_dependents(cached, scope, claims, evidence)
-        if extra <= scope:
-            break
-        scope |= whole(extra)
-    else:
-        return None
-    _apply(snap, cached, scope, capabilities, claims, evidence)
+    # Whole hierarchies, as they were and as they are: a move re-assesses both sides.
+    scope = _members(cached, touched) | hierarchy.members(session, touched)
+    capabilities = _rows_in(session, Capability, Capability.id, scope)
+    claims = _rows_in(session, Claim, Claim.id, claim_ids)
+    evidence = _rows_in(session, Evidence, Evidence.id, evidence_ids)
+    _apply(snap, cached, scope, capabilities, claims, evidence, claim_ids, evidence_ids)
     return None if _unlogged_rows(session, snap) else snap
 
 
@@ -323,14 +331,18 @@ def _apply(
     capabilities: list[Capability],
     claims: list[Claim],
     evidence: list[Evidence],
+    claim_ids: set[int],
+    evidence_ids: set[int],
 ) -> None:
-    """Replace the scope's rows, indexes, verdicts and assessments in a copied snapshot.
+    """Replace the rows written, their indexes, verdicts, facts and assessments in a copy.
 
     Only what changes is copied: the cached snapshot, which other requests may be reading,
     stays as it was.
     """
-    old_claims = [c for cap_id in scope for c in cached.claims_by_capability.get(cap_id, [])]
-    old_evidence = [e for cap_id in scope for e in cached.evidence_by_capability.get(cap_id, [])]
+    old_claims = [cached.claims_by_id[i] for i in sorted(claim_ids) if i in cached.claims_by_id]
+    old_items = [
+        cached.evidence_by_id[i] for i in sorted(evidence_ids) if i in cached.evidence_by_id
+    ]
     kept = [c for c in cached.capabilities if c.id not in scope]
     snap.capabilities = sorted(kept + capabilities, key=_ID)
     snap.capability_slug = {k: v for k, v in cached.capability_slug.items() if k not in scope}
@@ -342,40 +354,143 @@ def _apply(
         max(cached.top_ids[1], _top(claims)),
         max(cached.top_ids[2], _top(evidence)),
     )
-    snap.claims_by_capability = {**cached.claims_by_capability, **_partition(claims, scope)}
-    snap.evidence_by_capability = {
-        **cached.evidence_by_capability,
-        **_partition(evidence, scope),
-    }
+    snap.claims_by_capability = dict(cached.claims_by_capability)
     snap.claims_by_id = dict(cached.claims_by_id)
-    snap.verdicts = dict(cached.verdicts)
     snap.restated_by = dict(cached.restated_by)
     for claim in old_claims:
         assert claim.id is not None
-        for index in (snap.claims_by_id, snap.verdicts):
-            index.pop(claim.id, None)
+        snap.claims_by_id.pop(claim.id, None)
+        _regroup(snap.claims_by_capability, claim.capability_id, drop=claim)
         _regroup(snap.restated_by, claim.restates_id, drop=claim.id)
     for claim in claims:
         assert claim.id is not None
         snap.claims_by_id[claim.id] = claim
+        _regroup(snap.claims_by_capability, claim.capability_id, add=claim)
         _regroup(snap.restated_by, claim.restates_id, add=claim.id)
+    snap.evidence_by_capability = dict(cached.evidence_by_capability)
     snap.evidence_by_claim = dict(cached.evidence_by_claim)
-    for item in old_evidence:
+    snap.evidence_by_id = dict(cached.evidence_by_id)
+    for item in old_items:
+        assert item.id is not None
+        snap.evidence_by_id.pop(item.id, None)
+        _regroup(snap.evidence_by_capability, item.capability_id, drop=item)
         _regroup(snap.evidence_by_claim, item.claim_id, drop=item)
     for item in evidence:
+        assert item.id is not None
+        snap.evidence_by_id[item.id] = item
+        _regroup(snap.evidence_by_capability, item.capability_id, add=item)
         _regroup(snap.evidence_by_claim, item.claim_id, add=item)
-    snap.verdicts.update(_verdicts(claims, snap.evidence_by_claim, snap.claims_by_id, cached.rules))
-    fresh = assess(
-        capabilities, claims, evidence, cached.ladder, snap.verdicts, cached.rules, cached.day
-    )
+
+    # The claims whose verdicts can move: those written, those the items written bear on,
+    # those restating a written claim at any remove (their first statement may move), and
+    # every claim pooled with any of them, before and after (they share their evidence).
+    linked = {e.claim_id for e in chain(old_items, evidence) if e.claim_id is not None}
+    moved = _restating(cached, claim_ids) | _restating(snap, claim_ids) | linked
+    moved |= _pooled(cached, moved) | _pooled(snap, moved)
+    snap.verdicts = dict(cached.verdicts)
+    for claim_id in moved:
+        snap.verdicts.pop(claim_id, None)
+        now = snap.claims_by_id.get(claim_id)
+        if now is not None:
+            items = [
+                i for m in _pooled(snap, {claim_id}) for i in snap.evidence_by_claim.get(m, ())
+            ]
+            snap.verdicts[claim_id] = verdict_for(now, items, cached.rules, snap.claims_by_id)
+
+    # Each capability's facts move by the rows' differences.
+    snap.facts = dict(cached.facts)
+    copied: set[int] = set()
+
+    def facts(cap_id: int) -> Facts:
+        if cap_id not in copied:
+            copied.add(cap_id)
+            snap.facts[cap_id] = snap.facts.get(cap_id, Facts()).copy()
+        return snap.facts[cap_id]
+
+    for item in old_items:
+        facts(item.capability_id).add_evidence(item, cached.ladder, -1)
+    for item in evidence:
+        facts(item.capability_id).add_evidence(item, cached.ladder)
+    claims_moved: set[int] = set()
+    for claim_id in moved:
+        old, new = cached.claims_by_id.get(claim_id), snap.claims_by_id.get(claim_id)
+        if old is not None and claim_id in cached.verdicts:
+            facts(old.capability_id).add_claim(old, cached.verdicts[claim_id], -1)
+            claims_moved.add(old.capability_id)
+        if new is not None:
+            facts(new.capability_id).add_claim(new, snap.verdicts[claim_id])
+            claims_moved.add(new.capability_id)
+
+    # Re-assess the hierarchies holding a capability written or whose facts moved; overdue
+    # promises are listed again where a claim or the capability's own row changed.
+    was = {c.id: c.version for c in cached.capabilities}
+    rewritten = {c.id for c in capabilities if c.id is not None and was.get(c.id) != c.version}
+    again = _members(snap, scope | copied)
+    by_id = snap.capability_by_id
+    overdue = {}
+    for cap_id in again:
+        previous = cached.assessments.get(cap_id)
+        if previous is None or cap_id in claims_moved or cap_id in rewritten:
+            claims_of = snap.claims_by_capability.get(cap_id, [])
+            overdue[cap_id] = overdue_of(
+                by_id[cap_id], claims_of, snap.verdicts, cached.rules, cached.day
+            )
+        else:
+            overdue[cap_id] = previous.overdue
+    fresh = assess_facts([by_id[i] for i in sorted(again)], snap.facts, overdue)
     snap.assessments = {
         cap_id: assessment
         for cap_id, assessment in cached.assessments.items()
-        if cap_id not in scope
+        if cap_id not in again
     } | fresh
 
 
+def _restating(snap: Snapshot, claim_ids: Iterable[int]) -> set[int]:
+    """Return the claims given and every claim restating one of them, at any remove."""
+    found, stack = set(claim_ids), list(claim_ids)
+    while stack:  # `found` also cuts a cycle
+        for restating in snap.restated_by.get(stack.pop(), []):
+            if restating not in found:
+                found.add(restating)
+                stack.append(restating)
+    return found
+
+
+def _same_claim(claim: Claim, first: Claim | None) -> bool:
+    """Return whether a restatement is the same claim again (app.status.verdicts.pooled_evidence)."""
+    return (
+        first is not None
+        and first.capability_id == claim.capability_id
+        and first.deadline == claim.deadline
+    )
+
+
+def _pooled(snap: Snapshot, claim_ids: Iterable[int]) -> set[int]:
+    """Return the claims given and every claim pooled with one of them, as the snapshot has them."""
+    found = {i for i in claim_ids if i in snap.claims_by_id}
+    stack = list(found)
+    while stack:
+        claim = snap.claims_by_id[stack.pop()]
+        linked = []
+        if claim.restates_id is not None:
+            first = snap.claims_by_id.get(claim.restates_id)
+            if _same_claim(claim, first):
+                linked.append(claim.restates_id)
+        for restating in snap.restated_by.get(claim.id or 0, []):
+            if _same_claim(snap.claims_by_id[restating], claim):
+                linked.append(restating)
+        for other in linked:
+            if other not in found:
+                found.add(other)
+                stack.append(other)
+    return found
+
+
 K = TypeVar("K")
+
+
+def _order(member: object) -> int:
+    return member if isinstance(member, int) else int(getattr(member, "id", 0) or 0)
 
 
 def _regroup(
@@ -388,42 +503,12 @@ def _regroup(
     members = [
         m for m in groups.get(key, []) if (m != drop if isinstance(m, int) else m is not drop)
     ]
-    if add is not None:
-        members.append(add)
+    if add is not None:  # in id order, as a full load groups them
+        insort(members, add, key=_order)
     if members:
         groups[key] = members
     else:
         groups.pop(key, None)
-
-
-def _verdict_dependents(
-    cached: Snapshot, scope: set[int], claims: list[Claim], evidence: list[Evidence]
-) -> set[int]:
-    """Return the capabilities outside the scope whose claims' verdicts the write can move.
-
-    A claim's verdict reads the evidence linked to it, which may be filed under another
-    capability, and the dates of the claims it restates, which may belong to others too.
-    """
-    old_evidence = chain.from_iterable(cached.evidence_by_capability.get(c, []) for c in scope)
-    old_claims = chain.from_iterable(cached.claims_by_capability.get(c, []) for c in scope)
-    linked = {e.claim_id for e in chain(evidence, old_evidence) if e.claim_id is not None}
-    capability_of = {c.id: c.capability_id for c in claims if c.id is not None}
-    # Claims restating a scoped claim, at any remove (cycles are cut by `seen`).
-    stack = [c.id for c in chain(claims, old_claims) if c.id is not None]
-    seen: set[int] = set()
-    while stack:
-        claim_id = stack.pop()
-        for restating in cached.restated_by.get(claim_id, []):
-            if restating not in seen:
-                seen.add(restating)
-                stack.append(restating)
-    found = set()
-    for claim_id in linked | seen:
-        if claim_id in capability_of:
-            found.add(capability_of[claim_id])
-        elif claim_id in cached.claims_by_id:
-            found.add(cached.claims_by_id[claim_id].capability_id)
-    return found - scope
 
 
 def _unlogged_rows(session: Session, snap: Snapshot) -> bool:
@@ -572,6 +657,8 @@ def view(session: Session, base: Snapshot, day: dt.date, *, cache: bool = True) 
         claims_by_id=claims_by_id,
         evidence_by_claim=evidence_by_claim,
         restated_by=restated_by,
+        evidence_by_id={e.id: e for e in evidence if e.id is not None},
+        facts={},  # a view is never refreshed
         child_ids={
             parent: [c for c in children if c in shown]
             for parent, children in base.child_ids.items()

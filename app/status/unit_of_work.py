@@ -11,7 +11,8 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.capabilities.models import Capability, StatusAssessment
@@ -23,7 +24,7 @@ from app.events.models import Event
 from app.evidence.models import Evidence
 from app.history.models import StatusChange
 from app.status import hierarchy, history
-from app.status.rules import Ladder, assess_ledger, replay
+from app.status.rules import Facts, Ladder, assess_facts, replay
 from app.status.snapshot import load_ladder, today
 from app.status.verdicts import load_rules
 
@@ -134,7 +135,7 @@ class StatusWrite:
         # The capability written (others moved by the roll-up); log it even if its status stays.
         self.directly = directly
         self.always_log = always_log
-        self.bumped: set[tuple[str, int]] = set()
+        self.bumped: set[tuple[str, int]] = set()  # (table, id) of each row updated or added
         self.before: dict[int, StatusAssessment] = {}
         self.scope: set[int] = set()
         self.ladder = Ladder({}, {})
@@ -150,6 +151,12 @@ class StatusWrite:
         return self
 
     def _assess(self) -> dict[int, StatusAssessment]:
+        """Assess the statuses in scope, which is all the history records.
+
+        A status reads only the hierarchy and, per capability, which kinds of evidence meet the
+        ladder: one grouped query counts them, so the cost does not grow with the claims and
+        evidence under it. The claims' parts of the assessments stay empty here.
+        """
         self.session.flush()
         # A move between hierarchies keeps both in scope: the one it left may move too.
         if self.capability_ids is None:
@@ -162,14 +169,33 @@ class StatusWrite:
         caps = self.session.exec(select(Capability).where(col(Capability.id).in_(scope))).all()
         if not self.ladder.accepted_kinds:  # the seed may have just added the ladder
             self.ladder = load_ladder(self.session)
-        claims = self.session.exec(select(Claim).where(col(Claim.capability_id).in_(scope))).all()
-        items = self.session.exec(
-            select(Evidence).where(col(Evidence.capability_id).in_(scope))
+        kinds = self.session.execute(
+            sa_select(
+                col(Evidence.capability_id),
+                col(Evidence.level),
+                col(Evidence.origin),
+                col(Evidence.kind),
+                col(Evidence.grade),
+                func.count(),
+            )
+            .where(
+                col(Evidence.capability_id).in_(scope),
+                col(Evidence.stance) == "supports",
+                col(Evidence.level).is_not(None),
+            )
+            .group_by(
+                col(Evidence.capability_id),
+                col(Evidence.level),
+                col(Evidence.origin),
+                col(Evidence.kind),
+                col(Evidence.grade),
+            )
         ).all()
-        assessments, _verdicts = assess_ledger(
-            list(caps), list(claims), list(items), self.ladder, load_rules(), today()
-        )
-        return assessments
+        facts: dict[int, Facts] = {}
+        for cap_id, level, origin, kind, grade, count in kinds:
+            if self.ladder.meets("supports", level, origin, kind, grade):
+                facts.setdefault(cap_id, Facts()).counting[(level, origin)] += count
+        return assess_facts(list(caps), facts, {})
 
     def update(
         self, row: Any, values: Mapping[str, Any], expected_version: int | None = None
@@ -177,6 +203,11 @@ class StatusWrite:
         """Apply a guarded update to a capability, claim or evidence row."""
         self.bumped.add((str(type(row).__tablename__), int(row.id)))
         guarded_update(self.session, row, values, expected_version)
+
+    def added(self, row: Claim | Evidence) -> None:
+        """Log a claim or evidence item inserted inside the write, so readers re-derive it."""
+        self.session.flush()
+        self.bumped.add((str(row.__tablename__), int(row.id or 0)))
 
     def include(self, capability_id: int | None) -> None:
         """Add a capability to the write's scope (one created inside it, once flushed)."""
@@ -215,13 +246,20 @@ class StatusWrite:
             touched = (
                 history.EVERYTHING
                 if self.capability_ids is None
-                else history.Touched.hierarchies(self.scope)
+                else history.Touched.hierarchies(
+                    self.scope,
+                    claim_ids=self._rows("claim"),
+                    evidence_ids=self._rows("evidence") | set(self.evidence_ids),
+                )
             )
             history.bump_data_version(self.session, touched)
             self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
+
+    def _rows(self, table: str) -> set[int]:
+        return {row_id for kind, row_id in self.bumped if kind == table}
 
     def discard(self) -> None:
         """Write nothing after all (the data version stays)."""

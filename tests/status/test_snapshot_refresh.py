@@ -12,10 +12,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from app.capabilities.models import Capability
+from app.claims.models import Claim
 from app.core.db import get_engine
+from app.evidence.models import Evidence
 from app.status import snapshot
+from app.status.history import EVERYTHING, bump_data_version
 from tests.capabilities.test_capabilities import auth
 
 
@@ -51,6 +55,13 @@ def _digest(snap: snapshot.Snapshot) -> dict[str, Any]:
             if v
         },
         "claims_by_id": sorted(snap.claims_by_id),
+        "evidence_by_id": sorted(snap.evidence_by_id),
+        # What each capability's claims and evidence add up to, which a refresh moves by deltas.
+        "facts": {
+            k: (dict(v.counting), dict(v.claimed), dict(v.verdicts))
+            for k, v in snap.facts.items()
+            if v.counting or v.claimed or v.verdicts
+        },
         "day": snap.day,
         "overdue_days": {c.id: snap.overdue_days(c) for c in snap.claims},
     }
@@ -101,7 +112,7 @@ class Ledger:
         stance = self.rng.choice(["supports", "supports", "contradicts"])
         self._send("POST", "/api/v1/evidence", {
             "title": self._name("Refresh item"), "kind": "photo", "origin": "reported",
-            "grade": self.rng.choice(["P", "S"]), "date": "2024-05-01", "stance": stance,
+            "grade": self.rng.choice(["P", "S"]), "date": "2026-11-01", "stance": stance,
             "level": self.rng.choice(["built", "tested"]) if stance == "supports" else None,
             "capability": self._pick("capabilities"),
             # Often a claim filed under another capability: its verdict moves too.
@@ -112,7 +123,10 @@ class Ledger:
     def relink_evidence(self) -> None:
         item = self._pick("evidence")
         body = {"claim": self._pick("claims"), "capability": self._pick("capabilities")}
-        self._send("PATCH", f"/api/v1/evidence/{item}", body)
+        path = f"/api/v1/evidence/{item}"
+        etag = self.client.get(path).headers["etag"]
+        response = self.client.patch(path, json=body, headers=auth(self.token, etag))
+        assert response.status_code in (200, 422), response.text  # 422: dated before the claim
 
     def override(self) -> None:
         cap = self._pick("capabilities")
@@ -151,11 +165,68 @@ class Ledger:
         self._send("PATCH", f"/api/v1/events/{event}", {"name": self._name("Renamed event")})
 
 
+def _grow(copies: int, *, whole: bool) -> None:
+    """Grow the seeded ledger: copy whole hierarchies (wide), or only the Dojo hierarchy's
+    claims and evidence under the same capabilities (deep). A copied claim restates the one it
+    copies (another appearance of the same claim, sharing its evidence) unless its copy does."""
+    with Session(get_engine()) as session:
+        caps = session.exec(select(Capability).order_by(col(Capability.id))).all()
+        claims = session.exec(select(Claim).order_by(col(Claim.id))).all()
+        items = session.exec(select(Evidence).order_by(col(Evidence.id))).all()
+        dojo = {c.id for c in caps if c.slug.startswith("dojo-") and c.slug not in DOJO_APART}
+        for n in range(1, copies + 1):
+            cap_of: dict[int | None, int | None] = {None: None} | {c.id: c.id for c in caps}
+            if whole:
+                for cap in caps:  # parents come first, by id
+                    copy = Capability.model_validate(
+                        cap.model_dump(exclude={"id"}),
+                        update={"slug": f"{cap.slug}-w{n}", "parent_id": cap_of[cap.parent_id]},
+                    )
+                    session.add(copy)
+                    session.flush()
+                    cap_of[cap.id] = copy.id
+            claim_of: dict[int | None, int | None] = {}
+            for claim in claims:
+                if whole or claim.capability_id in dojo:
+                    copy_claim = Claim.model_validate(
+                        claim.model_dump(exclude={"id"}),
+                        update={
+                            "slug": f"{claim.slug}-c{n}",
+                            "capability_id": cap_of[claim.capability_id],
+                            "restates_id": claim_of.get(claim.restates_id, claim.id),
+                        },
+                    )
+                    session.add(copy_claim)
+                    session.flush()
+                    claim_of[claim.id] = copy_claim.id
+            for item in items:
+                if whole or item.capability_id in dojo:
+                    session.add(
+                        Evidence.model_validate(
+                            item.model_dump(exclude={"id"}),
+                            update={
+                                "slug": f"{item.slug}-c{n}",
+                                "capability_id": cap_of[item.capability_id],
+                                "claim_id": claim_of.get(item.claim_id, item.claim_id),
+                            },
+                        )
+                    )
+        bump_data_version(session, EVERYTHING)
+        session.commit()
+    snapshot.invalidate()
+
+
+# Roots of their own, not parts of the Dojo ExaPOD's hierarchy.
+DOJO_APART = {"dojo-v1-cluster", "dojo-2", "dojo-3"}
+
+
+@pytest.mark.parametrize("shape", ["wide", "deep"])
 def test_refreshed_snapshot_equals_a_full_load(
-    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch, shape: str
 ) -> None:
-    # The seed's hierarchies are a large share of it: refresh every time, never reload.
-    monkeypatch.setattr(snapshot, "REFRESH_SHARE", 1.0)
+    """Wide: many small hierarchies. Deep: the Dojo hierarchy holds most of the ledger; a
+    write under it refreshes what it wrote, never reloads everything."""
+    _grow(2, whole=shape == "wide")
     full_loads: list[int] = []
     real_load = snapshot.load
 
