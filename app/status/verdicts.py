@@ -197,7 +197,9 @@ def verdict_for(
     """Decide one claim from the evidence linked to it, with a reason per item."""
     read = _signals(claim, items, rules, claims_by_id)
     deciding = {signal for _, signal, _ in read if signal is not None}
-    reasons = [reason for _, _, reason in read]
+    # Shared evidence can hold one run's item for each restatement of a figure: the same
+    # reason, once.
+    reasons = list(dict.fromkeys(reason for _, _, reason in read))
     consistency = _consistency((item, signal) for item, signal, _ in read)
     delivered = next(
         (

@@ -1,5 +1,6 @@
 """The verdict casebook: one row per rule, run through the status engine (no database)."""
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -7,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from app.claims.models import PromiseState, Verdict
+from app.claims.models import Claim, PromiseState, Verdict
 from app.core.config import get_settings, seed_folder
-from app.evidence.models import Stance
+from app.evidence.models import Evidence, Stance
 from app.status import casebook
-from app.status.verdicts import load_rules
+from app.status.verdicts import load_rules, verdict_for
 
 CASES = casebook.cases()
 
@@ -97,3 +98,16 @@ def test_the_rules_and_the_ladder_come_from_the_seed_folder(
         monkeypatch.undo()
         for cached in caches:
             cached.cache_clear()
+
+
+def test_one_runs_items_for_each_restatement_give_one_reason() -> None:
+    """A run records an item per restatement of a figure; pooled, they said it three times."""
+    claim = Claim(id=1, slug="peak", text="1.1 EFLOPS", stated_on=dt.date(2021, 8, 19))
+    items = [
+        Evidence(id=n, title="Simulation run #5: aggregates", kind="simulation_run",
+                 origin="computed", stance="supports", grade="D", date=dt.date(2026, 12, 7))
+        for n in (10, 11, 12)
+    ]  # fmt: skip
+    verdict = verdict_for(claim, items, load_rules(), {1: claim})
+    computed = [r for r in verdict.reasons if "Simulation run #5" in r]
+    assert len(computed) == 1, verdict.reasons
