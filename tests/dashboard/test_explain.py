@@ -183,12 +183,12 @@ def test_an_outage_gives_a_browser_the_503_page_and_the_api_problem_json(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.claims import service as claims_service
-    from app.dashboard import queries
+    from app.dashboard import overview
 
     def unreachable(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(queries, "capabilities_with_depth", unreachable)
+    monkeypatch.setattr(overview, "tally", unreachable)
     monkeypatch.setattr(claims_service, "list_page", unreachable)
     page = client.get("/", headers=HTML)
     assert page.status_code == 503
