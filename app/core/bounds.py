@@ -58,6 +58,9 @@ def token_actor(name: str, *, dashboard: bool = False) -> str:
 # capability once it holds this many rows (never twice this many).
 OVERVIEW_PAGE_ROWS = 50
 
+# A capability page lists its claims, and its evidence, this many rows a page.
+CAPABILITY_PAGE_ROWS = 50
+
 # Tokens a process remembers as refused lately (run quotas), so that a burst of their
 # submissions is answered 429 before its credential, body or the database costs anything.
 REFUSALS_REMEMBERED = 10_000

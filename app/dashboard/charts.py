@@ -2,65 +2,84 @@
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from app.benchmarks import service as benchmarks_service
 from app.capabilities.models import Capability, CapabilityPublic
 from app.claims.models import ClaimPublic
 from app.core.schema import shown_date
 from app.dashboard.templating import LADDER, LEVEL_LABELS, humanize, level_rank
-from app.evidence.models import EvidencePublic
 from app.history.models import StatusChange
 
 TIMELINE_START = dt.date(2019, 1, 1)
+_T = TypeVar("_T")
 
 
 def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ClaimMark(NamedTuple):
+    """What the capability chart reads of a claim."""
+
+    stated_on: dt.date
+    precision: str
+    implied: str
+    text: str
+
+
+class EvidenceMark(NamedTuple):
+    """What the capability chart reads of an evidence item (`claim_level`: its claim's)."""
+
+    date: dt.date
+    precision: str
+    title: str
+    level: str | None
+    stance: str
+    counts: bool
+    claim_level: str | None
+
+
 def capability_timeline(
     cap: CapabilityPublic,
-    claims: Sequence[ClaimPublic],
-    evidence: Sequence[EvidencePublic],
+    claims: Iterable[ClaimMark],
+    evidence: Iterable[EvidenceMark],
     history_oldest_first: Sequence[StatusChange],
     day: dt.date,
 ) -> dict[str, Any]:
-    """Claims, evidence and the shown status of one capability on a 2019→today time axis."""
-    claim_levels = {c.slug: c.implied_status for c in claims}
-    claim_points = [
-        {
+    """Claims, evidence and the shown status of one capability on a 2019→today time axis.
+
+    Every claim and item is drawn, a month's several at one level as one counted point.
+    """
+    claim_points = gathered(
+        ((c.stated_on, level_rank(c.implied), None, c) for c in claims),
+        lambda c: {
             "x": c.stated_on,
-            "when": shown_date(c.stated_on, c.date_precision),
-            "y": level_rank(c.implied_status),
+            "when": shown_date(c.stated_on, c.precision),
             "label": _short(c.text),
-        }
-        for c in claims
-    ]
-    counting: list[dict[str, Any]] = []
-    other: list[dict[str, Any]] = []
-    contradicting: list[dict[str, Any]] = []
+        },
+        "claims",
+    )
+    counting: list[tuple[dt.date, float, str | None, EvidenceMark]] = []
+    other: list[tuple[dt.date, float, str | None, EvidenceMark]] = []
+    contradicting: list[tuple[dt.date, float, str | None, EvidenceMark]] = []
     for item in evidence:
         if item.stance == "contradicts":
-            level = claim_levels.get(item.claim or "", cap.assessment.claimed_status)
-            contradicting.append(
-                {
-                    "x": item.date,
-                    "when": shown_date(item.date, item.date_precision),
-                    "y": level_rank(level),
-                    "label": _short(item.title),
-                }
-            )
-            continue
-        point = {
+            # Drawn at the level its claim implied: the height it says was not reached.
+            level = item.claim_level or cap.assessment.claimed_status
+            contradicting.append((item.date, level_rank(level), None, item))
+        else:
+            placed = (item.date, level_rank(item.level), item.level, item)
+            (counting if item.counts else other).append(placed)
+
+    def point(item: EvidenceMark) -> dict[str, Any]:
+        return {
             "x": item.date,
-            "when": shown_date(item.date, item.date_precision),
-            "y": level_rank(item.level),
+            "when": shown_date(item.date, item.precision),
             "label": _short(item.title),
-            "level": item.level,
         }
-        (counting if item.counts_toward_status else other).append(point)
+
     status_points = []
     if history_oldest_first:
         first = history_oldest_first[0]
@@ -81,9 +100,21 @@ def capability_timeline(
     series = [
         {"name": "Status shown (from the history)", "style": "status", "points": status_points},
         {"name": "Claim (status it implied)", "style": "claim", "points": claim_points},
-        {"name": "Evidence that counts", "style": "evidence", "points": counting},
-        {"name": "Evidence that does not count", "style": "weak", "points": other},
-        {"name": "Evidence contradicting a claim", "style": "contradicts", "points": contradicting},
+        {
+            "name": "Evidence that counts",
+            "style": "evidence",
+            "points": gathered(counting, point, "items"),
+        },
+        {
+            "name": "Evidence that does not count",
+            "style": "weak",
+            "points": gathered(other, point, "items"),
+        },
+        {
+            "name": "Evidence contradicting a claim",
+            "style": "contradicts",
+            "points": gathered(contradicting, point, "items"),
+        },
     ]
     if cap.outcome != "active" and cap.outcome_date:
         series.append(
@@ -133,24 +164,31 @@ def global_timeline(
             "y": row - 0.22,
             "label": f"{count} claim{'s' if count > 1 else ''} at "
             + event_names.get(event, str(event)),
+            "count": count,
         }
         for (row, date, precision, event), count in sorted(grouped.items(), key=lambda kv: kv[0][1])
     ]
-    evidence_points = [
-        {
-            "x": date,
-            "when": shown_date(date, precision),
-            "y": row_of[cap_id],
-            "label": _short(title) + _evidence_note(level, stance),
-            # Items that move nothing (inconclusive, not found, or support that does not count,
-            # such as a simulation) are grey: never the contradiction red, never a level.
-            "level": (level or "not_assessed")
-            if stance == "supports"
-            else ("contradicts" if stance == "contradicts" else "not_assessed"),
-        }
-        for cap_id, date, precision, title, level, stance in evidence
-        if cap_id in row_of
-    ]
+
+    def colour(level: str | None, stance: str) -> str:
+        # Items that move nothing (inconclusive, not found, or support that does not count,
+        # such as a simulation) are grey: never the contradiction red, never a level.
+        if stance == "supports":
+            return level or "not_assessed"
+        return "contradicts" if stance == "contradicts" else "not_assessed"
+
+    evidence_points = gathered(
+        (
+            (date, row_of[cap_id], colour(level, stance), (date, precision, title, level, stance))
+            for cap_id, date, precision, title, level, stance in evidence
+            if cap_id in row_of
+        ),
+        lambda item: {
+            "x": item[0],
+            "when": shown_date(item[0], item[1]),
+            "label": _short(item[2]) + _evidence_note(item[3], item[4]),
+        },
+        "evidence items",
+    )
     change_points = [
         {
             "x": effective_on,
@@ -179,6 +217,34 @@ def global_timeline(
         "rows": list(rows),
         "series": [s for s in series if s["points"]],
     }
+
+
+def gathered(
+    items: Iterable[tuple[dt.date, float, str | None, _T]],
+    single: Callable[[_T], dict[str, Any]],
+    several: str,
+) -> list[dict[str, Any]]:
+    """Return one point per month, height and colour of the items, saying how many it stands for.
+
+    Items come as (date, height, colour level or None, item). A month's lone item at its height
+    and colour is drawn as itself (`single`, at its own date); several are one point at the
+    month's start labelled with their number. Every point's `count` says how many items it
+    stands for, so a chart's points add up to every item and none is left out.
+    """
+    groups: dict[tuple[dt.date, float, str | None], list[_T]] = {}
+    for day, y, level, item in items:
+        groups.setdefault((day.replace(day=1), y, level), []).append(item)
+    points: list[dict[str, Any]] = []
+    for (month, y, level), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        if len(members) == 1:
+            point = {"y": y, **single(members[0])}
+        else:
+            point = {"x": month, "when": month.strftime("%b %Y"), "y": y}
+            point["label"] = f"{len(members):,} {several}"
+        if level is not None:
+            point["level"] = level
+        points.append({**point, "count": len(members)})
+    return points
 
 
 def _evidence_note(level: str | None, stance: str) -> str:

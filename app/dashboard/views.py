@@ -11,9 +11,10 @@ from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityKind
 from app.claims import service as claims_service
 from app.claims.models import Verdict
+from app.core.bounds import CAPABILITY_PAGE_ROWS
 from app.core.errors import check_filter
 from app.core.schema import Grade
-from app.dashboard import charts, doubts, feeds, overview, queries, timeline
+from app.dashboard import capability, charts, doubts, feeds, overview, queries, timeline
 from app.dashboard.templating import (
     LADDER,
     VERDICT_LABELS,
@@ -128,24 +129,47 @@ async def method_page(request: Request):
 
 
 @router.get("/capabilities/{slug}")
-async def capability_page(request: Request, slug: str):
-    """One capability: its questions and claims in doubt first, status and why, claims, evidence."""
+async def capability_page(
+    request: Request,
+    slug: str,
+    claims_page: Annotated[str | None, Query(max_length=10)] = None,
+    evidence_page: Annotated[str | None, Query(max_length=10)] = None,
+):
+    """One capability: its questions and claims in doubt first, status and why, claims, evidence.
+
+    Claims and evidence are listed a page at a time; the chart and the counts cover them all.
+    """
 
     def build(session: Session) -> dict[str, Any]:
         cap = cap_service.get_public(session, slug)
         snap = snapshot.get(session)
-        claims, _ = claims_service.list_page(session, capability=slug, limit=1000)
-        everything, _ = evidence_service.list_page(session, capability=slug, limit=1000)
-        # Evidence about the world, and the ledger's own checks in a section of their own.
-        evidence = [e for e in everything if not is_check(e)]
-        checks = [e for e in everything if is_check(e)]
         assert cap.id is not None
+        found = capability.rows(snap, cap.id)
+        claims = capability.page_of(
+            "claims_page", claims_page, found.claims, lambda c: claims_service.to_public(c, snap)
+        )
+        evidence = capability.page_of(
+            "evidence_page",
+            evidence_page,
+            found.evidence,
+            lambda e: evidence_service.to_public(e, snap),
+        )
+        # The ledger's own checks have a page of their own; this one lists the first few.
+        checks = [evidence_service.to_public(e, snap) for e in found.checks[:CAPABILITY_PAGE_ROWS]]
+        in_doubt, doubt_count = doubts.claims_in_doubt(
+            snap, found.claims, found.evidence, CAPABILITY_PAGE_ROWS
+        )
         history = [
             row
             for row in queries.history(session, cap.id)
             if snap.as_of is None or row.effective_on <= snap.as_of
         ]
         simulated = queries.simulated_by_claim(session)
+        # Simulations bear on claims of the capability whatever page lists them.
+        simulated_claims = [
+            claims_service.to_public(c, snap) for c in found.claims if c.slug in simulated
+        ]
+        claim_marks, evidence_marks = capability.chart_marks(snap, found)
         return {
             **_dated_context(snap, snapshot.current(session)),
             "questions": questions_service.list_public(session, capability=slug),
@@ -157,12 +181,16 @@ async def capability_page(request: Request, slug: str):
                 if cap.assessment.limited_by
                 else None
             ),
-            "claims": claims,
+            "claims": claims.rows,
+            "claims_pages": claims,
             "claim_texts": {c.slug: c.text for c in snap.claims},
-            "claims_in_doubt": doubts.claims_in_doubt(claims, evidence),
+            "claims_in_doubt": in_doubt,
+            "doubt_count": doubt_count,
             "events": {e.slug: e for e in snap.events},
-            "evidence": evidence,
+            "evidence": evidence.rows,
+            "evidence_pages": evidence,
             "checks": checks,
+            "check_count": len(found.checks),
             "history": history,
             "history_precision": {
                 row.id: snap.change_precision(row.effective_on, row.evidence_ids) for row in history
@@ -172,14 +200,16 @@ async def capability_page(request: Request, slug: str):
             ),
             "simulated": simulated,
             "sources": sources_service.by_keys(
-                session, [c.source_key for c in claims] + [e.source_key for e in everything]
+                session,
+                [c.source_key for c in claims.rows]
+                + [e.source_key for e in [*evidence.rows, *checks]],
             ),
             "timeline_chart": charts.capability_timeline(
-                cap, claims, evidence, list(reversed(history)), snap.day
+                cap, claim_marks, evidence_marks, list(reversed(history)), snap.day
             ),
-            "sim_chart": charts.claimed_vs_simulated(claims, simulated),
-            "assumed_inputs": charts.assumed_inputs(claims, simulated),
-            "scenarios": _scenarios_for(slug, claims),
+            "sim_chart": charts.claimed_vs_simulated(simulated_claims, simulated),
+            "assumed_inputs": charts.assumed_inputs(simulated_claims, simulated),
+            "scenarios": _scenarios_for(slug, found.claims),
             "api_twin": f"/api/v1/capabilities/{slug}" + feeds.api_query(as_of=_iso(snap.as_of)),
         }
 
