@@ -5,6 +5,7 @@ import html
 import json
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,7 +103,12 @@ def test_seed_timeline_reads_as_before(client: TestClient, session: Session) -> 
     series = {s["name"]: s["points"] for s in chart["series"]}
     world = [item for item in snap.evidence if not is_check(item)]
     assert 0 < len(world) < len(snap.evidence)
-    assert len(series["Evidence"]) == len(world)
+    # A month's several items of one colour in a row are one counted point: none is left out.
+    assert sum(p["count"] for p in series["Evidence"]) == len(world)
+    assert len(series["Evidence"]) < len(world)
+    assert all(
+        p["label"] == f"{p['count']} evidence items" for p in series["Evidence"] if p["count"] > 1
+    )
     assert len(series["Status change"]) == len(queries.history(session))
     assert {p["label"].split(" → ")[0] for p in series["Status change"]} <= set(
         LEVEL_LABELS.values()
@@ -280,15 +286,25 @@ def test_only_evidence_that_counts_is_coloured_by_a_level(
     )
     assert response.status_code == 202, response.text
     _drain(db_url)
-    chart = chart_of(client.get("/timeline?checks=include", headers=HTML).text)
-    points = next(s["points"] for s in chart["series"] if s["name"] == "Evidence")
-    simulated = [p for p in points if p["label"].startswith("Simulation run")]
-    supporting = [p for p in simulated if p["label"].endswith("(does not count)")]
-    assert supporting and all(p["level"] == "not_assessed" for p in supporting)
-    # A simulation may still contradict a figure: that stays red.
-    others = [p for p in simulated if p not in supporting]
-    assert all(p["level"] in ("contradicts", "not_assessed") for p in others)
+
+    def evidence(url: str) -> list[dict[str, Any]]:
+        chart = chart_of(client.get(url, headers=HTML).text)
+        return next(s["points"] for s in chart["series"] if s["name"] == "Evidence")
+
+    def by_colour(points: list[dict[str, Any]]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for point in points:
+            found[point["level"]] += point["count"]
+        return found
+
+    points = evidence("/timeline?checks=include")
+    # The checks (the run's items among them) are grey or red; a point counts its month's items.
+    added = by_colour(points) - by_colour(evidence("/timeline"))
     snap = snapshot.get(session)
+    assert added.total() == sum(1 for e in snap.evidence if is_check(e))
+    assert added["not_assessed"] > 0 and set(added) <= {"not_assessed", "contradicts"}
     counting = {e.title[:40] for e in snap.evidence if snap.ladder.counts(e)}
-    coloured = [p for p in points if p["level"] not in ("not_assessed", "contradicts")]
+    coloured = [
+        p for p in points if p["level"] not in ("not_assessed", "contradicts") and p["count"] == 1
+    ]
     assert coloured and all(p["label"][:40] in counting for p in coloured)
