@@ -148,6 +148,13 @@ class Index:
     evidence_cap: list[int]
     evidence_key: list[int]
     evidence_check: list[bool]  # the ledger's own computations, left out unless asked for
+    # What the chart draws of each item: its date, precision, title, stance, and the level it
+    # counts toward (None when it counts toward none, such as a simulation).
+    evidence_date: list[dt.date]
+    evidence_precision: list[str]
+    evidence_title: list[str]
+    evidence_stance: list[str]
+    evidence_counted: list[str | None]
     changes: dict[int, Change]  # by id, oldest first
     per_event: dict[int, int]  # claims recorded per event
     whole: list[int]  # the whole ledger's list without checks, sorted
@@ -216,6 +223,15 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         pack(d.toordinal(), EVIDENCE, i) for d, i in zip(evidence_date, evidence_id, strict=True)
     ]
     check_columns = _columns(snap.evidence, *CHECK_COLUMNS)
+    precision, stance, level, origin, kind, grade = _columns(
+        snap.evidence, "date_precision", "stance", "level", "origin", "kind", "grade"
+    )
+    # Only support that counts has a level to colour by (a simulation has none).
+    meets = snap.ladder.meets
+    counted = [
+        lv if meets(*row) else None
+        for lv, row in zip(level, zip(stance, level, origin, kind, grade, strict=True), strict=True)
+    ]
     evidence_check = [is_check_row(*values) for values in zip(*check_columns, strict=True)]
     for cap_id, day in zip(evidence_cap, evidence_date, strict=True):
         seen(cap_id, day)
@@ -251,6 +267,11 @@ def _build_index(snap: snapshot.Snapshot, all_changes: list[Change]) -> Index:
         evidence_cap=evidence_cap,
         evidence_key=evidence_key,
         evidence_check=evidence_check,
+        evidence_date=evidence_date,
+        evidence_precision=precision,
+        evidence_title=evidence_title,
+        evidence_stance=stance,
+        evidence_counted=counted,
         changes={change.id: change for change in all_changes},
         per_event=dict(per_event),
         whole=keys,
@@ -538,12 +559,18 @@ def _chart(
                 yield cap_id, stated, precision, event_id
 
     def evidence() -> Iterator[tuple[int, dt.date, str, str, str | None, str]]:
-        for position, cap_id in enumerate(idx.evidence_cap):
-            if cap_id in row_of and (with_checks or not idx.evidence_check[position]):
-                item = snap.evidence[position]
-                # Only support that counts has a level to colour by (a simulation has none).
-                level = item.level if snap.ladder.counts(item) else None
-                yield cap_id, item.date, item.date_precision, item.title, level, item.stance
+        for found in zip(
+            idx.evidence_cap,
+            idx.evidence_date,
+            idx.evidence_precision,
+            idx.evidence_title,
+            idx.evidence_counted,
+            idx.evidence_stance,
+            idx.evidence_check,
+            strict=True,
+        ):
+            if found[0] in row_of and (with_checks or not found[-1]):
+                yield found[:-1]
 
     return charts.global_timeline(
         rows.labels,
