@@ -8,6 +8,7 @@ a reader that arrives then gets neither: it hangs until the lock is released.
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -55,7 +56,9 @@ def test_readers_are_served_while_a_burst_waits_on_the_quota_lock(
                 answers = await asyncio.gather(*submissions)
                 return read, [answer.status_code for answer in answers]
 
-        read, statuses = asyncio.run(scenario())
+        # A thread of its own: the test runner's thread may already run an event loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            read, statuses = pool.submit(asyncio.run, scenario()).result()
     engine.dispose()
     assert read == 200, "the reader was not served while the burst waited"
     assert set(statuses) <= {202, 429} and 202 in statuses, statuses

@@ -431,13 +431,13 @@ def test_seed_promises_resolve(client: TestClient) -> None:
     # programme's end in Aug 2025 breaks it.
     assert exapod["resolved_on"] == "2025-08-08"
     # A partial delivery is partly kept (PolitiFact's Compromise), its days fixed on the day of
-    # the first partial delivery: small V1 deployments against seven ExaPODs, and AI4 without
-    # "three times better". Before, both counted as overdue or broken.
+    # the first partial delivery: AI4 without "three times better". Before, it counted as
+    # overdue for good. Small V1 deployments are no part of an ExaPOD: seven stay broken.
     assert claims["exapod-seven-palo-alto-q1-2023"]["promise"] == {
-        "state": "partly_kept",
+        "state": "broken",
         "deadline": "2023-03-31",
-        "resolved_on": "2025-08-01",
-        "days_late": 854,
+        "resolved_on": "2025-08-08",
+        "days_late": 861,
     }
     next_gen = claims["fsd-next-gen-3x-in-2-years"]
     assert next_gen["promise"]["state"] == "partly_kept"
@@ -462,7 +462,7 @@ def test_overview_counts_each_promise_state_and_overdue_only_once_overdue(
     for state, label in (("partly_kept", "Partly kept"), ("overdue", "Overdue")):
         n = states.count(state)
         assert re.search(rf'promise-{state}[^>]*>{label}</span> <span class="count">{n}<', counts)
-    assert states.count("partly_kept") == 2
+    assert states.count("partly_kept") == 1
     overdue = states.count("overdue")
     assert f"<strong>{overdue}</strong> dated commitment" in page
 
