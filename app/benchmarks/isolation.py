@@ -10,7 +10,8 @@ own threads. The child sets its own limits before it starts (``resource.setrlimi
 - ``RLIMIT_AS``: ``LEDGER_RUN_MEMORY_MB_EVALUATE`` / ``..._SWEEP`` MB of address space beyond
   what the child holds when it starts (the interpreter and numpy); past it allocations fail.
 
-The child runs at a lower CPU priority (nice 10), so readers of the web process come first.
+The child runs at a lower CPU priority (nice 10, in a session and autogroup of its own), so
+readers of the web process come first.
 The parent relays progress and polls (about once a second) whether to stop: a cancelled run,
 a lost claim or a shutting-down worker kills the child at once. Over a limit, the run ends with
 :class:`RunKilled` and the reason, which the worker stores as the run's error.
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from app.core.config import Settings
@@ -93,12 +95,26 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _yield_cpu() -> None:
+    """Rank this child below the web process's readers, on a kernel with autogroups too.
+
+    With autogroups (Linux's default on many distributions), nice ranks a process only among
+    its own session's processes: a child niced in the worker's session still takes an equal
+    share against the web server's session. A session of its own, niced as a group, ranks it
+    below every other session; without autogroups, the process's own nice does it.
+    """
+    os.setsid()
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(f"{CHILD_NICENESS}\n")
+    os.nice(CHILD_NICENESS)
+
+
 def _child(conn: Connection, spec: dict[str, Any], mode: str, limits: RunLimits, dask: Any) -> None:
     """The child's body: set the limits, execute, send ("result" | "spec_error" | ...)."""
     _die_with_parent()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which kills us
-    os.nice(CHILD_NICENESS)  # readers of the web process come first on a busy machine
+    _yield_cpu()
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + _GRACE_S))
     ceiling = _address_space() + limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))

@@ -5,9 +5,11 @@ The slow or greedy "simulator" is patched in this process; children are forked f
 (``isolation.START_METHOD = "fork"``) so they inherit the patch.
 """
 
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +147,28 @@ def test_a_run_whose_result_cannot_be_stored_fails_instead_of_retrying(
     run = _run(client, run_id)
     assert run["state"] == "failed", run
     assert "could not be stored" in run["error"]
+
+
+def _report_priority(_spec: Any) -> dict[str, Any]:
+    autogroup = Path("/proc/self/autogroup")
+    return {
+        "session": os.getsid(0),
+        "nice": os.nice(0),
+        "autogroup": autogroup.read_text() if autogroup.exists() else "",
+    }
+
+
+def test_a_run_yields_the_cpu_to_readers_in_a_session_of_its_own(
+    forked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nice ranks a process only within its session's autogroup: the child needs its own."""
+    from app.benchmarks.isolation import CHILD_NICENESS, RunLimits, execute_isolated
+
+    monkeypatch.setattr(sim, "evaluate", _report_priority)
+    seen = execute_isolated(
+        {}, "evaluate", RunLimits(30, 1024), progress=lambda *_: None, poll=lambda: None
+    )
+    assert seen["session"] != os.getsid(0)
+    assert seen["nice"] >= os.nice(0) + CHILD_NICENESS or seen["nice"] == 19
+    if seen["autogroup"]:  # a kernel with autogroups: the group is niced as well
+        assert seen["autogroup"].rstrip().endswith(f"nice {CHILD_NICENESS}")
