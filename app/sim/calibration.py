@@ -30,11 +30,7 @@ from app.sim.training import core
 HARDWARE = "a100-80gb-dgx"
 H100 = "h100-80gb-dgx"
 # Parameters the fit may move; everything else in the hardware library is datasheet data.
-FIT_PATHS = (
-    "compute.matmul_efficiency.max",
-    "compute.matmul_efficiency.overhead_us",
-    "memory.hbm.efficiency",
-)
+FIT_PATHS = ("compute.matmul_efficiency.max",)
 H100_FIT_PATHS = (
     "compute.matmul_efficiency.max",
     "compute.matmul_efficiency.fp8_max",
@@ -301,8 +297,6 @@ GRIDS: dict[str, dict[str, np.ndarray]] = {
     },
     HARDWARE: {
         "compute.matmul_efficiency.max": np.arange(0.60, 0.951, 0.01),
-        "compute.matmul_efficiency.overhead_us": np.array([0, 1, 2, 3, 4, 6, 8, 10, 15, 20, 30]),
-        "memory.hbm.efficiency": np.arange(0.6, 0.951, 0.05),
     },
 }
 

@@ -66,6 +66,10 @@ class System:
     # GEMM shape model (tile and wave quantisation); 0 = not modelled for this accelerator.
     sm_count: float = 0.0
     gemm_tile: tuple[float, float] = (0.0, 0.0)
+    # Main-loop k-slice of a 16-bit GEMM tile and the k-slices' worth of time a tile spends
+    # outside the pipelined main loop (prologue fill, epilogue); 0 = not modelled.
+    gemm_tile_k: float = 0.0
+    gemm_k_fill: float = 0.0
     # Sustained fraction of the fp8 peak on large GEMMs; None = same as ``matmul_eff_max``.
     fp8_eff_max: float | None = None
     # Sustained fraction of the 16-bit peak in fused (flash) attention; None = ``matmul_eff_max``.
@@ -377,6 +381,8 @@ def system_from_view(view: dict[str, Any]) -> System:
             _num(tile.get("m", {"value": 0}), "compute.gemm_tile.m", 0.0),
             _num(tile.get("n", {"value": 0}), "compute.gemm_tile.n", 0.0),
         ),
+        gemm_tile_k=_num(tile.get("k", {"value": 0}), "compute.gemm_tile.k", 0.0),
+        gemm_k_fill=_num(comp.get("gemm_k_fill", {"value": 0}), "compute.gemm_k_fill", 0.0),
         fp8_eff_max=None if fp8_eff is None else _num(fp8_eff, "compute.matmul_efficiency.fp8_max"),
         attention_eff=None if attn_eff is None else _num(attn_eff, "compute.attention_efficiency"),
         overlap_slowdown=_num(

@@ -293,7 +293,7 @@ def parse(specs: list[dict[str, Any]]) -> Parsed:
         return np.where(np.isnan(values), default, values)
 
     tp, cp, pp, dp, v = (col(pars, k, 1.0) for k in ("tp", "cp", "pp", "dp", "interleave"))
-    fsdp = np.array([s == "fsdp" for s in stack])
+    fsdp = np.array([s.startswith("fsdp") for s in stack])
     zero = col(pars, "zero", np.where(fsdp, 3.0, 0.0))
     micro = col(bats, "micro", 1.0)
     defaults = {(s, p): stack_defaults(s, p) for s, p in set(zip(stack, precision, strict=True))}
@@ -320,6 +320,9 @@ def parse(specs: list[dict[str, Any]]) -> Parsed:
         "p2p_overlap": per_spec("p2p_overlap"),
         "grad_bytes": per_spec("grad_bytes"),
         "dropout": per_spec("dropout"),
+        "kernels_fwd": per_spec("kernels_fwd"),
+        "kernels_bwd": per_spec("kernels_bwd"),
+        "eager": per_spec("eager"),
     }
     # The hardware: resolved once per distinct value.
     hw_keys = [hardware_key(s.get("hardware")) for s in specs]

@@ -34,7 +34,7 @@ from app.sim.notes import note_problem
 STRICT = ConfigDict(extra="forbid")
 PRECISIONS = ("bf16", "fp16", "fp8")
 GEMM_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
-STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp")
+STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp", "fsdp-eager")
 RECOMPUTE = ("none", "selective", "full")
 RELATIONS = ("==", "<=", ">=", "info")
 OPS = ("all-reduce", "all-gather", "reduce-scatter")
@@ -364,7 +364,7 @@ class Sweep(TypedDict, total=False):
 
 Precision = Literal["bf16", "fp16", "fp8"]
 Recompute = Literal["none", "selective", "full"]
-Stack = Literal["megatron-2021", "megatron-core", "nemo", "fsdp"]
+Stack = Literal["megatron-2021", "megatron-core", "nemo", "fsdp", "fsdp-eager"]
 
 
 @_with_config(STRICT)

@@ -153,7 +153,15 @@ def candidates(
     out = {k: v[valid] for k, v in out.items()}
     if not len(out["tp"]):
         raise SpecError("sweep", f"no valid layout of {n} accelerators for this model and batch")
-    for key in ("param_gather_overlap", "p2p_overlap", "grad_bytes", "dropout"):
+    for key in (
+        "param_gather_overlap",
+        "p2p_overlap",
+        "grad_bytes",
+        "dropout",
+        "kernels_fwd",
+        "kernels_bwd",
+        "eager",
+    ):
         out[key] = np.full(len(out["tp"]), dflt[key])
     return out
 

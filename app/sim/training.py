@@ -52,6 +52,8 @@ class _Ctx:
         self.bw0 = t0.bandwidth * t0.efficiency
         self.sm = system.sm_count
         self.tile = system.gemm_tile
+        self.tile_k = system.gemm_tile_k
+        self.k_fill = system.gemm_k_fill
         # Matmul inputs are 1 byte in fp8; activations and outputs stay 16-bit.
         self.e_in = 1.0 if self.fp8 else 2.0
         self.e = 2.0
@@ -72,6 +74,20 @@ class _Ctx:
             best = np.maximum(best, batch * m * n / (tm * tn) / (waves * self.sm))
         return np.minimum(best, 1.0)
 
+    def k_eff(self, k: Arr, e_in: float = 2.0) -> Arr:
+        """Return the useful fraction of a GEMM's time spent along its inner dimension ``k``.
+
+        Each output tile runs its main loop over ``ceil(k / tile_k)`` k-slices (the last one
+        partly empty) plus ``gemm_k_fill`` slices' worth of time outside the pipelined loop
+        (filling the multistage pipeline, the epilogue). A short ``k`` never amortises them.
+        The k-slice is a fixed number of bytes (CUTLASS' 64 16-bit elements), so fp8 GEMMs
+        take twice as many elements per slice.
+        """
+        if self.tile_k <= 0:
+            return np.ones_like(np.asarray(k, dtype=float))
+        slices = np.asarray(k, dtype=float) / (self.tile_k * 2.0 / e_in)
+        return slices / (np.ceil(slices) + self.k_fill)
+
     def gemm(self, m: Arr, k: Arr, n: Arr, batch: Arr | float = 1.0, fp8: bool = True) -> Arr:
         """Return time of ``batch`` linear-layer GEMMs of (m x k) @ (k x n) (forward).
 
@@ -83,7 +99,8 @@ class _Ctx:
         e_in = self.e_in if low else self.e
         byts = batch * (e_in * (m * k + k * n) + self.e * m * n)
         rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
-        t = np.maximum(flops / (rate * self.wave_eff(m, n, batch)), byts / self.bw0)
+        q = self.wave_eff(m, n, batch) * self.k_eff(k, e_in)
+        t = np.maximum(flops / (rate * q), byts / self.bw0)
         if low:
             # Transformer Engine casts the 16-bit input to fp8 (read 2, write 1 byte and the
             # amax in the same pass): one more memory-bound kernel per GEMM.
@@ -96,9 +113,11 @@ class _Ctx:
         flops = 4.0 * m * k * n
         e_in = self.e_in if low else self.e
         byts = e_in * (2 * m * n + m * k + k * n) + self.e * (m * k + k * n)
-        q = 0.5 * (self.wave_eff(m, k) + self.wave_eff(k, n))
+        # dgrad: (m x n) @ (n x k), inner dimension n; wgrad: (k x m) @ (m x n), inner m.
+        inv_q = 0.5 / (self.wave_eff(m, k) * self.k_eff(n, e_in))
+        inv_q = inv_q + 0.5 / (self.wave_eff(k, n) * self.k_eff(m, e_in))
         rate = self.peak * self.emax_gemm if low else self.peak16 * self.emax
-        t = np.maximum(flops / (rate * q), byts / self.bw0) + 2 * self.t0
+        t = np.maximum(flops * inv_q / rate, byts / self.bw0) + 2 * self.t0
         if low:
             # Cast of the output gradient (3 bytes/element) and fp8 transposes of it and of the
             # saved input (2 bytes/element each) for the wgrad GEMM.
@@ -109,7 +128,7 @@ class _Ctx:
         """Return time of 16-bit batched attention GEMMs (standard attention)."""
         flops = 2.0 * m * k * n * batch
         byts = batch * self.e * (m * k + k * n + m * n)
-        q = self.wave_eff(m, n, batch)
+        q = self.wave_eff(m, n, batch) * self.k_eff(k)
         return np.maximum(flops / (self.peak16 * self.emax * q), byts / self.bw0) + self.t0
 
     def mem(self, byts: Arr, kernels: Arr | float = 1.0) -> Arr:
@@ -238,10 +257,19 @@ def core(
     t_core_fl_b = np.maximum(2.5 * attn_flops / attn_rate, 2 * qkvo_bytes / c.bw0) + cp * c.t0
     t_core_f = np.where(flash, t_core_fl_f, t_core_std_f)
     t_core_b = np.where(flash, t_core_fl_b, t_core_std_b)
+    # Element-wise ops. Fused stacks (Megatron, Transformer Engine): one kernel per norm,
+    # bias-dropout-add and activation, each reading and writing its tensor once. An eager
+    # PyTorch stack runs every operator of the module's code as its own kernel (see
+    # ``STACK_KERNELS``): RMSNorm as eight kernels through fp32 (36 bytes per element), plain
+    # residual adds, SiLU and the gate product apart, rotary embeddings on Q and K as five
+    # kernels each (20 bytes per element).
     act_el = T * h / act_div
     el_bytes = 2 * (2 * e) * act_el + 2 * (3 * e + 1) * act_el + (g + 1) * e * T * f / tp
-    t_el_f = c.mem(el_bytes, 5)
-    t_el_b = c.mem(2 * el_bytes, 5)
+    eager_bytes = 2 * 36.0 * act_el + 2 * 3 * e * act_el + np.where(gated, 10.0, 4.0) * T * f / tp
+    eager_bytes = eager_bytes + 20.0 * T * (h + kv * d) / tp
+    el_bytes = np.where(opt("eager", 0.0) > 0, eager_bytes, el_bytes)
+    t_el_f = c.mem(el_bytes, opt("kernels_fwd", 5.0))
+    t_el_b = c.mem(2 * el_bytes, opt("kernels_bwd", 5.0))
 
     # ---- context parallelism: ring exchange of K and V blocks (Megatron-Core / TE) ----
     # cp - 1 steps; each step's transfer overlaps with one block of attention compute, so only
@@ -521,7 +549,7 @@ BREAKDOWN = (
 CATEGORIES = ("activations", "weights", "gradients", "optimizer")
 
 
-STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp")
+STACKS = ("megatron-2021", "megatron-core", "nemo", "fsdp", "fsdp-eager")
 # Overlap each training stack applies when the spec does not say: (grad reduce-scatter behind
 # backward, parameter all-gather behind forward, fraction of TP communication under GEMMs).
 STACK_OVERLAP: dict[str, tuple[bool, bool, float]] = {
@@ -529,6 +557,31 @@ STACK_OVERLAP: dict[str, tuple[bool, bool, float]] = {
     "megatron-core": (True, True, 0.0),
     "nemo": (True, True, 1.0),
     "fsdp": (True, True, 0.0),
+    "fsdp-eager": (True, True, 0.0),
+}
+# Element-wise kernels per transformer layer (forward, backward), outside the GEMMs and the
+# attention core, counted in each stack's layer code:
+# - megatron-2021: Megatron-LM's ParallelTransformerLayer (megatron/model/transformer.py at
+#   2e90a34, the commit the calibration rows cite): forward = 2 apex fused LayerNorms,
+#   2 jit-fused bias-dropout-adds, 1 fused bias-GeLU; backward = 3 kernels per apex LayerNorm
+#   backward (input gradient, partial and final weight gradients), 2 bias-dropout-add and
+#   1 bias-GeLU backward, 4 bias-gradient reductions (``grad_output.sum`` of each linear).
+# - megatron-core, nemo, fsdp (Transformer Engine modules: TransformerLayer with
+#   LayerNormLinear / LayerNormMLP, as NeMo AutoModel also runs them under FSDP2): forward =
+#   2 norms, 2 fused bias-dropout-adds, 1 fused activation; backward = 2 kernels per norm
+#   (gradient, weight-gradient finalisation), 2 bias-dropout-add, 1 activation; bias
+#   gradients and main-gradient accumulation ride in the GEMM epilogues.
+# - fsdp-eager: an eager Hugging Face Llama layer (transformers
+#   models/llama/modeling_llama.py: LlamaRMSNorm = to(fp32), pow, mean, +eps, rsqrt, mul,
+#   to(bf16), weight mul; apply_rotary_pos_emb = mul, neg, cat, mul, add per tensor; SiLU
+#   and the gate product; 2 residual adds): 16 + 10 + 2 + 2 = 30 forward kernels; autograd
+#   runs one or two kernels per operator backward, about twice the forward count.
+STACK_KERNELS: dict[str, tuple[float, float]] = {
+    "megatron-2021": (5.0, 13.0),
+    "megatron-core": (5.0, 7.0),
+    "nemo": (5.0, 7.0),
+    "fsdp": (5.0, 7.0),
+    "fsdp-eager": (30.0, 60.0),
 }
 
 
@@ -549,4 +602,7 @@ def stack_defaults(stack: str, precision: str) -> dict[str, float]:
         # Megatron's 2021-22 GPT runs used dropout; current NeMo/Megatron-Core/FSDP
         # pre-training recipes set hidden and attention dropout to 0.
         "dropout": 1.0 if stack == "megatron-2021" else 0.0,
+        "kernels_fwd": STACK_KERNELS[stack][0],
+        "kernels_bwd": STACK_KERNELS[stack][1],
+        "eager": 1.0 if stack == "fsdp-eager" else 0.0,
     }

@@ -71,3 +71,5 @@ def test_leave_one_source_out_covers_every_fitted_parameter(res: dict) -> None:
         assert p["best_all_sources"] == pytest.approx(p["value"]), p
         assert p["at_bound"] == any(v in (lo, hi) for v in (p["value"], *p["loso"].values()))
         assert len(p["loso"]) == (2 if p["hardware"] == HARDWARE else 10)
+        # Issue 17: no fitted parameter may sit at a bound, in any leave-one-out fold.
+        assert not p["at_bound"], p
