@@ -135,6 +135,9 @@ class Stats:
     evidence_created: int = 0
     runs_submitted: list[int] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    # CPU seconds the web server and the run workers used during the phase, and the load
+    # average at its end: on a shared machine, what the latencies were measured against
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 class Ledger:
@@ -191,6 +194,15 @@ class Ledger:
         children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by the web server's tree and by the run workers' trees."""
+        assert self.server is not None
+        workers = [w.pid for w in self.workers if w.poll() is None]
+        return {
+            "web": _tree_cpu_seconds(self.server.pid),
+            "runs": sum(map(_tree_cpu_seconds, workers)),
+        }
+
     def stop(self) -> None:
         for process in [*self.workers, self.server]:
             if process is not None and process.poll() is None:
@@ -216,6 +228,18 @@ class Ledger:
                 if isinstance(item, dict) and item.get("event") == "run.succeeded":
                     counts[int(item["run_id"])] += 1
         return counts
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process, its reaped children and its live descendants."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tasks = Path(f"/proc/{pid}/task").glob("*/children")
+        children = [child for task in tasks for child in task.read_text().split()]
+    except OSError:
+        return 0.0  # it has exited
+    own = sum(int(ticks) for ticks in stat[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
 async def _timed(
@@ -596,6 +620,14 @@ def _print(report: dict[str, Any]) -> None:
             quiet, loud = row["quiet_p50_ms"], row["loud_p50_ms"]
             ratio = f"{loud / quiet:.2f}x" if quiet else "-"
             print(f"{row['route']:<44} {quiet:>10} {loud:>10} {ratio:>6}")
+        for row in report["abuse"]["rows"][:2]:
+            used = row["cpu"]
+            per_request = 1000 * used.get("web", 0.0) / max(row["requests"], 1)
+            print(
+                f"{row['phase']}: web server {used.get('web')} CPU s ({per_request:.1f} ms per "
+                f"reader request), run workers {used.get('runs')} CPU s, "
+                f"load average {used.get('load average')}"
+            )
     if report["faults"]:
         print("\nfaults:")
         for line in report["faults"]:
@@ -652,18 +684,35 @@ def _abusers_elsewhere(base: str, token: str, start_at: float, seconds: float) -
     }
 
 
+def _cpu_used(cpu: Callable[[], dict[str, float]], before: dict[str, float]) -> dict[str, float]:
+    return {
+        **{name: round(used - before[name], 2) for name, used in cpu().items()},
+        "load average": os.getloadavg()[0],
+    }
+
+
 async def _abuse(
-    base: str, token: str, abuse_token: str, slugs: list[str], seconds: float, users: int
+    base: str,
+    token: str,
+    abuse_token: str,
+    slugs: list[str],
+    seconds: float,
+    users: int,
+    cpu: Callable[[], dict[str, float]],
 ) -> tuple[Stats, Stats, Stats]:
     quiet, loud, abuse = Stats(), Stats(), Stats()
     deadline = time.monotonic() + seconds
+    before = cpu()
     await asyncio.gather(*[_readers(base, token, quiet, slugs, deadline) for _ in range(users)])
+    quiet.cpu = _cpu_used(cpu, before)
     with ProcessPoolExecutor(max_workers=1) as pool:
         start_at = time.time() + 5.0  # time for the abusers' process to start and import
         abusers = pool.submit(_abusers_elsewhere, base, abuse_token, start_at, seconds)
         await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.monotonic() + seconds
+        before = cpu()
         await asyncio.gather(*[_readers(base, token, loud, slugs, deadline) for _ in range(users)])
+        loud.cpu = _cpu_used(cpu, before)
         found = abusers.result()
     abuse.latencies.update(found["latencies"])
     for route, codes in found["statuses"].items():
@@ -686,6 +735,7 @@ def _phase_row(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
         "5xx": sum(n for code, n in codes.items() if code == 0 or code >= 500),
         "statuses": {str(code or "transport"): n for code, n in sorted(codes.items())},
+        "cpu": stats.cpu,
     }
 
 
@@ -761,7 +811,10 @@ def run(duration: float, users: int, faults: bool, abuse_seconds: float = 10.0) 
             base = f"http://127.0.0.1:{ledger.port}"
             with ThreadPoolExecutor(max_workers=1) as pool:
                 phases = pool.submit(
-                    asyncio.run, _abuse(base, token, abuse_token, slugs, abuse_seconds, users)
+                    asyncio.run,
+                    _abuse(
+                        base, token, abuse_token, slugs, abuse_seconds, users, ledger.cpu_seconds
+                    ),
                 ).result()
             report["abuse"], more = _abuse_report(*phases, abuse_seconds)
             report["invariants"].update(

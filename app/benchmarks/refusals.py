@@ -2,8 +2,9 @@
 
 A refused client that keeps submitting would otherwise cost a token lookup, a body validation,
 a thread and two quota queries per request, taken from readers. Each process remembers, by a
-hash of the credential, the refusals that are certain to hold for a while (a full minute's
-window holds until its oldest run leaves it) and answers them again before any of that.
+hash of the credential, the refusals that hold for a while (a full minute's window holds until
+its oldest run leaves it; a full queue, for the short Retry-After its refusal gives) and answers
+them again before any of that.
 Nothing is remembered for a credential that was never verified and refused.
 """
 

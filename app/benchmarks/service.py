@@ -124,6 +124,13 @@ class QuotaRefused(ProblemError):
         self.holds_for = holds_for
 
 
+# A full queue may free a slot at any moment, so its refusal is not certain for long. Its
+# Retry-After asks the client to wait this long, and each process answers the same client
+# again from memory for just as long: a client that waits as told never sees a stale refusal,
+# and one that hammers the queue costs a dictionary lookup, not a token check and two queries.
+QUEUE_FULL_RETRY_SECONDS = 2
+
+
 def check_quota(session: Session, actor: str) -> None:
     """Refuse (429 with Retry-After) a token over its rate or its share of the queue.
 
@@ -165,8 +172,8 @@ def check_quota(session: Session, actor: str) -> None:
             "Too many runs waiting",
             f"This token has {waiting} runs queued or running, the limit "
             "(LEDGER_RUNS_QUEUED_PER_TOKEN); retry when some have finished, or cancel some.",
-            retry_after=30,
-            holds_for=0.0,  # a run may finish, or be cancelled, at any moment
+            retry_after=QUEUE_FULL_RETRY_SECONDS,
+            holds_for=QUEUE_FULL_RETRY_SECONDS,
         )
 
 

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from app.benchmarks.refusals import RecentRefusals
-from app.benchmarks.service import QuotaRefused
+from app.benchmarks.service import QUEUE_FULL_RETRY_SECONDS, QuotaRefused
 from app.core.config import get_settings
 from app.core.db import get_engine
 from tests.capabilities.test_capabilities import auth
@@ -43,8 +43,33 @@ def test_a_refusal_is_answered_again_until_it_stops_holding() -> None:
 
 def test_a_refusal_that_may_end_any_moment_is_not_remembered() -> None:
     memory = RecentRefusals(clock=Clock())
-    memory.remember("Bearer a", _refusal(0.0))  # too many runs waiting
+    memory.remember("Bearer a", _refusal(0.0))
     memory.check("Bearer a")
+
+
+def test_a_full_queue_is_answered_from_memory_for_its_retry_after_only(
+    client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst against a full queue cost a token check and two queries per request."""
+    monkeypatch.setenv("LEDGER_RUNS_QUEUED_PER_TOKEN", "1")
+    get_settings.cache_clear()
+    assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token)).is_success
+    full = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+    assert full.status_code == 429
+    assert full.headers["retry-after"] == str(QUEUE_FULL_RETRY_SECONDS)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        again = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    assert again.status_code == 429 and again.json()["detail"] == full.json()["detail"]
+    assert int(again.headers["retry-after"]) <= QUEUE_FULL_RETRY_SECONDS
+    assert statements == [], statements
 
 
 def test_the_memory_is_bounded() -> None:

@@ -1,6 +1,7 @@
 """Issue 19 §1 reproductions through the API: quotas, bounded notes, compressed results,
 summarised run pages and the run list's capability filter read a page at a time."""
 
+import time
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.benchmarks import flow, service
+from app.benchmarks import flow, refusals, service
 from app.benchmarks.models import RunState
 from app.core.config import get_settings
 from app.core.db import get_engine
@@ -42,9 +43,14 @@ def test_queued_runs_are_limited_per_token(
     first = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
     client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
     third = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
-    assert third.status_code == 429 and "retry-after" in third.headers
-    # A cancelled run frees its place.
+    assert third.status_code == 429, third.text
+    wait = int(third.headers["retry-after"])
+    assert wait == service.QUEUE_FULL_RETRY_SECONDS
+    # A cancelled run frees its place, for a client that waits as its Retry-After asked.
     client.post(f"/api/v1/benchmark-runs/{first.json()['id']}/cancel", headers=auth(write_token))
+    early = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
+    assert early.status_code == 429  # answered from memory, without a query
+    monkeypatch.setattr(refusals.REFUSALS, "clock", lambda: time.monotonic() + wait)
     again = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
     assert again.status_code == 202, again.text
 
