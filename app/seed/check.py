@@ -65,9 +65,14 @@ MIRROR_HOSTS = frozenset(
         "hmongwiki.org",
         "iiab.live",  # Kiwix snapshots of Wikipedia
         "innovationessence.com",
+        "kishore.org",  # a wiki whose pages quote posts and articles
+        "muskwiki.com",  # pages built from video captions
+        "orderzovirax.com",
         "relevanpress.com",
         "scribd.com",
+        "snipd.com",  # podcast transcripts
         "sipoch.com",
+        "slidesinfo.com",
         "steemcn.xyz",  # a Steemit front end
         "studylib.net",
         "submitmypressrelease.com",
@@ -79,6 +84,7 @@ MIRROR_HOSTS = frozenset(
         "upmytech.com",
         "vuink.com",
         "wikimili.com",
+        "youtuberead.com",  # transcripts of YouTube videos
     }
 )
 

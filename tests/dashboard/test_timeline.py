@@ -85,6 +85,18 @@ def expected_seed_entries(session: Session) -> list[tuple[str, str, str]]:
     return [(r[0], ("claims", "evidence", "status", "outcome")[r[2]], r[3]) for r in rows]
 
 
+def test_a_status_change_is_named_as_precisely_as_it_is_shown(client: TestClient) -> None:
+    """A screen reader hears the month a change is known to, not a day the ledger invented."""
+    page = client.get("/timeline", headers=HTML).text
+    changes = [
+        (m.group(1), re.search(r"change of ([^<]+)</span>", m.group(0)).group(1))  # type: ignore[union-attr]
+        for m in ENTRY.finditer(page)
+        if m.group(2) == "status"
+    ]
+    assert any(not re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown) for shown, _ in changes), changes
+    assert all(named == shown for shown, named in changes), changes
+
+
 def test_seed_timeline_reads_as_before(client: TestClient, session: Session) -> None:
     page = client.get("/timeline", headers=HTML).text
     assert "One row per capability." in page

@@ -461,3 +461,43 @@ def test_question_links_must_resolve(tmp_path: Path, files):
     problems = [str(p) for p in check(tmp_path)]
     assert any("'no-such-claim' is not a known claim" in p for p in problems), problems
     assert any("'S999' is not a known source key" in p for p in problems), problems
+
+
+# The copies each source and event was once read on: linking any of them again is refused.
+OLD_COPY_LINKS = [
+    ("sources", "S50", "https://youtuberead.com/tesla-fsd-computer-hardware-3"),
+    (
+        "sources",
+        "S51",
+        "https://orderzovirax.com/2022/05/02/tesla-ai-day-2021-live-coverage-dojo-d1-chip-"
+        "dojo-supercomputer-tesla-bot-fsd-hw4-0-in-cybertruck/",
+    ),
+    (
+        "sources",
+        "S84",
+        "https://kishore.org/index.php?action=rev&f1=20230829-1534-22.bak&page=Dojo",
+    ),
+    (
+        "sources",
+        "S50",
+        "https://slidesinfo.com/articles/news/18.08.2020/"
+        "DOJO%20AI-%20Tesla%20Reportedly%20Developing%20A%20Training%20Computer",
+    ),
+    ("sources", "S96", "https://share.snipd.com/chapter/0318eaa7-9b97-41a7-84a9-630fceade0a2"),
+    ("events", "ai-day-2021", "https://muskwiki.com/wiki/tesla-ai-day-2021/"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "url"), OLD_COPY_LINKS, ids=[u for *_, u in OLD_COPY_LINKS]
+)
+def test_a_link_back_to_a_known_copy_is_refused(
+    tmp_path: Path, files, name: str, key: str, url: str
+):
+    data = {k: [dict(x) for x in v] for k, v in files.items()}
+    _set(name, key, url=url)(data)
+    _write(tmp_path, data)
+    assert any(
+        p.file == f"{name}.yaml" and "a site that copies other outlets" in p.message
+        for p in check(tmp_path)
+    )
