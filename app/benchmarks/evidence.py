@@ -50,12 +50,22 @@ def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
             verdict = "consistent with the claim (a computation, not a measurement)"
         if comparison.get("assumption"):
             verdict += f": holds only if {comparison['assumption']}"
-        return (
-            f"Claimed {_figure(comparison.get('claimed'))} vs simulated "
-            f"{_figure(comparison.get('simulated'))} "
-            f"{comparison.get('unit', '')}: {verdict}. "
-            f"{comparison.get('note', '')}"
-        ).strip()
+        unit = comparison.get("unit", "")
+        claimed, simulated = (
+            _figure(comparison.get("claimed")),
+            _figure(comparison.get("simulated")),
+        )
+        # The relation reads "simulated <relation> claimed": a bound is not a matching figure.
+        against = {
+            "<=": f"a simulated lower bound of {simulated} {unit}",
+            ">=": f"a simulated upper bound of {simulated} {unit}",
+        }.get(str(comparison.get("relation")))
+        said = (
+            f"Claimed {claimed} {unit} vs {against}"
+            if against
+            else f"Claimed {claimed} vs simulated {simulated} {unit}"
+        )
+        return f"{said}: {verdict}. {comparison.get('note', '')}".strip()
     result = run.result or {}
     headline = result.get("headline") or result.get("summary") or result.get("bottleneck")
     return f"Simulation '{run.title}' on {run.hardware}: {headline or 'see the run'}."
