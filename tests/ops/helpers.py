@@ -4,7 +4,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,20 +47,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def ledger_serve_command(port: int, workers: int = 1) -> list[str]:
+    """`ledger serve` on `port`: the entry point a deployment runs, with its Uvicorn settings."""
+    return [str(VENV_BIN / "ledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)]  # fmt: skip
+
+
 @contextmanager
 def live_app(env: dict[str, str], probe: str, timeout: float, workers: int = 1) -> Iterator[str]:
-    """Serve the app with Uvicorn on a free port; yield its base URL once `probe` answers 200.
+    """Serve the app through `ledger serve` on a free port; yield its base URL once `probe`
+    answers 200.
 
     Fail the test if it exits or does not answer within `timeout` seconds; stop it after.
     """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
+    process = subprocess.Popen(ledger_serve_command(port, workers), cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:

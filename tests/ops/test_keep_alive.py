@@ -7,12 +7,12 @@ lost without an answer (the load suite saw POSTs lost that way on a busy machine
 
 import http.client
 import os
-import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.ops.helpers import ROOT, VENV_BIN, free_port
+from tests.ops.helpers import live_app
 
 IDLE_S = 6.5  # past the 5 s that both httpx and Uvicorn default to
 
@@ -26,27 +26,12 @@ def _status(connection: http.client.HTTPConnection) -> int:
 
 @pytest.mark.slow
 def test_an_idle_connection_outlives_a_clients_expiry(tmp_path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(LEDGER_ENV="test", LEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'ka.db'}",
                LEDGER_INPROCESS_WORKER="false", LEDGER_LOG_LEVEL="WARNING")  # fmt: skip
-    server = subprocess.Popen(
-        [str(VENV_BIN / "ledger"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        while True:
-            try:
-                assert _status(connection) == 200
-                break
-            except OSError:
-                connection.close()
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"`ledger serve` did not start (exit code {server.poll()})")
-                time.sleep(0.2)
+    with live_app(env, "/healthz", timeout=60) as base:
+        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
+        assert _status(connection) == 200
         sock = connection.sock
         time.sleep(IDLE_S)
         # http.client reconnects on its own only if it saw the close before sending; on a
@@ -54,6 +39,3 @@ def test_an_idle_connection_outlives_a_clients_expiry(tmp_path) -> None:
         assert _status(connection) == 200
         assert connection.sock is sock, "the server closed the idle connection"
         connection.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
