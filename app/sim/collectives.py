@@ -28,8 +28,9 @@ twice, up and down), and where every network level above the node reduces in the
 are NCCL 2.21's (``src/graph/tuning.cc`` at v2.21.5-1: NVLS 25 us on NVLink, 18 us more
 through the network; NVLS-tree 25 us + 2 log2(nodes) x 14 us). The fastest predicted
 algorithm is taken, as NCCL's tuner does; :data:`ALGORITHMS` names them. Reduce-scatter and
-all-gather keep the ring: with NVLS each GPU still receives (or serves) (n-1)/n of the
-buffer, the ring's traffic, and measures the ring's bus bandwidth.
+all-gather move the ring's bytes whatever the algorithm (each GPU still receives, or serves,
+(n-1)/n of the buffer; NVLS measures the ring's bus bandwidth for them), so inside a node they
+keep the ring; with SHARP they cross the network in one pass, at the SHARP latency.
 """
 
 from __future__ import annotations
@@ -138,11 +139,16 @@ def nccl_algorithms(system: System, kind: str, size: Any, stride: Any, count: An
     lat = RING_BASE_S + (steps - inter_steps) * intra + inter_steps * inter
     if kind == "all-reduce":
         lat = np.where(nodes > 1, lat * RING_PLATEAU, lat)
-    ring = np.where(count > 1, lat + factor * 2.0 * (n - 1.0) / n * size / bus, 0.0)
+    ring_bytes = factor * 2.0 * (n - 1.0) / n * size
+    ring = np.where(count > 1, lat + ring_bytes / bus, 0.0)
     none = np.full(shape, np.inf)
-    if kind != "all-reduce":
-        return np.stack([ring, none, none, none, none])
     multi = nodes > 1
+    sharp_lat = np.where(ppn > 1, NVLS_INTRA_S, 0.0) + NVLS_NET_S
+    if kind != "all-reduce":
+        # In the network a reduce-scatter or all-gather moves the ring's bytes (each GPU
+        # still sends or receives (n-1)/n of the buffer), in one pass instead of n - 1 steps.
+        in_network = np.where(multi & sharp, sharp_lat + ring_bytes / bus, np.inf)
+        return np.stack([ring, none, none, none, in_network])
     tree_lat = 2.0 * ((ppn - 1.0) * TREE_INTRA_S + np.log2(nodes) * TREE_INTER_S)
     tree = np.where(multi, tree_lat + size / (TREE_BW * bus), np.inf)
     node = system.levels[0]
@@ -161,7 +167,6 @@ def nccl_algorithms(system: System, kind: str, size: Any, stride: Any, count: An
         ring_bw = node.bandwidth * node.efficiency * ppn / (2.0 * np.maximum(ppn - 1.0, 1.0))
         intra_bw = np.where(ppn > 1, ring_bw, np.inf)
         nvls = nvls_tree = none
-    sharp_lat = np.where(ppn > 1, NVLS_INTRA_S, 0.0) + NVLS_NET_S
     in_network = np.where(multi & sharp, sharp_lat + size / np.minimum(intra_bw, up), np.inf)
     return np.stack([ring, tree, nvls, nvls_tree, in_network])
 

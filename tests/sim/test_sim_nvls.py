@@ -82,6 +82,16 @@ def test_sharp_is_off_unless_the_fabric_says_so() -> None:
     assert float(t) == pytest.approx(18e-6 + 1e9 / (50e9 * 0.94), rel=1e-6)
 
 
+def test_sharp_gathers_and_scatters_in_one_pass_with_the_rings_bytes() -> None:
+    # A data-parallel reduce-scatter over 4,096 nodes, one GPU per node: the ring's 4,095
+    # network steps against one pass through the switches.
+    ring_off = collective_choice(resolve(H100), "reduce-scatter", 1e8, 8, 4096)
+    t, best = collective_choice(resolve(SHARP_ON), "reduce-scatter", 1e8, 8, 4096)
+    assert ALGORITHMS[int(best)] == "sharp"
+    assert float(t) == pytest.approx(18e-6 + 4095 / 4096 * 1e8 / (50e9 * 0.94), rel=1e-9)
+    assert float(ring_off[0]) - float(t) > 4000 * 9.6e-6
+
+
 @pytest.mark.parametrize(
     ("path", "value"), [("network.inter_node.sharp", 2), ("network.nvlink.nvls_efficiency", 1.5)]
 )
