@@ -16,9 +16,8 @@ from app.sim.errors import SpecError
 from app.sim.limits import MAX_BATCH_SPECS, MAX_SWEEP_TOP
 
 # 0.3.0: auto settings, one spec parser, the contemporaries scenarios
-RUNNER_VERSION = (
-    "0.4"  # 0.4: NCCL ring/tree collectives, the DP timeline, P2P overlap, overlap slowdown
-)
+# 0.4: NCCL ring/tree collectives, the DP timeline, P2P overlap, overlap slowdown
+RUNNER_VERSION = "0.5"  # 0.5: per-operator compute cost; NVLS, NVLS-tree and SHARP collectives
 
 KINDS = schema.KINDS
 

@@ -45,6 +45,12 @@ class Level:
     bandwidth: float  # bytes/s per direction available to each accelerator
     latency: float  # seconds per algorithm step
     efficiency: float
+    # Algorithm bandwidth of an NVLink SHARP (NVLS) all-reduce, as a fraction of
+    # ``bandwidth``: the switch reduces, so each byte crosses a GPU's link once each way.
+    # 0 = the switch does not reduce.
+    nvls_efficiency: float = 0.0
+    # The fabric reduces in the network (InfiniBand SHARP, NCCL's CollNet / NVLS + SHARP).
+    sharp: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,6 +343,10 @@ def system_from_view(view: dict[str, Any]) -> System:
                 latency=_num(lv.get("latency_us", {"value": 0}), f"network.{name}.latency_us")
                 * 1e-6,
                 efficiency=_num(lv.get("efficiency", {"value": 1}), f"network.{name}.efficiency"),
+                nvls_efficiency=_num(
+                    lv.get("nvls_efficiency", {"value": 0}), f"network.{name}.nvls_efficiency", 0.0
+                ),
+                sharp=_num(lv.get("sharp", {"value": 0}), f"network.{name}.sharp", 0.0) > 0,
             )
         )
     tiers: list[Tier] = []

@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from app.sim.collectives import _FACTOR, group_members, level_time, nccl_collective, ring_time
+from app.sim.collectives import (
+    _FACTOR,
+    ALGORITHMS,
+    collective_choice,
+    group_members,
+    level_time,
+    ring_time,
+)
 from app.sim.errors import SpecError
 from app.sim.hardware import resolve
 from app.sim.spec import choice, num, section
@@ -63,7 +70,7 @@ def evaluate_gemm(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-ALGORITHMS = ("auto", "hierarchical", "ring", "mesh2d")
+CHOICES = ("auto", "hierarchical", "ring", "mesh2d")
 
 
 def evaluate_collective(spec: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +87,7 @@ def evaluate_collective(spec: dict[str, Any]) -> dict[str, Any]:
         raise SpecError(
             "collective.participants", f"{n} exceeds {int(system.n_accel)} accelerators"
         )
-    algo = choice(c, "algorithm", "collective.", ALGORITHMS, "auto")
+    algo = choice(c, "algorithm", "collective.", CHOICES, "auto")
     factor = _FACTOR[op]
     members = group_members(system, 1, n)
     steps: list[dict[str, Any]] = []
@@ -100,14 +107,14 @@ def evaluate_collective(spec: dict[str, Any]) -> dict[str, Any]:
             }
         )
     elif algo == "auto" and system.levels and all(lv.topology == "switch" for lv in system.levels):
-        # Switched GPU fabrics: NCCL's ring or tree, whichever it predicts faster.
-        ring, tree = (float(x) for x in nccl_collective(system, op, size, 1, n))
+        # Switched GPU fabrics: the algorithm NCCL predicts fastest (ring, tree, NVLS, ...).
+        t_best, best = collective_choice(system, op, size, 1, n)
         used = [lv for lv, m in zip(system.levels, members, strict=True) if float(m) > 1]
-        total = min(ring, tree) if n > 1 else 0.0
+        total = float(t_best) if n > 1 else 0.0
         steps.append(
             {
                 "level": "+".join(lv.name for lv in used),
-                "topology": "nccl tree" if tree < ring else "nccl ring",
+                "topology": f"nccl {ALGORITHMS[int(best)]}",
                 "participants": n,
                 "bytes": size,
                 "time_s": total,

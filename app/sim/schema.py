@@ -94,6 +94,8 @@ OVERRIDE_RULES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "efficiency": (1e-3, 1.0, False, False, False),
     "max": (1e-3, 1.0, False, False, False),  # compute.matmul_efficiency.max
     "latency_us": (0.0, 1e9, False, False, False),
+    "nvls_efficiency": (0.0, 1.0, False, False, False),  # 0: the switch does not reduce
+    "sharp": (0.0, 1.0, False, True, False),  # 1: the fabric reduces in the network
     "overhead_us": (0.0, 1e9, False, False, False),
     "size": (1.0, 1e9, False, True, True),  # null: unbounded scale-out
     "shared_by": (1.0, 1e9, False, False, False),

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.sim.collectives import ALGORITHMS
 from app.sim.hardware import System
-from app.sim.training import BREAKDOWN, CATEGORIES, RECOMPUTE, model_params
+from app.sim.training import BREAKDOWN, CATEGORIES, COLLECTIVE_KINDS, RECOMPUTE, model_params
 
 Result = dict[str, Any]
 Finish = Callable[[Result, Any, Any, bool], Result]
@@ -271,6 +272,8 @@ def summarize(
     out.fits = (arr(r["fits"]) > 0).tolist()
     out.iteration_time, out.total_gb = it, memory["total"]
     stages = np.asarray(r["stage_layers"])
+    algorithm_names = (*ALGORITHMS, "none")  # index -1 (no such collective) is the last
+    algorithms = np.asarray(r["collective_algorithms"]).astype(np.int64)
     bounded = bool(np.isfinite(system.n_accel))
 
     # The skeletons, keys in the order summarize and _layout write them.
@@ -310,6 +313,10 @@ def summarize(
         "schedule": {
             "stack": str(lay.get("stack", "megatron-2021")),
             "from_stack_default": list(lay.get("overlap_from_stack", [])),
+        },
+        "collective_algorithms": {
+            kind: col([algorithm_names[x] for x in arr(algorithms[i]).astype(np.int64).tolist()])
+            for i, kind in enumerate(COLLECTIVE_KINDS)
         },
         "precision": precision,
     }

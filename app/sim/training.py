@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from app.sim.collectives import group_collective, p2p_time
+from app.sim.collectives import collective_choice, p2p_time
 from app.sim.errors import SpecError
 from app.sim.hardware import System
 
@@ -22,6 +22,9 @@ RECOMPUTE = {"none": 0, "selective": 1, "full": 2}
 OPT_BYTES = 12.0
 # Megatron-LM accumulates and all-reduces bf16 gradients in fp32 and fp16 gradients in fp16.
 GRAD_BYTES = {"bf16": 4.0, "fp16": 2.0, "fp8": 4.0}
+# The kinds of collective whose algorithm a result reports, in ``collective_algorithms`` order.
+COLLECTIVE_KINDS = ("tp", "dp_grad", "dp_param", "fp8_amax")
+NO_COLLECTIVE = -1.0
 
 Arr = np.ndarray
 
@@ -300,7 +303,7 @@ def core(
     # with full recompute. ``tp_overlap`` is the fraction that can hide under the GEMMs next
     # to it (Transformer Engine userbuffers); it can never hide more than the GEMM time.
     n_ar = 4.0 + np.where(rc == 2, 2.0, 0.0)
-    t_ar = group_collective(system, "all-reduce", T * h * e, 1.0, tp)
+    t_ar, algo_tp = collective_choice(system, "all-reduce", T * h * e, 1.0, tp)
     t_tp_all = n_ar * t_ar
     gemm_window = t_gemms + t_gemms_b + np.where(rc == 2, t_gemms, 0.0)
     t_tp_hidden = tp_overlap * np.minimum(t_tp_all, gemm_window)
@@ -432,13 +435,14 @@ def core(
     # default bucket: max(40M, 1M x data-parallel size) parameters, per model chunk.
     buckets = np.maximum(np.ceil(p_stage / v / np.maximum(40e6, 1e6 * cp * dp)), 1.0) * v
 
-    def bucketed(kind: str, size: Arr, stride: Arr, count: Arr) -> Arr:
-        return buckets * group_collective(system, kind, size / buckets, stride, count)
+    def bucketed(kind: str, size: Arr, stride: Arr, count: Arr) -> tuple[Arr, Arr]:
+        t, algo = collective_choice(system, kind, size / buckets, stride, count)
+        return buckets * t, algo
 
-    ar = bucketed("all-reduce", p_g, tp, cp * dp)
-    rs = bucketed("reduce-scatter", p_g, tp, n_shard)
-    ag = bucketed("all-gather", p_w, tp, n_shard)
-    ar_rep = bucketed("all-reduce", p_g / n_shard, tp * n_shard, replicas)
+    ar, algo_ar = bucketed("all-reduce", p_g, tp, cp * dp)
+    rs, algo_rs = bucketed("reduce-scatter", p_g, tp, n_shard)
+    ag, algo_ag = bucketed("all-gather", p_w, tp, n_shard)
+    ar_rep, _ = bucketed("all-reduce", p_g / n_shard, tp * n_shard, replicas)
     ar_rep = np.where(replicas > 1, ar_rep, 0.0)
     t_grad = np.where(zero >= 1, rs + ar_rep, ar)
     t_param = np.where(zero >= 1, ag, 0.0)
@@ -485,7 +489,10 @@ def core(
         # Once per step: cast the local weights to fp8 and transpose them (5 bytes/param), and
         # all-reduce the amax history of every fp8 tensor (12 per layer) across all ranks.
         t_opt = t_opt + c.mem(5.0 * p_stage / shard3)
-        t_opt = t_opt + group_collective(system, "all-reduce", 12 * 4 * n_max, 1.0, n_acc)
+        t_amax, algo_amax = collective_choice(system, "all-reduce", 12 * 4 * n_max, 1.0, n_acc)
+        t_opt = t_opt + t_amax
+    else:
+        algo_amax = np.full_like(t_opt, NO_COLLECTIVE)
 
     iteration = pipe + dp_comm + t_opt
 
@@ -532,6 +539,19 @@ def core(
         "peak": np.full_like(total_bytes, c.peak),
         "stage_layers": np.array(
             [np.broadcast_to(x, total_bytes.shape) for x in (n_first, n_mid, n_last)]
+        ),
+        # The algorithm (index in ``collectives.ALGORITHMS``, or NO_COLLECTIVE) of each kind
+        # of collective: TP all-reduce, gradient reduction, parameter gather, fp8 amax.
+        "collective_algorithms": np.array(
+            [
+                np.broadcast_to(np.where(cond, algo, NO_COLLECTIVE), total_bytes.shape)
+                for cond, algo in (
+                    (tp > 1, algo_tp),
+                    (cp * dp > 1, np.where(zero >= 1, algo_rs, algo_ar)),
+                    ((cp * dp > 1) & (zero >= 1), algo_ag),
+                    (n_acc > 1, algo_amax),
+                )
+            ]
         ),
     }
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.sim import api
-from app.sim.collectives import RING_BASE_S, group_collective, nccl_collective
+from app.sim.collectives import ALGORITHMS, RING_BASE_S, group_collective, nccl_algorithms
 from app.sim.hardware import resolve
 
 
@@ -18,7 +18,7 @@ def test_a_full_node_ring_runs_at_the_measured_nic_bus_bandwidth() -> None:
     # sum of an NVLink phase and a network phase.
     system = resolve("a100-80gb-dgx")
     size = 8e9
-    ring, _ = nccl_collective(system, "all-reduce", size, 1, 64)
+    ring = nccl_algorithms(system, "all-reduce", size, 1, 64)[ALGORITHMS.index("ring")]
     n = 64
     bus = 2 * (n - 1) / n * size / float(ring) / 1e9
     assert bus == pytest.approx(8 * 25 * 0.96, rel=0.02)  # latency aside
@@ -26,7 +26,7 @@ def test_a_full_node_ring_runs_at_the_measured_nic_bus_bandwidth() -> None:
 
 def test_one_gpu_per_node_is_limited_by_its_own_nic() -> None:
     system = resolve("h100-80gb-dgx")
-    ring, _ = nccl_collective(system, "reduce-scatter", 1e9, 8, 16)
+    ring = nccl_algorithms(system, "reduce-scatter", 1e9, 8, 16)[ALGORITHMS.index("ring")]
     bw = 50e9 * 0.94
     assert float(ring) == pytest.approx(
         (16 - 1) / 16 * 1e9 / bw + RING_BASE_S + 15 * 9.6e-6, rel=1e-9
@@ -36,14 +36,15 @@ def test_one_gpu_per_node_is_limited_by_its_own_nic() -> None:
 def test_nccl_picks_the_tree_only_where_the_ring_latency_dominates() -> None:
     system = resolve("h100-80gb-dgx")
     counts = np.array([16.0, 10000.0])
-    ring, tree = nccl_collective(system, "all-reduce", 64e6, 8, counts)
+    times = nccl_algorithms(system, "all-reduce", 64e6, 8, counts)
+    ring, tree = times[ALGORITHMS.index("ring")], times[ALGORITHMS.index("tree")]
     # Two nodes' worth of ranks: ring; 10,000 ranks: the ring's 2 (n-1) latency steps lose.
     assert ring[0] < tree[0]
     assert tree[1] < ring[1]
     best = group_collective(system, "all-reduce", 64e6, 8, counts)
-    assert np.allclose(best, np.minimum(ring, tree))
+    assert np.allclose(best, times.min(axis=0))
     # Reduce-scatter and all-gather have no tree.
-    _, tree_rs = nccl_collective(system, "reduce-scatter", 64e6, 8, counts)
+    tree_rs = nccl_algorithms(system, "reduce-scatter", 64e6, 8, counts)[ALGORITHMS.index("tree")]
     assert np.all(np.isinf(tree_rs))
 
 
