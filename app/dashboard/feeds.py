@@ -21,6 +21,7 @@ from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
+from app.history.models import reason_label
 from app.sources import service as sources_service
 from app.status import snapshot
 
@@ -128,7 +129,7 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
         effective = shown_date(
             row.effective_on, snap.change_precision(row.effective_on, row.evidence_ids)
         )
-        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {effective})"
+        summary = f"{row.reason} (reason: {reason_label(row.reason_code)}; by {row.actor}; effective {effective})"
         parts += [
             "<entry>",
             f"<title>{escape(title)}</title>",

@@ -17,9 +17,8 @@ from app.core.as_of import precision_cutoffs, surely_by
 from app.core.schema import period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.history.models import StatusChange
+from app.history.models import OVERRIDE_REASONS, ReasonCode, StatusChange
 
-OVERRIDE_CODES = ("override", "override_cleared")
 # (status, reason) of the override in force, or None when none was.
 Override = tuple[str, str] | None
 
@@ -58,7 +57,7 @@ def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
     rows = session.exec(
         select(StatusChange)
         .where(
-            col(StatusChange.reason_code).in_(OVERRIDE_CODES),
+            col(StatusChange.reason_code).in_(OVERRIDE_REASONS),
             col(StatusChange.effective_on) <= day,
         )
         .order_by(col(StatusChange.effective_on), col(StatusChange.id))
@@ -66,7 +65,7 @@ def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
     found: dict[int, Override] = {}
     for row in rows:
         found[row.capability_id] = (
-            (row.to_status, row.reason) if row.reason_code == "override" else None
+            (row.to_status, row.reason) if row.reason_code == ReasonCode.override else None
         )
     return found
 

@@ -17,10 +17,11 @@ from app.capabilities.models import StatusAssessment
 from app.core import versions
 from app.core.schema import Level
 from app.evidence.models import Evidence
-from app.history.models import DataChange, DataVersion, StatusChange
+from app.history.models import DataChange, DataVersion, ReasonCode, StatusChange
 
 # For one capability: the reason code, the reason in words, and the evidence that caused it.
-Explanation = tuple[str, str, list[int]]
+# (reason code, or a legacy code sent by a script; reason; evidence ids)
+Explanation = tuple[ReasonCode | str, str, list[int]]
 
 
 PRECISION_ORDER = {"day": 0, "month": 1, "year": 2, "none": 3}

@@ -22,7 +22,7 @@ from app.core.http import etag_for
 from app.core.schema import utcnow
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.history.models import StatusChange
+from app.history.models import ReasonCode, StatusChange
 from app.status import hierarchy, history
 from app.status.rules import Facts, Ladder, assess_facts, replay
 from app.status.snapshot import load_ladder, today
@@ -118,7 +118,7 @@ class StatusWrite:
         session: Session,
         *,
         actor: str,
-        reason_code: str,
+        reason_code: ReasonCode | str,
         reason: str,
         capability_ids: Iterable[int | None] | None = (),
         evidence_ids: Iterable[int] = (),
@@ -266,9 +266,9 @@ class StatusWrite:
         self.discarded = True
 
     def _explain(self, cap_id: int) -> history.Explanation:
-        if self.directly is None or cap_id == self.directly or self.reason_code == "seed":
+        if self.directly is None or cap_id == self.directly or self.reason_code == ReasonCode.seed:
             return self.reason_code, self.reason, self.evidence_ids
-        return "rollup", f"Roll-up after a change in a related part: {self.reason}", []
+        return ReasonCode.rollup, f"Roll-up after a change in a related part: {self.reason}", []
 
     def _bump_moved(self, moved: list[int]) -> None:
         # A capability's ETag moves when its computed status moves, so an editor holding an
@@ -293,7 +293,7 @@ class StatusWrite:
         for change in found:
             reason = "; ".join(e.title for e in change.causes) or "Seed data"
             explanation: history.Explanation = (
-                "seed",
+                ReasonCode.seed,
                 reason,
                 [e.id for e in change.causes if e.id is not None],
             )
