@@ -25,7 +25,6 @@ from app.core import as_of, lookup
 from app.core.db import get_engine
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.ladder.models import StatusLevel
 from app.status import asof, hierarchy, history
 from app.status.history import data_version
 from app.status.rules import (
@@ -35,6 +34,7 @@ from app.status.rules import (
     assess_facts,
     assess_ledger,
     facts_of,
+    load_ladder,
     overdue_of,
 )
 from app.status.verdicts import (
@@ -149,11 +149,6 @@ class Snapshot:
         return claim_id is not None and self.verdicts[claim_id].code == Verdict.contradicted
 
 
-def load_ladder(session: Session) -> Ladder:
-    """Load the ladder's exit criteria."""
-    return Ladder.from_rows(session.exec(select(StatusLevel)).all())
-
-
 _lock = threading.Lock()
 _cached: Snapshot | None = None
 
@@ -187,7 +182,7 @@ def load(session: Session, version: int | None = None) -> Snapshot:
     claims = list(session.exec(select(Claim).order_by(col(Claim.id))).all())
     evidence = list(session.exec(select(Evidence).order_by(col(Evidence.id))).all())
     events = list(session.exec(select(Event).order_by(col(Event.id))).all())
-    ladder = load_ladder(session)
+    ladder = load_ladder()
     rules = load_rules()
     for rows in (capabilities, claims, evidence, events):
         for row in rows:
