@@ -1,8 +1,10 @@
 """Reason codes: one enum, what a status update may send, and the deprecated legacy codes."""
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,12 +14,14 @@ from tests.capabilities.test_capabilities import _evidence, _new_capability, aut
 APP = Path(__file__).resolve().parents[2] / "app"
 
 
-def _post_status(client: TestClient, token: str, slug: str, body: dict[str, object]):  # type: ignore[no-untyped-def]
+def _post_status(
+    client: TestClient, token: str, slug: str, body: Mapping[str, object]
+) -> httpx.Response:
     etag = client.get(f"/api/v1/capabilities/{slug}").headers["etag"]
     return client.post(f"/api/v1/capabilities/{slug}/status", json=body, headers=auth(token, etag))
 
 
-def _link_photo(client: TestClient, token: str, reason_code: str):  # type: ignore[no-untyped-def]
+def _link_photo(client: TestClient, token: str, reason_code: str) -> httpx.Response:
     """Link a photo of another capability to test-chip, moving it to built."""
     _new_capability(client, token, "test-chip")
     _new_capability(client, token, "test-elsewhere")

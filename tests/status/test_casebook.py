@@ -124,3 +124,24 @@ def test_one_runs_items_for_each_restatement_give_one_reason() -> None:
     verdict = verdict_for(claim, items, load_rules(), {1: claim})
     computed = [r for r in verdict.reasons if "Simulation run #5" in r]
     assert len(computed) == 1, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("grade", "verdict", "doubt"),
+    [
+        ("F", Verdict.contradicted, "forum_only"),  # a forum's claim is in doubt as such
+        ("F", Verdict.unverified, "forum_only"),
+        ("S", Verdict.contradicted, "contradicted"),
+        ("P", Verdict.unresolved, "unresolved"),
+        ("S", Verdict.supported, None),
+    ],
+)
+def test_the_rules_say_what_puts_a_claim_in_doubt(
+    grade: str, verdict: Verdict, doubt: str | None
+) -> None:
+    claim = Claim(id=1, slug="c", text="t", grade=grade, stated_on=dt.date(2021, 8, 19))
+    found = load_rules().doubt(claim, verdict)
+    assert (found.code if found else None) == doubt
+    assert [rule.code for rule in load_rules().doubts] == [
+        "contradicted", "disputed", "forum_only", "unresolved"
+    ]  # fmt: skip
