@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.capabilities.models import Capability
+from app.capabilities.models import Capability, Outcome
 from app.claims.models import Claim
 from app.core.as_of import precision_cutoffs, surely_by
 from app.core.schema import period_end
@@ -89,9 +89,9 @@ def outcome_on(cap: Capability, day: dt.date) -> dict[str, object]:
     An outcome takes effect on its date; one without a date is not surely known by any past
     day, so the capability reads as active then.
     """
-    if cap.outcome == "active" or (cap.outcome_date is not None and cap.outcome_date <= day):
+    if cap.outcome == Outcome.active or (cap.outcome_date is not None and cap.outcome_date <= day):
         return {}
-    return {"outcome": "active", "outcome_date": None, "outcome_note": None}
+    return {"outcome": Outcome.active, "outcome_date": None, "outcome_note": None}
 
 
 def shown_ids(

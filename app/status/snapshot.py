@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
-from app.capabilities.models import Capability, StatusAssessment
+from app.capabilities.models import Capability, Outcome, StatusAssessment
 from app.claims.models import Claim, Promise, PromiseState, Verdict
 from app.core import as_of, lookup
 from app.core.db import get_engine
@@ -125,7 +125,7 @@ class Snapshot:
         if claim.id is None or claim.deadline is None:
             return None
         cap = self.capability_by_id.get(claim.capability_id)
-        outcome = (cap.outcome, cap.outcome_date) if cap is not None else ("active", None)
+        outcome = (cap.outcome, cap.outcome_date) if cap is not None else (Outcome.active, None)
         return promise_for(claim, self.verdicts[claim.id], self.rules, outcome, self.day)
 
     @cached_property
