@@ -2,9 +2,8 @@
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import (
@@ -19,8 +18,7 @@ from app.core.schema import (
     not_null_fields,
     utcnow,
 )
-
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
+from app.history.models import CHOSEN_REASONS, OVERRIDE_REASONS, AnyReasonCode, ReasonCode
 
 
 class CapabilityKind(StrEnum):
@@ -164,7 +162,25 @@ class StatusUpdate(SQLModel):
     )
     clear_override: bool = False
     evidence_ids: list[DbId] = Field(default_factory=list, max_length=100)
-    reason_code: ReasonCode = Field(
-        default="evidence_added", description="Machine-readable reason."
+    reason_code: AnyReasonCode = Field(
+        default=ReasonCode.evidence_added,
+        description="Machine-readable reason: evidence_added, correction, new_information or "
+        "editorial_review (override and override_cleared follow `status` and `clear_override`). "
+        "Deprecated: any other code of 3 to 40 lowercase letters and underscores is stored "
+        "as-is for this release, answered with `Deprecation: true` and a `Warning` header.",
     )
     reason: str = Field(min_length=3, max_length=2_000, description="Why, in words.")
+
+    @field_validator("reason_code")
+    @classmethod
+    def _chosen(cls, code: ReasonCode | str) -> ReasonCode | str:
+        """Refuse a code the ledger records by itself (seed, created, rollup, ...)."""
+        if isinstance(code, ReasonCode) and code not in (*CHOSEN_REASONS, *OVERRIDE_REASONS):
+            chosen = ", ".join(CHOSEN_REASONS)
+            raise ValueError(f"'{code}' is recorded by the ledger itself; send one of {chosen}")
+        return code
+
+    @property
+    def legacy_reason(self) -> bool:
+        """Return whether the reason code is a deprecated one outside `ReasonCode`."""
+        return not isinstance(self.reason_code, ReasonCode)

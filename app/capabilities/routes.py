@@ -17,7 +17,7 @@ from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES, ProblemError
 from app.core.http import MAX_LIMIT, Page, etag_for, keyset_page, matched_version
 from app.core.schema import Level
-from app.history.models import StatusChange, StatusChangePublic
+from app.history.models import ReasonCode, StatusChange, StatusChangePublic
 from app.status import history as history_service
 from app.status import snapshot
 
@@ -111,7 +111,7 @@ def update_status(
                 "summary": "Override with a reason",
                 "value": {
                     "status": "tested",
-                    "reason_code": "override",
+                    "reason_code": ReasonCode.override.value,
                     "reason": "Cabinet power test shown at AI Day 2022",
                 },
             },
@@ -133,6 +133,12 @@ def update_status(
     cap = service.update_status(
         session, cap, data, actor=actor_of(token), expected_version=expected
     )
+    if data.legacy_reason:
+        response.headers["Deprecation"] = "true"
+        response.headers["Warning"] = (
+            f"299 - \"reason_code '{data.reason_code}' is not a ReasonCode; accepted for "
+            'this release, refused from the next"'
+        )
     return _with_etag(response, service.get_public(session, cap.slug))
 
 

@@ -13,6 +13,7 @@ from app.capabilities.models import (
 from app.core import lookup
 from app.core.errors import ProblemError, check_filter, not_found
 from app.evidence.models import Evidence
+from app.history.models import OVERRIDE_REASONS, ReasonCode
 from app.status import snapshot
 from app.status.unit_of_work import StatusWrite
 
@@ -136,7 +137,7 @@ def create(session: Session, data: CapabilityCreate, *, actor: str) -> Capabilit
         with StatusWrite(
             session,
             actor=actor,
-            reason_code="created",
+            reason_code=ReasonCode.created,
             reason="Capability created",
             capability_ids=[parent_id],
         ) as write:
@@ -168,7 +169,7 @@ def update(
     with StatusWrite(
         session,
         actor=actor,
-        reason_code="edited",
+        reason_code=ReasonCode.edited,
         reason="Capability edited",
         capability_ids=[cap.id, parent_id],
         directly=cap.id,
@@ -203,9 +204,16 @@ def update_status(
         evidence_rows.append(row)
     reason_code = request.reason_code
     if request.status is not None:
-        reason_code = "override"
+        reason_code = ReasonCode.override
     elif request.clear_override:
-        reason_code = "override_cleared"
+        reason_code = ReasonCode.override_cleared
+    elif reason_code in OVERRIDE_REASONS:
+        raise ProblemError(
+            422,
+            "Reason does not match the change",
+            f"reason_code: '{reason_code}' goes with a status to override or clear_override; "
+            "linking evidence alone takes another reason.",
+        )
     with StatusWrite(
         session,
         actor=actor,

@@ -43,6 +43,15 @@ class Verdict(StrEnum):
     unverified = "unverified"
 
 
+class Doubt(StrEnum):
+    """What puts a claim in doubt; seed_data/verdict_rules.yaml says when each applies."""
+
+    contradicted = "contradicted"
+    disputed = "disputed"
+    forum_only = "forum_only"
+    unresolved = "unresolved"
+
+
 class ClaimantKind(StrEnum):
     """Who made a claim: the company, one of its executives or staff, or someone reading it."""
 

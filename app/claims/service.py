@@ -18,6 +18,7 @@ from app.core.http import count, keyset_page
 from app.core.schema import precision_problem
 from app.events.models import Event
 from app.evidence.models import Evidence
+from app.history.models import ReasonCode
 from app.status import snapshot
 from app.status.unit_of_work import StatusWrite
 
@@ -222,7 +223,7 @@ def create(session: Session, data: ClaimCreate, *, actor: str) -> Claim:
         with StatusWrite(
             session,
             actor=actor,
-            reason_code="claim_added",
+            reason_code=ReasonCode.claim_added,
             reason=f"Claim {data.slug}",
             capability_ids=[refs["capability_id"]],
         ) as write:
@@ -255,7 +256,7 @@ def update(
     with StatusWrite(
         session,
         actor=actor,
-        reason_code="claim_edited",
+        reason_code=ReasonCode.claim_edited,
         reason=f"Claim {claim.slug}",
         capability_ids=[claim.capability_id, refs.get("capability_id")],
         directly=claim.capability_id,

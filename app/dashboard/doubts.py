@@ -8,20 +8,9 @@ from dataclasses import dataclass
 
 from app.claims import service as claims_service
 from app.claims.models import Claim, ClaimPublic
-from app.evidence.models import Evidence
+from app.evidence.models import Evidence, Origin, Stance
 from app.status.snapshot import Snapshot
-
-# Verdicts that put a claim in doubt, most pressing first. A claim only a forum
-# reported is "forum only" whatever else is known about it: it is in doubt, not a fact.
-DOUBT_VERDICTS = ("contradicted", "disputed", "forum only", "unresolved")
-
-
-def verdict(snap: Snapshot, claim: Claim) -> str:
-    """Return the claim's computed verdict when it puts the claim in doubt."""
-    if claim.grade == "F":
-        return "forum only"
-    code = str(snap.verdicts[claim.id or 0].code)
-    return code if code in DOUBT_VERDICTS else ""
+from app.status.verdicts import DoubtRule
 
 
 @dataclass(frozen=True)
@@ -29,7 +18,7 @@ class ClaimInDoubt:
     """One claim in doubt, why it is in doubt, and the evidence bearing on it."""
 
     claim: ClaimPublic
-    verdict: str
+    doubt: DoubtRule | None  # None: in doubt only because its promise is overdue
     overdue_days: int | None
     against: int
     for_: int
@@ -43,15 +32,14 @@ def claims_in_doubt(
 
     Only the claims shown are turned into public models; `evidence` is what may bear on them.
     """
-    rank = {name: index for index, name in enumerate(DOUBT_VERDICTS)}
+    # The verdict rules say what puts a claim in doubt, most pressing first.
+    rank = {rule.code: index for index, rule in enumerate(snap.rules.doubts)}
     found = []
     for claim in claims:
-        claim_verdict = verdict(snap, claim)
+        doubt = snap.rules.doubt(claim, snap.verdicts[claim.id or 0].code)
         overdue = snap.overdue_days(claim)
-        if claim_verdict or overdue:
-            found.append(
-                (rank.get(claim_verdict, len(rank)), -(overdue or 0), claim_verdict, claim)
-            )
+        if doubt or overdue:
+            found.append((rank[doubt.code] if doubt else len(rank), -(overdue or 0), doubt, claim))
     # A stable sort on the two keys keeps the claims' own order within a rank.
     found.sort(key=lambda entry: (entry[0], entry[1]))
     shown = {claim.id for *_, claim in found[:limit]}
@@ -62,17 +50,17 @@ def claims_in_doubt(
     return [
         ClaimInDoubt(
             claim=claims_service.to_public(claim, snap),
-            verdict=claim_verdict,
+            doubt=doubt,
             overdue_days=-minus_overdue or None,
             against=sum(
-                1 for item in bearing.get(claim.id or 0, ()) if item.stance == "contradicts"
+                1 for item in bearing.get(claim.id or 0, ()) if item.stance == Stance.contradicts
             ),
             # Only independent items count for a claim: restatements and reports never do.
             for_=sum(
                 1
                 for item in bearing.get(claim.id or 0, ())
-                if item.stance == "supports" and item.origin == "independent"
+                if item.stance == Stance.supports and item.origin == Origin.independent
             ),
         )
-        for _rank, minus_overdue, claim_verdict, claim in found[:limit]
+        for _rank, minus_overdue, doubt, claim in found[:limit]
     ], len(found)

@@ -16,16 +16,12 @@ from app.dashboard.auth import viewer
 from app.dashboard.templating import LADDER, render
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidenceCreate, EvidenceKind, Origin, Stance
+from app.history.models import CHOSEN_REASONS, ReasonCode
 from app.status.unit_of_work import stale
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 Text = Annotated[str, Form(max_length=10_000)]
-REASON_CODES = {
-    "evidence_added": "New evidence linked",
-    "correction": "Correction of an earlier assessment",
-    "new_information": "New public information",
-    "editorial_review": "Editorial review",
-}
+REASON_CODES = {code.value: code.label for code in CHOSEN_REASONS}
 
 
 STATUS_FIELDS = ("status", "reason_code", "clear_override", "reason", "evidence_ids")
@@ -56,8 +52,8 @@ def status_form(request: Request, session: SessionDep, slug: str):
     """Show the status update form for a capability."""
     auth.require_editor(request, session)
     row = cap_service.get_by_slug(session, slug)
-    form = {"version": row.version, "status": "", "reason_code": "evidence_added", "reason": "",
-            "evidence_ids": [], "clear_override": False}  # fmt: skip
+    form = {"version": row.version, "status": "", "reason_code": ReasonCode.evidence_added,
+            "reason": "", "evidence_ids": [], "clear_override": False}  # fmt: skip
     return render(request, "status_form.html", _status_context(session, slug, form))
 
 
@@ -92,7 +88,7 @@ def status_submit(
     status: Annotated[str, Form(max_length=40)] = "",
     clear_override: Annotated[str, Form(max_length=5)] = "",
     evidence_ids: Annotated[list[int] | None, Form()] = None,
-    reason_code: Annotated[str, Form(max_length=40)] = "evidence_added",
+    reason_code: Annotated[str, Form(max_length=40)] = ReasonCode.evidence_added,
     reason: Text = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
@@ -109,12 +105,15 @@ def status_submit(
         "reason": reason,
     }
     try:
+        # The form offers only the chosen reasons: a legacy code is for scripts, not editors.
+        if reason_code not in REASON_CODES:
+            raise ProblemError(422, "Unknown reason", "reason_code: Choose one of the reasons.")
         update = StatusUpdate.model_validate(
             {
                 "status": status or None,
                 "clear_override": bool(clear_override),
                 "evidence_ids": evidence_ids or [],
-                "reason_code": reason_code if reason_code in REASON_CODES else "evidence_added",
+                "reason_code": reason_code,
                 "reason": reason.strip(),
             }
         )

@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from app.capabilities.models import CapabilityPublic
 from app.claims import service as claims_service
-from app.claims.models import ClaimPublic
+from app.claims.models import ClaimPublic, Verdict
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.schema import iso_date, shown_date
@@ -21,6 +21,7 @@ from app.dashboard.templating import LEVEL_LABELS, VERDICT_LABELS
 from app.events.models import Event
 from app.evidence import service as evidence_service
 from app.evidence.models import EvidencePublic
+from app.history.models import reason_label
 from app.sources import service as sources_service
 from app.status import snapshot
 
@@ -37,11 +38,11 @@ def api_query(**params: Any) -> str:
 # The claim's own verdict on a 1-5 scale: documented by the claimant is not confirmed, so not 5;
 # an unverified claim (nothing but restatements, reports or forum posts) gets no number.
 VERDICT_RATINGS = {
-    "contradicted": 1,
-    "disputed": 2,
-    "unresolved": 3,
-    "documented": 4,
-    "supported": 5,
+    Verdict.contradicted: 1,
+    Verdict.disputed: 2,
+    Verdict.unresolved: 3,
+    Verdict.documented: 4,
+    Verdict.supported: 5,
 }
 PEOPLE_KINDS = {"executive", "employee"}
 
@@ -65,7 +66,7 @@ def claim_review(
     base = get_settings().public_base_url
     verdict = VERDICT_LABELS[claim.verdict]
     rating: dict[str, Any] = {"@type": "Rating", "alternateName": verdict}
-    if claim.grade == "F" and claim.verdict == "unverified":
+    if claim.grade == "F" and claim.verdict == Verdict.unverified:
         rating["alternateName"] = "Reported on a forum, unverified"
     elif claim.verdict in VERDICT_RATINGS:
         rating.update(ratingValue=VERDICT_RATINGS[claim.verdict], bestRating=5, worstRating=1)
@@ -128,7 +129,7 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
         effective = shown_date(
             row.effective_on, snap.change_precision(row.effective_on, row.evidence_ids)
         )
-        summary = f"{row.reason} (reason: {row.reason_code}; by {row.actor}; effective {effective})"
+        summary = f"{row.reason} (reason: {reason_label(row.reason_code)}; by {row.actor}; effective {effective})"
         parts += [
             "<entry>",
             f"<title>{escape(title)}</title>",

@@ -3,20 +3,14 @@
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.benchmarks import service as benchmarks_service
 from app.capabilities import service as cap_service
 from app.capabilities.models import CapabilityPublic
 from app.history.models import StatusChange
-from app.ladder.models import StatusLevel
 from app.status import history as history_service
 from app.status import snapshot
-
-
-def levels(session: Session) -> list[StatusLevel]:
-    """Return the ladder levels with their exit criteria, lowest first."""
-    return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())
 
 
 def capabilities_with_depth(session: Session) -> list[tuple[CapabilityPublic, int]]:

@@ -4,7 +4,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -25,43 +25,45 @@ from app.core.schema import LEVEL_RANK, Level, shown_date
 from app.core.versions import Shows
 from app.dashboard import auth
 from app.evidence.checks import is_check
+from app.status.rules import load_ladder
 from app.status.verdicts import load_rules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
 env = templates.env
 
-LEVEL_LABELS = {
-    "not_assessed": "Not assessed",
-    "aspirational": "Aspirational",
-    "built": "Built",
-    "tested": "Tested",
-    "benchmarked": "Benchmarked",
-}
+
+class SeedLabels(Mapping[str, str]):
+    """Labels read from the seed folder's files on each use, so LEDGER_SEED_DIR moves them.
+
+    The files are read once per process and folder (app.status.rules, app.status.verdicts).
+    """
+
+    def __init__(self, read: Callable[[], Mapping[str, str]]) -> None:
+        self._read = read
+
+    def __getitem__(self, code: str) -> str:
+        return self._read()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
+def _lowered(labels: Mapping[str, str]) -> dict[str, str]:
+    """Return labels as they read inside a sentence ("searched, not found")."""
+    return {code: label[:1].lower() + label[1:] for code, label in labels.items()}
+
+
+LEVEL_LABELS = SeedLabels(lambda: load_ladder().labels)
 LADDER = [level.value for level in Level]
-# From the verdict rules, in the order they are tried: a new verdict appears by itself.
-VERDICT_LABELS = {rule.code: rule.label for rule in load_rules().verdicts}
-STANCE_LABELS = {
-    "supports": "supports",
-    "contradicts": "contradicts",
-    "inconclusive": "inconclusive",
-    "not_found": "searched, not found",
-    "partial": "partly delivered",
-}
-PROMISE_LABELS = {
-    "pending": "Pending",
-    "overdue": "Overdue",
-    "kept": "Kept",
-    "kept_late": "Kept late",
-    "partly_kept": "Partly kept",
-    "broken": "Broken",
-}
-ORIGIN_LABELS = {
-    "claimant": "From the claimant",
-    "reported": "Reported",
-    "independent": "Independent",
-    "computed": "Computed",
-}
+# In the order the verdicts are tried: a new verdict appears by itself.
+VERDICT_LABELS = SeedLabels(lambda: load_rules().verdict_labels)
+STANCE_LABELS = SeedLabels(lambda: _lowered(load_rules().stance_labels))
+PROMISE_LABELS = SeedLabels(lambda: load_rules().promise_labels)
+ORIGIN_LABELS = SeedLabels(lambda: load_rules().origin_labels)
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
     "S": "S · secondary source",

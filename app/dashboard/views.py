@@ -31,6 +31,7 @@ from app.questions import service as questions_service
 from app.sources import service as sources_service
 from app.status import asof, casebook, snapshot
 from app.status.asof import evidence_known
+from app.status.rules import load_levels
 from app.status.verdicts import load_rules
 
 # Pages find out who is signed in themselves (app.dashboard.templating.page): a reader
@@ -115,7 +116,7 @@ async def method_page(request: Request):
 
     def build(session: Session) -> dict[str, Any]:
         return {
-            "levels": queries.levels(session),
+            "levels": load_levels(),
             "verdict_rules": load_rules().raw,
             "worked_examples": casebook.worked_examples(),
             "page_title": "How to read the status ladder and the claim verdicts",

@@ -24,6 +24,7 @@ from app.evidence.models import (
     EvidenceUpdate,
     stance_problem,
 )
+from app.history.models import ReasonCode
 from app.status import snapshot
 from app.status.asof import evidence_known
 from app.status.rules import ANALYTICAL_KINDS
@@ -268,7 +269,7 @@ def create_many(
     with StatusWrite(
         session,
         actor=actor,
-        reason_code="evidence_added",
+        reason_code=ReasonCode.evidence_added,
         reason=f"Evidence: {title}",
         capability_ids=capability_ids,
         directly=capability_ids[0] if len(set(capability_ids)) == 1 else None,
@@ -304,7 +305,7 @@ def update(
     with StatusWrite(
         session,
         actor=actor,
-        reason_code="evidence_edited",
+        reason_code=ReasonCode.evidence_edited,
         reason=f"Evidence edited: {item.title}",
         capability_ids=[item.capability_id, changes.get("capability_id")],
         evidence_ids=[item.id] if item.id else [],

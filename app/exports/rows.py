@@ -13,14 +13,14 @@ from pydantic import Field, model_validator
 from sqlmodel import SQLModel
 
 from app.benchmarks.models import BenchmarkRunBase
-from app.capabilities.models import CapabilityBase, ReasonCode
+from app.capabilities.models import CapabilityBase
 from app.claims.models import ClaimBase
 from app.core.bounds import RowVersion
 from app.core.limits import JsonObject, check_json_value
 from app.core.schema import DbId, Grade, Level, LongText, ShortText, Slug
 from app.events.models import EventBase
 from app.evidence.models import EvidenceBase, EvidenceKind
-from app.history.models import StatusChangeBase
+from app.history.models import AnyReasonCode, StatusChangeBase
 from app.questions.models import QuestionBase
 from app.sources.models import SourceBase, SourceKey
 
@@ -142,7 +142,7 @@ class EvidenceRow(EvidenceBase, Timestamps):
 class StatusChangeRow(StatusChangeBase, RowSchema):
     id: DbId
     capability_id: DbId
-    reason_code: ReasonCode
+    reason_code: AnyReasonCode  # legacy codes are read and written back unchanged
     evidence_ids: list[DbId]
 
 

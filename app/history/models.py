@@ -1,7 +1,11 @@
 """Append-only status history and the data version that keys caches."""
 
 import datetime as dt
+from enum import StrEnum
+from typing import Annotated
 
+from pydantic import Field as FieldInfo
+from pydantic import StringConstraints
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -9,10 +13,71 @@ from app.core.bounds import ACTOR_MAX
 from app.core.schema import EnumText, Level, utcnow
 
 
+class ReasonCode(StrEnum):
+    """Why a status change was recorded: the one list of reason codes (labels in REASON_LABELS)."""
+
+    # Recorded by the ledger itself.
+    seed = "seed"
+    created = "created"
+    edited = "edited"
+    claim_added = "claim_added"
+    claim_edited = "claim_edited"
+    evidence_edited = "evidence_edited"
+    rollup = "rollup"
+    # Derived from a status update's fields: a status to override, or clear_override.
+    override = "override"
+    override_cleared = "override_cleared"
+    # Chosen by an editor or a script when linking evidence.
+    evidence_added = "evidence_added"
+    correction = "correction"
+    new_information = "new_information"
+    editorial_review = "editorial_review"
+
+    @property
+    def label(self) -> str:
+        """Return the code in words."""
+        return REASON_LABELS[self]
+
+
+REASON_LABELS = {
+    ReasonCode.seed: "Replayed from the seed data",
+    ReasonCode.created: "Capability created",
+    ReasonCode.edited: "Capability edited",
+    ReasonCode.claim_added: "Claim added",
+    ReasonCode.claim_edited: "Claim edited",
+    ReasonCode.evidence_edited: "Evidence edited",
+    ReasonCode.rollup: "Roll-up after a change in a related part",
+    ReasonCode.override: "Manual override",
+    ReasonCode.override_cleared: "Manual override cleared",
+    ReasonCode.evidence_added: "New evidence linked",
+    ReasonCode.correction: "Correction of an earlier assessment",
+    ReasonCode.new_information: "New public information",
+    ReasonCode.editorial_review: "Editorial review",
+}
+# What a status update may name; the override codes follow its status fields.
+CHOSEN_REASONS = (
+    ReasonCode.evidence_added,
+    ReasonCode.correction,
+    ReasonCode.new_information,
+    ReasonCode.editorial_review,
+)
+OVERRIDE_REASONS = (ReasonCode.override, ReasonCode.override_cleared)
+# A code outside the enum, as history rows and exports written before it may hold, and as
+# scripts may still send for one release (deprecated: stored as-is, with a Deprecation header).
+LegacyReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{3,40}$")]
+AnyReasonCode = Annotated[ReasonCode | LegacyReasonCode, FieldInfo(union_mode="left_to_right")]
+
+
+def reason_label(code: str) -> str:
+    """Return a reason code in words; a legacy code outside the enum is shown as it is."""
+    known = {reason.value: label for reason, label in REASON_LABELS.items()}
+    return known.get(code) or code.replace("_", " ")
+
+
 class StatusChangeBase(SQLModel):
     from_status: Level
     to_status: Level
-    reason_code: str = Field(max_length=40)
+    reason_code: str = Field(max_length=40, description="A `ReasonCode`, or a legacy code.")
     reason: str
     evidence_ids: list[int] = Field(default_factory=list)
     actor: str = Field(max_length=ACTOR_MAX)

@@ -3,20 +3,19 @@
 from typing import Any
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
-from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES
 from app.ladder.models import StatusLevel, StatusLevelPublic
+from app.status.rules import load_levels
 from app.status.verdicts import load_rules
 
 router = APIRouter(prefix="/api/v1", tags=["ladder"], responses=COMMON_RESPONSES)
 
 
 @router.get("/status-levels", response_model=list[StatusLevelPublic])
-def list_levels(session: SessionDep) -> list[StatusLevel]:
+def list_levels() -> list[StatusLevel]:
     """Return the ladder, lowest first, with the evidence each level accepts."""
-    return list(session.exec(select(StatusLevel).order_by(col(StatusLevel.rank))).all())
+    return list(load_levels())
 
 
 @router.get("/verdict-rules")

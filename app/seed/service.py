@@ -10,6 +10,7 @@ from app.capabilities.models import Capability, CapabilityCreate
 from app.claims.models import Claim, ClaimCreate
 from app.events.models import Event, EventCreate
 from app.evidence.models import Evidence, EvidenceCreate
+from app.history.models import ReasonCode
 from app.ladder.models import StatusLevel
 from app.questions.models import Question, QuestionCreate
 from app.sources import service as sources_service
@@ -53,7 +54,7 @@ def seed(session: Session, seed_dir: Path) -> dict[str, int]:
     with StatusWrite(
         session,
         actor=SEED_ACTOR,
-        reason_code="seed",
+        reason_code=ReasonCode.seed,
         reason="Seed data added",
         capability_ids=None,  # the whole ledger
     ) as write:

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.capabilities.models import Capability
+from app.capabilities.models import Capability, Outcome
 from app.claims.models import Claim
 from app.core.as_of import precision_cutoffs, surely_by
 from app.core.schema import period_end
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.history.models import StatusChange
+from app.history.models import OVERRIDE_REASONS, ReasonCode, StatusChange
 
-OVERRIDE_CODES = ("override", "override_cleared")
 # (status, reason) of the override in force, or None when none was.
 Override = tuple[str, str] | None
 
@@ -58,7 +57,7 @@ def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
     rows = session.exec(
         select(StatusChange)
         .where(
-            col(StatusChange.reason_code).in_(OVERRIDE_CODES),
+            col(StatusChange.reason_code).in_(OVERRIDE_REASONS),
             col(StatusChange.effective_on) <= day,
         )
         .order_by(col(StatusChange.effective_on), col(StatusChange.id))
@@ -66,7 +65,7 @@ def overrides_on(session: Session, day: dt.date) -> dict[int, Override]:
     found: dict[int, Override] = {}
     for row in rows:
         found[row.capability_id] = (
-            (row.to_status, row.reason) if row.reason_code == "override" else None
+            (row.to_status, row.reason) if row.reason_code == ReasonCode.override else None
         )
     return found
 
@@ -90,9 +89,9 @@ def outcome_on(cap: Capability, day: dt.date) -> dict[str, object]:
     An outcome takes effect on its date; one without a date is not surely known by any past
     day, so the capability reads as active then.
     """
-    if cap.outcome == "active" or (cap.outcome_date is not None and cap.outcome_date <= day):
+    if cap.outcome == Outcome.active or (cap.outcome_date is not None and cap.outcome_date <= day):
         return {}
-    return {"outcome": "active", "outcome_date": None, "outcome_note": None}
+    return {"outcome": Outcome.active, "outcome_date": None, "outcome_note": None}
 
 
 def shown_ids(

@@ -12,12 +12,11 @@ from typing import Any
 import yaml
 
 from app.capabilities.models import Capability
-from app.claims.models import Claim
+from app.claims.models import Claim, PromiseState
 from app.core.config import seed_folder
 from app.events.models import Event, EventKind
 from app.evidence.models import Evidence
-from app.ladder.models import StatusLevel
-from app.status.rules import Ladder, assess_ledger, replay
+from app.status.rules import assess_ledger, load_ladder, replay
 from app.status.verdicts import ClaimVerdict, VerdictRules, load_rules, promise_for
 
 
@@ -51,13 +50,6 @@ class Outcome:
             out.append(line)
         out += [f"{h['capability']} → {h['to']} on {h['day']}" for h in self.history]
         return out
-
-
-@lru_cache
-def ladder() -> Ladder:
-    """Return the real ladder, from the seed folder's status_levels.yaml (which seeds the table)."""
-    rows = yaml.safe_load((seed_folder() / "status_levels.yaml").read_text(encoding="utf-8"))
-    return Ladder.from_rows(StatusLevel.model_validate(row) for row in rows)
 
 
 @lru_cache
@@ -129,7 +121,9 @@ def run(case: dict[str, Any]) -> Outcome:
     ]
     rules = load_rules()
     cap_list, claim_list = list(caps.values()), list(claims.values())
-    assessments, verdicts = assess_ledger(cap_list, claim_list, evidence, ladder(), rules, today)
+    assessments, verdicts = assess_ledger(
+        cap_list, claim_list, evidence, load_ladder(), rules, today
+    )
     slug_of = {c.id: slug for slug, c in caps.items()}
     caps_by_id = {c.id: c for c in caps.values() if c.id is not None}
     return Outcome(
@@ -147,7 +141,9 @@ def run(case: dict[str, Any]) -> Outcome:
                 "day": change.day.isoformat(),
                 "to": change.after.status,
             }
-            for change in replay(cap_list, claim_list, events, evidence, ladder(), rules, today)
+            for change in replay(
+                cap_list, claim_list, events, evidence, load_ladder(), rules, today
+            )
         ],
     )
 
@@ -165,7 +161,7 @@ def _claim_outcome(
         "verdict": verdict.code,
         "consistency": verdict.consistency,
         "promise": promise.model_dump(mode="json") if promise else None,
-        "overdue": promise is not None and promise.state == "overdue",
+        "overdue": promise is not None and promise.state == PromiseState.overdue,
         "promise_state": promise.state.value if promise else None,
         "days_late": promise.days_late if promise else None,
         "resolved_on": promise.resolved_on.isoformat() if promise and promise.resolved_on else None,

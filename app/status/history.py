@@ -15,12 +15,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.capabilities.models import StatusAssessment
 from app.core import versions
-from app.core.schema import Level
+from app.core.schema import DatePrecision, Level
 from app.evidence.models import Evidence
-from app.history.models import DataChange, DataVersion, StatusChange
+from app.history.models import DataChange, DataVersion, ReasonCode, StatusChange
 
 # For one capability: the reason code, the reason in words, and the evidence that caused it.
-Explanation = tuple[str, str, list[int]]
+# (reason code, or a legacy code sent by a script; reason; evidence ids)
+Explanation = tuple[ReasonCode | str, str, list[int]]
 
 
 PRECISION_ORDER = {"day": 0, "month": 1, "year": 2, "none": 3}
@@ -34,8 +35,10 @@ def change_precision(effective_on: dt.date, items: Iterable[Evidence]) -> str:
     item dated "Aug 2021" caused is shown as Aug 2021, not as the 1st or as an event's day.
     """
     moved = list(items)
-    coarse = [i.date_precision for i in moved if i.date_precision != "day"]
-    if not coarse or any(i.date_precision == "day" and i.date == effective_on for i in moved):
+    coarse = [i.date_precision for i in moved if i.date_precision != DatePrecision.day]
+    if not coarse or any(
+        i.date_precision == DatePrecision.day and i.date == effective_on for i in moved
+    ):
         return "day"
     return max(coarse, key=lambda p: PRECISION_ORDER.get(p, 0))
 

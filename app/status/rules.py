@@ -9,36 +9,43 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
+
+import yaml
 
 from app.capabilities.models import Capability, OverdueClaim, StatusAssessment
 from app.claims.models import Claim, PromiseState, Verdict
+from app.core.config import seed_folder
 from app.core.schema import LEVEL_RANK, DatePrecision, Level, period_end
 from app.events.models import Event
-from app.evidence.models import Evidence
+from app.evidence.models import Evidence, EvidenceKind, Origin, Stance
 from app.ladder.models import StatusLevel
 from app.status.verdicts import ClaimVerdict, VerdictRules, claim_verdicts, promise_for
 
 # Analytical evidence can contradict a figure but never moves a capability up the ladder.
-ANALYTICAL_KINDS = {"simulation_run", "analytical_check"}
+ANALYTICAL_KINDS = {EvidenceKind.simulation_run, EvidenceKind.analytical_check}
 CLAIM_GRADES_THAT_COUNT = {"P", "S"}
 K = TypeVar("K")
 
 
 @dataclass(frozen=True)
 class Ladder:
-    """The exit criteria of each level, as loaded from the database."""
+    """The exit criteria and label of each level, as read from status_levels.yaml."""
 
     accepted_kinds: dict[str, frozenset[str]]
     accepted_grades: dict[str, frozenset[str]]
+    labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, levels: Iterable[StatusLevel]) -> "Ladder":
-        """Build the rules from StatusLevel rows."""
+        """Build the rules from StatusLevel rows; a code outside `Level` raises ValueError."""
         rows = list(levels)
         return cls(
             accepted_kinds={r.code: frozenset(r.accepted_evidence_kinds) for r in rows},
             accepted_grades={r.code: frozenset(r.accepted_grades) for r in rows},
+            labels={Level(r.code): r.label for r in sorted(rows, key=lambda r: r.rank)},
         )
 
     def counts(self, evidence: Evidence) -> bool:
@@ -48,13 +55,42 @@ class Ladder:
 
     def meets(self, stance: str, level: str | None, origin: str, kind: str, grade: str) -> bool:
         """Return whether an item with these fields meets the exit criteria of its level."""
-        if stance != "supports" or not level:
+        if stance != Stance.supports or not level:
             return False
-        if origin == "computed" or kind in ANALYTICAL_KINDS:
+        if origin == Origin.computed or kind in ANALYTICAL_KINDS:
             return False
         return kind in self.accepted_kinds.get(level, frozenset()) and grade in (
             self.accepted_grades.get(level, frozenset())
         )
+
+
+def load_levels() -> tuple[StatusLevel, ...]:
+    """Return the ladder's levels, lowest first, from the seed folder (LEDGER_SEED_DIR).
+
+    The one source of the ladder: the engine, the casebook, the pages and the API read it here.
+    The `status_level` table is the seed's copy of it, kept for exports.
+    """
+    return _levels_at(_ladder_file())
+
+
+def _ladder_file() -> Path:
+    return (seed_folder() / "status_levels.yaml").resolve()
+
+
+@lru_cache
+def _levels_at(path: Path) -> tuple[StatusLevel, ...]:
+    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(sorted((StatusLevel.model_validate(row) for row in rows), key=lambda r: r.rank))
+
+
+def load_ladder() -> Ladder:
+    """Return the ladder's exit criteria and labels (`load_levels`)."""
+    return _ladder_at(_ladder_file())
+
+
+@lru_cache
+def _ladder_at(path: Path) -> Ladder:
+    return Ladder.from_rows(_levels_at(path))
 
 
 def _move(counter: Counter[K], key: K, sign: int) -> None:
@@ -229,7 +265,7 @@ def assess_facts(
                 rolled, limited_by = _lower(known, parts_status), weakest_part.slug
         qualifier = None
         if rolled == Level.benchmarked and evidence_status == Level.benchmarked:
-            independent = own.counting[("benchmarked", "independent")] > 0
+            independent = own.counting[(Level.benchmarked, Origin.independent)] > 0
             qualifier = "independent" if independent else "vendor-reported"
         status = Level(cap.status_override) if cap.status_override else rolled
         claimed = _max_level(own.claimed)

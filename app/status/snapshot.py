@@ -19,13 +19,12 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
-from app.capabilities.models import Capability, StatusAssessment
+from app.capabilities.models import Capability, Outcome, StatusAssessment
 from app.claims.models import Claim, Promise, PromiseState, Verdict
 from app.core import as_of, lookup
 from app.core.db import get_engine
 from app.events.models import Event
 from app.evidence.models import Evidence
-from app.ladder.models import StatusLevel
 from app.status import asof, hierarchy, history
 from app.status.history import data_version
 from app.status.rules import (
@@ -35,6 +34,7 @@ from app.status.rules import (
     assess_facts,
     assess_ledger,
     facts_of,
+    load_ladder,
     overdue_of,
 )
 from app.status.verdicts import (
@@ -125,7 +125,7 @@ class Snapshot:
         if claim.id is None or claim.deadline is None:
             return None
         cap = self.capability_by_id.get(claim.capability_id)
-        outcome = (cap.outcome, cap.outcome_date) if cap is not None else ("active", None)
+        outcome = (cap.outcome, cap.outcome_date) if cap is not None else (Outcome.active, None)
         return promise_for(claim, self.verdicts[claim.id], self.rules, outcome, self.day)
 
     @cached_property
@@ -147,11 +147,6 @@ class Snapshot:
     def contradicted(self, claim_id: int | None) -> bool:
         """Return whether deciding evidence contradicts the claim and none supports it."""
         return claim_id is not None and self.verdicts[claim_id].code == Verdict.contradicted
-
-
-def load_ladder(session: Session) -> Ladder:
-    """Load the ladder's exit criteria."""
-    return Ladder.from_rows(session.exec(select(StatusLevel)).all())
 
 
 _lock = threading.Lock()
@@ -187,7 +182,7 @@ def load(session: Session, version: int | None = None) -> Snapshot:
     claims = list(session.exec(select(Claim).order_by(col(Claim.id))).all())
     evidence = list(session.exec(select(Evidence).order_by(col(Evidence.id))).all())
     events = list(session.exec(select(Event).order_by(col(Event.id))).all())
-    ladder = load_ladder(session)
+    ladder = load_ladder()
     rules = load_rules()
     for rows in (capabilities, claims, evidence, events):
         for row in rows:

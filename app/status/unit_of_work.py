@@ -21,11 +21,11 @@ from app.core.errors import ProblemError
 from app.core.http import etag_for
 from app.core.schema import utcnow
 from app.events.models import Event
-from app.evidence.models import Evidence
-from app.history.models import StatusChange
+from app.evidence.models import Evidence, Stance
+from app.history.models import ReasonCode, StatusChange
 from app.status import hierarchy, history
-from app.status.rules import Facts, Ladder, assess_facts, replay
-from app.status.snapshot import load_ladder, today
+from app.status.rules import Facts, Ladder, assess_facts, load_ladder, replay
+from app.status.snapshot import today
 from app.status.verdicts import load_rules
 
 
@@ -118,7 +118,7 @@ class StatusWrite:
         session: Session,
         *,
         actor: str,
-        reason_code: str,
+        reason_code: ReasonCode | str,
         reason: str,
         capability_ids: Iterable[int | None] | None = (),
         evidence_ids: Iterable[int] = (),
@@ -146,7 +146,7 @@ class StatusWrite:
         self.session.flush()
         lock_hierarchies(self.session, self.capability_ids)
         self.session.expire_all()  # read what the last writer committed, now that we hold the lock
-        self.ladder = load_ladder(self.session)
+        self.ladder = load_ladder()
         self.before = self._assess()
         return self
 
@@ -167,8 +167,6 @@ class StatusWrite:
         if not scope:
             return {}
         caps = self.session.exec(select(Capability).where(col(Capability.id).in_(scope))).all()
-        if not self.ladder.accepted_kinds:  # the seed may have just added the ladder
-            self.ladder = load_ladder(self.session)
         kinds = self.session.execute(
             sa_select(
                 col(Evidence.capability_id),
@@ -180,7 +178,7 @@ class StatusWrite:
             )
             .where(
                 col(Evidence.capability_id).in_(scope),
-                col(Evidence.stance) == "supports",
+                col(Evidence.stance) == Stance.supports,
                 col(Evidence.level).is_not(None),
             )
             .group_by(
@@ -193,7 +191,7 @@ class StatusWrite:
         ).all()
         facts: dict[int, Facts] = {}
         for cap_id, level, origin, kind, grade, count in kinds:
-            if self.ladder.meets("supports", level, origin, kind, grade):
+            if self.ladder.meets(Stance.supports, level, origin, kind, grade):
                 facts.setdefault(cap_id, Facts()).counting[(level, origin)] += count
         return assess_facts(list(caps), facts, {})
 
@@ -266,9 +264,9 @@ class StatusWrite:
         self.discarded = True
 
     def _explain(self, cap_id: int) -> history.Explanation:
-        if self.directly is None or cap_id == self.directly or self.reason_code == "seed":
+        if self.directly is None or cap_id == self.directly or self.reason_code == ReasonCode.seed:
             return self.reason_code, self.reason, self.evidence_ids
-        return "rollup", f"Roll-up after a change in a related part: {self.reason}", []
+        return ReasonCode.rollup, f"Roll-up after a change in a related part: {self.reason}", []
 
     def _bump_moved(self, moved: list[int]) -> None:
         # A capability's ETag moves when its computed status moves, so an editor holding an
@@ -287,13 +285,11 @@ class StatusWrite:
         claims = list(self.session.exec(select(Claim)).all())
         events = list(self.session.exec(select(Event)).all())
         evidence = list(self.session.exec(select(Evidence)).all())
-        found = replay(
-            caps, claims, events, evidence, load_ladder(self.session), load_rules(), today()
-        )
+        found = replay(caps, claims, events, evidence, load_ladder(), load_rules(), today())
         for change in found:
             reason = "; ".join(e.title for e in change.causes) or "Seed data"
             explanation: history.Explanation = (
-                "seed",
+                ReasonCode.seed,
                 reason,
                 [e.id for e in change.causes if e.id is not None],
             )

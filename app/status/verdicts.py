@@ -8,32 +8,54 @@ ledger as of a date is running these over the evidence published by then.
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from app.claims.models import Claim, Promise, PromiseState, Verdict
+from app.capabilities.models import Outcome
+from app.claims.models import Claim, Doubt, Promise, PromiseState, Verdict
 from app.core.config import seed_folder
 from app.core.schema import period_end, shown_date
-from app.evidence.models import Evidence
+from app.evidence.models import Evidence, Origin, Stance
 
-# What one item counts as, once the rules have read its origin, kind, grade and stance.
-SUPPORTS = "supports"  # independent confirmation of the figure or statement
-DOCUMENTS = "documents"  # the claimant's own paper, filing or live demonstration
-CONTRADICTS = "contradicts"
-INCONCLUSIVE = "inconclusive"
-PARTIAL = "partial"  # part of a promise delivered
-ENDED_OUTCOMES = frozenset({"abandoned", "superseded"})
+
+class Signal(StrEnum):
+    """What one item counts as, once the rules have read its origin, kind, grade and stance.
+
+    A verdict rule's `needs` in verdict_rules.yaml names these.
+    """
+
+    supports = "supports"  # independent confirmation of the figure or statement
+    documents = "documents"  # the claimant's own paper, filing or live demonstration
+    contradicts = "contradicts"
+    inconclusive = "inconclusive"
+    partial = "partial"  # part of a promise delivered
+
+
+SUPPORTS, DOCUMENTS, CONTRADICTS = Signal.supports, Signal.documents, Signal.contradicts
+INCONCLUSIVE, PARTIAL = Signal.inconclusive, Signal.partial
+ENDED_OUTCOMES = frozenset({Outcome.abandoned, Outcome.superseded})
 
 
 @dataclass(frozen=True)
 class VerdictRule:
     code: Verdict
     label: str
-    needs: frozenset[str]
+    needs: frozenset[Signal]
     description: str
+
+
+@dataclass(frozen=True)
+class DoubtRule:
+    """What puts a claim in doubt: its verdict, or its own grade (a claim only a forum reported)."""
+
+    code: Doubt
+    label: str
+    verdict: Verdict | None = None
+    claim_grades: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -46,29 +68,72 @@ class VerdictRules:
     documentation_kinds: frozenset[str] = frozenset()
     withdrawing_origins: frozenset[str] = frozenset()
     every_reading_kinds: frozenset[str] = frozenset()
+    # Most pressing first.
+    doubts: tuple[DoubtRule, ...] = ()
+    # Each code's label, per vocabulary: the pages read them from here.
+    promise_labels: Mapping[str, str] = field(default_factory=dict)
+    origin_labels: Mapping[str, str] = field(default_factory=dict)
+    stance_labels: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> "VerdictRules":
-        """Build the rules from the parsed YAML."""
+        """Build the rules from the parsed YAML; a code outside its enum raises ValueError."""
         return cls(
             deciding_grades=frozenset(data["deciding_grades"]),
             verdicts=tuple(
-                VerdictRule(Verdict(v["code"]), v["label"], frozenset(v["needs"]), v["description"])
+                VerdictRule(
+                    Verdict(v["code"]),
+                    v["label"],
+                    frozenset(Signal(need) for need in v["needs"]),
+                    v["description"],
+                )
                 for v in data["verdicts"]
             ),
-            meets_deadline=frozenset(data["meets_deadline"]),
+            meets_deadline=frozenset(Verdict(code) for code in data["meets_deadline"]),
             documentation_kinds=frozenset(data["documentation_kinds"]),
-            withdrawing_origins=frozenset(data["withdrawing_origins"]),
+            withdrawing_origins=frozenset(Origin(code) for code in data["withdrawing_origins"]),
             every_reading_kinds=frozenset(data["every_reading_kinds"]),
+            doubts=tuple(
+                DoubtRule(
+                    Doubt(d["code"]),
+                    d["label"],
+                    Verdict(d["verdict"]) if d.get("verdict") else None,
+                    frozenset(d.get("claim_grades", ())),
+                )
+                for d in data.get("doubts", ())
+            ),
+            promise_labels={PromiseState(p["code"]): p["label"] for p in data["promise_states"]},
+            origin_labels={Origin(o["code"]): o["label"] for o in data["origins"]},
+            stance_labels={Stance(s["code"]): s["label"] for s in data["stances"]},
             raw=data,
         )
 
+    @property
+    def verdict_labels(self) -> dict[str, str]:
+        """Each verdict's label, in the order the verdicts are tried."""
+        return {rule.code: rule.label for rule in self.verdicts}
+
+    def doubt(self, claim: Claim, verdict: Verdict) -> DoubtRule | None:
+        """Return what puts the claim in doubt, or None.
+
+        A rule on the claim's own grade wins over its verdict: a claim only a forum reported
+        is in doubt as such, whatever else is known about it.
+        """
+        for rule in self.doubts:
+            if claim.grade in rule.claim_grades:
+                return rule
+        return next((rule for rule in self.doubts if rule.verdict == verdict), None)
+
+
+def load_rules(path: Path | None = None) -> VerdictRules:
+    """Read the verdict rules, from the seed folder (LEDGER_SEED_DIR) unless `path` is given."""
+    return _rules_at((path or seed_folder() / "verdict_rules.yaml").resolve())
+
 
 @lru_cache
-def load_rules(path: Path | None = None) -> VerdictRules:
-    """Read the verdict rules, from the seed folder unless `path` is given (once per process)."""
-    path = path or seed_folder() / "verdict_rules.yaml"
+def _rules_at(path: Path) -> VerdictRules:
+    """Read the rules once per file and process."""
     return VerdictRules.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
@@ -108,11 +173,11 @@ def dated_before_claim(item: Evidence, claim: Claim, claims_by_id: Mapping[int, 
 def _describe(item: Evidence) -> str:
     when = shown_date(item.date, item.date_precision)
     origin = {
-        "claimant": "from the claimant",
-        "reported": "reporting the claimant",
-        "independent": "independent",
-        "computed": "the ledger's own computation",
-    }.get(item.origin, item.origin)
+        Origin.claimant: "from the claimant",
+        Origin.reported: "reporting the claimant",
+        Origin.independent: "independent",
+        Origin.computed: "the ledger's own computation",
+    }.get(Origin(item.origin), item.origin)
     return f"{item.kind.replace('_', ' ').capitalize()} “{item.title}” ({origin}, {when})"
 
 
@@ -123,21 +188,21 @@ def item_signal(
     said = _describe(item)
     if dated_before_claim(item, claim, claims_by_id):
         return None, f"{said} is dated before the claim was made; not counted."
-    if item.origin == "computed":
-        if item.stance == "contradicts" and item.kind in rules.every_reading_kinds:
+    if item.origin == Origin.computed:
+        if item.stance == Stance.contradicts and item.kind in rules.every_reading_kinds:
             return CONTRADICTS, (
                 f"{said} finds the figure inconsistent with other claimed figures under every "
                 "reading; that contradicts it."
             )
-        if item.stance == "contradicts":
+        if item.stance == Stance.contradicts:
             assumed = item.assumption or "the simulated scenario's own assumptions hold"
             return INCONCLUSIVE, (
                 f"{said} finds the figure inconsistent only if {assumed}; a simulation that "
                 "depends on its assumptions is inconclusive, not a contradiction."
             )
-        if item.stance == "inconclusive":
+        if item.stance == Stance.inconclusive:
             return INCONCLUSIVE, f"{said} is inconclusive: it holds only if {item.assumption}."
-        if item.stance == "supports":
+        if item.stance == Stance.supports:
             return None, (
                 f"{said} finds the figure consistent with other claimed figures; a computation "
                 "never supports a claim about the real hardware."
@@ -145,17 +210,17 @@ def item_signal(
         return None, f"{said} decides nothing."
     if item.grade not in rules.deciding_grades:
         return None, f"{said} {item.stance.replace('_', ' ')} it; forum items never decide a claim."
-    if item.stance == "not_found":
+    if item.stance == Stance.not_found:
         return None, f"{said} searched for it and found nothing (not a contradiction)."
-    if item.stance == "partial":
+    if item.stance == Stance.partial:
         return PARTIAL, f"{said} shows part of it delivered, not all of it."
-    if item.stance == "inconclusive":
+    if item.stance == Stance.inconclusive:
         return INCONCLUSIVE, f"{said} is inconclusive: it holds only if {item.assumption}."
-    if item.stance == "contradicts":
+    if item.stance == Stance.contradicts:
         return CONTRADICTS, f"{said} contradicts it."
-    if item.origin == "independent":
+    if item.origin == Origin.independent:
         return SUPPORTS, f"{said} confirms it."
-    if item.origin == "claimant" and item.kind in rules.documentation_kinds:
+    if item.origin == Origin.claimant and item.kind in rules.documentation_kinds:
         return (
             DOCUMENTS,
             f"{said} documents it; the claimant's own documentation, not confirmation.",
@@ -169,12 +234,12 @@ def _consistency(items: Iterable[tuple[Evidence, str | None]]) -> str | None:
     """Return the one answer the computed items give: a contradiction under every reading wins,
     then any item that holds only under an assumption, so that a simulation never reports
     "consistent" where a check of the same figure is inconclusive."""
-    computed = [(item, signal) for item, signal in items if item.origin == "computed"]
+    computed = [(item, signal) for item, signal in items if item.origin == Origin.computed]
     if any(signal == CONTRADICTS for _, signal in computed):
         return "inconsistent"
     if any(signal == INCONCLUSIVE for _, signal in computed):
         return "inconclusive"
-    if any(item.stance == "supports" for item, _ in computed):
+    if any(item.stance == Stance.supports for item, _ in computed):
         return "consistent"
     return None
 

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
+from app.history.models import ReasonCode
 from app.seed.check import INTERNAL_TEXT
 
 HTML = {"accept": "text/html"}
@@ -318,6 +319,26 @@ def test_status_update_appears_in_history_and_stale_form_is_rejected(
     assert stale.status_code == 409
     assert "changed while you were editing" in stale.text
     assert "My unsaved careful words" in stale.text
+
+
+def test_the_status_form_offers_the_chosen_reasons_and_refuses_another(
+    client: TestClient, write_token: str
+) -> None:
+    sign_in(client, write_token)
+    form = client.get("/capabilities/dojo-cabinet/status", headers=HTML).text
+    offered = re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]+)</option>', form)
+    assert ("editorial_review", ReasonCode.editorial_review.label) in offered
+    assert "seed" not in dict(offered)
+    version = int(re.search(r'name="version" value="(\d+)"', form).group(1))
+    refused = client.post(
+        "/capabilities/dojo-cabinet/status",
+        data={"version": version, "status": "built", "reason_code": "seed",
+              "reason": "Editorial test override", "csrf_token": csrf_of(form)},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "Choose one of the reasons." in refused.text
+    page = client.get("/capabilities/dojo-cabinet", headers=HTML).text
+    assert "Editorial test override" not in page
 
 
 def test_add_evidence_escapes_markup(client: TestClient, write_token: str) -> None:

@@ -186,6 +186,10 @@ ROW_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "unknown evidence kind": (_set("evidence", 2, kind="rumour"), "table 'evidence', row 3"),
     "unknown grade": (_set("claims", 4, grade="Z"), "table 'claims', row 5"),
     "unknown status": (_set("status_changes", 0, to_status="shipped"), "table 'status_changes'"),
+    "reason code not a code": (
+        _set("status_changes", 0, reason_code="Not a code"),
+        "table 'status_changes', row 1",
+    ),
     "unknown run state": (_set("benchmark_runs", 0, state="lost"), "table 'benchmark_runs'"),
     "unknown capability kind": (_set("capabilities", 1, kind="gpu"), "table 'capabilities'"),
     "NUL in a title": (_set("evidence", 0, title="a\u0000b"), "table 'evidence', row 1"),
@@ -235,6 +239,22 @@ def test_a_bad_row_is_refused_by_name_and_nothing_is_kept(
     assert str(path) in result.output and expected in result.output, result.output
     assert "Traceback" not in result.output
     assert _is_empty()
+
+
+def test_a_legacy_reason_code_is_imported_and_exported_unchanged(
+    good_export: dict[str, Any], empty_db: str, tmp_path: Path
+) -> None:
+    """History rows older than ReasonCode keep their codes through an export and an import."""
+    data = copy.deepcopy(good_export)
+    data["status_changes"][0]["reason_code"] = "photo_review"
+    path = tmp_path / "legacy.json"
+    path.write_text(json.dumps(data))
+    result = _import(path)
+    assert result.exit_code == 0, result.output
+    again = _export(tmp_path / "again.json")
+    assert [r["reason_code"] for r in again["status_changes"]] == [
+        r["reason_code"] for r in data["status_changes"]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from app.claims.models import Claim, PromiseState, Verdict
 from app.core.config import get_settings, seed_folder
 from app.evidence.models import Evidence, Stance
 from app.status import casebook
+from app.status.rules import Ladder, load_ladder
 from app.status.verdicts import load_rules, verdict_for
 
 CASES = casebook.cases()
@@ -78,7 +79,7 @@ def test_the_worked_examples_say_what_the_engine_computed() -> None:
 def test_the_rules_and_the_ladder_come_from_the_seed_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LEDGER_SEED_DIR moves the verdict rules and the casebook's ladder with the other files."""
+    """LEDGER_SEED_DIR moves the verdict rules and the ladder the engine and casebook read."""
     folder = tmp_path / "seed"
     shutil.copytree(seed_folder(), folder)
     rules = yaml.safe_load((folder / "verdict_rules.yaml").read_text(encoding="utf-8"))
@@ -88,16 +89,28 @@ def test_the_rules_and_the_ladder_come_from_the_seed_folder(
     levels[-1]["accepted_evidence_kinds"] = ["paper"]
     (folder / "status_levels.yaml").write_text(yaml.safe_dump(levels), encoding="utf-8")
     monkeypatch.setenv("LEDGER_SEED_DIR", str(folder))
-    caches = (get_settings, load_rules, casebook.ladder)
-    for cached in caches:
-        cached.cache_clear()
+    get_settings.cache_clear()  # the files are read once per folder: no other cache to clear
     try:
         assert load_rules().verdicts[0].label == "Moved with the seed"
-        assert casebook.ladder().accepted_kinds[levels[-1]["code"]] == {"paper"}
+        assert load_ladder().accepted_kinds[levels[-1]["code"]] == {"paper"}
     finally:
         monkeypatch.undo()
-        for cached in caches:
-            cached.cache_clear()
+        get_settings.cache_clear()
+    assert load_rules().verdicts[0].label != "Moved with the seed"
+
+
+def test_the_casebook_runs_on_the_engines_ladder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The casebook reads the ladder where the engine does: no copy of its own."""
+    calls = []
+
+    def ladder() -> Ladder:
+        calls.append(1)
+        return Ladder({}, {})  # accepts nothing: no item counts toward a status
+
+    monkeypatch.setattr(casebook, "load_ladder", ladder)
+    case = next(c for c in CASES if c.get("evidence") and not c.get("overrides"))
+    statuses = {fields["status"] for fields in casebook.run(case).capabilities.values()}
+    assert calls and statuses == {"not_assessed"}
 
 
 def test_one_runs_items_for_each_restatement_give_one_reason() -> None:
@@ -111,3 +124,24 @@ def test_one_runs_items_for_each_restatement_give_one_reason() -> None:
     verdict = verdict_for(claim, items, load_rules(), {1: claim})
     computed = [r for r in verdict.reasons if "Simulation run #5" in r]
     assert len(computed) == 1, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("grade", "verdict", "doubt"),
+    [
+        ("F", Verdict.contradicted, "forum_only"),  # a forum's claim is in doubt as such
+        ("F", Verdict.unverified, "forum_only"),
+        ("S", Verdict.contradicted, "contradicted"),
+        ("P", Verdict.unresolved, "unresolved"),
+        ("S", Verdict.supported, None),
+    ],
+)
+def test_the_rules_say_what_puts_a_claim_in_doubt(
+    grade: str, verdict: Verdict, doubt: str | None
+) -> None:
+    claim = Claim(id=1, slug="c", text="t", grade=grade, stated_on=dt.date(2021, 8, 19))
+    found = load_rules().doubt(claim, verdict)
+    assert (found.code if found else None) == doubt
+    assert [rule.code for rule in load_rules().doubts] == [
+        "contradicted", "disputed", "forum_only", "unresolved"
+    ]  # fmt: skip
