@@ -60,7 +60,9 @@ def test_a_full_queue_is_answered_from_memory_for_its_retry_after_only(
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        # The token lookup and the quota queries; the app's own background work may run others.
+        if "api_token" in statement or "benchmark_run" in statement:
+            statements.append(statement)
 
     event.listen(get_engine(), "before_cursor_execute", count)
     try:
@@ -94,7 +96,9 @@ def test_a_remembered_refusal_costs_no_query(
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        # The token lookup and the quota queries; the app's own background work may run others.
+        if "api_token" in statement or "benchmark_run" in statement:
+            statements.append(statement)
 
     event.listen(get_engine(), "before_cursor_execute", count)
     try:
