@@ -59,8 +59,10 @@ READER_FIELDS = {
 COPY_WORDS = re.compile(r"\b(?:copy|copied|mirror|mirrored|reprint|reprinted|excerpt|spun)\b", re.I)
 MIRROR_HOSTS = frozenset(
     {
+        "article-factory.ai",  # unattributed summaries of other outlets' articles
         "fanyv88.com",  # a proxy of Scribd
         "finasteride24.com",
+        "freerepublic.com",  # forum posts that paste other sites' text
         "grcpllsonline.com",
         "hmongwiki.org",
         "iiab.live",  # Kiwix snapshots of Wikipedia
@@ -82,6 +84,8 @@ MIRROR_HOSTS = frozenset(
         "threadreaderapp.com",  # unrolls X threads
         "topclaps.com",
         "upmytech.com",
+        "ustrend.us",  # web stories rewritten from others' articles
+        "vpk.name",  # machine translations of other outlets' news
         "vuink.com",
         "wikimili.com",
         "youtuberead.com",  # transcripts of YouTube videos

@@ -485,6 +485,21 @@ OLD_COPY_LINKS = [
     ),
     ("sources", "S96", "https://share.snipd.com/chapter/0318eaa7-9b97-41a7-84a9-630fceade0a2"),
     ("events", "ai-day-2021", "https://muskwiki.com/wiki/tesla-ai-day-2021/"),
+    (
+        "sources",
+        "S36",
+        "https://vpk.name/en/517807_tesla-already-has-one-of-the-most-powerful-supercomputers-"
+        "in-the-world.html",
+    ),
+    ("sources", "S77", "https://article-factory.ai/news/tags/cortex"),
+    ("sources", "S93", "https://freerepublic.com/focus/chat/4354172/replies?c=1"),
+    # S95, the one source read there, was removed; any source may not link it again.
+    ("sources", "S01", "https://ustrend.us/web-stories/features-of-tesla-ai-supercomputer/"),
+    (
+        "evidence",
+        "a72-clock-2-6-ghz-disagreement",
+        "https://freerepublic.com/focus/chat/4354172/replies?c=1",
+    ),
 ]
 
 
