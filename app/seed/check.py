@@ -64,11 +64,15 @@ MIRROR_HOSTS = frozenset(
         "finasteride24.com",
         "freerepublic.com",  # forum posts that paste other sites' text
         "grcpllsonline.com",
+        "hgckcems.com",  # a portal that republishes Chinese outlets' news
         "hmongwiki.org",
         "iiab.live",  # Kiwix snapshots of Wikipedia
         "innovationessence.com",
+        "it-f1.ca",  # spun rewrites of other outlets' articles
         "kishore.org",  # a wiki whose pages quote posts and articles
+        "meterpreter.org",  # uncredited translations of other outlets' news
         "muskwiki.com",  # pages built from video captions
+        "newsotp.com",  # rewrites of other outlets' articles
         "orderzovirax.com",
         "relevanpress.com",
         "scribd.com",
@@ -78,6 +82,7 @@ MIRROR_HOSTS = frozenset(
         "steemcn.xyz",  # a Steemit front end
         "studylib.net",
         "submitmypressrelease.com",
+        "techstory.in",  # rewrites of other outlets' articles
         "techypoints.com",
         "tengele.com",
         "theoutpost.ai",
