@@ -59,14 +59,20 @@ READER_FIELDS = {
 COPY_WORDS = re.compile(r"\b(?:copy|copied|mirror|mirrored|reprint|reprinted|excerpt|spun)\b", re.I)
 MIRROR_HOSTS = frozenset(
     {
+        "article-factory.ai",  # unattributed summaries of other outlets' articles
         "fanyv88.com",  # a proxy of Scribd
         "finasteride24.com",
+        "freerepublic.com",  # forum posts that paste other sites' text
         "grcpllsonline.com",
+        "hgckcems.com",  # a portal that republishes Chinese outlets' news
         "hmongwiki.org",
         "iiab.live",  # Kiwix snapshots of Wikipedia
         "innovationessence.com",
+        "it-f1.ca",  # spun rewrites of other outlets' articles
         "kishore.org",  # a wiki whose pages quote posts and articles
+        "meterpreter.org",  # uncredited translations of other outlets' news
         "muskwiki.com",  # pages built from video captions
+        "newsotp.com",  # rewrites of other outlets' articles
         "orderzovirax.com",
         "relevanpress.com",
         "scribd.com",
@@ -76,12 +82,15 @@ MIRROR_HOSTS = frozenset(
         "steemcn.xyz",  # a Steemit front end
         "studylib.net",
         "submitmypressrelease.com",
+        "techstory.in",  # rewrites of other outlets' articles
         "techypoints.com",
         "tengele.com",
         "theoutpost.ai",
         "threadreaderapp.com",  # unrolls X threads
         "topclaps.com",
         "upmytech.com",
+        "ustrend.us",  # web stories rewritten from others' articles
+        "vpk.name",  # machine translations of other outlets' news
         "vuink.com",
         "wikimili.com",
         "youtuberead.com",  # transcripts of YouTube videos

@@ -485,6 +485,49 @@ OLD_COPY_LINKS = [
     ),
     ("sources", "S96", "https://share.snipd.com/chapter/0318eaa7-9b97-41a7-84a9-630fceade0a2"),
     ("events", "ai-day-2021", "https://muskwiki.com/wiki/tesla-ai-day-2021/"),
+    (
+        "sources",
+        "S36",
+        "https://vpk.name/en/517807_tesla-already-has-one-of-the-most-powerful-supercomputers-"
+        "in-the-world.html",
+    ),
+    ("sources", "S77", "https://article-factory.ai/news/tags/cortex"),
+    ("sources", "S93", "https://freerepublic.com/focus/chat/4354172/replies?c=1"),
+    ("sources", "S05", "http://www.hgckcems.com/document/detail/id/5177.html"),
+    (
+        "sources",
+        "S26",
+        "https://techstory.in/tesla-dojo-supercomputer-tripped-the-power-grid-in-palo-alto/",
+    ),
+    (
+        "evidence",
+        "ai-day-2022-cabinet-shown",
+        "https://newsotp.com/teslas-dojo-supercomputer-tripped-the-grid",
+    ),
+    (
+        "evidence",
+        "techstory-dojo-killed",
+        "https://techstory.in/elon-musk-confirms-tesla-has-killed-dojo-supercomputer-project/",
+    ),
+    # S95, S04, S06, S33 and S75 were removed (unused, or merged into the original); no source
+    # or item may link their sites again.
+    (
+        "sources",
+        "S02",
+        "https://www.it-f1.ca/tesla-unveils-d1-dojo-chip-with-50-billion-transistors-to-train-"
+        "artificial-intelligence/",
+    ),
+    (
+        "evidence",
+        "ai-day-2021-exapod-comparison-slide",
+        "https://meterpreter.org/tesla-d1-chip-has-50-billion-transistors",
+    ),
+    ("sources", "S01", "https://ustrend.us/web-stories/features-of-tesla-ai-supercomputer/"),
+    (
+        "evidence",
+        "a72-clock-2-6-ghz-disagreement",
+        "https://freerepublic.com/focus/chat/4354172/replies?c=1",
+    ),
 ]
 
 

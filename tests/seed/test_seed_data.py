@@ -143,9 +143,11 @@ def test_seed_passes_the_data_check():
 def test_sources_cover_the_fact_sheet_index(sources):
     # S02b, S09 and S72 were copies of S02, S08 and S71's originals and were merged into them;
     # S94 was a spun reprint whose original was not found; S86 quoted Autonomy Day, whose recording
-    # is S50 (docs/data-changes.md).
+    # is S50; S04, S06, S33 and S75 copied S02, S99, S26 and S77's originals; S95 backed nothing
+    # (docs/data-changes.md).
     expected = {f"S{i:02d}" for i in range(1, 102)} | {"S21b"}
-    assert set(sources) == expected - {"S09", "S72", "S86", "S94"}
+    removed = {"S04", "S06", "S09", "S33", "S72", "S75", "S86", "S94", "S95"}
+    assert set(sources) == expected - removed
     _no_dupes(_load("sources.yaml"), "key")
 
 
@@ -156,7 +158,7 @@ def test_sources_fields(sources):
         if s.get("url") is None:
             # the two copies whose location was not recorded, and originals whose address or
             # outlet could not be confirmed (their copies are not linked instead)
-            assert key in {"S20", "S21b", "S51", "S67"}, f"{key} has no url"
+            assert key in {"S05", "S20", "S21b", "S36", "S51", "S67"}, f"{key} has no url"
     assert sources["S60"]["grade"] == "P"
     assert sources["S60"]["url"].startswith("https://digitalassets.tesla.com/")
     assert {k for k, s in sources.items() if s["grade"] == "F"} == {"S11", "S12", "S88"}
