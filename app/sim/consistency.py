@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from app.sim.claimed import claim_figures
 from app.sim.errors import SpecError
 from app.sim.hardware import _val, library, resolve
-from app.sim.paths import seed_dir
 from app.sim.spec import num
 
 # unit -> (dimension, factor to the base unit)
@@ -273,16 +271,8 @@ UNVERIFIABLE = {
 
 
 def _claims_from_file() -> list[dict[str, Any]]:
-    path = seed_dir() / "claims.yaml"
-    if not path.exists():
-        return []
-    data = yaml.safe_load(path.read_text()) or []
-    out = []
-    for c in data if isinstance(data, list) else []:
-        fig = c.get("figure") if isinstance(c, dict) else None
-        if isinstance(fig, dict) and fig.get("value") is not None:
-            out.append({"slug": c.get("slug"), "value": fig["value"], "unit": fig.get("unit", "")})
-    return out
+    """The claimed figures of seed_data/claims.yaml (read once per file version)."""
+    return [{"slug": slug, **fig} for slug, fig in claim_figures().items() if fig is not None]
 
 
 def evaluate_consistency(spec: dict[str, Any]) -> dict[str, Any]:

@@ -172,3 +172,16 @@ def test_a_run_yields_the_cpu_to_readers_in_a_session_of_its_own(
     assert seen["nice"] >= os.nice(0) + CHILD_NICENESS or seen["nice"] == 19
     if seen["autogroup"]:  # a kernel with autogroups: the group is niced as well
         assert seen["autogroup"].rstrip().endswith(f"nice {CHILD_NICENESS}")
+
+
+def test_a_childs_inputs_are_plain_values_that_import_nothing_of_the_web_stack() -> None:
+    """A RunMode member made each child import SQLModel, SQLAlchemy and FastAPI to unpickle it."""
+    import pickle
+
+    from app.benchmarks.isolation import RunLimits, child_inputs
+    from app.benchmarks.models import RunMode
+
+    inputs = child_inputs({"kind": "gemm"}, RunMode.sweep, RunLimits(30, 1024), None)
+    assert inputs[1] == "sweep" and type(inputs[1]) is str
+    pickled = pickle.dumps(inputs)
+    assert b"app.benchmarks.models" not in pickled and b"sqlalchemy" not in pickled
