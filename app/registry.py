@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from app.benchmarks import refusals
 from app.benchmarks import setup as benchmarks_setup
 from app.benchmarks.routes import router as benchmarks_router
 from app.capabilities.routes import router as capabilities_router
@@ -93,6 +94,7 @@ OUTER_MIDDLEWARE: tuple[OuterMiddleware, ...] = (
 MIDDLEWARE: tuple[Middleware, ...] = (
     Middleware(dashboard_setup.CompressionMiddleware, minimum_size=1024, compresslevel=6),
     Middleware(dashboard_setup.SecurityHeadersMiddleware),
+    Middleware(refusals.RefusedLatelyMiddleware),
     Middleware(InputLimitsMiddleware),
 )
 

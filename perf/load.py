@@ -705,7 +705,9 @@ async def _abuse(
     before = cpu()
     await asyncio.gather(*[_readers(base, token, quiet, slugs, deadline) for _ in range(users)])
     quiet.cpu = _cpu_used(cpu, before)
-    with ProcessPoolExecutor(max_workers=1) as pool:
+    # A session of its own: with autogroups, a process in the readers' session would take its
+    # CPU share from the readers' client, and the ratio would measure the load generator.
+    with ProcessPoolExecutor(max_workers=1, initializer=os.setsid) as pool:
         start_at = time.time() + 5.0  # time for the abusers' process to start and import
         abusers = pool.submit(_abusers_elsewhere, base, abuse_token, start_at, seconds)
         await asyncio.sleep(max(0.0, start_at - time.time()))

@@ -4,7 +4,7 @@ A refused client that keeps submitting would otherwise cost a token lookup, a bo
 a thread and two quota queries per request, taken from readers. Each process remembers, by a
 hash of the credential, the refusals that hold for a while (a full minute's window holds until
 its oldest run leaves it; a full queue, for the short Retry-After its refusal gives) and answers
-them again before any of that.
+them again before any of that (`RefusedLatelyMiddleware`, listed in `app.registry`).
 Nothing is remembered for a credential that was never verified and refused.
 """
 
@@ -13,10 +13,11 @@ import math
 import time
 from collections.abc import Callable
 
-from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.benchmarks.service import QuotaRefused
 from app.core.bounds import REFUSALS_REMEMBERED
+from app.core.errors import problem
 
 
 class RecentRefusals:
@@ -66,10 +67,37 @@ class RecentRefusals:
         self._until[self._key(authorization)] = (now + refusal.holds_for, refusal)
 
 
-# One per process; the event loop is its only user (the route and its dependency are async).
+# One per process; the event loop is its only user (the middleware and the async route).
 REFUSALS = RecentRefusals()
 
+SUBMISSIONS_PATH = "/api/v1/benchmark-runs"
 
-async def answer_refused_lately(request: Request) -> None:
-    """Refuse at once a credential whose last submission was refused and still would be."""
-    REFUSALS.check(request.headers.get("authorization"))
+
+class RefusedLatelyMiddleware:
+    """Refuse at once a submission whose credential was refused lately and still would be.
+
+    It sits inside the security headers and outside everything else Starlette builds: the
+    answer skips routing, the body, the token and the database, and costs a dictionary lookup.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        submission = (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == SUBMISSIONS_PATH
+        )
+        if submission:
+            credential = (v for k, v in scope["headers"] if k == b"authorization")
+            authorization = next(credential, b"").decode("latin-1") or None
+            try:
+                REFUSALS.check(authorization)
+            except QuotaRefused as refused:
+                answer = problem(
+                    refused.status, refused.title, refused.detail, headers=refused.headers
+                )
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

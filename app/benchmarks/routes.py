@@ -1,8 +1,8 @@
 """JSON API for benchmark runs and scenarios."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.dependencies import Writer, actor_of
 from app.benchmarks import refusals, service
@@ -33,8 +33,7 @@ def spec_schema() -> dict[str, Any]:
     responses={**WRITE_RESPONSES, 202: {"description": "Queued; poll the Location"}},
 )
 async def start_run(
-    # First: a credential refused lately is answered before its token or body is checked.
-    _refused_lately: Annotated[None, Depends(refusals.answer_refused_lately)],
+    # A credential refused lately never gets here (refusals.RefusedLatelyMiddleware).
     data: BenchmarkRunCreate,
     session: SessionDep,
     token: Writer,

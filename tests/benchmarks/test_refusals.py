@@ -109,4 +109,5 @@ def test_a_remembered_refusal_costs_no_query(
     assert again.headers["content-type"].startswith("application/problem+json")
     assert 1 <= int(again.headers["retry-after"]) <= int(first.headers["retry-after"])
     assert again.json()["detail"] == first.json()["detail"]
+    assert again.headers["x-content-type-options"] == "nosniff"  # inside the security headers
     assert statements == [], statements
