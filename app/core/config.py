@@ -88,7 +88,13 @@ def seed_folder(seed_dir: Path | None = None) -> Path:
     Every seed file is read from here, the verdict rules and the ladder too. A relative folder
     that is not in the working directory is the project's.
     """
-    folder = seed_dir or Path(get_settings().seed_dir)
+    return _seed_folder_named(str(seed_dir or get_settings().seed_dir))
+
+
+@lru_cache
+def _seed_folder_named(name: str) -> Path:
+    """Resolve a seed folder once: pages look labels up in it thousands of times a request."""
+    folder = Path(name)
     if not folder.is_absolute() and not folder.exists():
         folder = PROJECT_ROOT / folder
-    return folder
+    return folder.resolve()

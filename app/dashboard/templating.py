@@ -34,22 +34,33 @@ env = templates.env
 
 
 class SeedLabels(Mapping[str, str]):
-    """Labels read from the seed folder's files on each use, so LEDGER_SEED_DIR moves them.
+    """Labels read from the seed folder's files, so LEDGER_SEED_DIR moves them.
 
-    The files are read once per process and folder (app.status.rules, app.status.verdicts).
+    The files are read once per process and folder (app.status.rules, app.status.verdicts);
+    the labels are picked from them once per file read, not on every lookup.
     """
 
-    def __init__(self, read: Callable[[], Mapping[str, str]]) -> None:
-        self._read = read
+    def __init__(self, load: Callable[[], Any], pick: Callable[[Any], Mapping[str, str]]) -> None:
+        self._load = load
+        self._pick = pick
+        self._picked: tuple[object, Mapping[str, str]] | None = None
+
+    def _labels(self) -> Mapping[str, str]:
+        source = self._load()
+        picked = self._picked
+        if picked is None or picked[0] is not source:
+            picked = (source, self._pick(source))
+            self._picked = picked
+        return picked[1]
 
     def __getitem__(self, code: str) -> str:
-        return self._read()[code]
+        return self._labels()[code]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._read())
+        return iter(self._labels())
 
     def __len__(self) -> int:
-        return len(self._read())
+        return len(self._labels())
 
 
 def _lowered(labels: Mapping[str, str]) -> dict[str, str]:
@@ -57,13 +68,13 @@ def _lowered(labels: Mapping[str, str]) -> dict[str, str]:
     return {code: label[:1].lower() + label[1:] for code, label in labels.items()}
 
 
-LEVEL_LABELS = SeedLabels(lambda: load_ladder().labels)
+LEVEL_LABELS = SeedLabels(load_ladder, lambda ladder: ladder.labels)
 LADDER = [level.value for level in Level]
 # In the order the verdicts are tried: a new verdict appears by itself.
-VERDICT_LABELS = SeedLabels(lambda: load_rules().verdict_labels)
-STANCE_LABELS = SeedLabels(lambda: _lowered(load_rules().stance_labels))
-PROMISE_LABELS = SeedLabels(lambda: load_rules().promise_labels)
-ORIGIN_LABELS = SeedLabels(lambda: load_rules().origin_labels)
+VERDICT_LABELS = SeedLabels(load_rules, lambda rules: rules.verdict_labels)
+STANCE_LABELS = SeedLabels(load_rules, lambda rules: _lowered(rules.stance_labels))
+PROMISE_LABELS = SeedLabels(load_rules, lambda rules: rules.promise_labels)
+ORIGIN_LABELS = SeedLabels(load_rules, lambda rules: rules.origin_labels)
 GRADE_LABELS = {
     "P": "P · Tesla-authored",
     "S": "S · secondary source",

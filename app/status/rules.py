@@ -70,27 +70,23 @@ def load_levels() -> tuple[StatusLevel, ...]:
     The one source of the ladder: the engine, the casebook, the pages and the API read it here.
     The `status_level` table is the seed's copy of it, kept for exports.
     """
-    return _levels_at(_ladder_file())
-
-
-def _ladder_file() -> Path:
-    return (seed_folder() / "status_levels.yaml").resolve()
+    return _levels_in(seed_folder())
 
 
 @lru_cache
-def _levels_at(path: Path) -> tuple[StatusLevel, ...]:
-    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+def _levels_in(folder: Path) -> tuple[StatusLevel, ...]:
+    rows = yaml.safe_load((folder / "status_levels.yaml").read_text(encoding="utf-8"))
     return tuple(sorted((StatusLevel.model_validate(row) for row in rows), key=lambda r: r.rank))
 
 
 def load_ladder() -> Ladder:
     """Return the ladder's exit criteria and labels (`load_levels`)."""
-    return _ladder_at(_ladder_file())
+    return _ladder_in(seed_folder())
 
 
 @lru_cache
-def _ladder_at(path: Path) -> Ladder:
-    return Ladder.from_rows(_levels_at(path))
+def _ladder_in(folder: Path) -> Ladder:
+    return Ladder.from_rows(_levels_in(folder))
 
 
 def _move(counter: Counter[K], key: K, sign: int) -> None:

@@ -128,7 +128,14 @@ class VerdictRules:
 
 def load_rules(path: Path | None = None) -> VerdictRules:
     """Read the verdict rules, from the seed folder (LEDGER_SEED_DIR) unless `path` is given."""
-    return _rules_at((path or seed_folder() / "verdict_rules.yaml").resolve())
+    if path is None:
+        return _rules_in(seed_folder())
+    return _rules_at(path.resolve())
+
+
+@lru_cache
+def _rules_in(folder: Path) -> VerdictRules:
+    return _rules_at(folder / "verdict_rules.yaml")
 
 
 @lru_cache
