@@ -68,8 +68,9 @@ class RunLimits:
 
 
 # "forkserver": children are forked from a clean, single-threaded server process, never from
-# the web process's threads. A test that patches the simulator in its own process sets "fork".
+# the web process's threads. A test that patches the simulator adds its module to the preload.
 START_METHOD = "forkserver"
+FORKSERVER_PRELOAD: tuple[str, ...] = ("app.benchmarks.isolation", "app.sim.api", "app.sim.warm")
 _context_lock = threading.Lock()
 
 
@@ -78,7 +79,7 @@ def _mp_context() -> Any:
     with _context_lock:
         ctx = multiprocessing.get_context(START_METHOD)
         if START_METHOD == "forkserver":
-            ctx.set_forkserver_preload(["app.benchmarks.isolation", "app.sim.api", "app.sim.warm"])
+            ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
         return ctx
 
 

@@ -2,7 +2,8 @@
 
 The fault tests need a run that is still going when the fault lands; the vectorised sweep
 finishes any allowed search in about a second, so each chunk is slowed here, in the test's
-own process, instead of adding a delay knob to the worker.
+own process, instead of adding a delay knob to the worker. A run executes in a child forked
+from the forkserver, so the forkserver preloads this module too: importing it slows the chunks.
 """
 
 import sys
@@ -10,9 +11,11 @@ import time
 from typing import Any
 
 from app import entry
+from app.benchmarks import isolation
 from app.sim import sweep
 
 CHUNK_DELAY_S = 1.0
+MODULE = "tests.benchmarks.slow_sweep_ledger"
 _evaluate_chunk = sweep.eval_chunk
 
 
@@ -21,7 +24,9 @@ def _slow_eval_chunk(*args: Any, **kwargs: Any) -> Any:
     return _evaluate_chunk(*args, **kwargs)
 
 
+sweep.eval_chunk = _slow_eval_chunk
+isolation.FORKSERVER_PRELOAD = (*isolation.FORKSERVER_PRELOAD, MODULE)
+
 if __name__ == "__main__":
-    sweep.eval_chunk = _slow_eval_chunk
     sys.argv[0] = "ledger"
     sys.exit(entry.main())
