@@ -104,6 +104,7 @@ def serve(
         workers=workers or settings.workers,
         reload=reload,
         proxy_headers=True,
+        server_header=False,  # no "server: uvicorn": name nothing an attacker can look up
         timeout_graceful_shutdown=20,
         timeout_keep_alive=settings.keep_alive_seconds,
         # A worker process importing the app on a busy host can take longer than Uvicorn's 5 s

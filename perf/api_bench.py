@@ -150,6 +150,7 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-server-header",  # as `ledger serve` runs, for both servers
             *(["--factory"] if "create_app" in app else []),
         ],
         cwd=ROOT,

@@ -1,12 +1,13 @@
 """Request ids: a sane incoming X-Request-ID is echoed, anything else is replaced."""
 
+import os
 import re
 
 import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from app.ops.request_id import sanitize
+from app.ops.request_id import new_request_id, sanitize
 from tests.ops.helpers import make_ops_app
 
 GENERATED = re.compile(r"^[0-9a-f]{32}$")
@@ -48,6 +49,22 @@ def test_unsafe_ids_are_replaced(ops_client: TestClient, bad: str) -> None:
     assert response.json()["request_id"] == echoed
 
 
+def test_generated_ids_are_unique_here_and_in_a_forked_child() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(GENERATED.match(i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker forked from a preloaded parent
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert GENERATED.match(child)
+    assert child[:16] != new_request_id()[:16]  # its own prefix, so its count cannot collide
+
+
 def test_sanitize_bytes() -> None:
     assert sanitize(b"abc-123") == "abc-123"
     assert sanitize(b"a\nb") is None
@@ -69,6 +86,24 @@ def test_real_app_echoes_on_api_errors_too(client: TestClient) -> None:
     ok = client.get("/api/v1/capabilities", headers={"X-Request-ID": "r-2"})
     assert ok.headers["x-request-id"] == "r-2"
     assert ok.headers.get_list("x-request-id") == ["r-2"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/claims?limit=5", "/", "/capabilities/dojo-exapod", "/no-such-page"]
+)
+def test_every_answer_carries_one_id(client: TestClient, path: str) -> None:
+    # The id is appended, not swapped in: nothing inside the stack may set it too. A miss, the
+    # cache's hit, its 304 and an error page each carry it once.
+    first = client.get(path, headers={"X-Request-ID": "once-1"})
+    hit = client.get(path, headers={"X-Request-ID": "once-2"})
+    assert first.headers.get_list("x-request-id") == ["once-1"]
+    assert hit.headers.get_list("x-request-id") == ["once-2"]
+    if "etag" in hit.headers:
+        held = client.get(
+            path, headers={"X-Request-ID": "once-3", "If-None-Match": hit.headers["etag"]}
+        )
+        assert held.status_code == 304
+        assert held.headers.get_list("x-request-id") == ["once-3"]
 
 
 def test_unhandled_errors_still_carry_the_id() -> None:
