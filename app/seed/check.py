@@ -559,6 +559,17 @@ def _claim(
         yield entry.problem("deadline is before the claim was stated", "deadline")
 
 
+def _reads_after_holds_only_if(assumption: str) -> bool:
+    """Return whether an assumption reads as a clause after "holds only if" (pages add those words)."""
+    text = assumption.strip()
+    return (
+        text[:1].islower()
+        and "hold only" not in text.lower()
+        and "holds only" not in text.lower()
+        and not text.endswith(".")
+    )
+
+
 def _evidence(
     entry: Entry,
     sources: dict[str, Entry],
@@ -579,6 +590,12 @@ def _evidence(
         yield entry.problem("an inconclusive item must name its assumption", "stance")
     if data.get("assumption") and stance != "inconclusive":
         yield entry.problem("only an inconclusive item carries an assumption", "assumption")
+    if data.get("assumption") and not _reads_after_holds_only_if(str(data["assumption"])):
+        yield entry.problem(
+            "an assumption is the clause that follows 'holds only if' on the pages: it starts "
+            "in lower case, does not say 'holds only' again and has no final full stop",
+            "assumption",
+        )
     if stance in {"contradicts", "inconclusive", "not_found", "partial"}:
         if level is not None:
             yield entry.problem(f"a '{stance}' item supports no level", "level")

@@ -196,6 +196,17 @@ CASES: list[tuple[str, str, Breaker, str, str]] = [
         "assumption: if read generously",
     ),
     (
+        "an assumption reads after 'holds only if'",
+        "evidence",
+        _set(
+            "evidence",
+            "check-c42-10-tbps-two-scopes",
+            assumption="Both figures hold only if they measure different things.",
+        ),
+        "follows 'holds only if'",
+        "assumption: Both figures hold only if",
+    ),
+    (
         "not_found supports no level",
         "evidence",
         _set("evidence", "cfloat-whitepaper", stance="not_found"),
