@@ -1,5 +1,6 @@
 """A token its run quota refused is answered again from memory while the refusal must hold."""
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -47,6 +48,25 @@ def test_a_refusal_that_may_end_any_moment_is_not_remembered() -> None:
     memory.check("Bearer a")
 
 
+def _submit_counting_quota_queries(
+    client: TestClient, token: str
+) -> tuple[httpx.Response, list[str]]:
+    """Submit once more; return the answer and the token and quota statements it ran."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        # The token lookup and the quota queries; the app's own background work may run others.
+        if "api_token" in statement or "benchmark_run" in statement:
+            statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        answer = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(token))
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    return answer, statements
+
+
 def test_a_full_queue_is_answered_from_memory_for_its_retry_after_only(
     client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,18 +77,7 @@ def test_a_full_queue_is_answered_from_memory_for_its_retry_after_only(
     full = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
     assert full.status_code == 429
     assert full.headers["retry-after"] == str(QUEUE_FULL_RETRY_SECONDS)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        # The token lookup and the quota queries; the app's own background work may run others.
-        if "api_token" in statement or "benchmark_run" in statement:
-            statements.append(statement)
-
-    event.listen(get_engine(), "before_cursor_execute", count)
-    try:
-        again = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
+    again, statements = _submit_counting_quota_queries(client, write_token)
     assert again.status_code == 429 and again.json()["detail"] == full.json()["detail"]
     assert int(again.headers["retry-after"]) <= QUEUE_FULL_RETRY_SECONDS
     assert statements == [], statements
@@ -93,18 +102,7 @@ def test_a_remembered_refusal_costs_no_query(
     assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token)).is_success
     first = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
     assert first.status_code == 429
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        # The token lookup and the quota queries; the app's own background work may run others.
-        if "api_token" in statement or "benchmark_run" in statement:
-            statements.append(statement)
-
-    event.listen(get_engine(), "before_cursor_execute", count)
-    try:
-        again = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
+    again, statements = _submit_counting_quota_queries(client, write_token)
     assert again.status_code == 429
     assert again.headers["content-type"].startswith("application/problem+json")
     assert 1 <= int(again.headers["retry-after"]) <= int(first.headers["retry-after"])
