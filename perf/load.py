@@ -624,8 +624,9 @@ def _print(report: dict[str, Any]) -> None:
             used = row["cpu"]
             per_request = 1000 * used.get("web", 0.0) / max(row["requests"], 1)
             print(
+                # During the abuse the web server's CPU includes the abusers' requests too.
                 f"{row['phase']}: web server {used.get('web')} CPU s ({per_request:.1f} ms per "
-                f"reader request), run workers {used.get('runs')} CPU s, "
+                f"reader request, all requests' CPU), run workers {used.get('runs')} CPU s, "
                 f"load average {used.get('load average')}"
             )
     if report["faults"]:
