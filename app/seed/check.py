@@ -559,15 +559,13 @@ def _claim(
         yield entry.problem("deadline is before the claim was stated", "deadline")
 
 
+_SAYS_HOLDS_ONLY = re.compile(r"\bholds? only\b", re.IGNORECASE)
+
+
 def _reads_after_holds_only_if(assumption: str) -> bool:
     """Return whether an assumption reads as a clause after "holds only if" (pages add those words)."""
     text = assumption.strip()
-    return (
-        text[:1].islower()
-        and "hold only" not in text.lower()
-        and "holds only" not in text.lower()
-        and not text.endswith(".")
-    )
+    return text[:1].islower() and not _SAYS_HOLDS_ONLY.search(text) and not text.endswith(".")
 
 
 def _evidence(

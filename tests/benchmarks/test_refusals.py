@@ -48,6 +48,18 @@ def test_a_refusal_that_may_end_any_moment_is_not_remembered() -> None:
     memory.check("Bearer a")
 
 
+def _refused_once(
+    client: TestClient, token: str, monkeypatch: pytest.MonkeyPatch, limit: str
+) -> httpx.Response:
+    """Set a run quota `limit` to 1, fill it, and return the refusal of the next submission."""
+    monkeypatch.setenv(limit, "1")
+    get_settings.cache_clear()
+    assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(token)).is_success
+    refused = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(token))
+    assert refused.status_code == 429
+    return refused
+
+
 def _submit_counting_quota_queries(
     client: TestClient, token: str
 ) -> tuple[httpx.Response, list[str]]:
@@ -71,11 +83,7 @@ def test_a_full_queue_is_answered_from_memory_for_its_retry_after_only(
     client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A burst against a full queue cost a token check and two queries per request."""
-    monkeypatch.setenv("LEDGER_RUNS_QUEUED_PER_TOKEN", "1")
-    get_settings.cache_clear()
-    assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token)).is_success
-    full = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
-    assert full.status_code == 429
+    full = _refused_once(client, write_token, monkeypatch, "LEDGER_RUNS_QUEUED_PER_TOKEN")
     assert full.headers["retry-after"] == str(QUEUE_FULL_RETRY_SECONDS)
     again, statements = _submit_counting_quota_queries(client, write_token)
     assert again.status_code == 429 and again.json()["detail"] == full.json()["detail"]
@@ -97,11 +105,7 @@ def test_the_memory_is_bounded() -> None:
 def test_a_remembered_refusal_costs_no_query(
     client: TestClient, write_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LEDGER_RUNS_PER_MINUTE_PER_TOKEN", "1")
-    get_settings.cache_clear()
-    assert client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token)).is_success
-    first = client.post("/api/v1/benchmark-runs", json=SPEC, headers=auth(write_token))
-    assert first.status_code == 429
+    first = _refused_once(client, write_token, monkeypatch, "LEDGER_RUNS_PER_MINUTE_PER_TOKEN")
     again, statements = _submit_counting_quota_queries(client, write_token)
     assert again.status_code == 429
     assert again.headers["content-type"].startswith("application/problem+json")
