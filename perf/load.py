@@ -29,6 +29,8 @@ Afterwards it checks:
 - every run submitted finished exactly once (succeeded, one success logged, and its evidence
   recorded once: one item per predicted figure its scenario tests, none for a scenario that only
   assumes claimed figures or states findings, see app/benchmarks/evidence.py);
+- each scenario is checked once: the first run of a scenario records its evidence, and every
+  later run repeats it figure for figure, records none and cites that first run;
 - export -> import -> export is byte-identical.
 It prints throughput, p50 and p99 per route, the errors, and the invariants; exit status 1
 when an invariant fails.
@@ -522,11 +524,32 @@ def _check_invariants(
     attempts = dict(
         _rows(url, "SELECT id, attempts FROM benchmark_run WHERE id = ANY(:ids)", ids=ids)
     )
-    scenario_of = dict(
-        _rows(url, "SELECT id, scenario_id FROM benchmark_run WHERE id = ANY(:ids)", ids=ids)
-    )
+    scenario_of: dict[int, str] = {}
+    repeats: dict[int, int] = {}  # run -> the original run whose check it repeated
+    for run_id, scenario_id, original in _rows(
+        url,
+        "SELECT id, scenario_id, reproduces_run_id FROM benchmark_run WHERE id = ANY(:ids)",
+        ids=ids,
+    ):
+        scenario_of[run_id] = scenario_id
+        if original is not None:
+            repeats[run_id] = original
     expected_evidence = {sid: _evidence_per_run(sid) for sid in set(scenario_of.values())}
-    wrong_evidence = [i for i in ids if evidence.get(i, 0) != expected_evidence[scenario_of[i]]]
+    # A run records its scenario's items once; a run repeating an original records none.
+    wrong_evidence = [
+        i
+        for i in ids
+        if evidence.get(i, 0) != (0 if i in repeats else expected_evidence[scenario_of[i]])
+    ]
+    originals: dict[str, list[int]] = defaultdict(list)
+    for i in ids:
+        if i not in repeats:
+            originals[scenario_of[i]].append(i)
+    # Every scenario is checked once: one original, and every repeat cites it.
+    checked_twice = [sid for sid, found in originals.items() if len(found) > 1]
+    miscited = [
+        i for i, original in repeats.items() if originals[scenario_of[i]] not in ([], [original])
+    ]
     logged = ledger.succeeded_logs()
     twice = [i for i in ids if logged.get(i, 0) > 1]
     never = [i for i in ids if logged.get(i, 0) == 0]
@@ -542,6 +565,12 @@ def _check_invariants(
         f"{len(ids)} runs: {len(unfinished) if ids else 0} unfinished, "
         f"{len(wrong_evidence)} with missing or duplicate evidence, {len(twice)} logged as "
         f"succeeded twice, {len(never)} never logged; {retried} were taken again after a fault",
+    )
+    checks["each scenario checked once"] = (
+        not checked_twice and not miscited,
+        f"{len(ids) - len(repeats)} runs recorded a check, {len(repeats)} repeated one "
+        f"({len(originals)} scenarios); {len(checked_twice)} scenarios recorded twice, "
+        f"{len(miscited)} repeats cite another run than their scenario's original",
     )
 
     folder = ledger.folder

@@ -1,14 +1,16 @@
 """Turn a finished run into evidence on the capabilities and claims it bears on."""
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from app.benchmarks.models import BenchmarkRun
+from app.benchmarks.models import BenchmarkRun, RunState
 from app.benchmarks.service import comparisons
 from app.capabilities.models import Capability
 from app.claims.models import Claim
+from app.core.db import take_write_lock
 from app.core.schema import Grade
 from app.evidence import service as evidence_service
 from app.evidence.models import Evidence, EvidenceCreate, EvidenceKind, Origin, Stance
@@ -71,15 +73,44 @@ def _summary(run: BenchmarkRun, comparison: dict[str, Any] | None) -> str:
     return f"Simulation '{run.title}' on {run.hardware}: {headline or 'see the run'}."
 
 
-def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
+@dataclass(frozen=True)
+class Recorded:
+    """What a finished run left in the ledger: its own items, or the run it repeated."""
+
+    items: list[Evidence] = field(default_factory=list)
+    reproduces: BenchmarkRun | None = None
+
+
+# Finishers of runs decide "new check or repetition" one at a time, so two runs of the same
+# spec finishing together cannot both record the same check.
+_RECORDING_LOCK_KEY = 0x7265636F7264  # "record"
+
+
+def record_as_evidence(session: Session, run: BenchmarkRun) -> Recorded:
     """Store one evidence item per predicted figure tested (per capability if it compares none).
 
     Simulations never raise a status; a comparison that contradicts a figure says so. Runs
-    whose comparisons only echo assumed inputs or state findings record nothing here.
+    whose comparisons only echo assumed inputs or state findings record nothing here. A run
+    that repeats the latest original run of the same spec figure for figure records nothing
+    either and names that run: the same computation twice is one check, not two.
     """
     assert run.id is not None
     if session.exec(select(Evidence).where(Evidence.benchmark_run_id == run.id)).first():
-        return []  # already recorded (a recovered run finishing twice records once)
+        return Recorded()  # already recorded (a recovered run finishing twice records once)
+    batch = _statements(session, run)
+    take_write_lock(session, _RECORDING_LOCK_KEY)
+    earlier = _latest_original(session, run)
+    if earlier is not None and _same_check(session, earlier, run, batch):
+        return Recorded(reproduces=earlier)
+    if not batch:
+        return Recorded()
+    # One unit of work for the whole run: one lock and one re-assessment, not one per item.
+    items = evidence_service.create_many(session, batch, actor=ACTOR, benchmark_run_id=run.id)
+    return Recorded(items=items)
+
+
+def _statements(session: Session, run: BenchmarkRun) -> list[EvidenceCreate]:
+    """Return the evidence a run's result states, one item per predicted figure tested."""
     today = (run.finished_at or run.created_at).date() if run.finished_at else dt.date.today()
     items = comparisons(run.result or {})
     targets: list[tuple[str, str | None, dict[str, Any] | None]] = []
@@ -115,7 +146,53 @@ def record_as_evidence(session: Session, run: BenchmarkRun) -> list[Evidence]:
                 claim=claim_slug,
             )
         )
-    if not batch:
-        return []
-    # One unit of work for the whole run: one lock and one re-assessment, not one per item.
-    return evidence_service.create_many(session, batch, actor=ACTOR, benchmark_run_id=run.id)
+    return batch
+
+
+def _latest_original(session: Session, run: BenchmarkRun) -> BenchmarkRun | None:
+    """Return the newest other succeeded run of the same mode and spec that repeated none."""
+    if run.spec_digest is None:
+        return None
+    return session.exec(
+        select(BenchmarkRun)
+        .where(
+            BenchmarkRun.spec_digest == run.spec_digest,
+            BenchmarkRun.state == RunState.succeeded.value,
+            col(BenchmarkRun.reproduces_run_id).is_(None),
+            col(BenchmarkRun.id) != run.id,
+        )
+        .order_by(col(BenchmarkRun.id).desc())
+        .limit(1)
+    ).first()
+
+
+Statement = tuple[str, str | None, str | None, str, str | None]
+
+
+def _same_check(
+    session: Session, earlier: BenchmarkRun, run: BenchmarkRun, batch: list[EvidenceCreate]
+) -> bool:
+    """Whether `run` states what `earlier` stated and still has on record, figure for figure.
+
+    The spec, every comparison the pages show (findings and assumed inputs too), and the
+    evidence items, compared with the earlier run's items as they stand: an item since
+    edited or removed no longer holds the check, and the run records it again.
+    """
+    if earlier.mode != run.mode or earlier.spec != run.spec:  # a digest is no proof
+        return False
+    if comparisons(earlier.result or {}) != comparisons(run.result or {}):
+        return False
+    on_record: list[Statement] = [
+        (capability, claim, item.summary, str(item.stance), item.assumption)
+        for item, capability, claim in session.exec(
+            select(Evidence, Capability.slug, Claim.slug)
+            .join(Capability, col(Capability.id) == col(Evidence.capability_id))
+            .outerjoin(Claim, col(Claim.id) == col(Evidence.claim_id))
+            .where(Evidence.benchmark_run_id == earlier.id)
+        ).all()
+    ]
+    stated: list[Statement] = [
+        (item.capability, item.claim, item.summary, str(item.stance), item.assumption)
+        for item in batch
+    ]
+    return sorted(on_record, key=repr) == sorted(stated, key=repr)

@@ -5,11 +5,11 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.benchmarks import evidence as run_evidence
 from app.benchmarks import service
-from app.benchmarks.models import BenchmarkRun, RunMode, RunState
+from app.benchmarks.models import BenchmarkRun, RunMode, RunState, spec_digest
 from app.core import versions
 from app.core.schema import utcnow
 from app.sim import api as sim
@@ -60,10 +60,16 @@ def finish(
                     run = unit.get(BenchmarkRun, run_id)
                     assert run is not None
                     # Its evidence is the run's one ledger write (it moves the ledger's version).
-                    # Simulated figures that made no evidence still show on ledger pages.
-                    if not run_evidence.record_as_evidence(unit, run) and service.comparisons(
-                        result or {}
-                    ):
+                    # Simulated figures that made no evidence still show on ledger pages; a
+                    # run that repeated an earlier one changes nothing a ledger page shows.
+                    recorded = run_evidence.record_as_evidence(unit, run)
+                    if recorded.reproduces is not None:
+                        unit.exec(
+                            update(BenchmarkRun)
+                            .where(col(BenchmarkRun.id) == run_id)
+                            .values(reproduces_run_id=recorded.reproduces.id)
+                        )
+                    elif not recorded.items and service.comparisons(result or {}):
                         bump_data_version(unit, OUTSIDE_SNAPSHOT)
                 # Last, like every other write: a version is a hot row to lock briefly.
                 bump_runs_version(unit)
@@ -93,6 +99,7 @@ def record_completed_run(
         mode=RunMode(mode),
         title=str((scenario_found or {}).get("title") or spec.get("kind") or "cli run")[:300],
         spec=spec,
+        spec_digest=spec_digest(mode, spec),
         hardware=service.hardware_of(spec)[:200],
         runner_version=sim.RUNNER_VERSION,
         seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,

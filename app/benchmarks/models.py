@@ -1,6 +1,8 @@
 """Benchmark runs: a simulated workload as a record, from queue to result."""
 
 import datetime as dt
+import hashlib
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +31,15 @@ class RunMode(StrEnum):
     sweep = "sweep"
 
 
+SPEC_DIGEST_LENGTH = 64
+
+
+def spec_digest(mode: str, spec: dict[str, Any]) -> str:
+    """Return the SHA-256 (hex) of a run's mode and spec, with keys sorted: what it computes."""
+    canonical = json.dumps({"mode": mode, "spec": spec}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class BenchmarkRunBase(SQLModel):
     scenario_id: str | None = Field(default=None, max_length=120)
     mode: RunMode = Field(
@@ -49,6 +60,11 @@ class BenchmarkRunBase(SQLModel):
     result: dict[str, Any] | None = None
     environment: dict[str, Any] = Field(default_factory=dict)
     actor: str = Field(default="", max_length=ACTOR_MAX)
+    spec_digest: str | None = Field(
+        default=None,
+        max_length=SPEC_DIGEST_LENGTH,
+        description="SHA-256 of the mode and the spec: runs with the same one compute the same.",
+    )
     created_at: dt.datetime = Field(default_factory=utcnow)
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -71,6 +87,8 @@ class BenchmarkRun(BenchmarkRunBase, table=True):
         Index("ix_benchmark_run_scenario_id_id", "scenario_id", "id"),
         Index("ix_benchmark_run_state_id", "state", "id"),
         Index("ix_benchmark_run_actor_created_at", "actor", "created_at"),
+        # The latest run of a spec, which a finishing run of it may repeat.
+        Index("ix_benchmark_run_spec_digest_id", "spec_digest", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -87,6 +105,9 @@ class BenchmarkRun(BenchmarkRunBase, table=True):
     cancel_requested: bool = False
     seed: int = seed_field(default=0)
     attempts: int = 0
+    # The earlier run of the same spec whose checks this one repeated, figure for figure: it
+    # recorded no evidence of its own, since a computation run again confirms nothing new.
+    reproduces_run_id: int | None = Field(default=None, foreign_key="benchmark_run.id")
 
 
 class BenchmarkRunPublic(BenchmarkRunBase):
@@ -94,6 +115,11 @@ class BenchmarkRunPublic(BenchmarkRunBase):
     worker_id: str | None
     cancel_requested: bool
     attempts: int
+    reproduces_run_id: int | None = Field(
+        default=None,
+        description="The earlier run of the same spec whose checks this run repeated, figure "
+        "for figure; it then recorded no evidence of its own.",
+    )
 
 
 class BenchmarkWorker(SQLModel, table=True):

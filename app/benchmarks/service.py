@@ -19,6 +19,7 @@ from app.benchmarks.models import (
     BenchmarkRunCreate,
     BenchmarkWorker,
     RunState,
+    spec_digest,
 )
 from app.core.bounds import DASHBOARD_ACTOR_SUFFIX, TOKEN_ACTOR_PREFIX
 from app.core.bulkhead import Bulkhead
@@ -229,6 +230,7 @@ def new_run(request: BenchmarkRunCreate, *, actor: str) -> BenchmarkRun:
         mode=request.mode,
         title=title[:300],
         spec=spec,
+        spec_digest=spec_digest(request.mode, spec),
         hardware=hardware_of(spec)[:200],
         runner_version=sim.RUNNER_VERSION,
         seed=int(spec.get("seed", 0)) if isinstance(spec.get("seed", 0), int) else 0,
@@ -306,7 +308,11 @@ def latest_comparisons_for_claims(session: Session) -> dict[str, list[dict[str, 
     workloads = {s["id"]: s.get("workload") for s in scenarios()}
     rows = session.exec(
         select(BenchmarkRun)
-        .where(BenchmarkRun.state == RunState.succeeded.value)
+        .where(
+            BenchmarkRun.state == RunState.succeeded.value,
+            # A repetition shows what its original shows; the original is the one cited.
+            col(BenchmarkRun.reproduces_run_id).is_(None),
+        )
         .order_by(col(BenchmarkRun.id).desc())
         .limit(500)  # the newest runs hold the newest comparison for every claim in practice
     ).all()

@@ -156,6 +156,7 @@ class BenchmarkRunRow(BenchmarkRunBase, RowSchema):
     heartbeat_at: dt.datetime | None
     cancel_requested: bool
     attempts: int = Field(ge=0, le=1_000_000)
+    reproduces_run_id: DbId | None = None  # absent from exports made before it existed
 
 
 class QuestionRow(QuestionBase, Timestamps):
