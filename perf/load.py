@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.sim.scenarios import load_scenario  # noqa: E402
+from perf.raw_client import RawClient  # noqa: E402
 from perf.throwaway_pg import ThrowawayPostgres, free_port  # noqa: E402
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
@@ -78,6 +79,9 @@ READ_ROUTES = [
     "/",
 ]
 ABUSE_TOKEN_NAME = "abuser"
+CLIENT = "readers' client"
+ABUSERS = "abusers' client"
+LEDGER_WRITES = "ledger writes"
 OVERSIZED_SWEEP = {
     "mode": "sweep",
     "spec": {
@@ -197,12 +201,17 @@ class Ledger:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by the web server's tree and by the run workers' trees."""
+        """CPU seconds used so far by the web server's tree, the run workers' trees, this load
+        generator (the readers' client), and every process on the machine."""
         assert self.server is not None
         workers = [w.pid for w in self.workers if w.poll() is None]
         return {
             "web": _tree_cpu_seconds(self.server.pid),
             "runs": sum(map(_tree_cpu_seconds, workers)),
+            CLIENT: time.process_time(),
+            "machine": _machine_busy_seconds(),
+            # Each moves the ledger's version, so every cached ledger page is rendered again.
+            LEDGER_WRITES: _scalar(self.url, "SELECT counter FROM data_version WHERE id = 1"),
         }
 
     def stop(self) -> None:
@@ -230,6 +239,13 @@ class Ledger:
                 if isinstance(item, dict) and item.get("event") == "run.succeeded":
                     counts[int(item["run_id"])] += 1
         return counts
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core has spent busy (not idle or waiting on I/O) since boot."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree_cpu_seconds(pid: int) -> float:
@@ -656,7 +672,11 @@ def _print(report: dict[str, Any]) -> None:
                 # During the abuse the web server's CPU includes the abusers' requests too.
                 f"{row['phase']}: web server {used.get('web')} CPU s ({per_request:.1f} ms per "
                 f"reader request, all requests' CPU), run workers {used.get('runs')} CPU s, "
-                f"load average {used.get('load average')}"
+                f"readers' client {used.get(CLIENT)} CPU s, abusers' client "
+                f"{used.get(ABUSERS, 0.0)} CPU s, whole machine "
+                f"{used.get('machine')} of {os.cpu_count()} x {report['abuse']['seconds_per_phase']}"
+                f" CPU s, load average {used.get('load average')}, "
+                f"{used.get(LEDGER_WRITES, 0):.0f} ledger writes"
             )
     if report["faults"]:
         print("\nfaults:")
@@ -674,21 +694,35 @@ async def _readers(base: str, token: str, stats: Stats, slugs: list[str], deadli
             await _read(client, stats, slugs)
 
 
-async def _abuser(base: str, token: str, stats: Stats, deadline: float) -> None:
+async def _abuser(port: int, token: str, stats: Stats, deadline: float) -> None:
     """Everything a client may try on the run queue, over and over, from one token."""
-    headers = {"Authorization": f"Bearer {token}"}
+    client = RawClient(port, {"Authorization": f"Bearer {token}"})
     path = "/api/v1/benchmark-runs"
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=15.0) as client:
+
+    async def post(route: str, body: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        try:
+            status, answer = await asyncio.wait_for(client.request("POST", path, body), 15.0)
+        except (TimeoutError, OSError, ValueError) as exc:
+            stats.statuses[f"POST {route}"][0] += 1
+            stats.failures.append(f"POST {route}: lost ({type(exc).__name__}: {exc})")
+            return
+        stats.latencies[f"POST {route}"].append(time.perf_counter() - started)
+        stats.statuses[f"POST {route}"][status] += 1
+        if status >= 500:
+            stats.failures.append(f"POST {route}: {status}: {answer[:300]!r}")
+
+    try:
         while time.monotonic() < deadline:
-            await _timed(client, stats, "oversized sweep", "POST", path, json=OVERSIZED_SWEEP)
-            await _timed(client, stats, "note width 20,000", "POST", path, json=WIDE_NOTE)
-            await _timed(client, stats, "heavy sweep", "POST", path, json=HEAVY_SWEEP)
-            burst = [
-                _timed(client, stats, "burst", "POST", path, json={"scenario_id": "dip-hbm-gemm"})
-                for _ in range(20)
-            ]
-            await asyncio.gather(*burst)
+            await post("oversized sweep", OVERSIZED_SWEEP)
+            await post("note width 20,000", WIDE_NOTE)
+            await post("heavy sweep", HEAVY_SWEEP)
+            await asyncio.gather(
+                *[post("burst", {"scenario_id": "dip-hbm-gemm"}) for _ in range(20)]
+            )
             await asyncio.sleep(0.2)
+    finally:
+        await client.close()
 
 
 def _abusers_elsewhere(base: str, token: str, start_at: float, seconds: float) -> dict[str, Any]:
@@ -698,16 +732,19 @@ def _abusers_elsewhere(base: str, token: str, start_at: float, seconds: float) -
     requests in the load generator's own event loop, and the ratio would measure the client.
     """
     stats = Stats()
+    port = int(base.rsplit(":", 1)[1])
 
     async def both() -> None:
         await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.monotonic() + seconds
         await asyncio.gather(
-            _abuser(base, token, stats, deadline), _abuser(base, token, stats, deadline)
+            _abuser(port, token, stats, deadline), _abuser(port, token, stats, deadline)
         )
 
+    started = time.process_time()
     asyncio.run(both())
     return {
+        "cpu": round(time.process_time() - started, 2),
         "latencies": dict(stats.latencies),
         "statuses": {route: dict(codes) for route, codes in stats.statuses.items()},
         "failures": stats.failures,
@@ -746,6 +783,7 @@ async def _abuse(
         await asyncio.gather(*[_readers(base, token, loud, slugs, deadline) for _ in range(users)])
         loud.cpu = _cpu_used(cpu, before)
         found = abusers.result()
+        loud.cpu[ABUSERS] = found["cpu"]
     abuse.latencies.update(found["latencies"])
     for route, codes in found["statuses"].items():
         abuse.statuses[route].update({int(code): n for code, n in codes.items()})
