@@ -140,6 +140,8 @@ class Stats:
     # (slug, If-Match version, version after) of every accepted status write
     accepted_status: list[tuple[str, int, int]] = field(default_factory=list)
     refused_status: int = 0
+    # (monotonic start, seconds) of every answered read of the abuse phase, for a per-second p50
+    timeline: list[tuple[float, float]] = field(default_factory=list)
     unknown_status: int = 0
     evidence_created: int = 0
     runs_submitted: list[int] = field(default_factory=list)
@@ -667,6 +669,8 @@ def _print(report: dict[str, Any]) -> None:
                 f"{row['phase']:<44} {row['requests']:>6} {row['per_s']:>7} {row['p50_ms']:>8} "
                 f"{row['p99_ms']:>8} {row['5xx']:>6}  {row['statuses']}"
             )
+        for phase, values in report["abuse"]["per_second_p50_ms"].items():
+            print(f"reader p50 per second, {phase}: {' '.join(str(v) for v in values)}")
         print(f"\n{'reader route':<44} {'quiet p50':>10} {'abuse p50':>10} {'ratio':>6}")
         for row in report["abuse"]["readers"]:
             quiet, loud = row["quiet_p50_ms"], row["loud_p50_ms"]
@@ -707,6 +711,7 @@ async def _raw_timed(
         stats.failures.append(f"{method} {route}: lost ({type(exc).__name__}: {exc})")
         return
     stats.latencies[f"{method} {route}"].append(time.perf_counter() - started)
+    stats.timeline.append((time.monotonic(), time.perf_counter() - started))
     stats.statuses[f"{method} {route}"][status] += 1
     if status >= 500:
         stats.failures.append(f"{method} {route}: {status}: {answer[:300]!r}")
@@ -863,7 +868,26 @@ def _abuse_report(
             f"{errors} answers were 5xx or lost" + "".join(f"; {line}" for line in failures[:5]),
         ),
     }
-    return {"seconds_per_phase": seconds, "rows": rows, "readers": per_route}, checks
+    seconds_p50 = {
+        name: _per_second_p50(stats.timeline) for name, stats in (("quiet", quiet), ("abuse", loud))
+    }
+    return {
+        "seconds_per_phase": seconds,
+        "rows": rows,
+        "readers": per_route,
+        "per_second_p50_ms": seconds_p50,
+    }, checks
+
+
+def _per_second_p50(timeline: list[tuple[float, float]]) -> list[float]:
+    """Reader p50 (ms) in each second of a phase: a stall shows as a few slow seconds."""
+    if not timeline:
+        return []
+    first = min(at for at, _ in timeline)
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for at, latency in timeline:
+        seconds[int(at - first)].append(latency)
+    return [round(_percentile(seconds[i], 0.5) * 1000, 1) for i in sorted(seconds)]
 
 
 def run(duration: float, users: int, faults: bool, abuse_seconds: float = 10.0) -> dict[str, Any]:

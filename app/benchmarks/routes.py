@@ -3,13 +3,16 @@
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
 
 from app.auth.dependencies import Writer, actor_of
 from app.benchmarks import refusals, service
 from app.benchmarks.models import BenchmarkRunCreate, BenchmarkRunPublic, RunState
+from app.core.cache import cached_json
 from app.core.db import SessionDep
 from app.core.errors import COMMON_RESPONSES, WRITE_RESPONSES
 from app.core.http import MAX_LIMIT, IdPath, Page
+from app.core.versions import Shows
 
 router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=COMMON_RESPONSES)
 
@@ -54,25 +57,31 @@ async def start_run(
 
 
 @router.get("/benchmark-runs", response_model=Page[BenchmarkRunPublic])
-def list_runs(
-    session: SessionDep,
+async def list_runs(
+    request: Request,
     scenario_id: str | None = Query(default=None, max_length=120),
     state: RunState | None = None,
     capability: str | None = Query(default=None, max_length=120),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(default=None, max_length=500),
-) -> dict[str, object]:
+) -> Response:
     """List runs, newest first."""
-    runs, next_cursor = service.list_runs(
-        session,
-        limit=limit,
-        cursor=cursor,
-        scenario_id=scenario_id,
-        state=state,
-        capability=capability,
-    )
-    items = [BenchmarkRunPublic.model_validate(r) for r in runs]
-    return {"items": items, "next_cursor": next_cursor, "limit": limit}
+
+    # Cached at the run queue's version: a list holding large sweep results is decompressed
+    # and encoded once per change of the queue, not once per reader.
+    def build(session: Session) -> tuple[object, dict[str, str]]:
+        runs, next_cursor = service.list_runs(
+            session,
+            limit=limit,
+            cursor=cursor,
+            scenario_id=scenario_id,
+            state=state,
+            capability=capability,
+        )
+        items = [BenchmarkRunPublic.model_validate(r) for r in runs]
+        return {"items": items, "next_cursor": next_cursor, "limit": limit}, {}
+
+    return await cached_json(request, build, shows=Shows.runs)
 
 
 @router.get("/benchmark-runs/{run_id}", response_model=BenchmarkRunPublic)

@@ -124,9 +124,12 @@ def _store(key: str, entry: _Entry) -> None:
 
 
 async def cached_json(
-    request: Request, build: Callable[[Session], tuple[Any, dict[str, str]]]
+    request: Request,
+    build: Callable[[Session], tuple[Any, dict[str, str]]],
+    *,
+    shows: Shows = Shows.ledger,
 ) -> Response:
-    """Return the JSON for this URL at the ledger's version, with ETag and 304 support.
+    """Return the JSON for this URL at the versions of what it `shows`, with ETag and 304 support.
 
     Only a cache miss (or a version read past its staleness bound) goes to a thread.
     """
@@ -136,7 +139,7 @@ async def cached_json(
             payload, more = build(session)
             return orjson.dumps(jsonable_encoder(payload)), more
 
-    return await cached_response(request, render, media_type="application/json")
+    return await cached_response(request, render, media_type="application/json", shows=shows)
 
 
 async def cached_response(
