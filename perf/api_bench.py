@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # The dashboard's busiest pages, read by an anonymous visitor.
 PAGES = ("/", "/claims", "/capabilities/dojo-exapod")
-# Every API read served from the response cache (app.core.cache.cached_json).
+# The API reads served from the response cache at the ledger's version (app.core.cache.cached_json;
+# the run list, cached at the run queue's version, is measured under abuse by perf/load.py).
 API_READS = (
     "/api/v1/capabilities",
     "/api/v1/claims?limit=50",

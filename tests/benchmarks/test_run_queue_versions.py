@@ -294,3 +294,27 @@ def test_a_cache_hit_answers_with_the_headers_of_the_first_answer(
     unchanged = client.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert unchanged.status_code == 304
     assert unchanged.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_run_list_is_cached_at_the_queue_version(
+    client: TestClient, write_token: str, session: Session
+) -> None:
+    url = "/api/v1/benchmark-runs?limit=20"
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["etag"]
+    assert _unchanged(client, url, first.headers["etag"])
+    queued = client.post(
+        "/api/v1/benchmark-runs",
+        json={"scenario_id": "dojo-consistency"},
+        headers=auth(write_token),
+    )
+    assert queued.status_code == 202, queued.text
+    assert not _unchanged(client, url, first.headers["etag"])  # a new run: a new list
+    listed = client.get(url).json()["items"]
+    assert listed[0]["id"] == queued.json()["id"] and listed[0]["state"] == "queued"
+    etag = client.get(url).headers["etag"]
+    run = service.claim_next(session, "test-worker")
+    assert run is not None and run.id is not None
+    assert service.report_progress(session, run.id, run.attempts, 0.5, "half")
+    assert not _unchanged(client, url, etag)  # progress moves the queue's version
+    assert client.get(url).json()["items"][0]["progress"] == 0.5
