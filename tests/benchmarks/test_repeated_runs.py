@@ -67,6 +67,10 @@ def test_a_repeated_run_records_nothing_and_names_the_run_it_repeats(
         page = client.get(f"/runs/{repeat}").text
         assert 'id="run-reproduces"' in page and f'href="/runs/{first}"' in page
     assert client.get(f"/api/v1/benchmark-runs/{first}").json()["reproduces_run_id"] is None
+    listed = client.get("/runs").text  # the list says which runs repeat which
+    assert listed.count(f'repeats <a href="/runs/{first}">#{first}</a>') == 2
+    runs_part = client.get(f"{PAGE}/runs").text
+    assert f"repeats run {first}, no new evidence" in runs_part
     assert 'id="run-reproduces"' not in client.get(f"/runs/{first}").text
     # Nothing a ledger page shows changed: its version and its ETag stay; the claims cite `first`.
     assert _ledger_version() == ledger
