@@ -19,7 +19,7 @@ Then a run-queue abuse phase (``--abuse-seconds``, 0 to skip): readers alone for
 (the quiet phase), then the same readers while another token abuses the run queue: oversized
 sweeps (lists of 1,024 values), comparison notes with a width of 20,000, heavy sweeps the
 schema allows, and bursts of submissions, from a process of its own (a separate client, as an
-attacker is). Both send through perf/raw_client.py, whose CPU per request is a tenth of httpx's:
+attacker is). Both send through perf/raw_client.py, at about a tenth of httpx's CPU per request:
 on two cores shared with the server, httpx's clients took the CPU the ratio is meant to leave
 to the server. Reader latency during the abuse must stay within 2x of the quiet phase (p50),
 with no 5xx anywhere.
@@ -140,7 +140,7 @@ class Stats:
     # (slug, If-Match version, version after) of every accepted status write
     accepted_status: list[tuple[str, int, int]] = field(default_factory=list)
     refused_status: int = 0
-    # (monotonic start, seconds) of every answered read of the abuse phase, for a per-second p50
+    # (monotonic time answered, seconds taken) of each answer in the abuse phase: per-second p50s
     timeline: list[tuple[float, float]] = field(default_factory=list)
     unknown_status: int = 0
     evidence_created: int = 0
