@@ -106,7 +106,7 @@ def _stop(*workers: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.postgres
 def test_two_workers_run_twenty_runs_exactly_once(pg_url: str) -> None:
-    ids = _queue(pg_url, 20, scenario_id="fsd-hw3-8cam-redundant")  # one evidence item each
+    ids = _queue(pg_url, 20, scenario_id="fsd-hw3-8cam-redundant")  # one evidence item in all
     workers = [_start_worker(pg_url), _start_worker(pg_url)]
     try:
         _wait(lambda: all(r.state == "succeeded" for r in _runs(pg_url)))
