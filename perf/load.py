@@ -269,6 +269,28 @@ def _tree_cpu_seconds(pid: int, descendants: bool = True) -> float:
     return own + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
+def _lost(stats: Stats, key: str, started: float, exc: BaseException) -> None:
+    """Record a request whose answer never came (a transport error or a timeout)."""
+    stats.transport_errors[key] += 1
+    stats.statuses[key][0] += 1
+    stats.failures.append(
+        f"{key}: lost after {time.perf_counter() - started:.1f} s ({type(exc).__name__}: {exc})"
+    )
+
+
+def _answered(
+    stats: Stats, key: str, started: float, status: int, body: Callable[[], str]
+) -> float:
+    """Record an answer's latency and status (a 5xx with its body, read only then); return the
+    latency."""
+    took = time.perf_counter() - started
+    stats.latencies[key].append(took)
+    stats.statuses[key][status] += 1
+    if status >= 500:
+        stats.failures.append(f"{key}: {status} after {took:.1f} s: {body()[:300]!r}")
+    return took
+
+
 async def _timed(
     client: httpx.AsyncClient, stats: Stats, route: str, method: str, path: str, **kwargs: Any
 ) -> httpx.Response | None:
@@ -276,20 +298,9 @@ async def _timed(
     try:
         response = await client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
-        stats.transport_errors[f"{method} {route}"] += 1
-        stats.statuses[f"{method} {route}"][0] += 1
-        stats.failures.append(
-            f"{method} {route}: lost after {time.perf_counter() - started:.1f} s "
-            f"({type(exc).__name__}: {exc})"
-        )
+        _lost(stats, f"{method} {route}", started, exc)
         return None
-    stats.latencies[f"{method} {route}"].append(time.perf_counter() - started)
-    stats.statuses[f"{method} {route}"][response.status_code] += 1
-    if response.status_code >= 500:
-        stats.failures.append(
-            f"{method} {route}: {response.status_code} after "
-            f"{time.perf_counter() - started:.1f} s: {response.text[:300]!r}"
-        )
+    _answered(stats, f"{method} {route}", started, response.status_code, lambda: response.text)
     return response
 
 
@@ -702,19 +713,17 @@ def _print(report: dict[str, Any]) -> None:
 async def _raw_timed(
     client: RawClient, stats: Stats, route: str, method: str, path: str, body: Any = None
 ) -> None:
-    """Send one request through the lean client; record its latency and status like `_timed`."""
+    """Send one request through the lean client; record it as `_timed` does, and when."""
     started = time.perf_counter()
     try:
         status, answer = await asyncio.wait_for(client.request(method, path, body), 15.0)
     except (TimeoutError, OSError, ValueError) as exc:
-        stats.statuses[f"{method} {route}"][0] += 1
-        stats.failures.append(f"{method} {route}: lost ({type(exc).__name__}: {exc})")
+        _lost(stats, f"{method} {route}", started, exc)
         return
-    stats.latencies[f"{method} {route}"].append(time.perf_counter() - started)
-    stats.timeline.append((time.monotonic(), time.perf_counter() - started))
-    stats.statuses[f"{method} {route}"][status] += 1
-    if status >= 500:
-        stats.failures.append(f"{method} {route}: {status}: {answer[:300]!r}")
+    took = _answered(
+        stats, f"{method} {route}", started, status, lambda: answer.decode(errors="replace")
+    )
+    stats.timeline.append((time.monotonic(), took))
 
 
 async def _readers(port: int, token: str, stats: Stats, slugs: list[str], deadline: float) -> None:
@@ -747,14 +756,13 @@ async def _abuser(port: int, token: str, stats: Stats, deadline: float) -> None:
         await client.close()
 
 
-def _abusers_elsewhere(base: str, token: str, start_at: float, seconds: float) -> dict[str, Any]:
+def _abusers_elsewhere(port: int, token: str, start_at: float, seconds: float) -> dict[str, Any]:
     """Run two abusers in this (separate) process from `start_at` (epoch seconds); return Stats.
 
     The attacker is another client: in the readers' process, its bursts would queue the readers'
     requests in the load generator's own event loop, and the ratio would measure the client.
     """
     stats = Stats()
-    port = int(base.rsplit(":", 1)[1])
 
     async def both() -> None:
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -799,7 +807,7 @@ async def _abuse(
     # CPU share from the readers' client, and the ratio would measure the load generator.
     with ProcessPoolExecutor(max_workers=1, initializer=os.setsid) as pool:
         start_at = time.time() + 5.0  # time for the abusers' process to start and import
-        abusers = pool.submit(_abusers_elsewhere, base, abuse_token, start_at, seconds)
+        abusers = pool.submit(_abusers_elsewhere, port, abuse_token, start_at, seconds)
         await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.monotonic() + seconds
         before = cpu()
