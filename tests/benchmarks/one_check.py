@@ -9,6 +9,11 @@ from app.benchmarks.models import BenchmarkRun
 from app.evidence.models import Evidence
 
 
+def evidence_count(session: Session, run_id: int) -> int:
+    """Return how many evidence items a run recorded."""
+    return session.exec(select(func.count()).where(col(Evidence.benchmark_run_id) == run_id)).one()
+
+
 def assert_one_check(session: Session, run_ids: Sequence[int], items: int) -> None:
     """One original (among `run_ids`, or earlier) holds `items` evidence; every other run holds
     none and names that original as the run it repeated."""
@@ -21,11 +26,7 @@ def assert_one_check(session: Session, run_ids: Sequence[int], items: int) -> No
     assert len(cited | set(originals)) == 1, f"originals {originals}, repeats cite {cited}"
     [original] = cited | set(originals)
 
-    def evidence_of(run_id: int) -> int:
-        return session.exec(
-            select(func.count()).where(col(Evidence.benchmark_run_id) == run_id)
-        ).one()
-
-    assert evidence_of(original) == items, f"run {original} (the original)"
+    assert evidence_count(session, original) == items, f"run {original} (the original)"
     repeats = [i for i in run_ids if i != original]
-    assert [evidence_of(i) for i in repeats] == [0] * len(repeats), f"runs {repeats} repeat it"
+    recorded = [evidence_count(session, i) for i in repeats]
+    assert recorded == [0] * len(repeats), f"runs {repeats} repeat it"

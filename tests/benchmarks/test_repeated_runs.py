@@ -8,7 +8,6 @@ own check when the original's evidence has since been edited, or when its spec d
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.benchmarks import flow, service
@@ -17,6 +16,7 @@ from app.core.db import get_engine
 from app.evidence.models import Evidence
 from app.sim import api as sim
 from app.status.history import data_version
+from tests.benchmarks.one_check import evidence_count
 from tests.capabilities.test_capabilities import auth
 
 SCENARIO = "dojo-consistency"  # tests figures of the D1 and records evidence on them
@@ -39,7 +39,7 @@ def _run_once(client: TestClient, session: Session, token: str, **body: Any) -> 
 
 def _evidence_of(session: Session, run_id: int) -> int:
     session.expire_all()
-    return session.exec(select(func.count()).where(col(Evidence.benchmark_run_id) == run_id)).one()
+    return evidence_count(session, run_id)
 
 
 def _ledger_version() -> int:
